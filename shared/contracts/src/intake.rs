@@ -1,0 +1,95 @@
+//! Events published by the intake service.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Event;
+use crate::vocabulary::{Channel, Priority};
+
+/// `intake.ticket.created` v1: a customer's ticket was opened on some channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketCreatedV1 {
+    pub ticket_id: Uuid,
+    pub customer_id: Uuid,
+    pub channel: Channel,
+    pub subject: String,
+    pub priority: Priority,
+    /// Classified category (`course_consultation`, `technical`, ...), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Detected language (BCP 47, `zh-CN`, `en`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Event for TicketCreatedV1 {
+    const TYPE: &'static str = "intake.ticket.created";
+    const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<String> {
+        Some(self.ticket_id.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EventEnvelope, RawEnvelope};
+
+    fn sample() -> TicketCreatedV1 {
+        TicketCreatedV1 {
+            ticket_id: Uuid::now_v7(),
+            customer_id: Uuid::new_v4(),
+            channel: Channel::Web,
+            subject: "课程怎么退费？".into(),
+            priority: Priority::Normal,
+            category: Some("refund".into()),
+            language: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn round_trips_through_a_raw_envelope() {
+        let mut env = EventEnvelope::new("intake", sample());
+        env.traceparent = Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into());
+        let bytes = serde_json::to_vec(&env.clone().into_raw().expect("raw")).expect("json");
+        let raw = RawEnvelope::from_slice(&bytes).expect("parse");
+        let back = raw.decode::<TicketCreatedV1>().expect("decode");
+        assert_eq!(back, env);
+    }
+
+    #[test]
+    fn envelope_has_cloudevents_attributes() {
+        let env = EventEnvelope::new("intake", sample());
+        let json = serde_json::to_value(&env).expect("json");
+        assert_eq!(json["specversion"], "1.0");
+        assert_eq!(json["type"], "intake.ticket.created");
+        assert_eq!(json["source"], "/intake");
+        assert_eq!(json["dataschema"], "urn:edu-support:intake.ticket.created:v1");
+        assert_eq!(json["subject"], env.data.ticket_id.to_string());
+        assert_eq!(json["data"]["channel"], "web");
+        assert!(json.get("language").is_none());
+        assert!(json["data"].get("language").is_none(), "absent options are omitted");
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_within_a_version() {
+        let env = EventEnvelope::new("intake", sample());
+        let mut raw = env.into_raw().expect("raw");
+        raw.data["added_in_a_later_minor"] = serde_json::json!(true);
+        assert!(raw.decode::<TicketCreatedV1>().is_ok());
+    }
+
+    #[test]
+    fn another_type_or_version_is_refused() {
+        let env = EventEnvelope::new("intake", sample());
+        let mut raw = env.into_raw().expect("raw");
+        raw.dataschema = "urn:edu-support:intake.ticket.created:v2".into();
+        assert!(raw.decode::<TicketCreatedV1>().is_err());
+        raw.event_type = "intake.ticket.deleted".into();
+        assert!(raw.decode::<TicketCreatedV1>().is_err());
+    }
+}

@@ -1,0 +1,201 @@
+//! A running service: its connections ([`Platform`]), its HTTP server and its background tasks
+//! (outbox relay, consumers, job runner, housekeeping), started together and stopped in order.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::web;
+use futures_util::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::JwtVerifier;
+use crate::bus::Bus;
+use crate::bus::consumer::{Consumer, ConsumerSpec, EventHandler};
+use crate::bus::outbox::Outbox;
+use crate::config::{DEVELOPMENT_JWT_SECRET, Settings};
+use crate::http::Api;
+use crate::jobs::Jobs;
+use crate::kv::Redis;
+use crate::metrics::Metrics;
+use secrecy::ExposeSecret;
+
+/// Everything a service's handlers need from the platform. Cheap to clone.
+#[derive(Clone)]
+pub struct Platform {
+    pub service: &'static str,
+    pub pool: PgPool,
+    pub redis: Redis,
+    pub bus: Arc<Bus>,
+    pub outbox: Outbox,
+    pub jobs: Jobs,
+    pub metrics: Arc<Metrics>,
+    pub jwt: web::Data<JwtVerifier>,
+}
+
+impl Platform {
+    /// Connects to Postgres (and migrates, unless disabled), Redis and RabbitMQ.
+    pub async fn connect<S>(service: &'static str, settings: &Settings<S>, migrations: &Migrator) -> anyhow::Result<Self> {
+        if settings.auth.jwt_secret.expose_secret() == DEVELOPMENT_JWT_SECRET {
+            tracing::warn!("auth.jwt_secret is the development key: set {}__AUTH__JWT_SECRET in production", service.to_uppercase().replace('-', "_"));
+        }
+        let pool = crate::db::connect(&settings.database).await?;
+        if settings.database.run_migrations {
+            crate::db::migrate(&pool, migrations).await?;
+        }
+        let redis = Redis::connect(&settings.redis, service).await?;
+        let bus = Bus::new(&settings.bus, service);
+        bus.connect_with_retry(Duration::from_secs(30)).await?;
+        let metrics = Arc::new(Metrics::new(service)?);
+        let outbox = Outbox::new(service, pool.clone(), bus.clone(), metrics.clone(), settings.outbox.clone());
+        let jobs = Jobs::new(pool.clone(), settings.jobs.clone(), metrics.clone());
+        Ok(Self {
+            service,
+            pool,
+            redis,
+            bus,
+            outbox,
+            jobs,
+            metrics,
+            jwt: web::Data::new(JwtVerifier::new(&settings.auth)),
+        })
+    }
+
+    /// A consumer of `spec`'s event types, handled by `handler`.
+    pub fn consumer<H: EventHandler>(&self, spec: ConsumerSpec, handler: H) -> Consumer<H> {
+        Consumer::new(self.bus.clone(), self.pool.clone(), self.metrics.clone(), spec, Arc::new(handler))
+    }
+}
+
+/// A background task the application runs until shutdown.
+pub trait Task: Send + 'static {
+    /// Prepares what must exist before the service reports ready (queues, bindings).
+    fn prepare(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn run(self: Box<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()>;
+}
+
+impl<H: EventHandler> Task for Consumer<H> {
+    fn prepare(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(self.declare())
+    }
+
+    fn run(self: Box<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
+        Box::pin((*self).run(cancel))
+    }
+}
+
+/// The service, built and listening, not yet running.
+pub struct Application {
+    port: u16,
+    server: Server,
+    platform: Platform,
+    tasks: Vec<Box<dyn Task>>,
+    cancel: CancellationToken,
+    shutdown_timeout: Duration,
+}
+
+impl Application {
+    /// Binds the HTTP server and prepares the background tasks (consumers declare their
+    /// queues now, so events published once this returns reach them).
+    pub async fn build<S>(platform: Platform, settings: &Settings<S>, api: Api, tasks: Vec<Box<dyn Task>>) -> anyhow::Result<Self> {
+        for task in &tasks {
+            task.prepare().await?;
+        }
+        let (server, port) = crate::http::serve(&platform, &settings.http, api)?;
+        Ok(Self {
+            port,
+            server,
+            platform,
+            tasks,
+            cancel: CancellationToken::new(),
+            shutdown_timeout: Duration::from_secs(settings.http.shutdown_timeout_secs),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn platform(&self) -> &Platform {
+        &self.platform
+    }
+
+    /// Cancelling this token stops the application as SIGTERM would.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Runs until SIGTERM/SIGINT or the shutdown token, then stops in order: stop accepting
+    /// requests and finish those in flight; stop consumers after the message in hand; relay
+    /// what is left in the outbox; close the broker and the pool.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let tracker = TaskTracker::new();
+        let platform = self.platform;
+        tracker.spawn(platform.outbox.clone().run(self.cancel.clone()));
+        tracker.spawn(platform.jobs.clone().run(self.cancel.clone()));
+        tracker.spawn(crate::housekeeping::run(platform.pool.clone(), self.cancel.clone()));
+        for task in self.tasks {
+            tracker.spawn(task.run(self.cancel.clone()));
+        }
+        tracker.close();
+        let handle = self.server.handle();
+        let mut server = tokio::spawn(self.server);
+        tracing::info!(service = platform.service, port = self.port, "started");
+        let server_result = tokio::select! {
+            _ = shutdown_signal() => None,
+            _ = self.cancel.cancelled() => None,
+            r = &mut server => Some(r),
+        };
+        tracing::info!(service = platform.service, "shutting down");
+        if server_result.is_none() {
+            handle.stop(true).await;
+            let _ = server.await;
+        }
+        self.cancel.cancel();
+        if tokio::time::timeout(self.shutdown_timeout, tracker.wait()).await.is_err() {
+            tracing::warn!("background tasks did not stop in time");
+        }
+        platform.bus.close().await;
+        platform.pool.close().await;
+        tracing::info!(service = platform.service, "stopped");
+        match server_result {
+            Some(Ok(Err(e))) => Err(e.into()),
+            Some(Err(e)) => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Loads settings of type `Settings<S>`; used by `main` and by tests.
+pub fn load_settings<S: DeserializeOwned + crate::config::Validate>(
+    env_prefix: &str,
+    defaults: &str,
+) -> Result<Settings<S>, crate::config::ConfigError> {
+    crate::config::load(env_prefix, defaults)
+}

@@ -1,0 +1,37 @@
+//! Prints a development JWT that a locally started stack accepts (`make token`).
+//!
+//! Signed with `JWT_SECRET` when set, else with the development key from `config/default.toml`.
+
+use clap::Parser;
+use platform::auth::{Role, TokenIssuer};
+use platform::config::DEVELOPMENT_JWT_SECRET;
+
+#[derive(Parser)]
+#[command(about = "Print a development JWT")]
+struct Args {
+    /// customer, agent, supervisor, admin or service (comma-separated for several).
+    #[arg(long, default_value = "customer")]
+    role: String,
+    /// The subject (a UUID); a new one when omitted.
+    #[arg(long)]
+    sub: Option<uuid::Uuid>,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 86_400)]
+    ttl: i64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let roles = args
+        .role
+        .split(',')
+        .map(|r| Role::parse(r.trim()).ok_or_else(|| anyhow::anyhow!("unknown role `{r}`")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| DEVELOPMENT_JWT_SECRET.to_owned());
+    let token = TokenIssuer::from_secret(&secret, None, None).issue(args.sub.unwrap_or_else(uuid::Uuid::new_v4), &roles, args.ttl)?;
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{token}");
+    }
+    Ok(())
+}

@@ -1,0 +1,311 @@
+//! Consumers: manual acknowledgements, bounded prefetch, idempotent handling, retries through
+//! delay queues and a parking queue after the last attempt.
+//!
+//! A handler's effect and the record of the event id are written in one transaction, so a
+//! redelivered event is acknowledged and skipped: delivery is at-least-once, effects exactly
+//! once.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use contracts::RawEnvelope;
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
+use lapin::types::{FieldTable, ShortString};
+use lapin::{Channel, message::Delivery};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::topology::{ConsumerQueues, declare_consumer};
+use super::{Bus, HeaderValue, Outgoing, publish_on, read_headers};
+use crate::db::Tx;
+use crate::metrics::Metrics;
+
+/// Header counting delivery attempts (1 for the first).
+pub const ATTEMPT_HEADER: &str = "x-attempt";
+/// Header with the last failure, on retried and parked messages.
+pub const ERROR_HEADER: &str = "x-last-error";
+
+/// Why a handler did not complete.
+#[derive(Debug)]
+pub enum HandlerError {
+    /// Might succeed later (a database or network hiccup): retried after a delay.
+    Retry(anyhow::Error),
+    /// Will never succeed (a payload that does not decode): parked at once.
+    Reject(anyhow::Error),
+}
+
+impl std::fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Retry(e) => write!(f, "retryable: {e:#}"),
+            Self::Reject(e) => write!(f, "rejected: {e:#}"),
+        }
+    }
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Retry(e.into())
+    }
+}
+
+impl From<anyhow::Error> for HandlerError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Retry(e)
+    }
+}
+
+impl From<redis::RedisError> for HandlerError {
+    fn from(e: redis::RedisError) -> Self {
+        Self::Retry(e.into())
+    }
+}
+
+impl From<contracts::DecodeError> for HandlerError {
+    fn from(e: contracts::DecodeError) -> Self {
+        Self::Reject(anyhow::Error::new(e))
+    }
+}
+
+/// Handles one event inside the transaction that also records its id.
+pub trait EventHandler: Send + Sync + 'static {
+    fn handle<'a>(&'a self, tx: &'a mut Tx, event: &'a RawEnvelope) -> BoxFuture<'a, Result<(), HandlerError>>;
+}
+
+/// What a consumer is called and which event types it takes (topic patterns).
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    pub name: String,
+    pub patterns: Vec<String>,
+}
+
+impl ConsumerSpec {
+    pub fn new(name: &str, patterns: &[&str]) -> Self {
+        Self {
+            name: name.to_owned(),
+            patterns: patterns.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+}
+
+/// What became of one delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Handled,
+    Duplicate,
+    Retried,
+    Parked,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Handled => "handled",
+            Self::Duplicate => "duplicate",
+            Self::Retried => "retried",
+            Self::Parked => "parked",
+        }
+    }
+}
+
+pub struct Consumer<H> {
+    bus: Arc<Bus>,
+    pool: PgPool,
+    metrics: Arc<Metrics>,
+    queues: ConsumerQueues,
+    spec: ConsumerSpec,
+    handler: Arc<H>,
+}
+
+impl<H: EventHandler> Consumer<H> {
+    pub fn new(bus: Arc<Bus>, pool: PgPool, metrics: Arc<Metrics>, spec: ConsumerSpec, handler: Arc<H>) -> Self {
+        let queues = ConsumerQueues::new(bus.queue_prefix(), &spec.name, &bus.settings().retry_delays_ms);
+        Self {
+            bus,
+            pool,
+            metrics,
+            queues,
+            spec,
+            handler,
+        }
+    }
+
+    pub fn queues(&self) -> &ConsumerQueues {
+        &self.queues
+    }
+
+    /// Declares this consumer's queues and bindings (also done by [`Consumer::run`]).
+    pub async fn declare(&self) -> anyhow::Result<()> {
+        let channel = self.bus.channel().await?;
+        declare_consumer(&channel, self.bus.exchange(), &self.queues, &self.spec.patterns).await?;
+        let _ = channel.close(200, ShortString::from("declared")).await;
+        Ok(())
+    }
+
+    /// Consumes until cancelled, reconnecting after any broker failure. A message being
+    /// handled when cancellation comes is finished and acknowledged; prefetched ones go back
+    /// to the queue when the channel closes.
+    pub async fn run(self, cancel: CancellationToken) {
+        let max_delay = Duration::from_millis(self.bus.settings().reconnect_max_delay_ms);
+        let mut delay = Duration::from_millis(200);
+        loop {
+            let started = Instant::now();
+            match self.consume(&cancel).await {
+                Ok(()) => return,
+                Err(e) => {
+                    if started.elapsed() > Duration::from_secs(30) {
+                        delay = Duration::from_millis(200);
+                    }
+                    tracing::warn!(queue = %self.queues.main, error = %format!("{e:#}"), retry_in_ms = delay.as_millis() as u64, "consumer lost its channel; reconnecting");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = cancel.cancelled() => return,
+                    }
+                    delay = (delay * 2).min(max_delay);
+                }
+            }
+        }
+    }
+
+    async fn consume(&self, cancel: &CancellationToken) -> anyhow::Result<()> {
+        let channel = self.bus.channel().await?;
+        declare_consumer(&channel, self.bus.exchange(), &self.queues, &self.spec.patterns).await?;
+        channel
+            .basic_qos(self.bus.settings().prefetch, BasicQosOptions::default())
+            .await?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        let mut stream = channel
+            .basic_consume(
+                ShortString::from(self.queues.main.as_str()),
+                ShortString::from(""),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        tracing::info!(queue = %self.queues.main, "consuming");
+        loop {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => {
+                    let _ = channel.close(200, ShortString::from("shutdown")).await;
+                    return Ok(());
+                }
+                next = stream.next() => match next {
+                    Some(Ok(delivery)) => {
+                        self.process(&channel, delivery).await?;
+                    }
+                    Some(Err(e)) => return Err(e.into()),
+                    None => anyhow::bail!("the broker ended the consumer"),
+                }
+            }
+        }
+    }
+
+    async fn process(&self, channel: &Channel, delivery: Delivery) -> anyhow::Result<Outcome> {
+        let started = Instant::now();
+        let headers = read_headers(&delivery.properties);
+        let attempt = headers.get(ATTEMPT_HEADER).and_then(HeaderValue::as_int).unwrap_or(1);
+        let result = match RawEnvelope::from_slice(&delivery.data) {
+            Ok(event) => {
+                let span = tracing::info_span!(
+                    "bus.consume",
+                    otel.kind = "consumer",
+                    otel.name = %format!("{} process", self.queues.main),
+                    messaging.destination.name = %self.queues.main,
+                    event.r#type = %event.event_type,
+                    event.id = %event.id,
+                    attempt,
+                );
+                let traceparent = headers
+                    .get("traceparent")
+                    .and_then(HeaderValue::as_text)
+                    .map(str::to_owned)
+                    .or_else(|| event.traceparent.clone());
+                crate::telemetry::set_remote_parent(&span, |k| match k {
+                    "traceparent" => traceparent.as_deref(),
+                    "tracestate" => event.tracestate.as_deref(),
+                    _ => None,
+                });
+                self.handle_once(&event).instrument(span).await
+            }
+            Err(e) => Err(HandlerError::Reject(anyhow::anyhow!("not a CloudEvents JSON envelope: {e}"))),
+        };
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                let retry = match &err {
+                    HandlerError::Retry(_) => usize::try_from(attempt - 1)
+                        .ok()
+                        .and_then(|i| self.queues.retries.get(i)),
+                    HandlerError::Reject(_) => None,
+                };
+                let reason = err.to_string();
+                let mut out_headers = headers.clone();
+                out_headers.insert(ERROR_HEADER.to_owned(), HeaderValue::Text(truncate(&reason, 1000)));
+                out_headers.insert("x-original-routing-key".to_owned(), HeaderValue::Text(delivery.routing_key.as_str().to_owned()));
+                let message_id = delivery.properties.message_id().as_ref().map(|s| s.as_str().to_owned());
+                let (target, outcome) = match retry {
+                    Some((queue, _)) => {
+                        out_headers.insert(ATTEMPT_HEADER.to_owned(), HeaderValue::Int(attempt + 1));
+                        tracing::warn!(queue = %self.queues.main, attempt, error = %reason, "handler failed; retrying later");
+                        (queue.as_str(), Outcome::Retried)
+                    }
+                    None => {
+                        tracing::error!(queue = %self.queues.main, attempt, error = %reason, "handler failed for the last time; parking the message");
+                        (self.queues.parking.as_str(), Outcome::Parked)
+                    }
+                };
+                publish_on(
+                    channel,
+                    &[Outgoing {
+                        exchange: "",
+                        routing_key: target,
+                        body: &delivery.data,
+                        message_id: message_id.as_deref(),
+                        headers: out_headers,
+                    }],
+                )
+                .await?;
+                outcome
+            }
+        };
+        delivery.ack(BasicAckOptions::default()).await?;
+        self.metrics
+            .bus_consumed
+            .with_label_values(&[self.queues.main.as_str(), outcome.label()])
+            .inc();
+        self.metrics
+            .bus_handle_duration
+            .with_label_values(&[self.queues.main.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+        Ok(outcome)
+    }
+
+    async fn handle_once(&self, event: &RawEnvelope) -> Result<Outcome, HandlerError> {
+        let mut tx = self.pool.begin().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO processed_event (consumer, event_id, event_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(&self.spec.name)
+        .bind(event.id)
+        .bind(&event.event_type)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            tracing::debug!(event_id = %event.id, "already handled; skipping");
+            return Ok(Outcome::Duplicate);
+        }
+        self.handler.handle(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(Outcome::Handled)
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}

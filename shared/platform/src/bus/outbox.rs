@@ -1,0 +1,207 @@
+//! The transactional outbox: an event is written in the same transaction as the state change
+//! that caused it, and a relay publishes it afterwards with publisher confirms. An event is
+//! therefore published if and only if its transaction commits (at least once; consumers
+//! de-duplicate). Any number of replicas relay side by side: rows are claimed with
+//! `FOR UPDATE SKIP LOCKED`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use contracts::{Event, EventEnvelope};
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{Bus, HeaderValue, Outgoing};
+use crate::config::OutboxSettings;
+use crate::db::Tx;
+use crate::metrics::Metrics;
+
+/// Stages events and relays them. Cheap to clone.
+#[derive(Clone)]
+pub struct Outbox {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    service: String,
+    pool: PgPool,
+    bus: Arc<Bus>,
+    metrics: Arc<Metrics>,
+    settings: OutboxSettings,
+    wake: Notify,
+}
+
+impl Outbox {
+    pub fn new(
+        service: &str,
+        pool: PgPool,
+        bus: Arc<Bus>,
+        metrics: Arc<Metrics>,
+        settings: OutboxSettings,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                service: service.to_owned(),
+                pool,
+                bus,
+                metrics,
+                settings,
+                wake: Notify::new(),
+            }),
+        }
+    }
+
+    /// Writes `data` as an event in the caller's transaction, stamped with the current trace
+    /// context. Nothing is sent unless the transaction commits.
+    pub async fn stage<T: Event>(&self, tx: &mut Tx, data: T) -> Result<Uuid, sqlx::Error> {
+        let mut envelope = EventEnvelope::new(&self.inner.service, data);
+        let headers = crate::telemetry::trace_headers(&tracing::Span::current());
+        envelope.traceparent = headers.get("traceparent").cloned();
+        envelope.tracestate = headers.get("tracestate").filter(|s| !s.is_empty()).cloned();
+        let id = envelope.id;
+        let event_type = envelope.event_type.clone();
+        let traceparent = envelope.traceparent.clone();
+        let raw = envelope
+            .into_raw()
+            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        sqlx::query(
+            "INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(event_type)
+        .bind(sqlx::types::Json(&raw))
+        .bind(traceparent)
+        .execute(&mut **tx)
+        .await?;
+        Ok(id)
+    }
+
+    /// Commits `tx` and wakes the relay, so staged events go out at once.
+    pub async fn commit(&self, tx: Tx) -> Result<(), sqlx::Error> {
+        tx.commit().await?;
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    /// Publishes one batch of unpublished events; returns how many were published.
+    pub async fn relay_once(&self) -> anyhow::Result<usize> {
+        let inner = &self.inner;
+        let mut tx = inner.pool.begin().await?;
+        let rows: Vec<(i64, Uuid, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, event_id, event_type, envelope::text, traceparent FROM outbox_event \
+             WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(inner.settings.batch_size)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            tx.commit().await?;
+            return Ok(0);
+        }
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let event_ids: Vec<String> = rows.iter().map(|r| r.1.to_string()).collect();
+        let messages: Vec<Outgoing<'_>> = rows
+            .iter()
+            .zip(&event_ids)
+            .map(|((_, _, event_type, body, traceparent), event_id)| {
+                let mut headers = BTreeMap::new();
+                if let Some(tp) = traceparent {
+                    headers.insert("traceparent".to_owned(), HeaderValue::Text(tp.clone()));
+                }
+                Outgoing {
+                    exchange: inner.bus.exchange(),
+                    routing_key: event_type,
+                    body: body.as_bytes(),
+                    message_id: Some(event_id),
+                    headers,
+                }
+            })
+            .collect();
+        match inner.bus.publish_confirmed(&messages).await {
+            Ok(()) => {
+                sqlx::query(
+                    "UPDATE outbox_event SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1)",
+                )
+                .bind(&ids)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                for (_, _, event_type, _, _) in &rows {
+                    inner.metrics.bus_published.with_label_values(&[event_type]).inc();
+                }
+                inner
+                    .metrics
+                    .outbox_relayed
+                    .with_label_values(&["published"])
+                    .inc_by(rows.len() as u64);
+                Ok(rows.len())
+            }
+            Err(e) => {
+                sqlx::query(
+                    "UPDATE outbox_event SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1)",
+                )
+                .bind(&ids)
+                .bind(format!("{e:#}"))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                inner
+                    .metrics
+                    .outbox_relayed
+                    .with_label_values(&["failed"])
+                    .inc_by(rows.len() as u64);
+                Err(e)
+            }
+        }
+    }
+
+    /// Publishes until nothing is left (tests and shutdown).
+    pub async fn drain(&self) -> anyhow::Result<usize> {
+        let mut total = 0;
+        loop {
+            let n = self.relay_once().await?;
+            total += n;
+            if n == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Relays until cancelled: woken by commits in this process, and polling for rows written
+    /// by other replicas or left by a crash. On cancellation it publishes what is left.
+    pub async fn run(self, cancel: CancellationToken) {
+        let poll = Duration::from_millis(self.inner.settings.poll_interval_ms);
+        let mut failures: u32 = 0;
+        loop {
+            match self.relay_once().await {
+                Ok(n) if n as i64 >= self.inner.settings.batch_size => {
+                    failures = 0;
+                    continue;
+                }
+                Ok(_) => failures = 0,
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(error = %format!("{e:#}"), failures, "outbox relay failed; will retry");
+                }
+            }
+            let wait = if failures == 0 {
+                poll
+            } else {
+                (poll * 2u32.saturating_pow(failures.min(6))).min(Duration::from_secs(30))
+            };
+            tokio::select! {
+                _ = self.inner.wake.notified(), if failures == 0 => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = cancel.cancelled() => {
+                    if let Err(e) = self.drain().await {
+                        tracing::warn!(error = %format!("{e:#}"), "outbox not drained at shutdown; rows stay for the next start");
+                    }
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! The HTTP bootstrap every service shares: request spans with W3C trace-context, metrics,
+//! `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`, problem+json for every error
+//! (including malformed bodies, paths and queries, and unknown routes), body limits, CORS and
+//! graceful shutdown.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_cors::Cors;
+use actix_web::dev::{Server, Service, ServiceResponse};
+use actix_web::error::{InternalError, JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::{StatusCode, header};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
+use futures_util::FutureExt;
+use serde_json::json;
+use tracing::Instrument;
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use crate::app::Platform;
+use crate::config::HttpSettings;
+use crate::error::ApiError;
+
+/// A service's routes and their OpenAPI description.
+#[derive(Clone)]
+pub struct Api {
+    pub openapi: OpenApi,
+    pub configure: Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>,
+}
+
+impl Api {
+    pub fn new(openapi: OpenApi, configure: impl Fn(&mut web::ServiceConfig) + Send + Sync + 'static) -> Self {
+        Self {
+            openapi,
+            configure: Arc::new(configure),
+        }
+    }
+}
+
+/// Binds the listener and builds the server (not yet running). Returns it with its port.
+pub fn serve(platform: &Platform, settings: &HttpSettings, api: Api) -> anyhow::Result<(Server, u16)> {
+    let listener = TcpListener::bind((settings.host.as_str(), settings.port))
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", settings.host, settings.port))?;
+    let port = listener.local_addr()?.port();
+    let openapi = web::Data::new(with_platform_components(api.openapi.clone()).to_pretty_json()?);
+    let platform_data = web::Data::new(platform.clone());
+    let verifier = platform.jwt.clone();
+    let body_limit = settings.body_limit_bytes;
+    let origins = settings.cors_allowed_origins.clone();
+    let configure = api.configure.clone();
+    let service = platform.service;
+    let mut server = HttpServer::new(move || {
+        let metrics = platform_data.metrics.clone();
+        App::new()
+            .app_data(platform_data.clone())
+            .app_data(verifier.clone())
+            .app_data(openapi.clone())
+            .app_data(web::JsonConfig::default().limit(body_limit).error_handler(json_error))
+            .app_data(web::PayloadConfig::default().limit(body_limit))
+            .app_data(web::PathConfig::default().error_handler(path_error))
+            .app_data(web::QueryConfig::default().error_handler(query_error))
+            .wrap(cors(&origins))
+            .wrap_fn(move |req, srv| {
+                let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+                let method = req.method().to_string();
+                let span = tracing::info_span!(
+                    "http.request",
+                    otel.kind = "server",
+                    otel.name = %format!("{method} {route}"),
+                    http.request.method = %method,
+                    http.route = %route,
+                    url.path = %req.path(),
+                    http.response.status_code = tracing::field::Empty,
+                );
+                crate::telemetry::set_remote_parent(&span, |k| {
+                    req.headers().get(k).and_then(|v| v.to_str().ok())
+                });
+                let started = Instant::now();
+                let metrics = metrics.clone();
+                let fut = {
+                    let _entered = span.enter();
+                    srv.call(req)
+                };
+                async move {
+                    let res = fut.await;
+                    let status = match &res {
+                        Ok(r) => r.status(),
+                        Err(e) => e.as_response_error().status_code(),
+                    };
+                    tracing::Span::current().record("http.response.status_code", status.as_u16());
+                    let code = status.as_str();
+                    metrics.http_requests.with_label_values(&[&method, &route, code]).inc();
+                    metrics
+                        .http_duration
+                        .with_label_values(&[&method, &route])
+                        .observe(started.elapsed().as_secs_f64());
+                    if status.is_client_error() || status.is_server_error() {
+                        metrics.http_errors.with_label_values(&[&route, code]).inc();
+                    }
+                    res.map(|mut r: ServiceResponse<_>| {
+                        if let Some(id) = crate::telemetry::current_trace_id()
+                            && let Ok(v) = header::HeaderValue::from_str(&id)
+                        {
+                            r.headers_mut().insert(header::HeaderName::from_static("x-trace-id"), v);
+                        }
+                        r
+                    })
+                }
+                .instrument(span)
+                .boxed_local()
+            })
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(metrics_text))
+            .route("/openapi.json", web::get().to(openapi_json))
+            .route("/docs", web::get().to(move || docs_page(service)))
+            .configure(|cfg| configure(cfg))
+            .default_service(web::to(not_found))
+    })
+    .disable_signals()
+    .shutdown_timeout(settings.shutdown_timeout_secs)
+    .listen(listener)?;
+    if settings.workers > 0 {
+        server = server.workers(settings.workers);
+    }
+    Ok((server.run(), port))
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .allowed_header("idempotency-key")
+        .allowed_header("traceparent")
+        .expose_headers(["x-trace-id", "retry-after"])
+        .max_age(3600);
+    for origin in origins {
+        cors = if origin == "*" { cors.allow_any_origin() } else { cors.allowed_origin(origin) };
+    }
+    cors
+}
+
+fn with_platform_components(mut openapi: OpenApi) -> OpenApi {
+    let components = openapi.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+    );
+    openapi
+}
+
+fn problem_response(err: impl std::fmt::Debug + std::fmt::Display + 'static, api: ApiError) -> actix_web::Error {
+    InternalError::from_response(err, api.error_response()).into()
+}
+
+fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let api = match &err {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Payload too large",
+            err.to_string(),
+        ),
+        JsonPayloadError::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "the body must be application/json",
+        ),
+        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::unprocessable("invalid_body", e.to_string()),
+        JsonPayloadError::Deserialize(e) => ApiError::bad_request("malformed_json", e.to_string()),
+        other => ApiError::bad_request("invalid_body", other.to_string()),
+    };
+    problem_response(err, api)
+}
+
+fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    let api = ApiError::bad_request("invalid_path", err.to_string());
+    problem_response(err, api)
+}
+
+fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let api = ApiError::bad_request("invalid_query", err.to_string());
+    problem_response(err, api)
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        "Not found",
+        format!("no route for {} {}", req.method(), req.path()),
+    )
+    .error_response()
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// Ready when this service's Postgres, Redis and RabbitMQ all answer.
+async fn readyz(platform: web::Data<Platform>) -> HttpResponse {
+    let timeout = Duration::from_secs(2);
+    let db = tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&platform.pool))
+        .await
+        .map_err(|_| "timed out".to_owned())
+        .and_then(|r| r.map(|_| ()).map_err(|e| e.to_string()));
+    let redis = tokio::time::timeout(timeout, platform.redis.ping())
+        .await
+        .map_err(|_| "timed out".to_owned())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    let bus = if platform.bus.is_connected().await {
+        Ok(())
+    } else {
+        match tokio::time::timeout(timeout, platform.bus.connection()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("timed out".to_owned()),
+        }
+    };
+    let report = |r: &Result<(), String>| match r {
+        Ok(()) => json!({"status": "ok"}),
+        Err(e) => json!({"status": "failing", "error": e}),
+    };
+    let ready = db.is_ok() && redis.is_ok() && bus.is_ok();
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "checks": {"postgres": report(&db), "redis": report(&redis), "rabbitmq": report(&bus)},
+    });
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+async fn metrics_text(platform: web::Data<Platform>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(platform.metrics.render())
+}
+
+async fn openapi_json(doc: web::Data<String>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.get_ref().clone())
+}
+
+async fn docs_page(service: &'static str) -> HttpResponse {
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{service} API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body>
+<script id="api-reference" data-url="/openapi.json"></script>
+<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
+<noscript>The API description is at <a href="/openapi.json">/openapi.json</a>.</noscript>
+</body>
+</html>"#
+    );
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html)
+}
+

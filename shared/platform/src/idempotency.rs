@@ -1,0 +1,104 @@
+//! `Idempotency-Key` support: the saved response is written in the same transaction as the
+//! data it describes, with a fingerprint of the request. A retried request with the same key and
+//! body gets the first response again; the same key with another body is a 422.
+//!
+//! Two concurrent requests with one key are serialised by the primary key: the second insert
+//! waits for the first transaction and then finds its saved response.
+
+use actix_web::HttpRequest;
+use actix_web::http::StatusCode;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+
+use crate::db::Tx;
+use crate::error::ApiError;
+
+pub const HEADER: &str = "Idempotency-Key";
+
+/// The outcome of starting an idempotent request.
+pub enum Start {
+    /// First time: do the work in this transaction, then [`finish`].
+    New(Tx),
+    /// Seen before: send this response again.
+    Replay { status: StatusCode, body: serde_json::Value },
+}
+
+/// The key from the request, if any; a malformed key is a 400.
+pub fn key_from(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(HEADER) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| ApiError::field(HEADER, "must be visible ASCII"))?
+        .trim();
+    if key.is_empty() || key.len() > 255 {
+        return Err(ApiError::field(HEADER, "must be 1 to 255 characters"));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// A stable fingerprint of what the request asks for.
+pub fn fingerprint(parts: &impl Serialize) -> String {
+    let bytes = serde_json::to_vec(parts).unwrap_or_default();
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Begins the request's transaction and claims the key in it.
+pub async fn start(pool: &PgPool, scope: &str, key: &str, fingerprint: &str) -> Result<Start, ApiError> {
+    let mut tx = pool.begin().await?;
+    let claimed = sqlx::query(
+        "INSERT INTO idempotency_key (scope, key, fingerprint) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(fingerprint)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if claimed {
+        return Ok(Start::New(tx));
+    }
+    let (saved_fp, status, body): (String, Option<i16>, Option<serde_json::Value>) = sqlx::query_as(
+        "SELECT fingerprint, response_status, response_body FROM idempotency_key WHERE scope = $1 AND key = $2",
+    )
+    .bind(scope)
+    .bind(key)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.rollback().await?;
+    if saved_fp != fingerprint {
+        return Err(ApiError::unprocessable(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different request body",
+        ));
+    }
+    match (status, body) {
+        (Some(status), Some(body)) => Ok(Start::Replay {
+            status: u16::try_from(status)
+                .ok()
+                .and_then(|s| StatusCode::from_u16(s).ok())
+                .unwrap_or(StatusCode::OK),
+            body,
+        }),
+        _ => Err(ApiError::conflict(
+            "idempotency_key_in_progress",
+            "a request with this Idempotency-Key is still being processed",
+        )),
+    }
+}
+
+/// Saves the response in the request's transaction (the caller commits).
+pub async fn finish(tx: &mut Tx, scope: &str, key: &str, status: StatusCode, body: &impl Serialize) -> Result<(), ApiError> {
+    let body = serde_json::to_value(body).map_err(ApiError::internal)?;
+    sqlx::query("UPDATE idempotency_key SET response_status = $3, response_body = $4 WHERE scope = $1 AND key = $2")
+        .bind(scope)
+        .bind(key)
+        .bind(i16::try_from(status.as_u16()).unwrap_or(200))
+        .bind(body)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,29 @@
+//! The kernel every edu-support service stands on.
+//!
+//! - [`config`]: layered settings with key-naming errors.
+//! - [`telemetry`]: tracing, OpenTelemetry export, W3C trace-context propagation.
+//! - [`http`], [`error`], [`auth`]: the HTTP bootstrap, problem+json errors, JWT roles.
+//! - [`db`]: the pool and migrations; [`kv`]: Redis.
+//! - [`bus`]: topology, transactional outbox, idempotent consumers with retry and parking.
+//! - [`jobs`]: durable scheduled jobs; [`idempotency`]: `Idempotency-Key`.
+//! - [`app`], [`cli`]: running a service and its command line.
+
+pub mod app;
+pub mod auth;
+pub mod bus;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod housekeeping;
+pub mod http;
+pub mod idempotency;
+pub mod jobs;
+pub mod kv;
+pub mod metrics;
+pub mod telemetry;
+
+pub use app::{Application, Platform, Task};
+pub use config::Settings;
+pub use db::Tx;
+pub use error::ApiError;

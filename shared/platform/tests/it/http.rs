@@ -1,0 +1,153 @@
+use actix_web::{HttpRequest, HttpResponse, web};
+use platform::auth::{Principal, Role, TokenIssuer};
+use platform::http::Api;
+use platform::idempotency::{self, Start};
+use platform::{ApiError, Application, Platform};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::helpers::{count, platform};
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Note {
+    text: String,
+}
+
+async fn create_note(
+    req: HttpRequest,
+    who: Principal,
+    p: web::Data<Platform>,
+    body: web::Json<Note>,
+) -> Result<HttpResponse, ApiError> {
+    who.require_any(&[Role::Agent])?;
+    platform::error::Validator::new().text(&body.text, "text", 10).finish()?;
+    let key = idempotency::key_from(&req)?.ok_or_else(|| ApiError::field("Idempotency-Key", "required"))?;
+    let scope = format!("notes:{}", who.subject);
+    match idempotency::start(&p.pool, &scope, &key, &idempotency::fingerprint(&body.text)).await? {
+        Start::Replay { status, body } => Ok(HttpResponse::build(status).json(body)),
+        Start::New(mut tx) => {
+            let id: i64 = sqlx::query_scalar("INSERT INTO note (text) VALUES ($1) RETURNING id")
+                .bind(&body.text)
+                .fetch_one(&mut *tx)
+                .await?;
+            let out = json!({"id": id, "text": body.text});
+            idempotency::finish(&mut tx, &scope, &key, actix_web::http::StatusCode::CREATED, &out).await?;
+            tx.commit().await?;
+            Ok(HttpResponse::Created().json(out))
+        }
+    }
+}
+
+async fn start() -> (String, Platform) {
+    let t = platform("http", &[("HTTP__BODY_LIMIT_BYTES", "2048")]).await;
+    sqlx::query("CREATE TABLE note (id BIGSERIAL PRIMARY KEY, text TEXT NOT NULL)")
+        .execute(&t.platform.pool)
+        .await
+        .expect("table");
+    let api = Api::new(utoipa::openapi::OpenApiBuilder::new().build(), |cfg| {
+        cfg.route("/v1/notes", web::post().to(create_note));
+    });
+    let app = Application::build(t.platform.clone(), &t.settings, api, vec![]).await.expect("build");
+    let url = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    (url, t.platform)
+}
+
+fn token(role: Role) -> String {
+    TokenIssuer::from_secret(platform::config::DEVELOPMENT_JWT_SECRET, None, None)
+        .issue(uuid::Uuid::new_v4(), &[role], 600)
+        .expect("token")
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_openapi_are_served() {
+    let (url, _) = start().await;
+    let c = reqwest::Client::new();
+    assert_eq!(c.get(format!("{url}/healthz")).send().await.expect("healthz").status(), 200);
+    let ready = c.get(format!("{url}/readyz")).send().await.expect("readyz");
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.expect("json");
+    for dep in ["postgres", "redis", "rabbitmq"] {
+        assert_eq!(body["checks"][dep]["status"], "ok", "{body}");
+    }
+    let doc: Value = c.get(format!("{url}/openapi.json")).send().await.expect("doc").json().await.expect("json");
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")));
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    let docs = c.get(format!("{url}/docs")).send().await.expect("docs").text().await.expect("text");
+    assert!(docs.contains("/openapi.json"));
+    let metrics = c.get(format!("{url}/metrics")).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("http_requests_total{method=\"GET\",route=\"/healthz\""), "{metrics}");
+    assert!(metrics.contains("http_request_duration_seconds_bucket"));
+}
+
+#[tokio::test]
+async fn errors_are_problem_json() {
+    let (url, p) = start().await;
+    let c = reqwest::Client::new();
+    let post = |token: Option<String>, body: String| {
+        let mut r = c
+            .post(format!("{url}/v1/notes"))
+            .header("content-type", "application/json")
+            .header("idempotency-key", "k1")
+            .body(body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    let check = |res: reqwest::Response, status: u16, code: &'static str| async move {
+        assert_eq!(res.status().as_u16(), status);
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let body: Value = res.json().await.expect("json");
+        assert_eq!(body["code"], code, "{body}");
+        assert_eq!(body["status"], status);
+        body
+    };
+    check(post(None, r#"{"text":"hi"}"#.into()).await.expect("send"), 401, "unauthorized").await;
+    check(post(Some("garbage".into()), r#"{"text":"hi"}"#.into()).await.expect("send"), 401, "unauthorized").await;
+    check(post(Some(token(Role::Customer)), r#"{"text":"hi"}"#.into()).await.expect("send"), 403, "forbidden").await;
+    let agent = token(Role::Agent);
+    check(post(Some(agent.clone()), "{not json".into()).await.expect("send"), 400, "malformed_json").await;
+    check(post(Some(agent.clone()), r#"{"txt":"hi"}"#.into()).await.expect("send"), 422, "invalid_body").await;
+    let body = check(post(Some(agent.clone()), r#"{"text":"far too long a note"}"#.into()).await.expect("send"), 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "text");
+    check(post(Some(agent.clone()), format!(r#"{{"text":"{}"}}"#, "x".repeat(5000))).await.expect("send"), 413, "payload_too_large").await;
+    check(c.get(format!("{url}/v1/nowhere")).send().await.expect("send"), 404, "route_not_found").await;
+    assert_eq!(count(&p.pool, "SELECT count(*) FROM note").await, 0, "bad input changed nothing");
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_the_first_response() {
+    let (url, p) = start().await;
+    let c = reqwest::Client::new();
+    let agent = token(Role::Agent);
+    let send = |text: &'static str| {
+        c.post(format!("{url}/v1/notes"))
+            .bearer_auth(&agent)
+            .header("idempotency-key", "same")
+            .json(&json!({"text": text}))
+            .send()
+    };
+    let first = send("hello").await.expect("first");
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.expect("json");
+    let again = send("hello").await.expect("again");
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.json::<Value>().await.expect("json"), first);
+    let other = send("changed").await.expect("other");
+    assert_eq!(other.status(), 422);
+    assert_eq!(other.json::<Value>().await.expect("json")["code"], "idempotency_key_reused");
+    assert_eq!(count(&p.pool, "SELECT count(*) FROM note").await, 1);
+}
+
+#[tokio::test]
+async fn the_request_span_continues_the_callers_trace() {
+    let (url, _) = start().await;
+    let res = reqwest::Client::new()
+        .get(format!("{url}/healthz"))
+        .header("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.headers()["x-trace-id"], "0af7651916cd43dd8448eb211c80319c");
+}

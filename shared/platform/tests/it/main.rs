@@ -1,0 +1,6 @@
+//! Platform integration tests against real PostgreSQL, Redis and RabbitMQ.
+
+mod bus;
+mod helpers;
+mod http;
+mod jobs;
