@@ -7,7 +7,6 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::web;
 use futures_util::future::BoxFuture;
-use serde::de::DeserializeOwned;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +22,17 @@ use crate::jobs::Jobs;
 use crate::kv::Redis;
 use crate::metrics::Metrics;
 use secrecy::ExposeSecret;
+
+/// What `main` and the test harness need to know about a service.
+pub struct ServiceSpec<S: 'static> {
+    pub name: &'static str,
+    /// Environment variable prefix (`INTAKE` for `INTAKE__DATABASE__URL`).
+    pub env_prefix: &'static str,
+    /// The service's embedded `config/default.toml`, layered over the common defaults.
+    pub defaults: &'static str,
+    pub migrations: &'static Migrator,
+    pub build: fn(Settings<S>) -> BoxFuture<'static, anyhow::Result<Application>>,
+}
 
 /// Everything a service's handlers need from the platform. Cheap to clone.
 #[derive(Clone)]
@@ -72,7 +82,7 @@ impl Platform {
 }
 
 /// A background task the application runs until shutdown.
-pub trait Task: Send + 'static {
+pub trait Task: Send + Sync + 'static {
     /// Prepares what must exist before the service reports ready (queues, bindings).
     fn prepare(&self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async { Ok(()) })
@@ -190,12 +200,4 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-/// Loads settings of type `Settings<S>`; used by `main` and by tests.
-pub fn load_settings<S: DeserializeOwned + crate::config::Validate>(
-    env_prefix: &str,
-    defaults: &str,
-) -> Result<Settings<S>, crate::config::ConfigError> {
-    crate::config::load(env_prefix, defaults)
 }

@@ -4,23 +4,10 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
-use sqlx::migrate::Migrator;
 
-use crate::app::Application;
+use crate::app::ServiceSpec;
 use crate::config::{Settings, Validate};
-
-/// What `main` needs to know about a service.
-pub struct ServiceSpec<S: 'static> {
-    pub name: &'static str,
-    /// Environment variable prefix (`INTAKE` for `INTAKE__DATABASE__URL`).
-    pub env_prefix: &'static str,
-    /// The embedded `config/default.toml`.
-    pub defaults: &'static str,
-    pub migrations: &'static Migrator,
-    pub build: fn(Settings<S>) -> BoxFuture<'static, anyhow::Result<Application>>,
-}
 
 #[derive(Parser)]
 #[command(version, about = "An edu-support service. Configuration: config/default.toml, then $CONFIG_FILE, then <PREFIX>__SECTION__KEY environment variables.")]
@@ -40,7 +27,7 @@ enum Command {
 }
 
 /// Parses the command line and runs the service; the whole of a service's `main`.
-pub fn main<S: DeserializeOwned + Validate + Send + 'static>(spec: ServiceSpec<S>) -> ExitCode {
+pub fn main<S: DeserializeOwned + Validate + Send + 'static>(spec: &'static ServiceSpec<S>) -> ExitCode {
     let cli = Cli::parse();
     let settings: Settings<S> = match crate::config::load(spec.env_prefix, spec.defaults) {
         Ok(s) => s,

@@ -22,8 +22,9 @@ pub mod jobs;
 pub mod kv;
 pub mod metrics;
 pub mod telemetry;
+pub mod testing;
 
-pub use app::{Application, Platform, Task};
+pub use app::{Application, Platform, ServiceSpec, Task};
 pub use config::Settings;
 pub use db::Tx;
 pub use error::ApiError;

@@ -1,0 +1,142 @@
+//! `/v1/tickets`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use platform::auth::Principal;
+use platform::idempotency::{self, Start};
+use platform::error::Problem;
+use platform::{ApiError, Platform};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::IntakeSettings;
+use crate::domain::ticket::{self, NewTicket};
+use crate::store::{self, TicketRow};
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicketRequest {
+    /// `web`, `chat`, `email`, `phone`, `walk_in` or `api`.
+    #[schema(example = "web")]
+    pub channel: String,
+    #[schema(example = "How do I join tonight's live class?")]
+    pub subject: String,
+    pub body: String,
+    /// The customer the ticket is for; required for agents and services, implied for customers.
+    #[serde(default)]
+    pub customer_id: Option<Uuid>,
+    /// `low`, `normal` (default), `high` or `urgent`.
+    #[serde(default)]
+    pub priority: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TicketResponse {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub channel: String,
+    pub subject: String,
+    pub body: String,
+    pub status: String,
+    pub priority: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<TicketRow> for TicketResponse {
+    fn from(t: TicketRow) -> Self {
+        Self {
+            id: t.id,
+            customer_id: t.customer_id,
+            channel: t.channel,
+            subject: t.subject,
+            body: t.body,
+            status: t.status,
+            priority: t.priority,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+/// Open a ticket.
+///
+/// A customer opens one for themselves; an agent or a service names the customer. With an
+/// `Idempotency-Key`, a retried request returns the first response and opens nothing new.
+#[utoipa::path(
+    post,
+    path = "/v1/tickets",
+    tag = "tickets",
+    request_body = CreateTicketRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first result")),
+    responses(
+        (status = 201, description = "Opened", body = TicketResponse),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_ticket(
+    req: HttpRequest,
+    caller: Principal,
+    platform: web::Data<Platform>,
+    limits: web::Data<IntakeSettings>,
+    body: web::Json<CreateTicketRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let valid = ticket::validate(
+        &caller,
+        &NewTicket {
+            channel: &body.channel,
+            subject: &body.subject,
+            body: &body.body,
+            customer_id: body.customer_id,
+            priority: body.priority.as_deref(),
+        },
+        &limits,
+    )?;
+    let key = idempotency::key_from(&req)?;
+    let scope = format!("tickets:{}", caller.subject);
+    let mut tx = match &key {
+        Some(key) => match idempotency::start(&platform.pool, &scope, key, &idempotency::fingerprint(&*body)).await? {
+            Start::New(tx) => tx,
+            Start::Replay { status, body } => return Ok(HttpResponse::build(status).json(body)),
+        },
+        None => platform.pool.begin().await?,
+    };
+    let row = store::insert_ticket(&mut tx, &valid, caller.subject).await?;
+    platform.outbox.stage(&mut tx, crate::events::ticket_created(&row)).await?;
+    let response = TicketResponse::from(row);
+    if let Some(key) = &key {
+        idempotency::finish(&mut tx, &scope, key, StatusCode::CREATED, &response).await?;
+    }
+    platform.outbox.commit(tx).await?;
+    tracing::info!(ticket_id = %response.id, channel = %response.channel, "ticket opened");
+    Ok(HttpResponse::Created()
+        .insert_header((LOCATION, format!("/v1/tickets/{}", response.id)))
+        .json(response))
+}
+
+/// Read a ticket. Customers see only their own; another's is a 404.
+#[utoipa::path(
+    get,
+    path = "/v1/tickets/{ticket_id}",
+    tag = "tickets",
+    params(("ticket_id" = Uuid, Path)),
+    responses(
+        (status = 200, body = TicketResponse),
+        (status = 404, description = "No such ticket, or not yours", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_ticket(
+    caller: Principal,
+    platform: web::Data<Platform>,
+    path: web::Path<Uuid>,
+) -> Result<web::Json<TicketResponse>, ApiError> {
+    let id = path.into_inner();
+    match store::ticket(&platform.pool, id).await? {
+        Some(t) if ticket::may_read(&caller, t.customer_id) => Ok(web::Json(t.into())),
+        _ => Err(ApiError::not_found("ticket")),
+    }
+}

@@ -1,0 +1,3 @@
+//! Intake's rules, free of I/O.
+
+pub mod ticket;

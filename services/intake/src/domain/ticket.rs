@@ -1,0 +1,171 @@
+//! Tickets: who may open one for whom, and what a valid one looks like.
+
+use contracts::vocabulary::{Channel, Priority};
+use platform::ApiError;
+use platform::auth::{Principal, Role};
+use platform::error::Validator;
+use uuid::Uuid;
+
+use crate::IntakeSettings;
+
+/// Where a ticket stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    New,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+        }
+    }
+}
+
+/// A request to open a ticket, as received.
+#[derive(Debug, Clone)]
+pub struct NewTicket<'a> {
+    pub channel: &'a str,
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub customer_id: Option<Uuid>,
+    pub priority: Option<&'a str>,
+}
+
+/// A checked request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidTicket {
+    pub customer_id: Uuid,
+    pub channel: Channel,
+    pub subject: String,
+    pub body: String,
+    pub priority: Priority,
+}
+
+/// Checks a request from `caller`: customers open tickets for themselves; staff and services
+/// name the customer. Channels logged by staff (phone, walk-in) need a staff caller.
+pub fn validate(caller: &Principal, t: &NewTicket<'_>, limits: &IntakeSettings) -> Result<ValidTicket, ApiError> {
+    let mut v = Validator::new();
+    let channel = Channel::parse(t.channel);
+    v.check(channel.is_some(), "channel", "must be one of web, chat, email, phone, walk_in, api");
+    v.text(t.subject, "subject", limits.max_subject_chars);
+    v.text(t.body, "body", limits.max_body_chars);
+    let priority = match t.priority {
+        None => Some(Priority::Normal),
+        Some(p) => Priority::parse(p),
+    };
+    v.check(priority.is_some(), "priority", "must be one of low, normal, high, urgent");
+    let is_customer = caller.has(Role::Customer) && !caller.is_staff() && !caller.has(Role::Service);
+    let customer_id = if is_customer {
+        v.check(
+            t.customer_id.is_none_or(|id| id == caller.subject),
+            "customer_id",
+            "a customer opens tickets for themselves only",
+        );
+        v.check(
+            !matches!(channel, Some(Channel::Phone | Channel::WalkIn)),
+            "channel",
+            "phone and walk-in tickets are logged by an agent",
+        );
+        Some(caller.subject)
+    } else {
+        v.check(t.customer_id.is_some(), "customer_id", "required when an agent or a service opens a ticket");
+        t.customer_id
+    };
+    v.finish()?;
+    match (channel, priority, customer_id) {
+        (Some(channel), Some(priority), Some(customer_id)) => Ok(ValidTicket {
+            customer_id,
+            channel,
+            subject: t.subject.trim().to_owned(),
+            body: t.body.trim().to_owned(),
+            priority,
+        }),
+        _ => Err(ApiError::internal(anyhow::anyhow!("validated ticket lacks a field"))),
+    }
+}
+
+/// Whether `caller` may see a ticket of `customer_id`.
+pub fn may_read(caller: &Principal, customer_id: Uuid) -> bool {
+    caller.is_staff() || caller.has(Role::Service) || caller.subject == customer_id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> IntakeSettings {
+        IntakeSettings {
+            max_subject_chars: 20,
+            max_body_chars: 100,
+        }
+    }
+
+    fn caller(role: Role) -> Principal {
+        Principal {
+            subject: Uuid::new_v4(),
+            roles: vec![role],
+        }
+    }
+
+    fn req(channel: &str) -> NewTicket<'_> {
+        NewTicket {
+            channel,
+            subject: "  退费进度  ",
+            body: "我的退费申请什么时候到账？",
+            customer_id: None,
+            priority: None,
+        }
+    }
+
+    #[test]
+    fn a_customer_opens_a_ticket_for_themselves() {
+        let c = caller(Role::Customer);
+        let t = validate(&c, &req("web"), &limits()).expect("valid");
+        assert_eq!(t.customer_id, c.subject);
+        assert_eq!(t.subject, "退费进度");
+        assert_eq!(t.priority, Priority::Normal);
+    }
+
+    #[test]
+    fn a_customer_cannot_open_for_someone_else_or_log_a_phone_call() {
+        let c = caller(Role::Customer);
+        let mut r = req("phone");
+        r.customer_id = Some(Uuid::new_v4());
+        let err = validate(&c, &r, &limits()).expect_err("invalid");
+        let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["customer_id", "channel"]);
+    }
+
+    #[test]
+    fn staff_must_name_the_customer() {
+        let a = caller(Role::Agent);
+        assert!(validate(&a, &req("phone"), &limits()).is_err());
+        let mut r = req("phone");
+        let customer = Uuid::new_v4();
+        r.customer_id = Some(customer);
+        assert_eq!(validate(&a, &r, &limits()).expect("valid").customer_id, customer);
+    }
+
+    #[test]
+    fn every_bad_field_is_reported() {
+        let c = caller(Role::Customer);
+        let r = NewTicket {
+            channel: "fax",
+            subject: "",
+            body: &"x".repeat(101),
+            customer_id: None,
+            priority: Some("asap"),
+        };
+        let err = validate(&c, &r, &limits()).expect_err("invalid");
+        assert_eq!(err.errors.len(), 4);
+    }
+
+    #[test]
+    fn only_the_owner_or_staff_may_read() {
+        let c = caller(Role::Customer);
+        assert!(may_read(&c, c.subject));
+        assert!(!may_read(&c, Uuid::new_v4()));
+        assert!(may_read(&caller(Role::Agent), Uuid::new_v4()));
+    }
+}

@@ -1,0 +1,124 @@
+//! Intake's API against real PostgreSQL, Redis and RabbitMQ.
+
+use platform::auth::Role;
+use platform::testing::{TestApp, spawn};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+async fn app() -> TestApp {
+    let vars = testkit::Isolation::new().service_env("INTAKE", "intake").await.expect("env");
+    spawn(&intake::SPEC, &vars).await.expect("spawn")
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(&app.platform.pool).await.expect("count")
+}
+
+#[tokio::test]
+async fn a_customer_opens_a_ticket_and_the_created_event_is_published() {
+    let app = app().await;
+    let customer = Uuid::new_v4();
+    let token = app.token(customer, Role::Customer);
+    let res = app
+        .post("/v1/tickets", &token)
+        .json(&json!({"channel": "web", "subject": "直播课进不去", "body": "点击进入教室后一直转圈"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 201);
+    let location = res.headers()["location"].to_str().expect("location").to_owned();
+    let ticket: Value = res.json().await.expect("json");
+    assert_eq!(ticket["customer_id"], customer.to_string());
+    assert_eq!(ticket["status"], "new");
+    assert_eq!(ticket["priority"], "normal");
+    assert_eq!(location, format!("/v1/tickets/{}", ticket["id"].as_str().expect("id")));
+
+    let got: Value = app.get(&location, &token).send().await.expect("get").json().await.expect("json");
+    assert_eq!(got, ticket);
+
+    let id = ticket["id"].as_str().expect("id").to_owned();
+    testkit::eventually(5, "the event relayed", || async {
+        let published: Option<bool> = sqlx::query_scalar(
+            "SELECT published_at IS NOT NULL FROM outbox_event WHERE event_type = 'intake.ticket.created' AND envelope->'data'->>'ticket_id' = $1",
+        )
+        .bind(&id)
+        .fetch_optional(&app.platform.pool)
+        .await?;
+        Ok(published.filter(|p| *p))
+    })
+    .await
+    .expect("published");
+    app.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn a_retried_create_with_the_same_idempotency_key_opens_one_ticket() {
+    let app = app().await;
+    let token = app.token(Uuid::new_v4(), Role::Customer);
+    let body = json!({"channel": "chat", "subject": "Refund", "body": "Where is my refund?"});
+    let send = |b: &Value| app.post("/v1/tickets", &token).header("Idempotency-Key", "abc-1").json(b).send();
+    let first: Value = send(&body).await.expect("first").json().await.expect("json");
+    let second = send(&body).await.expect("second");
+    assert_eq!(second.status(), 201);
+    assert_eq!(second.json::<Value>().await.expect("json"), first);
+    let changed = send(&json!({"channel": "chat", "subject": "Other", "body": "x"})).await.expect("changed");
+    assert_eq!(changed.status(), 422);
+    assert_eq!(count(&app, "SELECT count(*) FROM ticket").await, 1);
+    assert_eq!(count(&app, "SELECT count(*) FROM outbox_event").await, 1);
+}
+
+#[tokio::test]
+async fn invalid_tickets_get_field_errors_and_change_nothing() {
+    let app = app().await;
+    let token = app.token(Uuid::new_v4(), Role::Customer);
+    let res = app
+        .post("/v1/tickets", &token)
+        .json(&json!({"channel": "fax", "subject": " ", "body": "hello", "priority": "asap"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 422);
+    let problem: Value = res.json().await.expect("json");
+    let fields: Vec<&str> = problem["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
+    assert_eq!(fields, ["channel", "subject", "priority"]);
+    let unknown = app
+        .post("/v1/tickets", &token)
+        .json(&json!({"channel": "web", "subject": "s", "body": "b", "colour": "red"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(unknown.status(), 422);
+    let anonymous = app.client.post(format!("{}/v1/tickets", app.url)).json(&json!({})).send().await.expect("send");
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(count(&app, "SELECT count(*) FROM ticket").await, 0);
+    assert_eq!(count(&app, "SELECT count(*) FROM outbox_event").await, 0);
+}
+
+#[tokio::test]
+async fn customers_see_only_their_own_tickets_and_agents_open_them_for_customers() {
+    let app = app().await;
+    let customer = Uuid::new_v4();
+    let agent = app.token(Uuid::new_v4(), Role::Agent);
+    let missing = app
+        .post("/v1/tickets", &agent)
+        .json(&json!({"channel": "phone", "subject": "Call", "body": "Parent called about the timetable"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(missing.status(), 422, "an agent must name the customer");
+    let res = app
+        .post("/v1/tickets", &agent)
+        .json(&json!({"channel": "phone", "subject": "Call", "body": "Parent called about the timetable", "customer_id": customer}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 201);
+    let ticket: Value = res.json().await.expect("json");
+    let path = format!("/v1/tickets/{}", ticket["id"].as_str().expect("id"));
+    let owner = app.get(&path, &app.token(customer, Role::Customer)).send().await.expect("owner");
+    assert_eq!(owner.status(), 200);
+    let stranger = app.get(&path, &app.token(Uuid::new_v4(), Role::Customer)).send().await.expect("stranger");
+    assert_eq!(stranger.status(), 404);
+    let bad_id = app.get("/v1/tickets/not-a-uuid", &agent).send().await.expect("bad");
+    assert_eq!(bad_id.status(), 400);
+}
