@@ -1,0 +1,3 @@
+//! Routing's rules, free of I/O.
+
+pub mod queue;
