@@ -21,6 +21,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod kv;
 pub mod metrics;
+pub mod pagination;
 pub mod telemetry;
 pub mod testing;
 

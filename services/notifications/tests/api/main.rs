@@ -1,0 +1,126 @@
+//! Notifications against real PostgreSQL, Redis and RabbitMQ.
+
+use chrono::Utc;
+use contracts::EventEnvelope;
+use contracts::routing::TicketQueuedV1;
+use contracts::vocabulary::{Channel, Priority};
+use platform::auth::Role;
+use platform::bus::{HeaderValue, Outgoing};
+use platform::testing::{TestApp, spawn};
+use serde_json::Value;
+use uuid::Uuid;
+
+async fn app() -> TestApp {
+    let vars = testkit::Isolation::new().service_env("NOTIFICATIONS", "notifications").await.expect("env");
+    spawn(&notifications::SPEC, &vars).await.expect("spawn")
+}
+
+fn queued(customer: Uuid) -> EventEnvelope<TicketQueuedV1> {
+    EventEnvelope::new(
+        "routing",
+        TicketQueuedV1 {
+            ticket_id: Uuid::now_v7(),
+            customer_id: customer,
+            queue: "general".into(),
+            channel: Channel::Web,
+            priority: Priority::Normal,
+            queued_at: Utc::now(),
+        },
+    )
+}
+
+async fn publish(app: &TestApp, env: &EventEnvelope<TicketQueuedV1>, traceparent: Option<&str>) {
+    let body = serde_json::to_vec(env).expect("json");
+    let mut headers = std::collections::BTreeMap::new();
+    if let Some(tp) = traceparent {
+        headers.insert("traceparent".to_owned(), HeaderValue::Text(tp.to_owned()));
+    }
+    app.platform
+        .bus
+        .publish_confirmed(&[Outgoing {
+            exchange: app.platform.bus.exchange(),
+            routing_key: "routing.ticket.queued",
+            body: &body,
+            message_id: None,
+            headers,
+        }])
+        .await
+        .expect("publish");
+}
+
+async fn inbox(app: &TestApp, token: &str, query: &str) -> Value {
+    app.get(&format!("/v1/inbox{query}"), token).send().await.expect("inbox").json().await.expect("json")
+}
+
+#[tokio::test]
+async fn a_queued_ticket_puts_one_message_in_the_customers_inbox_with_its_trace() {
+    let app = app().await;
+    let customer = Uuid::new_v4();
+    let token = app.token(customer, Role::Customer);
+    let env = queued(customer);
+    let tp = "00-11112222333344445555666677778888-1234567812345678-01";
+    publish(&app, &env, Some(tp)).await;
+    publish(&app, &env, Some(tp)).await;
+    let body = testkit::eventually(10, "an inbox item", || async {
+        let v = inbox(&app, &token, "").await;
+        Ok((v["items"].as_array().is_some_and(|a| !a.is_empty())).then_some(v))
+    })
+    .await
+    .expect("inbox");
+    assert_eq!(body["items"][0]["kind"], "ticket_received");
+    assert_eq!(body["items"][0]["locale"], "zh-CN");
+    assert_eq!(body["unread_count"], 1);
+    let queue = format!("{}.ticket-queued", app.platform.bus.queue_prefix());
+    testkit::eventually(5, "the redelivery skipped", || async {
+        Ok((app.platform.metrics.bus_consumed.with_label_values(&[queue.as_str(), "duplicate"]).get() == 1).then_some(()))
+    })
+    .await
+    .expect("duplicate");
+    assert_eq!(inbox(&app, &token, "").await["items"].as_array().map(Vec::len), Some(1));
+
+    let admin = app.token(Uuid::new_v4(), Role::Admin);
+    let log: Value = app
+        .get(&format!("/v1/deliveries?event_id={}", env.id), &admin)
+        .send()
+        .await
+        .expect("log")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(log["items"][0]["trace_id"], "11112222333344445555666677778888");
+    assert_eq!(log["items"][0]["recipient_id"], customer.to_string());
+    assert_eq!(app.get("/v1/deliveries", &token).send().await.expect("send").status(), 403);
+}
+
+#[tokio::test]
+async fn the_inbox_pages_marks_read_and_shows_only_the_callers_messages() {
+    let app = app().await;
+    let customer = Uuid::new_v4();
+    let token = app.token(customer, Role::Customer);
+    for _ in 0..3 {
+        publish(&app, &queued(customer), None).await;
+    }
+    publish(&app, &queued(Uuid::new_v4()), None).await;
+    testkit::eventually(10, "three items", || async {
+        Ok((inbox(&app, &token, "").await["items"].as_array().map(Vec::len) == Some(3)).then_some(()))
+    })
+    .await
+    .expect("items");
+    let first = inbox(&app, &token, "?limit=2").await;
+    assert_eq!(first["items"].as_array().map(Vec::len), Some(2));
+    let cursor = first["next_cursor"].as_str().expect("cursor");
+    let second = inbox(&app, &token, &format!("?limit=2&cursor={cursor}")).await;
+    assert_eq!(second["items"].as_array().map(Vec::len), Some(1));
+    assert!(second["next_cursor"].is_null());
+    assert_ne!(first["items"][0]["id"], second["items"][0]["id"]);
+
+    let id = first["items"][0]["id"].as_str().expect("id");
+    let read = app.post(&format!("/v1/inbox/{id}/read"), &token).send().await.expect("read");
+    assert_eq!(read.status(), 204);
+    assert_eq!(inbox(&app, &token, "").await["unread_count"], 2);
+    let stranger = app.token(Uuid::new_v4(), Role::Customer);
+    let theirs = app.post(&format!("/v1/inbox/{id}/read"), &stranger).send().await.expect("read");
+    assert_eq!(theirs.status(), 404);
+    let bad = app.get("/v1/inbox?cursor=nonsense", &token).send().await.expect("bad");
+    assert_eq!(bad.status(), 422);
+}
