@@ -102,3 +102,45 @@ pub async fn finish(tx: &mut Tx, scope: &str, key: &str, status: StatusCode, bod
         .await?;
     Ok(())
 }
+
+/// A create request's unit of work: its transaction, and the key its response is saved under.
+pub struct Work {
+    pub tx: Tx,
+    saved_under: Option<(String, String)>,
+}
+
+/// How a create request begins.
+pub enum Begun {
+    /// Do the work in `Work::tx`, then [`Work::finish`] and commit.
+    Fresh(Work),
+    /// The same key and body were seen: this is the first response again.
+    Replay(actix_web::HttpResponse),
+}
+
+/// Begins a create: with an `Idempotency-Key`, claims it (or replays the saved response);
+/// without one, just opens the transaction. `scope` separates callers (`tickets:<subject>`).
+pub async fn begin(pool: &PgPool, req: &HttpRequest, scope: &str, body: &impl Serialize) -> Result<Begun, ApiError> {
+    let Some(key) = key_from(req)? else {
+        return Ok(Begun::Fresh(Work {
+            tx: pool.begin().await?,
+            saved_under: None,
+        }));
+    };
+    match start(pool, scope, &key, &fingerprint(body)).await? {
+        Start::New(tx) => Ok(Begun::Fresh(Work {
+            tx,
+            saved_under: Some((scope.to_owned(), key)),
+        })),
+        Start::Replay { status, body } => Ok(Begun::Replay(actix_web::HttpResponse::build(status).json(body))),
+    }
+}
+
+impl Work {
+    /// Saves the response under the key (if any) and hands back the transaction to commit.
+    pub async fn finish(mut self, status: StatusCode, body: &impl Serialize) -> Result<Tx, ApiError> {
+        if let Some((scope, key)) = &self.saved_under {
+            finish(&mut self.tx, scope, key, status, body).await?;
+        }
+        Ok(self.tx)
+    }
+}

@@ -5,7 +5,7 @@ use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use platform::auth::Principal;
-use platform::idempotency::{self, Start};
+use platform::idempotency::{self, Begun};
 use platform::error::Problem;
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
@@ -96,21 +96,15 @@ pub async fn create_ticket(
         },
         &limits,
     )?;
-    let key = idempotency::key_from(&req)?;
     let scope = format!("tickets:{}", caller.subject);
-    let mut tx = match &key {
-        Some(key) => match idempotency::start(&platform.pool, &scope, key, &idempotency::fingerprint(&*body)).await? {
-            Start::New(tx) => tx,
-            Start::Replay { status, body } => return Ok(HttpResponse::build(status).json(body)),
-        },
-        None => platform.pool.begin().await?,
+    let mut work = match idempotency::begin(&platform.pool, &req, &scope, &*body).await? {
+        Begun::Fresh(work) => work,
+        Begun::Replay(first) => return Ok(first),
     };
-    let row = store::insert_ticket(&mut tx, &valid, caller.subject).await?;
-    platform.outbox.stage(&mut tx, crate::events::ticket_created(&row)).await?;
+    let row = store::insert_ticket(&mut work.tx, &valid, caller.subject).await?;
+    platform.outbox.stage(&mut work.tx, crate::events::ticket_created(&row)).await?;
     let response = TicketResponse::from(row);
-    if let Some(key) = &key {
-        idempotency::finish(&mut tx, &scope, key, StatusCode::CREATED, &response).await?;
-    }
+    let tx = work.finish(StatusCode::CREATED, &response).await?;
     platform.outbox.commit(tx).await?;
     tracing::info!(ticket_id = %response.id, channel = %response.channel, "ticket opened");
     Ok(HttpResponse::Created()

@@ -1,0 +1,3 @@
+//! Refund rules, free of I/O.
+
+pub mod refund;
