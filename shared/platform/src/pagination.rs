@@ -1,5 +1,5 @@
-//! Cursor pagination (`limit`, `cursor` → `next_cursor`) over lists ordered by
-//! `(created_at, id)` descending. Cursors are opaque to clients.
+//! Cursor pagination (`limit`, `cursor` → `next_cursor`) over lists ordered by a timestamp
+//! and the id (`(created_at, id)`, `(starts_at, id)`). Cursors are opaque to clients.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;

@@ -1,0 +1,3 @@
+//! Scheduling rules, free of I/O.
+
+pub mod session;
