@@ -1,1 +1,172 @@
+//! Starts the five services as separate processes against the local PostgreSQL, Redis and
+//! RabbitMQ, each with a fresh database and the run's own exchange and key prefix.
+//!
+//! Binaries are taken from `SYSTEM_TEST_BIN_DIR`, else `target/debug` of this workspace (build
+//! them first: `cargo build --workspace --bins`, which `make test` does).
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::process::{Child, Command};
+
+/// Name, environment prefix and database label of each service.
+pub const SERVICES: [(&str, &str); 5] = [
+    ("intake", "INTAKE"),
+    ("routing", "ROUTING"),
+    ("refund", "REFUND"),
+    ("training-scheduling", "TRAINING_SCHEDULING"),
+    ("notifications", "NOTIFICATIONS"),
+];
+
+pub fn bin_dir() -> PathBuf {
+    match std::env::var_os("SYSTEM_TEST_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug"),
+    }
+}
+
+fn log_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/system-logs")
+}
+
+/// One service process and how to start it again.
+pub struct Service {
+    pub name: &'static str,
+    pub url: String,
+    env: HashMap<String, String>,
+    child: Option<Child>,
+}
+
+impl Service {
+    async fn start(&mut self) -> anyhow::Result<()> {
+        let bin = bin_dir().join(self.name);
+        anyhow::ensure!(bin.exists(), "{} is missing: run `cargo build --workspace --bins` first", bin.display());
+        std::fs::create_dir_all(log_dir())?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log_dir().join(format!("{}.log", self.name)))?;
+        let child = Command::new(&bin)
+            .envs(&self.env)
+            .env("RUST_LOG", std::env::var("SYSTEM_TEST_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            if let Some(pid) = child.id() {
+                Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await?;
+            }
+            let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await??;
+            anyhow::ensure!(status.success(), "{} exited with {status}", self.name);
+        }
+        Ok(())
+    }
+
+    /// Starts the process again with the same environment and waits until it is ready.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.start().await?;
+        wait_ready(&self.url, self.name).await
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+}
+
+/// The running platform.
+pub struct Stack {
+    pub services: Vec<Service>,
+    pub client: reqwest::Client,
+}
+
+impl Stack {
+    /// Starts all five services and waits until each answers `/readyz` with 200.
+    pub async fn start(extra_env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let iso = testkit::Isolation::new();
+        let mut services = Vec::new();
+        for (name, prefix) in SERVICES {
+            let mut env = iso.service_env(prefix, name).await?;
+            let port = free_port()?;
+            env.insert(format!("{prefix}__HTTP__PORT"), port.to_string());
+            env.insert(format!("{prefix}__HTTP__WORKERS"), "2".into());
+            env.insert(format!("{prefix}__BUS__QUEUE_PREFIX"), format!("t.{}.{name}", iso.id));
+            for (k, v) in extra_env {
+                env.insert(format!("{prefix}__{k}"), (*v).to_owned());
+            }
+            services.push(Service {
+                name,
+                url: format!("http://127.0.0.1:{port}"),
+                env,
+                child: None,
+            });
+        }
+        for s in &mut services {
+            s.start().await?;
+        }
+        for s in &services {
+            wait_ready(&s.url, s.name).await?;
+        }
+        Ok(Self {
+            services,
+            client: reqwest::Client::new(),
+        })
+    }
+
+    pub fn service(&mut self, name: &str) -> &mut Service {
+        self.services
+            .iter_mut()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no service {name}"))
+    }
+
+    pub fn url(&self, name: &str) -> String {
+        self.services
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.url.clone())
+            .unwrap_or_default()
+    }
+
+    /// Stops every service cleanly.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        for s in &mut self.services {
+            s.stop().await?;
+        }
+        Ok(())
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+async fn wait_ready(url: &str, name: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(res) = client.get(format!("{url}/readyz")).send().await
+            && res.status().is_success()
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("{name} did not become ready at {url} (see target/system-logs/{name}.log)");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A token for `subject` with `role`, signed with the development key the stack accepts.
+pub fn token(subject: uuid::Uuid, role: platform::auth::Role) -> String {
+    platform::testing::token(subject, role)
+}
