@@ -42,7 +42,11 @@ pub struct Service {
 impl Service {
     async fn start(&mut self) -> anyhow::Result<()> {
         let bin = bin_dir().join(self.name);
-        anyhow::ensure!(bin.exists(), "{} is missing: run `cargo build --workspace --bins` first", bin.display());
+        anyhow::ensure!(
+            bin.exists(),
+            "{} is missing: run `cargo build --workspace --bins` first",
+            bin.display()
+        );
         std::fs::create_dir_all(log_dir())?;
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -50,7 +54,10 @@ impl Service {
             .open(log_dir().join(format!("{}.log", self.name)))?;
         let child = Command::new(&bin)
             .envs(&self.env)
-            .env("RUST_LOG", std::env::var("SYSTEM_TEST_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("SYSTEM_TEST_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

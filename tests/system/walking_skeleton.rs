@@ -57,7 +57,11 @@ async fn a_ticket_reaches_the_inbox_with_one_trace_and_survives_a_notifications_
             .bearer_auth(&agent)
             .send()
             .await?;
-        Ok(if res.status() == 200 { Some(res.json::<Value>().await?) } else { None })
+        Ok(if res.status() == 200 {
+            Some(res.json::<Value>().await?)
+        } else {
+            None
+        })
     })
     .await
     .expect("queued");
@@ -75,7 +79,10 @@ async fn a_ticket_reaches_the_inbox_with_one_trace_and_survives_a_notifications_
     let admin = token(Uuid::new_v4(), Role::Admin);
     let log: Value = stack
         .client
-        .get(format!("{}/v1/deliveries?recipient_id={customer}", stack.url("notifications")))
+        .get(format!(
+            "{}/v1/deliveries?recipient_id={customer}",
+            stack.url("notifications")
+        ))
         .bearer_auth(&admin)
         .send()
         .await
@@ -83,7 +90,10 @@ async fn a_ticket_reaches_the_inbox_with_one_trace_and_survives_a_notifications_
         .json()
         .await
         .expect("json");
-    assert_eq!(log["items"][0]["trace_id"], trace_id, "one trace from the intake request to the notification");
+    assert_eq!(
+        log["items"][0]["trace_id"], trace_id,
+        "one trace from the intake request to the notification"
+    );
 
     // 4. Notifications goes down; tickets keep coming; it comes back and delivers each once.
     stack.service("notifications").stop().await.expect("stop notifications");
@@ -91,7 +101,11 @@ async fn a_ticket_reaches_the_inbox_with_one_trace_and_survives_a_notifications_
     for (i, c) in customers.iter().enumerate() {
         open_ticket(&stack, *c, &format!("outage-{i}"), None).await;
     }
-    stack.service("notifications").restart().await.expect("restart notifications");
+    stack
+        .service("notifications")
+        .restart()
+        .await
+        .expect("restart notifications");
     for c in &customers {
         let items = testkit::eventually(20, "a message after the restart", || async {
             let items = inbox(&stack, *c).await;

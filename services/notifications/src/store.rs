@@ -22,7 +22,8 @@ pub struct DeliveryRow {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, event_id, event_type, recipient_id, channel, kind, locale, title, body, status, trace_id, read_at, created_at";
+const COLUMNS: &str =
+    "id, event_id, event_type, recipient_id, channel, kind, locale, title, body, status, trace_id, read_at, created_at";
 
 /// Records a delivery unless this event already produced one for the recipient and channel.
 #[tracing::instrument(skip_all, fields(event_id = %d.event_id, recipient_id = %d.recipient_id))]
@@ -72,10 +73,12 @@ pub async fn inbox(
 }
 
 pub async fn unread_count(pool: &PgPool, recipient: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM delivery WHERE recipient_id = $1 AND channel = 'in_app' AND read_at IS NULL")
-        .bind(recipient)
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar(
+        "SELECT count(*) FROM delivery WHERE recipient_id = $1 AND channel = 'in_app' AND read_at IS NULL",
+    )
+    .bind(recipient)
+    .fetch_one(pool)
+    .await
 }
 
 /// Marks one of the recipient's inbox items read; false if it is not theirs.

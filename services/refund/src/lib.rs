@@ -33,7 +33,10 @@ pub struct RefundSettings {
 impl Validate for RefundSettings {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.currencies.is_empty() || !self.currencies.iter().all(|c| domain::refund::is_currency_code(c)) {
-            return Err(ConfigError::key("service.currencies", "must list ISO 4217 codes such as CNY"));
+            return Err(ConfigError::key(
+                "service.currencies",
+                "must list ISO 4217 codes such as CNY",
+            ));
         }
         if self.max_amount_minor <= 0 {
             return Err(ConfigError::key("service.max_amount_minor", "must be positive"));

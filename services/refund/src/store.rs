@@ -21,7 +21,8 @@ pub struct RefundRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, customer_id, enrolment_id, amount_minor, currency, reason, detail, status, created_at, updated_at";
+const COLUMNS: &str =
+    "id, customer_id, enrolment_id, amount_minor, currency, reason, detail, status, created_at, updated_at";
 
 #[tracing::instrument(skip_all, fields(customer_id = %r.customer_id))]
 pub async fn insert_refund(tx: &mut Tx, r: &ValidRefund, created_by: Uuid) -> Result<RefundRow, sqlx::Error> {

@@ -20,14 +20,7 @@ pub enum Channel {
 }
 
 impl Channel {
-    pub const ALL: [Channel; 6] = [
-        Self::Web,
-        Self::Chat,
-        Self::Email,
-        Self::Phone,
-        Self::WalkIn,
-        Self::Api,
-    ];
+    pub const ALL: [Channel; 6] = [Self::Web, Self::Chat, Self::Email, Self::Phone, Self::WalkIn, Self::Api];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -49,9 +49,16 @@ pub struct Platform {
 
 impl Platform {
     /// Connects to Postgres (and migrates, unless disabled), Redis and RabbitMQ.
-    pub async fn connect<S>(service: &'static str, settings: &Settings<S>, migrations: &Migrator) -> anyhow::Result<Self> {
+    pub async fn connect<S>(
+        service: &'static str,
+        settings: &Settings<S>,
+        migrations: &Migrator,
+    ) -> anyhow::Result<Self> {
         if settings.auth.jwt_secret.expose_secret() == DEVELOPMENT_JWT_SECRET {
-            tracing::warn!("auth.jwt_secret is the development key: set {}__AUTH__JWT_SECRET in production", service.to_uppercase().replace('-', "_"));
+            tracing::warn!(
+                "auth.jwt_secret is the development key: set {}__AUTH__JWT_SECRET in production",
+                service.to_uppercase().replace('-', "_")
+            );
         }
         let pool = crate::db::connect(&settings.database).await?;
         if settings.database.run_migrations {
@@ -61,7 +68,13 @@ impl Platform {
         let bus = Bus::new(&settings.bus, service);
         bus.connect_with_retry(Duration::from_secs(30)).await?;
         let metrics = Arc::new(Metrics::new(service)?);
-        let outbox = Outbox::new(service, pool.clone(), bus.clone(), metrics.clone(), settings.outbox.clone());
+        let outbox = Outbox::new(
+            service,
+            pool.clone(),
+            bus.clone(),
+            metrics.clone(),
+            settings.outbox.clone(),
+        );
         let jobs = Jobs::new(pool.clone(), settings.jobs.clone(), metrics.clone());
         Ok(Self {
             service,
@@ -77,7 +90,13 @@ impl Platform {
 
     /// A consumer of `spec`'s event types, handled by `handler`.
     pub fn consumer<H: EventHandler>(&self, spec: ConsumerSpec, handler: H) -> Consumer<H> {
-        Consumer::new(self.bus.clone(), self.pool.clone(), self.metrics.clone(), spec, Arc::new(handler))
+        Consumer::new(
+            self.bus.clone(),
+            self.pool.clone(),
+            self.metrics.clone(),
+            spec,
+            Arc::new(handler),
+        )
     }
 }
 
@@ -113,7 +132,12 @@ pub struct Application {
 impl Application {
     /// Binds the HTTP server and prepares the background tasks (consumers declare their
     /// queues now, so events published once this returns reach them).
-    pub async fn build<S>(platform: Platform, settings: &Settings<S>, api: Api, tasks: Vec<Box<dyn Task>>) -> anyhow::Result<Self> {
+    pub async fn build<S>(
+        platform: Platform,
+        settings: &Settings<S>,
+        api: Api,
+        tasks: Vec<Box<dyn Task>>,
+    ) -> anyhow::Result<Self> {
         for task in &tasks {
             task.prepare().await?;
         }
@@ -168,7 +192,10 @@ impl Application {
             let _ = server.await;
         }
         self.cancel.cancel();
-        if tokio::time::timeout(self.shutdown_timeout, tracker.wait()).await.is_err() {
+        if tokio::time::timeout(self.shutdown_timeout, tracker.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("background tasks did not stop in time");
         }
         platform.bus.close().await;

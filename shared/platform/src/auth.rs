@@ -27,7 +27,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Self::Customer, Self::Agent, Self::Supervisor, Self::Admin, Self::Service];
+    pub const ALL: [Role; 5] = [
+        Self::Customer,
+        Self::Agent,
+        Self::Supervisor,
+        Self::Admin,
+        Self::Service,
+    ];
 
     pub fn parse(s: &str) -> Option<Self> {
         serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
@@ -74,8 +80,8 @@ impl JwtVerifier {
     pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map_err(|e| ApiError::unauthorized(format!("invalid bearer token: {e}")))?;
-        let subject = Uuid::parse_str(&data.claims.sub)
-            .map_err(|_| ApiError::unauthorized("token subject is not a UUID"))?;
+        let subject =
+            Uuid::parse_str(&data.claims.sub).map_err(|_| ApiError::unauthorized("token subject is not a UUID"))?;
         if data.claims.roles.is_empty() {
             return Err(ApiError::unauthorized("token has no roles"));
         }
@@ -95,7 +101,11 @@ pub struct TokenIssuer {
 
 impl TokenIssuer {
     pub fn new(settings: &AuthSettings) -> Self {
-        Self::from_secret(settings.jwt_secret.expose_secret(), settings.issuer.clone(), settings.audience.clone())
+        Self::from_secret(
+            settings.jwt_secret.expose_secret(),
+            settings.issuer.clone(),
+            settings.audience.clone(),
+        )
     }
 
     pub fn from_secret(secret: &str, issuer: Option<String>, audience: Option<String>) -> Self {
@@ -116,7 +126,11 @@ impl TokenIssuer {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
         };
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.key,
+        )?)
     }
 }
 
@@ -148,9 +162,17 @@ impl Principal {
         } else {
             let names: Vec<String> = roles
                 .iter()
-                .map(|r| serde_json::to_value(r).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
+                .map(|r| {
+                    serde_json::to_value(r)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                })
                 .collect();
-            Err(ApiError::forbidden(format!("requires one of the roles: {}", names.join(", "))))
+            Err(ApiError::forbidden(format!(
+                "requires one of the roles: {}",
+                names.join(", ")
+            )))
         }
     }
 }

@@ -10,7 +10,10 @@ use crate::app::ServiceSpec;
 use crate::config::{Settings, Validate};
 
 #[derive(Parser)]
-#[command(version, about = "An edu-support service. Configuration: config/default.toml, then $CONFIG_FILE, then <PREFIX>__SECTION__KEY environment variables.")]
+#[command(
+    version,
+    about = "An edu-support service. Configuration: config/default.toml, then $CONFIG_FILE, then <PREFIX>__SECTION__KEY environment variables."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -46,10 +46,7 @@ pub const COMMON_DEFAULTS: &str = include_str!("../config/common.toml");
 
 /// Loads settings from the process environment: [`COMMON_DEFAULTS`], the service's defaults,
 /// `CONFIG_FILE`, then `<PREFIX>__...` variables.
-pub fn load<T: DeserializeOwned + Validate>(
-    prefix: &str,
-    service_defaults: &str,
-) -> Result<T, ConfigError> {
+pub fn load<T: DeserializeOwned + Validate>(prefix: &str, service_defaults: &str) -> Result<T, ConfigError> {
     let vars: HashMap<String, String> = std::env::vars().collect();
     load_from(prefix, service_defaults, &vars)
 }
@@ -175,6 +172,9 @@ pub struct BusSettings {
     /// Delay before each retry of a failed message; after the last, the message is parked.
     pub retry_delays_ms: Vec<u64>,
     pub reconnect_max_delay_ms: u64,
+    /// Declare an auto-deleting exchange and queues that expire after ten idle minutes: for
+    /// tests and throwaway environments, never production.
+    pub ephemeral: bool,
 }
 
 impl BusSettings {
@@ -253,10 +253,7 @@ greeting = "hello"
     impl Validate for Own {}
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[test]
@@ -275,7 +272,10 @@ greeting = "hello"
             &vars(&[
                 ("INTAKE__HTTP__PORT", "9999"),
                 ("INTAKE__DATABASE__URL", "postgres://x@db/intake"),
-                ("INTAKE__HTTP__CORS_ALLOWED_ORIGINS", "https://a.example,https://b.example"),
+                (
+                    "INTAKE__HTTP__CORS_ALLOWED_ORIGINS",
+                    "https://a.example,https://b.example",
+                ),
                 ("INTAKE__SERVICE__GREETING", "你好"),
                 ("ROUTING__HTTP__PORT", "1"),
             ]),
@@ -306,54 +306,37 @@ greeting = "hello"
 
     #[test]
     fn a_bad_value_names_its_key() {
-        let err = load_from::<Settings<Own>>(
-            "INTAKE",
-            DEFAULTS,
-            &vars(&[("INTAKE__HTTP__PORT", "eighty")]),
-        )
-        .expect_err("must fail");
+        let err = load_from::<Settings<Own>>("INTAKE", DEFAULTS, &vars(&[("INTAKE__HTTP__PORT", "eighty")]))
+            .expect_err("must fail");
         assert!(err.to_string().contains("http.port"), "{err}");
     }
 
     #[test]
     fn a_missing_key_names_its_key() {
         let without_greeting = DEFAULTS.replace("greeting = \"hello\"\n", "");
-        let err = load_from::<Settings<Own>>("INTAKE", &without_greeting, &vars(&[]))
-            .expect_err("must fail");
+        let err = load_from::<Settings<Own>>("INTAKE", &without_greeting, &vars(&[])).expect_err("must fail");
         let text = err.to_string();
         assert!(text.contains("service") && text.contains("greeting"), "{text}");
     }
 
     #[test]
     fn an_unknown_key_is_refused() {
-        let err = load_from::<Settings<Own>>(
-            "INTAKE",
-            DEFAULTS,
-            &vars(&[("INTAKE__HTTP__PROT", "1")]),
-        )
-        .expect_err("must fail");
+        let err = load_from::<Settings<Own>>("INTAKE", DEFAULTS, &vars(&[("INTAKE__HTTP__PROT", "1")]))
+            .expect_err("must fail");
         assert!(err.to_string().contains("prot"), "{err}");
     }
 
     #[test]
     fn cross_key_rules_are_checked() {
-        let err = load_from::<Settings<Own>>(
-            "INTAKE",
-            DEFAULTS,
-            &vars(&[("INTAKE__AUTH__JWT_SECRET", "short")]),
-        )
-        .expect_err("must fail");
+        let err = load_from::<Settings<Own>>("INTAKE", DEFAULTS, &vars(&[("INTAKE__AUTH__JWT_SECRET", "short")]))
+            .expect_err("must fail");
         assert!(err.to_string().contains("auth.jwt_secret"), "{err}");
     }
 
     #[test]
     fn a_missing_config_file_fails() {
-        let err = load_from::<Settings<Own>>(
-            "INTAKE",
-            DEFAULTS,
-            &vars(&[("CONFIG_FILE", "/nonexistent/edu.toml")]),
-        )
-        .expect_err("must fail");
+        let err = load_from::<Settings<Own>>("INTAKE", DEFAULTS, &vars(&[("CONFIG_FILE", "/nonexistent/edu.toml")]))
+            .expect_err("must fail");
         assert!(err.to_string().contains("edu.toml"), "{err}");
     }
 }

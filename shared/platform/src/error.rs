@@ -71,7 +71,12 @@ impl ApiError {
         };
         Self {
             errors,
-            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Validation failed", detail)
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "Validation failed",
+                detail,
+            )
         }
     }
 
@@ -95,7 +100,12 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "Not found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Not found",
+            format!("{what} not found"),
+        )
     }
 
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
@@ -119,7 +129,12 @@ impl ApiError {
     }
 
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", detail)
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            detail,
+        )
     }
 
     /// A failure the client cannot fix; the cause is logged, not returned.
@@ -221,7 +236,11 @@ impl Validator {
             self.check(false, field, "must not be blank")
         } else {
             let len = trimmed.chars().count();
-            self.check(len <= max, field, format!("must be at most {max} characters, got {len}"))
+            self.check(
+                len <= max,
+                field,
+                format!("must be at most {max} characters, got {len}"),
+            )
         }
     }
 
@@ -283,6 +302,9 @@ mod tests {
     fn rate_limit_sets_retry_after() {
         let res = ApiError::too_many_requests(7).error_response();
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(res.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("7"));
+        assert_eq!(
+            res.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()),
+            Some("7")
+        );
     }
 }

@@ -29,9 +29,18 @@ impl Default for Retention {
 /// Deletes rows past their retention; returns how many.
 pub async fn purge(pool: &PgPool, retention: &Retention) -> Result<u64, sqlx::Error> {
     let statements = [
-        ("DELETE FROM outbox_event WHERE published_at < now() - make_interval(secs => $1)", retention.outbox_published),
-        ("DELETE FROM idempotency_key WHERE created_at < now() - make_interval(secs => $1)", retention.idempotency_keys),
-        ("DELETE FROM processed_event WHERE processed_at < now() - make_interval(secs => $1)", retention.processed_events),
+        (
+            "DELETE FROM outbox_event WHERE published_at < now() - make_interval(secs => $1)",
+            retention.outbox_published,
+        ),
+        (
+            "DELETE FROM idempotency_key WHERE created_at < now() - make_interval(secs => $1)",
+            retention.idempotency_keys,
+        ),
+        (
+            "DELETE FROM processed_event WHERE processed_at < now() - make_interval(secs => $1)",
+            retention.processed_events,
+        ),
         (
             "DELETE FROM scheduled_job WHERE status IN ('done', 'cancelled') AND updated_at < now() - make_interval(secs => $1)",
             retention.finished_jobs,
@@ -39,7 +48,11 @@ pub async fn purge(pool: &PgPool, retention: &Retention) -> Result<u64, sqlx::Er
     ];
     let mut total = 0;
     for (sql, keep) in statements {
-        total += sqlx::query(sql).bind(keep.as_secs_f64()).execute(pool).await?.rows_affected();
+        total += sqlx::query(sql)
+            .bind(keep.as_secs_f64())
+            .execute(pool)
+            .await?
+            .rows_affected();
     }
     Ok(total)
 }

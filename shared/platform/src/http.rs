@@ -73,9 +73,7 @@ pub fn serve(platform: &Platform, settings: &HttpSettings, api: Api) -> anyhow::
                     url.path = %req.path(),
                     http.response.status_code = tracing::field::Empty,
                 );
-                crate::telemetry::set_remote_parent(&span, |k| {
-                    req.headers().get(k).and_then(|v| v.to_str().ok())
-                });
+                crate::telemetry::set_remote_parent(&span, |k| req.headers().get(k).and_then(|v| v.to_str().ok()));
                 let started = Instant::now();
                 let metrics = metrics.clone();
                 let fut = {
@@ -136,7 +134,11 @@ fn cors(origins: &[String]) -> Cors {
         .expose_headers(["x-trace-id", "retry-after"])
         .max_age(3600);
     for origin in origins {
-        cors = if origin == "*" { cors.allow_any_origin() } else { cors.allowed_origin(origin) };
+        cors = if origin == "*" {
+            cors.allow_any_origin()
+        } else {
+            cors.allowed_origin(origin)
+        };
     }
     cors
 }
@@ -145,7 +147,12 @@ fn with_platform_components(mut openapi: OpenApi) -> OpenApi {
     let components = openapi.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",
-        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .build(),
+        ),
     );
     openapi
 }
@@ -262,4 +269,3 @@ async fn docs_page(service: &'static str) -> HttpResponse {
     );
     HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html)
 }
-

@@ -21,7 +21,10 @@ pub enum Start {
     /// First time: do the work in this transaction, then [`finish`].
     New(Tx),
     /// Seen before: send this response again.
-    Replay { status: StatusCode, body: serde_json::Value },
+    Replay {
+        status: StatusCode,
+        body: serde_json::Value,
+    },
 }
 
 /// The key from the request, if any; a malformed key is a 400.
@@ -48,16 +51,15 @@ pub fn fingerprint(parts: &impl Serialize) -> String {
 /// Begins the request's transaction and claims the key in it.
 pub async fn start(pool: &PgPool, scope: &str, key: &str, fingerprint: &str) -> Result<Start, ApiError> {
     let mut tx = pool.begin().await?;
-    let claimed = sqlx::query(
-        "INSERT INTO idempotency_key (scope, key, fingerprint) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(scope)
-    .bind(key)
-    .bind(fingerprint)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
+    let claimed =
+        sqlx::query("INSERT INTO idempotency_key (scope, key, fingerprint) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(scope)
+            .bind(key)
+            .bind(fingerprint)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
     if claimed {
         return Ok(Start::New(tx));
     }
@@ -91,7 +93,13 @@ pub async fn start(pool: &PgPool, scope: &str, key: &str, fingerprint: &str) -> 
 }
 
 /// Saves the response in the request's transaction (the caller commits).
-pub async fn finish(tx: &mut Tx, scope: &str, key: &str, status: StatusCode, body: &impl Serialize) -> Result<(), ApiError> {
+pub async fn finish(
+    tx: &mut Tx,
+    scope: &str,
+    key: &str,
+    status: StatusCode,
+    body: &impl Serialize,
+) -> Result<(), ApiError> {
     let body = serde_json::to_value(body).map_err(ApiError::internal)?;
     sqlx::query("UPDATE idempotency_key SET response_status = $3, response_body = $4 WHERE scope = $1 AND key = $2")
         .bind(scope)

@@ -103,7 +103,12 @@ impl Jobs {
     }
 
     /// Cancels a pending job by kind and dedupe key; true if one was pending.
-    pub async fn cancel<'e>(&self, executor: impl PgExecutor<'e>, kind: &str, dedupe_key: &str) -> Result<bool, sqlx::Error> {
+    pub async fn cancel<'e>(
+        &self,
+        executor: impl PgExecutor<'e>,
+        kind: &str,
+        dedupe_key: &str,
+    ) -> Result<bool, sqlx::Error> {
         let n = sqlx::query(
             "UPDATE scheduled_job SET status = 'cancelled', updated_at = now() \
              WHERE kind = $1 AND dedupe_key = $2 AND status = 'pending'",
@@ -150,21 +155,22 @@ impl Jobs {
         };
         let mut tx = self.pool.begin().await?;
         // The row lock guards against a cancel racing the run; a cancelled job is skipped.
-        let still_pending: Option<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM scheduled_job WHERE id = $1 AND status = 'pending' FOR UPDATE",
-        )
-        .bind(job.id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let still_pending: Option<Uuid> =
+            sqlx::query_scalar("SELECT id FROM scheduled_job WHERE id = $1 AND status = 'pending' FOR UPDATE")
+                .bind(job.id)
+                .fetch_optional(&mut *tx)
+                .await?;
         if still_pending.is_none() {
             return Ok(());
         }
         match handler.run(&mut tx, &job).await {
             Ok(()) => {
-                sqlx::query("UPDATE scheduled_job SET status = 'done', locked_until = NULL, updated_at = now() WHERE id = $1")
-                    .bind(job.id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE scheduled_job SET status = 'done', locked_until = NULL, updated_at = now() WHERE id = $1",
+                )
+                .bind(job.id)
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 self.metrics.jobs_run.with_label_values(&[&job.kind, "done"]).inc();
             }
@@ -199,7 +205,11 @@ impl Jobs {
     /// Exponential back-off with full jitter, capped.
     fn backoff(&self, attempts: i32) -> Duration {
         let exp = u32::try_from(attempts.clamp(1, 30) - 1).unwrap_or(0);
-        let max = self.settings.backoff_base_ms.saturating_mul(2u64.saturating_pow(exp)).min(self.settings.backoff_max_ms);
+        let max = self
+            .settings
+            .backoff_base_ms
+            .saturating_mul(2u64.saturating_pow(exp))
+            .min(self.settings.backoff_max_ms);
         let jittered = rand::random_range(max / 2..=max.max(1));
         Duration::from_millis(jittered)
     }

@@ -1,8 +1,6 @@
 //! Prometheus metrics: HTTP, bus, outbox and jobs. One registry per running service.
 
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
-};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 
 pub struct Metrics {
     registry: Registry,
@@ -27,8 +25,9 @@ impl Metrics {
             &["method", "route", "status"],
         )?;
         let http_duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency").buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
             &["method", "route"],
         )?;
         let http_errors = IntCounterVec::new(
@@ -52,14 +51,27 @@ impl Metrics {
             &["queue"],
         )?;
         let outbox_relayed = IntCounterVec::new(
-            Opts::new("outbox_relayed_total", "Outbox rows relayed, by outcome (published, failed)"),
+            Opts::new(
+                "outbox_relayed_total",
+                "Outbox rows relayed, by outcome (published, failed)",
+            ),
             &["outcome"],
         )?;
         let jobs_run = IntCounterVec::new(
-            Opts::new("jobs_run_total", "Scheduled jobs run, by kind and outcome (done, retry, failed)"),
+            Opts::new(
+                "jobs_run_total",
+                "Scheduled jobs run, by kind and outcome (done, retry, failed)",
+            ),
             &["kind", "outcome"],
         )?;
-        for c in [&http_requests, &http_errors, &bus_published, &bus_consumed, &outbox_relayed, &jobs_run] {
+        for c in [
+            &http_requests,
+            &http_errors,
+            &bus_published,
+            &bus_consumed,
+            &outbox_relayed,
+            &jobs_run,
+        ] {
             registry.register(Box::new(c.clone()))?;
         }
         for h in [&http_duration, &bus_handle_duration] {

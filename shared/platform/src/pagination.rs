@@ -8,6 +8,9 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
+/// Where a page starts: after the item with this timestamp and id.
+pub type After = (DateTime<Utc>, Uuid);
+
 /// Query parameters of a paginated list.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -20,7 +23,7 @@ pub struct PageQuery {
 
 impl PageQuery {
     /// The checked limit and the decoded cursor.
-    pub fn resolve(&self, max: i64) -> Result<(i64, Option<(DateTime<Utc>, Uuid)>), ApiError> {
+    pub fn resolve(&self, max: i64) -> Result<(i64, Option<After>), ApiError> {
         let limit = self.limit.unwrap_or(20.min(max));
         if !(1..=max).contains(&limit) {
             return Err(ApiError::field("limit", format!("must be 1 to {max}")));
@@ -35,7 +38,7 @@ pub fn encode(at: DateTime<Utc>, id: Uuid) -> String {
     hex::encode(format!("{}:{id}", at.timestamp_micros()))
 }
 
-pub fn decode(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
+pub fn decode(cursor: &str) -> Result<After, ApiError> {
     let bad = || ApiError::field("cursor", "is not a cursor this API returned");
     let text = String::from_utf8(hex::decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
     let (micros, id) = text.split_once(':').ok_or_else(bad)?;
@@ -44,7 +47,7 @@ pub fn decode(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
 }
 
 /// The next page's cursor: present when the page is full.
-pub fn next_cursor<T>(items: &[T], limit: i64, key: impl Fn(&T) -> (DateTime<Utc>, Uuid)) -> Option<String> {
+pub fn next_cursor<T>(items: &[T], limit: i64, key: impl Fn(&T) -> After) -> Option<String> {
     if i64::try_from(items.len()).unwrap_or(0) < limit {
         return None;
     }
@@ -64,7 +67,10 @@ mod tests {
         let id = Uuid::now_v7();
         assert_eq!(decode(&encode(at, id)).expect("decode"), (at, id));
         assert_eq!(decode("zz").expect_err("bad").errors[0].field, "cursor");
-        let q = PageQuery { limit: Some(500), cursor: None };
+        let q = PageQuery {
+            limit: Some(500),
+            cursor: None,
+        };
         assert!(q.resolve(100).is_err());
     }
 }

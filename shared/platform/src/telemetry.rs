@@ -39,9 +39,7 @@ pub fn init(service: &str, settings: &TelemetrySettings) -> anyhow::Result<Telem
         .build();
     let mut builder = SdkTracerProvider::builder().with_resource(resource);
     if std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|v| !v.is_empty()) {
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .build()?;
+        let exporter = opentelemetry_otlp::SpanExporter::builder().with_http().build()?;
         builder = builder.with_batch_exporter(exporter);
     }
     let provider = builder.build();
@@ -49,8 +47,7 @@ pub fn init(service: &str, settings: &TelemetrySettings) -> anyhow::Result<Telem
     opentelemetry::global::set_tracer_provider(provider.clone());
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
 
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.level))?;
+    let filter = EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(&settings.level))?;
     let fmt_layer = if settings.log_format == "pretty" {
         tracing_subscriber::fmt::layer().with_target(false).boxed()
     } else {
@@ -154,10 +151,7 @@ mod tests {
         let span = tracing::info_span!("handle");
         set_remote_parent(&span, |k| (k == "traceparent").then_some(incoming));
         let _enter = span.enter();
-        assert_eq!(
-            current_trace_id().as_deref(),
-            Some("4bf92f3577b34da6a3ce929d0e0e4736")
-        );
+        assert_eq!(current_trace_id().as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
         let out = current_traceparent().expect("traceparent");
         assert_eq!(trace_id_of(&out), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
         assert!(!out.contains("00f067aa0ba902b7"), "a new span id is sent on");

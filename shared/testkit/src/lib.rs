@@ -32,7 +32,9 @@ pub async fn create_database(label: &str) -> anyhow::Result<String> {
     let name = format!("t_{}_{}", label.replace('-', "_"), unique_id());
     let admin = pg_admin_url();
     let mut conn = sqlx::PgConnection::connect(&admin).await?;
-    sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await?;
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await?;
     conn.close().await?;
     let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
     Ok(format!("{base}/{name}"))
@@ -75,6 +77,7 @@ impl Isolation {
         set("BUS__EXCHANGE", self.exchange.clone());
         set("BUS__QUEUE_PREFIX", format!("t.{}.{label}", self.id));
         set("BUS__RETRY_DELAYS_MS", "100,200".into());
+        set("BUS__EPHEMERAL", "true".into());
         set("OUTBOX__POLL_INTERVAL_MS", "100".into());
         set("JOBS__POLL_INTERVAL_MS", "100".into());
         set("JOBS__BACKOFF_BASE_MS", "10".into());

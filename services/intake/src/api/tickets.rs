@@ -5,8 +5,8 @@ use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use platform::auth::Principal;
-use platform::idempotency::{self, Begun};
 use platform::error::Problem;
+use platform::idempotency::{self, Begun};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -102,7 +102,10 @@ pub async fn create_ticket(
         Begun::Replay(first) => return Ok(first),
     };
     let row = store::insert_ticket(&mut work.tx, &valid, caller.subject).await?;
-    platform.outbox.stage(&mut work.tx, crate::events::ticket_created(&row)).await?;
+    platform
+        .outbox
+        .stage(&mut work.tx, crate::events::ticket_created(&row))
+        .await?;
     let response = TicketResponse::from(row);
     let tx = work.finish(StatusCode::CREATED, &response).await?;
     platform.outbox.commit(tx).await?;

@@ -47,14 +47,22 @@ pub struct ValidTicket {
 pub fn validate(caller: &Principal, t: &NewTicket<'_>, limits: &IntakeSettings) -> Result<ValidTicket, ApiError> {
     let mut v = Validator::new();
     let channel = Channel::parse(t.channel);
-    v.check(channel.is_some(), "channel", "must be one of web, chat, email, phone, walk_in, api");
+    v.check(
+        channel.is_some(),
+        "channel",
+        "must be one of web, chat, email, phone, walk_in, api",
+    );
     v.text(t.subject, "subject", limits.max_subject_chars);
     v.text(t.body, "body", limits.max_body_chars);
     let priority = match t.priority {
         None => Some(Priority::Normal),
         Some(p) => Priority::parse(p),
     };
-    v.check(priority.is_some(), "priority", "must be one of low, normal, high, urgent");
+    v.check(
+        priority.is_some(),
+        "priority",
+        "must be one of low, normal, high, urgent",
+    );
     let is_customer = caller.has(Role::Customer) && !caller.is_staff() && !caller.has(Role::Service);
     let customer_id = if is_customer {
         v.check(
@@ -69,7 +77,11 @@ pub fn validate(caller: &Principal, t: &NewTicket<'_>, limits: &IntakeSettings) 
         );
         Some(caller.subject)
     } else {
-        v.check(t.customer_id.is_some(), "customer_id", "required when an agent or a service opens a ticket");
+        v.check(
+            t.customer_id.is_some(),
+            "customer_id",
+            "required when an agent or a service opens a ticket",
+        );
         t.customer_id
     };
     v.finish()?;

@@ -6,12 +6,18 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 async fn app() -> TestApp {
-    let vars = testkit::Isolation::new().service_env("INTAKE", "intake").await.expect("env");
+    let vars = testkit::Isolation::new()
+        .service_env("INTAKE", "intake")
+        .await
+        .expect("env");
     spawn(&intake::SPEC, &vars).await.expect("spawn")
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(&app.platform.pool).await.expect("count")
+    sqlx::query_scalar(sql)
+        .fetch_one(&app.platform.pool)
+        .await
+        .expect("count")
 }
 
 #[tokio::test]
@@ -33,7 +39,14 @@ async fn a_customer_opens_a_ticket_and_the_created_event_is_published() {
     assert_eq!(ticket["priority"], "normal");
     assert_eq!(location, format!("/v1/tickets/{}", ticket["id"].as_str().expect("id")));
 
-    let got: Value = app.get(&location, &token).send().await.expect("get").json().await.expect("json");
+    let got: Value = app
+        .get(&location, &token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(got, ticket);
 
     let id = ticket["id"].as_str().expect("id").to_owned();
@@ -56,12 +69,19 @@ async fn a_retried_create_with_the_same_idempotency_key_opens_one_ticket() {
     let app = app().await;
     let token = app.token(Uuid::new_v4(), Role::Customer);
     let body = json!({"channel": "chat", "subject": "Refund", "body": "Where is my refund?"});
-    let send = |b: &Value| app.post("/v1/tickets", &token).header("Idempotency-Key", "abc-1").json(b).send();
+    let send = |b: &Value| {
+        app.post("/v1/tickets", &token)
+            .header("Idempotency-Key", "abc-1")
+            .json(b)
+            .send()
+    };
     let first: Value = send(&body).await.expect("first").json().await.expect("json");
     let second = send(&body).await.expect("second");
     assert_eq!(second.status(), 201);
     assert_eq!(second.json::<Value>().await.expect("json"), first);
-    let changed = send(&json!({"channel": "chat", "subject": "Other", "body": "x"})).await.expect("changed");
+    let changed = send(&json!({"channel": "chat", "subject": "Other", "body": "x"}))
+        .await
+        .expect("changed");
     assert_eq!(changed.status(), 422);
     assert_eq!(count(&app, "SELECT count(*) FROM ticket").await, 1);
     assert_eq!(count(&app, "SELECT count(*) FROM outbox_event").await, 1);
@@ -79,7 +99,12 @@ async fn invalid_tickets_get_field_errors_and_change_nothing() {
         .expect("send");
     assert_eq!(res.status(), 422);
     let problem: Value = res.json().await.expect("json");
-    let fields: Vec<&str> = problem["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
     assert_eq!(fields, ["channel", "subject", "priority"]);
     let unknown = app
         .post("/v1/tickets", &token)
@@ -88,7 +113,13 @@ async fn invalid_tickets_get_field_errors_and_change_nothing() {
         .await
         .expect("send");
     assert_eq!(unknown.status(), 422);
-    let anonymous = app.client.post(format!("{}/v1/tickets", app.url)).json(&json!({})).send().await.expect("send");
+    let anonymous = app
+        .client
+        .post(format!("{}/v1/tickets", app.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(anonymous.status(), 401);
     assert_eq!(count(&app, "SELECT count(*) FROM ticket").await, 0);
     assert_eq!(count(&app, "SELECT count(*) FROM outbox_event").await, 0);
@@ -115,9 +146,17 @@ async fn customers_see_only_their_own_tickets_and_agents_open_them_for_customers
     assert_eq!(res.status(), 201);
     let ticket: Value = res.json().await.expect("json");
     let path = format!("/v1/tickets/{}", ticket["id"].as_str().expect("id"));
-    let owner = app.get(&path, &app.token(customer, Role::Customer)).send().await.expect("owner");
+    let owner = app
+        .get(&path, &app.token(customer, Role::Customer))
+        .send()
+        .await
+        .expect("owner");
     assert_eq!(owner.status(), 200);
-    let stranger = app.get(&path, &app.token(Uuid::new_v4(), Role::Customer)).send().await.expect("stranger");
+    let stranger = app
+        .get(&path, &app.token(Uuid::new_v4(), Role::Customer))
+        .send()
+        .await
+        .expect("stranger");
     assert_eq!(stranger.status(), 404);
     let bad_id = app.get("/v1/tickets/not-a-uuid", &agent).send().await.expect("bad");
     assert_eq!(bad_id.status(), 400);

@@ -66,7 +66,11 @@ pub async fn list_inbox(
 /// Mark one of the caller's messages read (idempotent).
 #[utoipa::path(post, path = "/v1/inbox/{delivery_id}/read", tag = "inbox", params(("delivery_id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn mark_read(caller: Principal, platform: web::Data<Platform>, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn mark_read(
+    caller: Principal,
+    platform: web::Data<Platform>,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     if store::mark_read(&platform.pool, caller.subject, path.into_inner()).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
@@ -112,7 +116,10 @@ pub async fn list_deliveries(
     query: web::Query<DeliveryQuery>,
 ) -> Result<web::Json<DeliveryListResponse>, ApiError> {
     caller.require_any(&[Role::Admin, Role::Supervisor, Role::Service])?;
-    let page = PageQuery { limit: query.limit, cursor: None };
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: None,
+    };
     let (limit, _) = page.resolve(settings.max_page_size)?;
     let rows = store::deliveries(&platform.pool, query.recipient_id, query.event_id, limit).await?;
     Ok(web::Json(DeliveryListResponse {

@@ -11,7 +11,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 async fn app() -> TestApp {
-    let vars = testkit::Isolation::new().service_env("NOTIFICATIONS", "notifications").await.expect("env");
+    let vars = testkit::Isolation::new()
+        .service_env("NOTIFICATIONS", "notifications")
+        .await
+        .expect("env");
     spawn(&notifications::SPEC, &vars).await.expect("spawn")
 }
 
@@ -49,7 +52,13 @@ async fn publish(app: &TestApp, env: &EventEnvelope<TicketQueuedV1>, traceparent
 }
 
 async fn inbox(app: &TestApp, token: &str, query: &str) -> Value {
-    app.get(&format!("/v1/inbox{query}"), token).send().await.expect("inbox").json().await.expect("json")
+    app.get(&format!("/v1/inbox{query}"), token)
+        .send()
+        .await
+        .expect("inbox")
+        .json()
+        .await
+        .expect("json")
 }
 
 #[tokio::test]
@@ -72,7 +81,14 @@ async fn a_queued_ticket_puts_one_message_in_the_customers_inbox_with_its_trace(
     assert_eq!(body["unread_count"], 1);
     let queue = format!("{}.ticket-queued", app.platform.bus.queue_prefix());
     testkit::eventually(5, "the redelivery skipped", || async {
-        Ok((app.platform.metrics.bus_consumed.with_label_values(&[queue.as_str(), "duplicate"]).get() == 1).then_some(()))
+        Ok((app
+            .platform
+            .metrics
+            .bus_consumed
+            .with_label_values(&[queue.as_str(), "duplicate"])
+            .get()
+            == 1)
+            .then_some(()))
     })
     .await
     .expect("duplicate");
@@ -89,7 +105,10 @@ async fn a_queued_ticket_puts_one_message_in_the_customers_inbox_with_its_trace(
         .expect("json");
     assert_eq!(log["items"][0]["trace_id"], "11112222333344445555666677778888");
     assert_eq!(log["items"][0]["recipient_id"], customer.to_string());
-    assert_eq!(app.get("/v1/deliveries", &token).send().await.expect("send").status(), 403);
+    assert_eq!(
+        app.get("/v1/deliveries", &token).send().await.expect("send").status(),
+        403
+    );
 }
 
 #[tokio::test]
@@ -115,11 +134,19 @@ async fn the_inbox_pages_marks_read_and_shows_only_the_callers_messages() {
     assert_ne!(first["items"][0]["id"], second["items"][0]["id"]);
 
     let id = first["items"][0]["id"].as_str().expect("id");
-    let read = app.post(&format!("/v1/inbox/{id}/read"), &token).send().await.expect("read");
+    let read = app
+        .post(&format!("/v1/inbox/{id}/read"), &token)
+        .send()
+        .await
+        .expect("read");
     assert_eq!(read.status(), 204);
     assert_eq!(inbox(&app, &token, "").await["unread_count"], 2);
     let stranger = app.token(Uuid::new_v4(), Role::Customer);
-    let theirs = app.post(&format!("/v1/inbox/{id}/read"), &stranger).send().await.expect("read");
+    let theirs = app
+        .post(&format!("/v1/inbox/{id}/read"), &stranger)
+        .send()
+        .await
+        .expect("read");
     assert_eq!(theirs.status(), 404);
     let bad = app.get("/v1/inbox?cursor=nonsense", &token).send().await.expect("bad");
     assert_eq!(bad.status(), 422);

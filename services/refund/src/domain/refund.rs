@@ -48,10 +48,22 @@ pub fn validate(caller: &Principal, r: &NewRefund<'_>, settings: &RefundSettings
         "currency",
         format!("must be one of {}", settings.currencies.join(", ")),
     );
-    v.check(REASONS.contains(&r.reason), "reason", format!("must be one of {}", REASONS.join(", ")));
-    v.check(r.detail.chars().count() <= 4000, "detail", "must be at most 4000 characters");
+    v.check(
+        REASONS.contains(&r.reason),
+        "reason",
+        format!("must be one of {}", REASONS.join(", ")),
+    );
+    v.check(
+        r.detail.chars().count() <= 4000,
+        "detail",
+        "must be at most 4000 characters",
+    );
     let customer_id = if caller.is_staff() || caller.has(Role::Service) {
-        v.check(r.customer_id.is_some(), "customer_id", "required when staff or a service files a refund");
+        v.check(
+            r.customer_id.is_some(),
+            "customer_id",
+            "required when staff or a service files a refund",
+        );
         r.customer_id
     } else {
         v.check(
@@ -62,7 +74,8 @@ pub fn validate(caller: &Principal, r: &NewRefund<'_>, settings: &RefundSettings
         Some(caller.subject)
     };
     v.finish()?;
-    let customer_id = customer_id.ok_or_else(|| ApiError::internal(anyhow::anyhow!("validated refund lacks a customer")))?;
+    let customer_id =
+        customer_id.ok_or_else(|| ApiError::internal(anyhow::anyhow!("validated refund lacks a customer")))?;
     Ok(ValidRefund {
         customer_id,
         enrolment_id: r.enrolment_id,

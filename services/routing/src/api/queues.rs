@@ -42,7 +42,10 @@ pub struct QueueEntryResponse {
 /// Live queues with their waiting counts (staff).
 #[utoipa::path(get, path = "/v1/queues", tag = "queues",
     responses((status = 200, body = QueueListResponse), (status = 403, body = Problem, content_type = "application/problem+json")))]
-pub async fn list_queues(caller: Principal, live: web::Data<LiveQueues>) -> Result<web::Json<QueueListResponse>, ApiError> {
+pub async fn list_queues(
+    caller: Principal,
+    live: web::Data<LiveQueues>,
+) -> Result<web::Json<QueueListResponse>, ApiError> {
     caller.require_any(&STAFF)?;
     let items = live
         .stats()

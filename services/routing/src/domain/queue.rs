@@ -63,10 +63,16 @@ mod tests {
         let older_normal = score(now - chrono::Duration::seconds(120), Priority::Normal, &settings());
         let newer_high = score(now, Priority::High, &settings());
         let newer_urgent = score(now, Priority::Urgent, &settings());
-        assert!(newer_high < older_normal, "high overtakes a normal ticket two minutes older");
+        assert!(
+            newer_high < older_normal,
+            "high overtakes a normal ticket two minutes older"
+        );
         assert!(newer_urgent < newer_high);
         let much_older_normal = score(now - chrono::Duration::seconds(600), Priority::Normal, &settings());
-        assert!(much_older_normal < newer_high, "but not one that waited longer than the boost");
+        assert!(
+            much_older_normal < newer_high,
+            "but not one that waited longer than the boost"
+        );
         assert!(score(now, Priority::Low, &settings()) > score(now, Priority::Normal, &settings()));
     }
 }

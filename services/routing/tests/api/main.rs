@@ -12,7 +12,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 async fn app() -> TestApp {
-    let vars = testkit::Isolation::new().service_env("ROUTING", "routing").await.expect("env");
+    let vars = testkit::Isolation::new()
+        .service_env("ROUTING", "routing")
+        .await
+        .expect("env");
     spawn(&routing::SPEC, &vars).await.expect("spawn")
 }
 
@@ -48,7 +51,10 @@ async fn publish(app: &TestApp, env: &EventEnvelope<TicketCreatedV1>) {
 }
 
 async fn entries(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM queue_entry").fetch_one(&app.platform.pool).await.expect("count")
+    sqlx::query_scalar("SELECT count(*) FROM queue_entry")
+        .fetch_one(&app.platform.pool)
+        .await
+        .expect("count")
 }
 
 #[tokio::test]
@@ -58,16 +64,23 @@ async fn a_created_ticket_is_queued_recorded_and_announced_once() {
     publish(&app, &env).await;
     publish(&app, &env).await; // redelivered: one effect
     testkit::eventually(10, "queued", || async {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox_event WHERE event_type = 'routing.ticket.queued' AND published_at IS NOT NULL")
-            .fetch_one(&app.platform.pool)
-            .await?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM outbox_event WHERE event_type = 'routing.ticket.queued' AND published_at IS NOT NULL",
+        )
+        .fetch_one(&app.platform.pool)
+        .await?;
         Ok((n == 1).then_some(()))
     })
     .await
     .expect("queued event");
     let queue = format!("{}.ticket-created", app.platform.bus.queue_prefix());
     testkit::eventually(5, "the redelivery skipped", || async {
-        let skipped = app.platform.metrics.bus_consumed.with_label_values(&[queue.as_str(), "duplicate"]).get();
+        let skipped = app
+            .platform
+            .metrics
+            .bus_consumed
+            .with_label_values(&[queue.as_str(), "duplicate"])
+            .get();
         Ok((skipped == 1).then_some(()))
     })
     .await
@@ -75,10 +88,20 @@ async fn a_created_ticket_is_queued_recorded_and_announced_once() {
     assert_eq!(entries(&app).await, 1);
 
     let live = LiveQueues::new(app.platform.redis.clone());
-    assert_eq!(live.waiting("general", 10).await.expect("live"), vec![env.data.ticket_id.to_string()]);
+    assert_eq!(
+        live.waiting("general", 10).await.expect("live"),
+        vec![env.data.ticket_id.to_string()]
+    );
 
     let agent = app.token(Uuid::new_v4(), Role::Agent);
-    let queues: Value = app.get("/v1/queues", &agent).send().await.expect("queues").json().await.expect("json");
+    let queues: Value = app
+        .get("/v1/queues", &agent)
+        .send()
+        .await
+        .expect("queues")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(queues["items"][0]["name"], "general");
     assert_eq!(queues["items"][0]["waiting"], 1);
     let entry: Value = app
@@ -93,7 +116,10 @@ async fn a_created_ticket_is_queued_recorded_and_announced_once() {
     assert_eq!(entry["customer_id"], env.data.customer_id.to_string());
 
     let customer = app.token(Uuid::new_v4(), Role::Customer);
-    assert_eq!(app.get("/v1/queues", &customer).send().await.expect("send").status(), 403);
+    assert_eq!(
+        app.get("/v1/queues", &customer).send().await.expect("send").status(),
+        403
+    );
     app.stop().await.expect("stop");
 }
 
@@ -106,13 +132,18 @@ async fn an_urgent_ticket_overtakes_older_normal_ones_and_categories_pick_their_
     for env in [&older, &urgent, &technical] {
         publish(&app, env).await;
     }
-    testkit::eventually(10, "three entries", || async { Ok((entries(&app).await == 3).then_some(())) })
-        .await
-        .expect("entries");
+    testkit::eventually(10, "three entries", || async {
+        Ok((entries(&app).await == 3).then_some(()))
+    })
+    .await
+    .expect("entries");
     let live = LiveQueues::new(app.platform.redis.clone());
     assert_eq!(
         live.waiting("general", 10).await.expect("live"),
         vec![urgent.data.ticket_id.to_string(), older.data.ticket_id.to_string()]
     );
-    assert_eq!(live.waiting("technical", 10).await.expect("live"), vec![technical.data.ticket_id.to_string()]);
+    assert_eq!(
+        live.waiting("technical", 10).await.expect("live"),
+        vec![technical.data.ticket_id.to_string()]
+    );
 }

@@ -24,7 +24,11 @@ pub struct NewSession<'a> {
 /// Checks a session; `now` is when it is being scheduled.
 pub fn validate(s: &NewSession<'_>, now: DateTime<Utc>, settings: &SchedulingSettings) -> Result<(), ApiError> {
     let mut v = Validator::new();
-    v.check(KINDS.contains(&s.kind), "kind", format!("must be one of {}", KINDS.join(", ")));
+    v.check(
+        KINDS.contains(&s.kind),
+        "kind",
+        format!("must be one of {}", KINDS.join(", ")),
+    );
     v.text(s.title, "title", 200);
     v.check(MODES.contains(&s.mode), "mode", "must be online or on_site");
     v.check(s.starts_at > now, "starts_at", "must be in the future");
@@ -84,7 +88,10 @@ mod tests {
             starts_at: now - chrono::Duration::hours(1),
             ..session(now)
         };
-        assert_eq!(validate(&past, now, &settings()).expect_err("past").errors[0].field, "starts_at");
+        assert_eq!(
+            validate(&past, now, &settings()).expect_err("past").errors[0].field,
+            "starts_at"
+        );
         let s = session(now);
         let inverted = NewSession {
             ends_at: s.starts_at - chrono::Duration::minutes(1),

@@ -28,11 +28,23 @@ async fn a_supervisor_schedules_sessions_that_everyone_can_list_in_order() {
     let app = app().await;
     let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
     for days in [3, 1, 2] {
-        let res = app.post("/v1/sessions", &supervisor).json(&session(days)).send().await.expect("send");
+        let res = app
+            .post("/v1/sessions", &supervisor)
+            .json(&session(days))
+            .send()
+            .await
+            .expect("send");
         assert_eq!(res.status(), 201);
     }
     let customer = app.token(Uuid::new_v4(), Role::Customer);
-    let page: Value = app.get("/v1/sessions?limit=2", &customer).send().await.expect("list").json().await.expect("json");
+    let page: Value = app
+        .get("/v1/sessions?limit=2", &customer)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
     let items = page["items"].as_array().expect("items");
     assert_eq!(items.len(), 2);
     assert!(items[0]["starts_at"].as_str() < items[1]["starts_at"].as_str());
@@ -47,7 +59,11 @@ async fn a_supervisor_schedules_sessions_that_everyone_can_list_in_order() {
         .expect("json");
     assert_eq!(rest["items"].as_array().map(Vec::len), Some(1));
     let id = items[0]["id"].as_str().expect("id");
-    let one = app.get(&format!("/v1/sessions/{id}"), &customer).send().await.expect("get");
+    let one = app
+        .get(&format!("/v1/sessions/{id}"), &customer)
+        .send()
+        .await
+        .expect("get");
     assert_eq!(one.status(), 200);
 }
 
@@ -55,15 +71,36 @@ async fn a_supervisor_schedules_sessions_that_everyone_can_list_in_order() {
 async fn customers_cannot_schedule_and_bad_sessions_are_refused() {
     let app = app().await;
     let customer = app.token(Uuid::new_v4(), Role::Customer);
-    assert_eq!(app.post("/v1/sessions", &customer).json(&session(1)).send().await.expect("send").status(), 403);
+    assert_eq!(
+        app.post("/v1/sessions", &customer)
+            .json(&session(1))
+            .send()
+            .await
+            .expect("send")
+            .status(),
+        403
+    );
     let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
     let mut bad = session(-1);
     bad["time_zone"] = json!("Nowhere/Special");
-    let res = app.post("/v1/sessions", &supervisor).json(&bad).send().await.expect("send");
+    let res = app
+        .post("/v1/sessions", &supervisor)
+        .json(&bad)
+        .send()
+        .await
+        .expect("send");
     assert_eq!(res.status(), 422);
     let problem: Value = res.json().await.expect("json");
-    let fields: Vec<&str> = problem["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
     assert_eq!(fields, ["starts_at", "time_zone"]);
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM session").fetch_one(&app.platform.pool).await.expect("count");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM session")
+        .fetch_one(&app.platform.pool)
+        .await
+        .expect("count");
     assert_eq!(n, 0);
 }

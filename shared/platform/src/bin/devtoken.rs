@@ -28,7 +28,11 @@ fn main() -> anyhow::Result<()> {
         .map(|r| Role::parse(r.trim()).ok_or_else(|| anyhow::anyhow!("unknown role `{r}`")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| DEVELOPMENT_JWT_SECRET.to_owned());
-    let token = TokenIssuer::from_secret(&secret, None, None).issue(args.sub.unwrap_or_else(uuid::Uuid::new_v4), &roles, args.ttl)?;
+    let token = TokenIssuer::from_secret(&secret, None, None).issue(
+        args.sub.unwrap_or_else(uuid::Uuid::new_v4),
+        &roles,
+        args.ttl,
+    )?;
     #[allow(clippy::print_stdout)]
     {
         println!("{token}");

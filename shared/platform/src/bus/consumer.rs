@@ -140,7 +140,14 @@ impl<H: EventHandler> Consumer<H> {
     /// Declares this consumer's queues and bindings (also done by [`Consumer::run`]).
     pub async fn declare(&self) -> anyhow::Result<()> {
         let channel = self.bus.channel().await?;
-        declare_consumer(&channel, self.bus.exchange(), &self.queues, &self.spec.patterns).await?;
+        declare_consumer(
+            &channel,
+            self.bus.exchange(),
+            &self.queues,
+            &self.spec.patterns,
+            self.bus.settings().ephemeral,
+        )
+        .await?;
         let _ = channel.close(200, ShortString::from("declared")).await;
         Ok(())
     }
@@ -172,7 +179,14 @@ impl<H: EventHandler> Consumer<H> {
 
     async fn consume(&self, cancel: &CancellationToken) -> anyhow::Result<()> {
         let channel = self.bus.channel().await?;
-        declare_consumer(&channel, self.bus.exchange(), &self.queues, &self.spec.patterns).await?;
+        declare_consumer(
+            &channel,
+            self.bus.exchange(),
+            &self.queues,
+            &self.spec.patterns,
+            self.bus.settings().ephemeral,
+        )
+        .await?;
         channel
             .basic_qos(self.bus.settings().prefetch, BasicQosOptions::default())
             .await?;
@@ -231,7 +245,9 @@ impl<H: EventHandler> Consumer<H> {
                 });
                 self.handle_once(&event).instrument(span).await
             }
-            Err(e) => Err(HandlerError::Reject(anyhow::anyhow!("not a CloudEvents JSON envelope: {e}"))),
+            Err(e) => Err(HandlerError::Reject(anyhow::anyhow!(
+                "not a CloudEvents JSON envelope: {e}"
+            ))),
         };
         let outcome = match result {
             Ok(outcome) => outcome,
@@ -245,7 +261,10 @@ impl<H: EventHandler> Consumer<H> {
                 let reason = err.to_string();
                 let mut out_headers = headers.clone();
                 out_headers.insert(ERROR_HEADER.to_owned(), HeaderValue::Text(truncate(&reason, 1000)));
-                out_headers.insert("x-original-routing-key".to_owned(), HeaderValue::Text(delivery.routing_key.as_str().to_owned()));
+                out_headers.insert(
+                    "x-original-routing-key".to_owned(),
+                    HeaderValue::Text(delivery.routing_key.as_str().to_owned()),
+                );
                 let message_id = delivery.properties.message_id().as_ref().map(|s| s.as_str().to_owned());
                 let (target, outcome) = match retry {
                     Some((queue, _)) => {

@@ -85,8 +85,7 @@ impl Bus {
         {
             return Ok(conn.clone());
         }
-        let props = ConnectionProperties::default()
-            .with_connection_name(LongString::from(self.service.clone()));
+        let props = ConnectionProperties::default().with_connection_name(LongString::from(self.service.clone()));
         let conn = Arc::new(Connection::connect(self.settings.url.expose_secret(), props).await?);
         tracing::info!(service = %self.service, "connected to the broker");
         *guard = Some(conn.clone());
@@ -132,7 +131,7 @@ impl Bus {
             Some(ch) if ch.status().connected() => ch.clone(),
             _ => {
                 let ch = self.channel().await?;
-                topology::declare_exchange(&ch, &self.settings.exchange).await?;
+                topology::declare_exchange(&ch, &self.settings.exchange, self.settings.ephemeral).await?;
                 ch.confirm_select(ConfirmSelectOptions::default()).await?;
                 *guard = Some(ch.clone());
                 ch

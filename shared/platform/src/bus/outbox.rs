@@ -35,13 +35,7 @@ struct Inner {
 }
 
 impl Outbox {
-    pub fn new(
-        service: &str,
-        pool: PgPool,
-        bus: Arc<Bus>,
-        metrics: Arc<Metrics>,
-        settings: OutboxSettings,
-    ) -> Self {
+    pub fn new(service: &str, pool: PgPool, bus: Arc<Bus>, metrics: Arc<Metrics>, settings: OutboxSettings) -> Self {
         Self {
             inner: Arc::new(Inner {
                 service: service.to_owned(),
@@ -64,18 +58,14 @@ impl Outbox {
         let id = envelope.id;
         let event_type = envelope.event_type.clone();
         let traceparent = envelope.traceparent.clone();
-        let raw = envelope
-            .into_raw()
-            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        sqlx::query(
-            "INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(id)
-        .bind(event_type)
-        .bind(sqlx::types::Json(&raw))
-        .bind(traceparent)
-        .execute(&mut **tx)
-        .await?;
+        let raw = envelope.into_raw().map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        sqlx::query("INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(event_type)
+            .bind(sqlx::types::Json(&raw))
+            .bind(traceparent)
+            .execute(&mut **tx)
+            .await?;
         Ok(id)
     }
 
@@ -122,12 +112,10 @@ impl Outbox {
             .collect();
         match inner.bus.publish_confirmed(&messages).await {
             Ok(()) => {
-                sqlx::query(
-                    "UPDATE outbox_event SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1)",
-                )
-                .bind(&ids)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query("UPDATE outbox_event SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1)")
+                    .bind(&ids)
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 for (_, _, event_type, _, _) in &rows {
                     inner.metrics.bus_published.with_label_values(&[event_type]).inc();
@@ -140,13 +128,11 @@ impl Outbox {
                 Ok(rows.len())
             }
             Err(e) => {
-                sqlx::query(
-                    "UPDATE outbox_event SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1)",
-                )
-                .bind(&ids)
-                .bind(format!("{e:#}"))
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query("UPDATE outbox_event SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1)")
+                    .bind(&ids)
+                    .bind(format!("{e:#}"))
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 inner
                     .metrics

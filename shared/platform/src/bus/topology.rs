@@ -32,18 +32,33 @@ impl ConsumerQueues {
     }
 }
 
-pub async fn declare_exchange(channel: &Channel, exchange: &str) -> lapin::Result<()> {
+/// How long an idle queue of an ephemeral topology lives.
+const EPHEMERAL_QUEUE_EXPIRES_MS: i64 = 600_000;
+
+pub async fn declare_exchange(channel: &Channel, exchange: &str, ephemeral: bool) -> lapin::Result<()> {
     channel
         .exchange_declare(
             ShortString::from(exchange),
             ExchangeKind::Topic,
             ExchangeDeclareOptions {
                 durable: true,
+                auto_delete: ephemeral,
                 ..ExchangeDeclareOptions::default()
             },
             FieldTable::default(),
         )
         .await
+}
+
+fn queue_args(ephemeral: bool) -> FieldTable {
+    let mut args = FieldTable::default();
+    if ephemeral {
+        args.insert(
+            ShortString::from("x-expires"),
+            AMQPValue::LongLongInt(EPHEMERAL_QUEUE_EXPIRES_MS),
+        );
+    }
+    args
 }
 
 /// Declares the exchange, the consumer's queues and the bindings of `patterns`.
@@ -52,13 +67,14 @@ pub async fn declare_consumer(
     exchange: &str,
     queues: &ConsumerQueues,
     patterns: &[String],
+    ephemeral: bool,
 ) -> lapin::Result<()> {
-    declare_exchange(channel, exchange).await?;
+    declare_exchange(channel, exchange, ephemeral).await?;
     let durable = QueueDeclareOptions {
         durable: true,
         ..QueueDeclareOptions::default()
     };
-    let mut quorum = FieldTable::default();
+    let mut quorum = queue_args(ephemeral);
     quorum.insert(
         ShortString::from("x-queue-type"),
         AMQPValue::LongString(LongString::from("quorum")),
@@ -70,7 +86,7 @@ pub async fn declare_consumer(
         .queue_declare(ShortString::from(queues.parking.as_str()), durable, quorum)
         .await?;
     for (name, delay_ms) in &queues.retries {
-        let mut args = FieldTable::default();
+        let mut args = queue_args(ephemeral);
         args.insert(
             ShortString::from("x-message-ttl"),
             AMQPValue::LongLongInt(i64::try_from(*delay_ms).unwrap_or(i64::MAX)),

@@ -37,10 +37,19 @@ async fn an_event_is_published_if_and_only_if_its_transaction_commits() {
     assert_eq!(env.id, id);
     assert_eq!(env.decode::<Ping>().expect("decode").data, Ping { n: 2 });
     let headers = read_headers(&msg.delivery.properties);
-    let tp = headers.get("traceparent").and_then(HeaderValue::as_text).expect("traceparent header");
+    let tp = headers
+        .get("traceparent")
+        .and_then(HeaderValue::as_text)
+        .expect("traceparent header");
     assert_eq!(platform::telemetry::trace_id_of(tp), Some(trace_id.as_str()));
-    assert!(take(&ch, &queue, 1).await.is_none(), "the rolled-back event never arrives");
-    assert_eq!(count(&p.pool, "SELECT count(*) FROM outbox_event WHERE published_at IS NULL").await, 0);
+    assert!(
+        take(&ch, &queue, 1).await.is_none(),
+        "the rolled-back event never arrives"
+    );
+    assert_eq!(
+        count(&p.pool, "SELECT count(*) FROM outbox_event WHERE published_at IS NULL").await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -54,9 +63,22 @@ async fn the_relay_keeps_events_while_the_broker_is_unreachable() {
     let mut broken = t.settings.bus.clone();
     broken.url = secrecy::SecretString::from("amqp://guest:guest@127.0.0.1:1/%2f");
     let broken_bus = platform::bus::Bus::new(&broken, "platform-test");
-    let outbox = platform::bus::outbox::Outbox::new("platform-test", p.pool.clone(), broken_bus, p.metrics.clone(), t.settings.outbox.clone());
+    let outbox = platform::bus::outbox::Outbox::new(
+        "platform-test",
+        p.pool.clone(),
+        broken_bus,
+        p.metrics.clone(),
+        t.settings.outbox.clone(),
+    );
     assert!(outbox.relay_once().await.is_err());
-    assert_eq!(count(&p.pool, "SELECT count(*) FROM outbox_event WHERE published_at IS NULL AND attempts = 1").await, 1);
+    assert_eq!(
+        count(
+            &p.pool,
+            "SELECT count(*) FROM outbox_event WHERE published_at IS NULL AND attempts = 1"
+        )
+        .await,
+        1
+    );
     // The healthy relay publishes it afterwards.
     assert_eq!(p.outbox.drain().await.expect("drain"), 1);
 }
@@ -97,7 +119,10 @@ async fn publish_raw(p: &platform::Platform, body: &[u8]) {
         .expect("publish");
 }
 
-async fn with_consumer(p: &platform::Platform, recorder: Recorder) -> (CancellationToken, platform::bus::topology::ConsumerQueues) {
+async fn with_consumer(
+    p: &platform::Platform,
+    recorder: Recorder,
+) -> (CancellationToken, platform::bus::topology::ConsumerQueues) {
     sqlx::query("CREATE TABLE IF NOT EXISTS effect (n BIGINT NOT NULL)")
         .execute(&p.pool)
         .await
@@ -119,7 +144,14 @@ async fn the_same_event_delivered_twice_has_one_effect() {
     let t = platform("dedupe", &[]).await;
     let p = &t.platform;
     let calls = Arc::new(AtomicUsize::new(0));
-    let (cancel, queues) = with_consumer(p, Recorder { calls: calls.clone(), fail: None }).await;
+    let (cancel, queues) = with_consumer(
+        p,
+        Recorder {
+            calls: calls.clone(),
+            fail: None,
+        },
+    )
+    .await;
     let env = EventEnvelope::new("test", Ping { n: 7 }).into_raw().expect("raw");
     let body = serde_json::to_vec(&env).expect("json");
     publish_raw(p, &body).await;
@@ -159,10 +191,19 @@ async fn a_handler_that_keeps_failing_ends_in_the_parking_queue_after_the_config
     assert_eq!(calls.load(Ordering::SeqCst), 3, "first try plus one per retry delay");
     let headers = read_headers(&parked.delivery.properties);
     assert_eq!(headers.get("x-attempt").and_then(HeaderValue::as_int), Some(3));
-    assert!(headers.get("x-last-error").and_then(HeaderValue::as_text).is_some_and(|e| e.contains("downstream unavailable")));
+    assert!(
+        headers
+            .get("x-last-error")
+            .and_then(HeaderValue::as_text)
+            .is_some_and(|e| e.contains("downstream unavailable"))
+    );
     let back = RawEnvelope::from_slice(&parked.delivery.data).expect("envelope");
     assert_eq!(back.id, env.id, "the parked message is the original event");
-    assert_eq!(count(&p.pool, "SELECT count(*) FROM effect").await, 0, "failed attempts left no effect");
+    assert_eq!(
+        count(&p.pool, "SELECT count(*) FROM effect").await,
+        0,
+        "failed attempts left no effect"
+    );
     assert_eq!(consumed(p, &queues.main, "retried"), 2);
     assert_eq!(consumed(p, &queues.main, "parked"), 1);
 }
@@ -172,7 +213,14 @@ async fn an_undecodable_message_is_parked_at_once() {
     let t = platform("poison", &[]).await;
     let p = &t.platform;
     let calls = Arc::new(AtomicUsize::new(0));
-    let (cancel, queues) = with_consumer(p, Recorder { calls: calls.clone(), fail: None }).await;
+    let (cancel, queues) = with_consumer(
+        p,
+        Recorder {
+            calls: calls.clone(),
+            fail: None,
+        },
+    )
+    .await;
     publish_raw(p, b"{not json").await;
     let ch = p.bus.channel().await.expect("channel");
     assert!(take(&ch, &queues.parking, 10).await.is_some());

@@ -52,7 +52,9 @@ impl Event for Ping {
 /// A queue of the test's own, bound to the exchange with `pattern`.
 pub async fn tap(p: &Platform, pattern: &str) -> (lapin::Channel, String) {
     let ch = p.bus.channel().await.expect("channel");
-    declare_exchange(&ch, p.bus.exchange()).await.expect("exchange");
+    declare_exchange(&ch, p.bus.exchange(), p.bus.settings().ephemeral)
+        .await
+        .expect("exchange");
     let q = ch
         .queue_declare(
             ShortString::from(""),

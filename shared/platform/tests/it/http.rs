@@ -20,7 +20,9 @@ async fn create_note(
     body: web::Json<Note>,
 ) -> Result<HttpResponse, ApiError> {
     who.require_any(&[Role::Agent])?;
-    platform::error::Validator::new().text(&body.text, "text", 10).finish()?;
+    platform::error::Validator::new()
+        .text(&body.text, "text", 10)
+        .finish()?;
     let key = idempotency::key_from(&req)?.ok_or_else(|| ApiError::field("Idempotency-Key", "required"))?;
     let scope = format!("notes:{}", who.subject);
     match idempotency::start(&p.pool, &scope, &key, &idempotency::fingerprint(&body.text)).await? {
@@ -47,7 +49,9 @@ async fn start() -> (String, Platform) {
     let api = Api::new(utoipa::openapi::OpenApiBuilder::new().build(), |cfg| {
         cfg.route("/v1/notes", web::post().to(create_note));
     });
-    let app = Application::build(t.platform.clone(), &t.settings, api, vec![]).await.expect("build");
+    let app = Application::build(t.platform.clone(), &t.settings, api, vec![])
+        .await
+        .expect("build");
     let url = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     (url, t.platform)
@@ -63,20 +67,47 @@ fn token(role: Role) -> String {
 async fn health_readiness_metrics_and_openapi_are_served() {
     let (url, _) = start().await;
     let c = reqwest::Client::new();
-    assert_eq!(c.get(format!("{url}/healthz")).send().await.expect("healthz").status(), 200);
+    assert_eq!(
+        c.get(format!("{url}/healthz")).send().await.expect("healthz").status(),
+        200
+    );
     let ready = c.get(format!("{url}/readyz")).send().await.expect("readyz");
     assert_eq!(ready.status(), 200);
     let body: Value = ready.json().await.expect("json");
     for dep in ["postgres", "redis", "rabbitmq"] {
         assert_eq!(body["checks"][dep]["status"], "ok", "{body}");
     }
-    let doc: Value = c.get(format!("{url}/openapi.json")).send().await.expect("doc").json().await.expect("json");
+    let doc: Value = c
+        .get(format!("{url}/openapi.json"))
+        .send()
+        .await
+        .expect("doc")
+        .json()
+        .await
+        .expect("json");
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")));
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
-    let docs = c.get(format!("{url}/docs")).send().await.expect("docs").text().await.expect("text");
+    let docs = c
+        .get(format!("{url}/docs"))
+        .send()
+        .await
+        .expect("docs")
+        .text()
+        .await
+        .expect("text");
     assert!(docs.contains("/openapi.json"));
-    let metrics = c.get(format!("{url}/metrics")).send().await.expect("metrics").text().await.expect("text");
-    assert!(metrics.contains("http_requests_total{method=\"GET\",route=\"/healthz\""), "{metrics}");
+    let metrics = c
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("http_requests_total{method=\"GET\",route=\"/healthz\""),
+        "{metrics}"
+    );
     assert!(metrics.contains("http_request_duration_seconds_bucket"));
 }
 
@@ -103,17 +134,69 @@ async fn errors_are_problem_json() {
         assert_eq!(body["status"], status);
         body
     };
-    check(post(None, r#"{"text":"hi"}"#.into()).await.expect("send"), 401, "unauthorized").await;
-    check(post(Some("garbage".into()), r#"{"text":"hi"}"#.into()).await.expect("send"), 401, "unauthorized").await;
-    check(post(Some(token(Role::Customer)), r#"{"text":"hi"}"#.into()).await.expect("send"), 403, "forbidden").await;
+    check(
+        post(None, r#"{"text":"hi"}"#.into()).await.expect("send"),
+        401,
+        "unauthorized",
+    )
+    .await;
+    check(
+        post(Some("garbage".into()), r#"{"text":"hi"}"#.into())
+            .await
+            .expect("send"),
+        401,
+        "unauthorized",
+    )
+    .await;
+    check(
+        post(Some(token(Role::Customer)), r#"{"text":"hi"}"#.into())
+            .await
+            .expect("send"),
+        403,
+        "forbidden",
+    )
+    .await;
     let agent = token(Role::Agent);
-    check(post(Some(agent.clone()), "{not json".into()).await.expect("send"), 400, "malformed_json").await;
-    check(post(Some(agent.clone()), r#"{"txt":"hi"}"#.into()).await.expect("send"), 422, "invalid_body").await;
-    let body = check(post(Some(agent.clone()), r#"{"text":"far too long a note"}"#.into()).await.expect("send"), 422, "validation_failed").await;
+    check(
+        post(Some(agent.clone()), "{not json".into()).await.expect("send"),
+        400,
+        "malformed_json",
+    )
+    .await;
+    check(
+        post(Some(agent.clone()), r#"{"txt":"hi"}"#.into()).await.expect("send"),
+        422,
+        "invalid_body",
+    )
+    .await;
+    let body = check(
+        post(Some(agent.clone()), r#"{"text":"far too long a note"}"#.into())
+            .await
+            .expect("send"),
+        422,
+        "validation_failed",
+    )
+    .await;
     assert_eq!(body["errors"][0]["field"], "text");
-    check(post(Some(agent.clone()), format!(r#"{{"text":"{}"}}"#, "x".repeat(5000))).await.expect("send"), 413, "payload_too_large").await;
-    check(c.get(format!("{url}/v1/nowhere")).send().await.expect("send"), 404, "route_not_found").await;
-    assert_eq!(count(&p.pool, "SELECT count(*) FROM note").await, 0, "bad input changed nothing");
+    check(
+        post(Some(agent.clone()), format!(r#"{{"text":"{}"}}"#, "x".repeat(5000)))
+            .await
+            .expect("send"),
+        413,
+        "payload_too_large",
+    )
+    .await;
+    check(
+        c.get(format!("{url}/v1/nowhere")).send().await.expect("send"),
+        404,
+        "route_not_found",
+    )
+    .await;
+    assert_eq!(
+        count(&p.pool, "SELECT count(*) FROM note").await,
+        0,
+        "bad input changed nothing"
+    );
 }
 
 #[tokio::test]
@@ -136,7 +219,10 @@ async fn an_idempotency_key_replays_the_first_response() {
     assert_eq!(again.json::<Value>().await.expect("json"), first);
     let other = send("changed").await.expect("other");
     assert_eq!(other.status(), 422);
-    assert_eq!(other.json::<Value>().await.expect("json")["code"], "idempotency_key_reused");
+    assert_eq!(
+        other.json::<Value>().await.expect("json")["code"],
+        "idempotency_key_reused"
+    );
     assert_eq!(count(&p.pool, "SELECT count(*) FROM note").await, 1);
 }
 

@@ -33,7 +33,13 @@ async fn setup(fail: bool) -> (crate::helpers::TestPlatform, platform::jobs::Job
         .await
         .expect("table");
     let runs = Arc::new(AtomicUsize::new(0));
-    let jobs = t.platform.jobs.clone().with_handler("remind", Counter { runs: runs.clone(), fail });
+    let jobs = t.platform.jobs.clone().with_handler(
+        "remind",
+        Counter {
+            runs: runs.clone(),
+            fail,
+        },
+    );
     (t, jobs, runs)
 }
 
@@ -55,13 +61,19 @@ async fn a_due_job_runs_once_even_with_two_runners() {
     for i in 0..20 {
         jobs.schedule(pool, job(&format!("k{i}"), 0)).await.expect("schedule");
     }
-    assert!(jobs.schedule(pool, job("k0", 0)).await.expect("again").is_none(), "same key: no second job");
+    assert!(
+        jobs.schedule(pool, job("k0", 0)).await.expect("again").is_none(),
+        "same key: no second job"
+    );
     jobs.schedule(pool, job("later", 3600)).await.expect("schedule");
     let (a, b) = tokio::join!(jobs.run_due(), jobs.run_due());
     assert_eq!(a.expect("a") + b.expect("b"), 20);
     assert_eq!(runs.load(Ordering::SeqCst), 20);
     assert_eq!(count(pool, "SELECT count(*) FROM job_effect").await, 20);
-    assert_eq!(count(pool, "SELECT count(*) FROM scheduled_job WHERE status = 'done'").await, 20);
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM scheduled_job WHERE status = 'done'").await,
+        20
+    );
     assert_eq!(jobs.run_due().await.expect("again"), 0, "the later job is not due");
 }
 
@@ -96,5 +108,9 @@ async fn a_failing_job_is_retried_then_marked_failed_with_no_effect() {
             .expect("row");
     assert_eq!((status.as_str(), attempts), ("failed", 3));
     assert!(error.is_some_and(|e| e.contains("provider down")));
-    assert_eq!(count(pool, "SELECT count(*) FROM job_effect").await, 0, "each failed attempt rolled back");
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM job_effect").await,
+        0,
+        "each failed attempt rolled back"
+    );
 }
