@@ -85,6 +85,14 @@ impl Service {
         wait_ready(&self.url, self.name).await
     }
 
+    /// A setting of this service's environment (`DATABASE__URL`), without the prefix.
+    pub fn setting(&self, key: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| k.split_once("__").is_some_and(|(_, rest)| rest == key))
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().and_then(Child::id)
     }

@@ -1,0 +1,540 @@
+//! `make bench`: the platform's benchmarks on release builds, each beside the raw figure of
+//! what it stands on, measured in the same run (absolute figures drift on shared machines;
+//! the ratios are what to compare).
+//!
+//! 1. Ticket creation through intake (HTTP, validation, ticket + outbox insert in one
+//!    transaction) vs pgbench doing the same two inserts per transaction on the same schema.
+//! 2. Ticket → inbox latency (intake → routing → notifications, two broker hops and three
+//!    transactions) at a steady rate vs one bare RabbitMQ publish → consume hop.
+//! 3. The live-queue write (Redis ZADD) vs redis-benchmark's ZADD.
+//! 4. Idle memory (RSS) of each service.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use futures_util::StreamExt;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{FieldTable, ShortString};
+use platform::auth::Role;
+use serde_json::json;
+use sqlx::Connection;
+use system_tests::{Stack, token};
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(about = "Platform benchmarks (run through `make bench`)")]
+struct Args {
+    /// Seconds each throughput run lasts.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent clients for throughput runs (HTTP clients and pgbench clients alike).
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Tickets per second for the latency run.
+    #[arg(long, default_value_t = 100)]
+    rate: u64,
+    /// Where the Markdown report is written as well as printed.
+    #[arg(long, default_value = "target/bench/report.md")]
+    report: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut report = String::new();
+    writeln!(report, "# Benchmarks\n")?;
+    writeln!(
+        report,
+        "Machine: {} cores; every server local. Runs of {} s with {} clients.\n",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        args.seconds,
+        args.clients
+    )?;
+    eprintln!("starting the five services (release build)...");
+    let stack = Stack::start(&[("TELEMETRY__LEVEL", "warn"), ("DATABASE__MAX_CONNECTIONS", "20")]).await?;
+
+    eprintln!("[1/4] idle memory...");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    writeln!(
+        report,
+        "## Idle memory (RSS), target ≤ 30 MB\n\n| service | RSS MB |\n|---|---|"
+    )?;
+    for s in &stack.services {
+        let rss = s.pid().and_then(rss_mb).unwrap_or(f64::NAN);
+        writeln!(report, "| {} | {rss:.1} |", s.name)?;
+    }
+
+    eprintln!("[2/4] ticket creation throughput: pgbench, then intake...");
+    let raw_tps = pgbench_two_inserts(&stack, &args).await?;
+    let started = Instant::now();
+    let (tickets, lat) = create_tickets(&stack, &args).await?;
+    let tps = tickets as f64 / args.seconds as f64;
+    eprintln!("      {tickets} tickets created; waiting until every one is in an inbox...");
+    let drained = wait_drained(&stack).await?;
+    let pipeline = tickets as f64 / drained.duration_since(started).as_secs_f64();
+    writeln!(
+        report,
+        "\n## Ticket creation (HTTP + validation + ticket and outbox rows in one transaction)\n"
+    )?;
+    writeln!(report, "| measure | value |\n|---|---|")?;
+    writeln!(report, "| intake tickets/s | {tps:.0} |")?;
+    writeln!(
+        report,
+        "| raw PostgreSQL, same two inserts per transaction (pgbench) tx/s | {raw_tps:.0} |"
+    )?;
+    writeln!(report, "| ratio | {:.0}% |", 100.0 * tps / raw_tps)?;
+    writeln!(
+        report,
+        "| request latency p50 / p99 ms | {:.1} / {:.1} |",
+        pct(&lat, 0.50),
+        pct(&lat, 0.99)
+    )?;
+    writeln!(
+        report,
+        "| end-to-end: the same tickets through routing into inboxes, tickets/s | {pipeline:.0} |"
+    )?;
+
+    eprintln!(
+        "[3/4] ticket → inbox latency at {} tickets/s, then a bare broker hop...",
+        args.rate
+    );
+    let e2e = ticket_to_inbox(&stack, &args).await?;
+    let hop = bare_hop(&stack, args.rate, args.seconds).await?;
+    writeln!(
+        report,
+        "\n## Ticket → inbox (intake → routing → notifications) at {} tickets/s\n",
+        args.rate
+    )?;
+    writeln!(report, "| measure | p50 ms | p99 ms |\n|---|---|---|")?;
+    writeln!(
+        report,
+        "| ticket committed → inbox delivery committed ({} tickets) | {:.1} | {:.1} |",
+        e2e.len(),
+        pct(&e2e, 0.5),
+        pct(&e2e, 0.99)
+    )?;
+    writeln!(
+        report,
+        "| bare RabbitMQ publish (confirmed) → consume, one hop | {:.2} | {:.2} |",
+        pct(&hop, 0.5),
+        pct(&hop, 0.99)
+    )?;
+
+    eprintln!("[4/4] live-queue writes: Redis ZADD vs redis-benchmark...");
+    let (ours, raw) = redis_zadd(&args).await?;
+    writeln!(
+        report,
+        "\n## Live-queue write (ZADD NX + SADD, pipelined in one round trip)\n"
+    )?;
+    writeln!(report, "| measure | ops/s |\n|---|---|")?;
+    writeln!(
+        report,
+        "| routing `LiveQueues::enqueue`, {} tasks | {ours:.0} |",
+        args.clients
+    )?;
+    writeln!(report, "| redis-benchmark ZADD, {} clients | {raw:.0} |", args.clients)?;
+    writeln!(report, "| ratio | {:.0}% |", 100.0 * ours / raw)?;
+
+    stack.stop().await?;
+    if let Some(dir) = std::path::Path::new(&args.report).parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.report, &report)?;
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{report}");
+    }
+    eprintln!("report written to {}", args.report);
+    Ok(())
+}
+
+fn rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn pct(sorted_ms: &[f64], p: f64) -> f64 {
+    if sorted_ms.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted_ms.len() as f64 - 1.0) * p).round() as usize;
+    sorted_ms[i.min(sorted_ms.len() - 1)]
+}
+
+/// pgbench on a scratch database migrated with intake's own schema, inserting a ticket row and
+/// an outbox row per transaction, as intake does.
+async fn pgbench_two_inserts(stack: &Stack, args: &Args) -> anyhow::Result<f64> {
+    let url = testkit::create_database("bench_raw").await?;
+    let bin = system_tests::bin_dir().join("intake");
+    let status = Command::new(bin)
+        .arg("migrate")
+        .env("INTAKE__DATABASE__URL", &url)
+        .status()?;
+    anyhow::ensure!(status.success(), "migrating the scratch database failed");
+    let envelope = json!({"specversion": "1.0", "id": Uuid::now_v7(), "source": "/intake", "type": "intake.ticket.created",
+        "time": chrono::Utc::now(), "datacontenttype": "application/json", "dataschema": "urn:edu-support:intake.ticket.created:v1",
+        "data": {"ticket_id": Uuid::now_v7(), "customer_id": Uuid::new_v4(), "channel": "web", "subject": "直播课进不去", "priority": "normal", "created_at": chrono::Utc::now()}});
+    let script = format!(
+        "BEGIN;\n\
+         INSERT INTO ticket (id, customer_id, channel, subject, body, status, priority, created_by) VALUES (gen_random_uuid(), gen_random_uuid(), 'web', '直播课进不去', '点击进入教室后页面一直加载，换了浏览器也一样', 'new', 'normal', gen_random_uuid());\n\
+         INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) VALUES (gen_random_uuid(), 'intake.ticket.created', '{}', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01');\n\
+         COMMIT;\n",
+        envelope.to_string().replace('\'', "''")
+    );
+    let path = std::env::temp_dir().join(format!("bench-{}.sql", Uuid::new_v4()));
+    std::fs::write(&path, script)?;
+    let out = Command::new("pgbench")
+        .args([
+            "-n",
+            "-c",
+            &args.clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &args.seconds.to_string(),
+            "-f",
+        ])
+        .arg(&path)
+        .arg(&url)
+        .output()?;
+    let _ = std::fs::remove_file(&path);
+    let text = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        out.status.success(),
+        "pgbench failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = stack;
+    text.lines()
+        .find(|l| l.starts_with("tps ="))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no tps in pgbench output: {text}"))
+}
+
+/// `clients` tasks opening tickets as fast as they can for `seconds`.
+async fn create_tickets(stack: &Stack, args: &Args) -> anyhow::Result<(usize, Vec<f64>)> {
+    let url = format!("{}/v1/tickets", stack.url("intake"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients)
+        .build()?;
+    let mut tasks = Vec::new();
+    for _ in 0..args.clients {
+        let (url, client, stop) = (url.clone(), client.clone(), stop.clone());
+        let tok = token(Uuid::new_v4(), Role::Customer);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let res = client
+                    .post(&url)
+                    .bearer_auth(&tok)
+                    .header("Idempotency-Key", Uuid::new_v4().to_string())
+                    .json(&json!({"channel": "web", "subject": "直播课进不去", "body": "点击进入教室后页面一直加载，换了浏览器也一样"}))
+                    .send()
+                    .await;
+                if matches!(res, Ok(ref r) if r.status() == 201) {
+                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+            lat
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await?);
+    }
+    all.sort_by(f64::total_cmp);
+    Ok((all.len(), all))
+}
+
+/// Waits until every ticket intake stored has reached an inbox; returns when that happened.
+async fn wait_drained(stack: &Stack) -> anyhow::Result<Instant> {
+    let db = |name: &str| {
+        stack
+            .services
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| s.setting("DATABASE__URL"))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut intake = sqlx::PgConnection::connect(&db("intake")).await?;
+    let mut notif = sqlx::PgConnection::connect(&db("notifications")).await?;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let tickets: i64 = sqlx::query_scalar("SELECT count(*) FROM ticket")
+            .fetch_one(&mut intake)
+            .await?;
+        let delivered: i64 = sqlx::query_scalar("SELECT count(*) FROM delivery")
+            .fetch_one(&mut notif)
+            .await?;
+        if delivered >= tickets {
+            return Ok(Instant::now());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {delivered} of {tickets} tickets reached an inbox after 300 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Tickets at a steady rate, one customer each; latency from the ticket's commit (intake's
+/// clock) to the inbox delivery's commit (notifications' clock, the same server).
+async fn ticket_to_inbox(stack: &Stack, args: &Args) -> anyhow::Result<Vec<f64>> {
+    let intake_db = stack
+        .services
+        .iter()
+        .find(|s| s.name == "intake")
+        .and_then(|s| s.setting("DATABASE__URL"))
+        .unwrap_or_default()
+        .to_owned();
+    let notif_db = stack
+        .services
+        .iter()
+        .find(|s| s.name == "notifications")
+        .and_then(|s| s.setting("DATABASE__URL"))
+        .unwrap_or_default()
+        .to_owned();
+    let url = format!("{}/v1/tickets", stack.url("intake"));
+    let client = reqwest::Client::new();
+    let total = args.rate * args.seconds;
+    let mut interval = tokio::time::interval(Duration::from_micros(1_000_000 / args.rate.max(1)));
+    let mut sent = Vec::new();
+    for _ in 0..total {
+        interval.tick().await;
+        let customer = Uuid::new_v4();
+        let (client, url) = (client.clone(), url.clone());
+        sent.push((
+            customer,
+            tokio::spawn(async move {
+                client
+                    .post(&url)
+                    .bearer_auth(token(customer, Role::Customer))
+                    .json(&json!({"channel": "chat", "subject": "课程咨询", "body": "请问高级班什么时候开课？"}))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            }),
+        ));
+    }
+    let mut customers = Vec::new();
+    for (c, h) in sent {
+        if matches!(h.await?, Ok(201)) {
+            customers.push(c);
+        }
+    }
+    let mut notif = sqlx::PgConnection::connect(&notif_db).await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM delivery WHERE recipient_id = ANY($1)")
+            .bind(&customers)
+            .fetch_one(&mut notif)
+            .await?;
+        if n as usize >= customers.len() || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut intake = sqlx::PgConnection::connect(&intake_db).await?;
+    let created: BTreeMap<Uuid, chrono::DateTime<chrono::Utc>> =
+        sqlx::query_as::<_, (Uuid, chrono::DateTime<chrono::Utc>)>(
+            "SELECT customer_id, created_at FROM ticket WHERE customer_id = ANY($1)",
+        )
+        .bind(&customers)
+        .fetch_all(&mut intake)
+        .await?
+        .into_iter()
+        .collect();
+    let delivered: Vec<(Uuid, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as("SELECT recipient_id, created_at FROM delivery WHERE recipient_id = ANY($1)")
+            .bind(&customers)
+            .fetch_all(&mut notif)
+            .await?;
+    let mut lat: Vec<f64> = delivered
+        .iter()
+        .filter_map(|(c, at)| {
+            created
+                .get(c)
+                .map(|t0| (*at - *t0).num_microseconds().unwrap_or(0) as f64 / 1000.0)
+        })
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    anyhow::ensure!(
+        lat.len() == customers.len(),
+        "{} of {} tickets reached the inbox",
+        lat.len(),
+        customers.len()
+    );
+    Ok(lat)
+}
+
+/// One confirmed publish → consume hop through a bare queue, at `rate` messages/s.
+async fn bare_hop(stack: &Stack, rate: u64, seconds: u64) -> anyhow::Result<Vec<f64>> {
+    let _ = stack;
+    let conn = lapin::Connection::connect(&testkit::amqp_url(), lapin::ConnectionProperties::default()).await?;
+    let ch = conn.create_channel().await?;
+    ch.confirm_select(Default::default()).await?;
+    let queue = format!("bench.hop.{}", Uuid::new_v4().simple());
+    let mut args = FieldTable::default();
+    args.insert(
+        ShortString::from("x-queue-type"),
+        lapin::types::AMQPValue::LongString("quorum".into()),
+    );
+    args.insert(
+        ShortString::from("x-expires"),
+        lapin::types::AMQPValue::LongLongInt(60_000),
+    );
+    ch.queue_declare(
+        ShortString::from(queue.as_str()),
+        QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        args,
+    )
+    .await?;
+    ch.exchange_declare(
+        ShortString::from("bench.hop"),
+        lapin::ExchangeKind::Topic,
+        lapin::options::ExchangeDeclareOptions {
+            auto_delete: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await?;
+    ch.queue_bind(
+        ShortString::from(queue.as_str()),
+        ShortString::from("bench.hop"),
+        ShortString::from("#"),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await?;
+    let consumer_ch = conn.create_channel().await?;
+    let mut consumer = consumer_ch
+        .basic_consume(
+            ShortString::from(queue.as_str()),
+            ShortString::from(""),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let total = rate * seconds;
+    let receiver = tokio::spawn(async move {
+        let mut lat = Vec::new();
+        while let Some(Ok(d)) = consumer.next().await {
+            let sent_ns: u128 = String::from_utf8_lossy(&d.data).parse().unwrap_or(0);
+            let now_ns = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            lat.push(now_ns.saturating_sub(sent_ns) as f64 / 1e6);
+            let _ = d.ack(BasicAckOptions::default()).await;
+            if lat.len() as u64 >= total {
+                break;
+            }
+        }
+        lat
+    });
+    let mut interval = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
+    for _ in 0..total {
+        interval.tick().await;
+        let now_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        ch.basic_publish(
+            ShortString::from("bench.hop"),
+            ShortString::from("x"),
+            Default::default(),
+            now_ns.to_string().as_bytes(),
+            lapin::BasicProperties::default().with_delivery_mode(2),
+        )
+        .await?
+        .await?;
+    }
+    let mut lat = tokio::time::timeout(Duration::from_secs(30), receiver).await??;
+    lat.sort_by(f64::total_cmp);
+    let _ = conn.close(200, ShortString::from("done")).await;
+    Ok(lat)
+}
+
+/// Routing's live-queue write (`LiveQueues::enqueue`: ZADD NX + SADD in one atomic pipeline)
+/// from many tasks, vs redis-benchmark's ZADD with as many clients.
+async fn redis_zadd(args: &Args) -> anyhow::Result<(f64, f64)> {
+    let client = redis::Client::open(testkit::redis_url())?;
+    let conn = redis::aio::ConnectionManager::new(client).await?;
+    let prefix = format!("bench:{}", Uuid::new_v4().simple());
+    let live = routing::live::LiveQueues::new(platform::kv::Redis {
+        conn: conn.clone(),
+        keys: platform::kv::Keys::new(&prefix, "routing"),
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for t in 0..args.clients {
+        let (live, stop) = (live.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            let queue = format!("q{}", t % 4);
+            while !stop.load(Ordering::Relaxed) {
+                if live.enqueue(&queue, Uuid::new_v4(), n as f64).await.is_ok() {
+                    n += 1;
+                }
+            }
+            n
+        }));
+    }
+    let secs = args.seconds.min(5);
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for t in tasks {
+        total += t.await?;
+    }
+    let mut c = conn.clone();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut c)
+        .await?;
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL").arg(keys).query_async(&mut c).await?;
+    }
+    let out = Command::new("redis-benchmark")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "6379",
+            "-t",
+            "zadd",
+            "-n",
+            "200000",
+            "-c",
+            &args.clients.to_string(),
+            "-q",
+        ])
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let raw = text
+        .split(|c: char| c == '\r' || c == '\n')
+        .filter(|l| l.contains("requests per second"))
+        .next_back()
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no figure in redis-benchmark output: {text}"))?;
+    Ok((total as f64 / secs as f64, raw))
+}
