@@ -75,7 +75,7 @@ impl Platform {
             metrics.clone(),
             settings.outbox.clone(),
         );
-        let jobs = Jobs::new(pool.clone(), settings.jobs.clone(), metrics.clone());
+        let jobs = Jobs::new(pool.clone(), settings.jobs.clone(), metrics.clone(), outbox.clone());
         Ok(Self {
             service,
             pool,
@@ -93,6 +93,7 @@ impl Platform {
         Consumer::new(
             self.bus.clone(),
             self.pool.clone(),
+            self.outbox.clone(),
             self.metrics.clone(),
             spec,
             Arc::new(handler),

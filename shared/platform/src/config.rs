@@ -169,6 +169,8 @@ pub struct BusSettings {
     /// Prefix of this service's queue names; defaults to the service name when empty.
     pub queue_prefix: String,
     pub prefetch: u16,
+    /// Consuming loops per queue in each replica (each on its own channel).
+    pub consumers_per_queue: u16,
     /// Delay before each retry of a failed message; after the last, the message is parked.
     pub retry_delays_ms: Vec<u64>,
     pub reconnect_max_delay_ms: u64,

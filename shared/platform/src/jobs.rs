@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::bus::outbox::Outbox;
 use crate::config::JobSettings;
 use crate::db::Tx;
 use crate::metrics::Metrics;
@@ -55,15 +56,17 @@ pub struct NewJob<'a, P: Serialize> {
 #[derive(Clone)]
 pub struct Jobs {
     pool: PgPool,
+    outbox: Outbox,
     settings: JobSettings,
     metrics: Arc<Metrics>,
     handlers: Arc<HashMap<String, Arc<dyn JobHandler>>>,
 }
 
 impl Jobs {
-    pub fn new(pool: PgPool, settings: JobSettings, metrics: Arc<Metrics>) -> Self {
+    pub fn new(pool: PgPool, settings: JobSettings, metrics: Arc<Metrics>, outbox: Outbox) -> Self {
         Self {
             pool,
+            outbox,
             settings,
             metrics,
             handlers: Arc::new(HashMap::new()),
@@ -171,7 +174,7 @@ impl Jobs {
                 .bind(job.id)
                 .execute(&mut *tx)
                 .await?;
-                tx.commit().await?;
+                self.outbox.commit(tx).await?;
                 self.metrics.jobs_run.with_label_values(&[&job.kind, "done"]).inc();
             }
             Err(e) => {

@@ -529,9 +529,8 @@ async fn redis_zadd(args: &Args) -> anyhow::Result<(f64, f64)> {
         .output()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let raw = text
-        .split(|c: char| c == '\r' || c == '\n')
-        .filter(|l| l.contains("requests per second"))
-        .next_back()
+        .split(['\r', '\n'])
+        .rfind(|l| l.contains("requests per second"))
         .and_then(|l| l.split(':').nth(1))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())

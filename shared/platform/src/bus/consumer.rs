@@ -18,6 +18,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::outbox::Outbox;
 use super::topology::{ConsumerQueues, declare_consumer};
 use super::{Bus, HeaderValue, Outgoing, publish_on, read_headers};
 use crate::db::Tx;
@@ -111,21 +112,45 @@ impl Outcome {
     }
 }
 
+/// Consumes one queue with `bus.consumers_per_queue` loops, each on its own channel.
 pub struct Consumer<H> {
     bus: Arc<Bus>,
     pool: PgPool,
+    outbox: Outbox,
     metrics: Arc<Metrics>,
     queues: ConsumerQueues,
     spec: ConsumerSpec,
     handler: Arc<H>,
 }
 
+impl<H> Clone for Consumer<H> {
+    fn clone(&self) -> Self {
+        Self {
+            bus: self.bus.clone(),
+            pool: self.pool.clone(),
+            outbox: self.outbox.clone(),
+            metrics: self.metrics.clone(),
+            queues: self.queues.clone(),
+            spec: self.spec.clone(),
+            handler: self.handler.clone(),
+        }
+    }
+}
+
 impl<H: EventHandler> Consumer<H> {
-    pub fn new(bus: Arc<Bus>, pool: PgPool, metrics: Arc<Metrics>, spec: ConsumerSpec, handler: Arc<H>) -> Self {
+    pub fn new(
+        bus: Arc<Bus>,
+        pool: PgPool,
+        outbox: Outbox,
+        metrics: Arc<Metrics>,
+        spec: ConsumerSpec,
+        handler: Arc<H>,
+    ) -> Self {
         let queues = ConsumerQueues::new(bus.queue_prefix(), &spec.name, &bus.settings().retry_delays_ms);
         Self {
             bus,
             pool,
+            outbox,
             metrics,
             queues,
             spec,
@@ -152,10 +177,21 @@ impl<H: EventHandler> Consumer<H> {
         Ok(())
     }
 
+    /// Runs `bus.consumers_per_queue` consuming loops side by side until cancelled. Messages
+    /// of one queue are therefore handled concurrently, not in publication order.
+    pub async fn run(self, cancel: CancellationToken) {
+        let loops = usize::from(self.bus.settings().consumers_per_queue.max(1));
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..loops {
+            set.spawn(self.clone().run_loop(cancel.clone()));
+        }
+        while set.join_next().await.is_some() {}
+    }
+
     /// Consumes until cancelled, reconnecting after any broker failure. A message being
     /// handled when cancellation comes is finished and acknowledged; prefetched ones go back
     /// to the queue when the channel closes.
-    pub async fn run(self, cancel: CancellationToken) {
+    async fn run_loop(self, cancel: CancellationToken) {
         let max_delay = Duration::from_millis(self.bus.settings().reconnect_max_delay_ms);
         let mut delay = Duration::from_millis(200);
         loop {
@@ -320,7 +356,7 @@ impl<H: EventHandler> Consumer<H> {
             return Ok(Outcome::Duplicate);
         }
         self.handler.handle(&mut tx, event).await?;
-        tx.commit().await?;
+        self.outbox.commit(tx).await?;
         Ok(Outcome::Handled)
     }
 }

@@ -72,8 +72,13 @@ impl Outbox {
     /// Commits `tx` and wakes the relay, so staged events go out at once.
     pub async fn commit(&self, tx: Tx) -> Result<(), sqlx::Error> {
         tx.commit().await?;
-        self.inner.wake.notify_one();
+        self.wake();
         Ok(())
+    }
+
+    /// Tells the relay that a transaction which may have staged events has committed.
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
     }
 
     /// Publishes one batch of unpublished events; returns how many were published.
