@@ -16,6 +16,7 @@ use crate::auth::JwtVerifier;
 use crate::bus::Bus;
 use crate::bus::consumer::{Consumer, ConsumerSpec, EventHandler};
 use crate::bus::outbox::Outbox;
+use crate::bus::topology::ConsumerQueues;
 use crate::config::{DEVELOPMENT_JWT_SECRET, Settings};
 use crate::http::Api;
 use crate::jobs::Jobs;
@@ -108,6 +109,11 @@ pub trait Task: Send + Sync + 'static {
         Box::pin(async { Ok(()) })
     }
     fn run(self: Box<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()>;
+
+    /// The queues it consumes, if it is a consumer (for the parking-queue admin API).
+    fn consumer_queues(&self) -> Option<(String, ConsumerQueues)> {
+        None
+    }
 }
 
 impl<H: EventHandler> Task for Consumer<H> {
@@ -117,6 +123,10 @@ impl<H: EventHandler> Task for Consumer<H> {
 
     fn run(self: Box<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
         Box::pin((*self).run(cancel))
+    }
+
+    fn consumer_queues(&self) -> Option<(String, ConsumerQueues)> {
+        Some((self.name().to_owned(), self.queues().clone()))
     }
 }
 
@@ -142,7 +152,8 @@ impl Application {
         for task in &tasks {
             task.prepare().await?;
         }
-        let (server, port) = crate::http::serve(&platform, &settings.http, api)?;
+        let consumers = tasks.iter().filter_map(|t| t.consumer_queues()).collect();
+        let (server, port) = crate::http::serve(&platform, &settings.http, api, consumers)?;
         Ok(Self {
             port,
             server,

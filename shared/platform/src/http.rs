@@ -19,6 +19,9 @@ use utoipa::openapi::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::app::Platform;
+use crate::auth::{Principal, Role};
+use crate::bus::parking;
+use crate::bus::topology::ConsumerQueues;
 use crate::config::HttpSettings;
 use crate::error::ApiError;
 
@@ -39,7 +42,13 @@ impl Api {
 }
 
 /// Binds the listener and builds the server (not yet running). Returns it with its port.
-pub fn serve(platform: &Platform, settings: &HttpSettings, api: Api) -> anyhow::Result<(Server, u16)> {
+pub fn serve(
+    platform: &Platform,
+    settings: &HttpSettings,
+    api: Api,
+    consumers: Vec<(String, ConsumerQueues)>,
+) -> anyhow::Result<(Server, u16)> {
+    let consumers = web::Data::new(Consumers(consumers));
     let listener = TcpListener::bind((settings.host.as_str(), settings.port))
         .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", settings.host, settings.port))?;
     let port = listener.local_addr()?.port();
@@ -56,6 +65,7 @@ pub fn serve(platform: &Platform, settings: &HttpSettings, api: Api) -> anyhow::
             .app_data(platform_data.clone())
             .app_data(verifier.clone())
             .app_data(openapi.clone())
+            .app_data(consumers.clone())
             .app_data(web::JsonConfig::default().limit(body_limit).error_handler(json_error))
             .app_data(web::PayloadConfig::default().limit(body_limit))
             .app_data(web::PathConfig::default().error_handler(path_error))
@@ -113,6 +123,8 @@ pub fn serve(platform: &Platform, settings: &HttpSettings, api: Api) -> anyhow::
             .route("/metrics", web::get().to(metrics_text))
             .route("/openapi.json", web::get().to(openapi_json))
             .route("/docs", web::get().to(move || docs_page(service)))
+            .route("/v1/admin/parking", web::get().to(list_parked))
+            .route("/v1/admin/parking/{consumer}/replay", web::post().to(replay_parked))
             .configure(|cfg| configure(cfg))
             .default_service(web::to(not_found))
     })
@@ -200,6 +212,57 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
         format!("no route for {} {}", req.method(), req.path()),
     )
     .error_response()
+}
+
+/// This service's consumers and their queues, by name.
+struct Consumers(Vec<(String, ConsumerQueues)>);
+
+impl Consumers {
+    fn find(&self, name: &str) -> Result<&ConsumerQueues, ApiError> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, q)| q)
+            .ok_or_else(|| ApiError::not_found("consumer"))
+    }
+}
+
+/// Messages waiting in each consumer's parking queue (admins).
+async fn list_parked(
+    caller: Principal,
+    platform: web::Data<Platform>,
+    consumers: web::Data<Consumers>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    let mut items = Vec::new();
+    for (name, queues) in &consumers.0 {
+        let parked = parking::parked(&platform.bus, queues).await?;
+        items.push(json!({"consumer": name, "queue": queues.main, "parking_queue": queues.parking, "parked": parked}));
+    }
+    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+}
+
+#[derive(serde::Deserialize)]
+struct ReplayQuery {
+    limit: Option<u32>,
+}
+
+/// Moves up to `limit` (default 100, at most 10000) parked messages back to be handled again.
+async fn replay_parked(
+    caller: Principal,
+    platform: web::Data<Platform>,
+    consumers: web::Data<Consumers>,
+    path: web::Path<String>,
+    query: web::Query<ReplayQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::field("limit", "must be 1 to 10000"));
+    }
+    let queues = consumers.find(&path)?;
+    let replayed = parking::replay(&platform.bus, queues, limit).await?;
+    Ok(HttpResponse::Ok().json(json!({ "consumer": path.as_str(), "replayed": replayed })))
 }
 
 async fn healthz() -> HttpResponse {

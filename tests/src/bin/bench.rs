@@ -56,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
         args.clients
     )?;
     eprintln!("starting the five services (release build)...");
-    let stack = Stack::start(&[("TELEMETRY__LEVEL", "warn"), ("DATABASE__MAX_CONNECTIONS", "20")]).await?;
+    let mut stack = Stack::start(&[("TELEMETRY__LEVEL", "warn"), ("DATABASE__MAX_CONNECTIONS", "20")]).await?;
 
     eprintln!("[1/4] idle memory...");
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -71,15 +71,21 @@ async fn main() -> anyhow::Result<()> {
 
     eprintln!("[2/4] ticket creation throughput: pgbench, then intake...");
     let raw_tps = pgbench_two_inserts(&stack, &args).await?;
-    let started = Instant::now();
+    // Intake alone: routing and notifications wait (their queues keep the events), so the
+    // figure is intake's, not the whole pipeline's sharing two cores.
+    stack.service("routing").stop().await?;
+    stack.service("notifications").stop().await?;
     let (tickets, lat) = create_tickets(&stack, &args).await?;
     let tps = tickets as f64 / args.seconds as f64;
-    eprintln!("      {tickets} tickets created; waiting until every one is in an inbox...");
+    eprintln!("      {tickets} tickets created; restarting routing and notifications to drain them...");
+    let catch_up = Instant::now();
+    stack.service("routing").restart().await?;
+    stack.service("notifications").restart().await?;
     let drained = wait_drained(&stack).await?;
-    let pipeline = tickets as f64 / drained.duration_since(started).as_secs_f64();
+    let pipeline = tickets as f64 / drained.duration_since(catch_up).as_secs_f64();
     writeln!(
         report,
-        "\n## Ticket creation (HTTP + validation + ticket and outbox rows in one transaction)\n"
+        "\n## Ticket creation (HTTP + validation + ticket and outbox rows in one transaction; routing and notifications paused)\n"
     )?;
     writeln!(report, "| measure | value |\n|---|---|")?;
     writeln!(report, "| intake tickets/s | {tps:.0} |")?;
@@ -96,7 +102,7 @@ async fn main() -> anyhow::Result<()> {
     )?;
     writeln!(
         report,
-        "| end-to-end: the same tickets through routing into inboxes, tickets/s | {pipeline:.0} |"
+        "| routing + notifications catching up on that backlog into inboxes, tickets/s | {pipeline:.0} |"
     )?;
 
     eprintln!(

@@ -162,6 +162,11 @@ impl<H: EventHandler> Consumer<H> {
         &self.queues
     }
 
+    /// The consumer's name (`ticket-created`).
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
     /// Declares this consumer's queues and bindings (also done by [`Consumer::run`]).
     pub async fn declare(&self) -> anyhow::Result<()> {
         let channel = self.bus.channel().await?;

@@ -8,6 +8,7 @@
 
 pub mod consumer;
 pub mod outbox;
+pub mod parking;
 pub mod topology;
 
 use std::collections::BTreeMap;

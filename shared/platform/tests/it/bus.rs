@@ -227,3 +227,50 @@ async fn an_undecodable_message_is_parked_at_once() {
     cancel.cancel();
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn consumers_and_the_relay_carry_on_after_the_broker_connection_drops() {
+    let t = platform("reconnect", &[]).await;
+    let p = &t.platform;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (cancel, queues) = with_consumer(
+        p,
+        Recorder {
+            calls: calls.clone(),
+            fail: None,
+        },
+    )
+    .await;
+    let first = EventEnvelope::new("test", Ping { n: 1 }).into_raw().expect("raw");
+    publish_raw(p, &serde_json::to_vec(&first).expect("json")).await;
+    testkit::eventually(10, "the first event handled", || async {
+        Ok((consumed(p, &queues.main, "handled") == 1).then_some(()))
+    })
+    .await
+    .expect("first");
+
+    // The connection drops (as when the broker restarts): every channel on it dies.
+    let conn = p.bus.connection().await.expect("connection");
+    conn.close(320, lapin::types::ShortString::from("connection forced"))
+        .await
+        .expect("close");
+    assert!(!p.bus.is_connected().await);
+
+    // An event committed meanwhile waits in the outbox and is relayed on a new connection;
+    // the consumers reconnect and handle it.
+    let mut tx = p.pool.begin().await.expect("begin");
+    p.outbox.stage(&mut tx, Ping { n: 2 }).await.expect("stage");
+    tx.commit().await.expect("commit");
+    testkit::eventually(20, "the relay reconnects", || async {
+        Ok((p.outbox.drain().await.is_ok()).then_some(()))
+    })
+    .await
+    .expect("relayed");
+    testkit::eventually(20, "the consumer reconnects and handles the second event", || async {
+        Ok((consumed(p, &queues.main, "handled") == 2).then_some(()))
+    })
+    .await
+    .expect("second");
+    cancel.cancel();
+    assert_eq!(count(&p.pool, "SELECT count(*) FROM effect").await, 2);
+}

@@ -237,3 +237,110 @@ async fn the_request_span_continues_the_callers_trace() {
         .expect("send");
     assert_eq!(res.headers()["x-trace-id"], "0af7651916cd43dd8448eb211c80319c");
 }
+
+/// Fails while `failing` is set; records each event's `n` otherwise.
+struct Flaky {
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl platform::bus::consumer::EventHandler for Flaky {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut platform::Tx,
+        event: &'a contracts::RawEnvelope,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), platform::bus::consumer::HandlerError>> {
+        Box::pin(async move {
+            if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(platform::bus::consumer::HandlerError::Reject(anyhow::anyhow!(
+                    "bad reference data"
+                )));
+            }
+            let ping = event.decode::<crate::helpers::Ping>()?;
+            sqlx::query("INSERT INTO note (text) VALUES ($1)")
+                .bind(ping.data.n.to_string())
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_admin_sees_parked_messages_and_replays_them_once_the_cause_is_fixed() {
+    let t = platform("parking-admin", &[]).await;
+    sqlx::query("CREATE TABLE note (id BIGSERIAL PRIMARY KEY, text TEXT NOT NULL)")
+        .execute(&t.platform.pool)
+        .await
+        .expect("table");
+    let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let consumer = t.platform.consumer(
+        platform::bus::consumer::ConsumerSpec::new("pings", &["test.ping"]),
+        Flaky {
+            failing: failing.clone(),
+        },
+    );
+    let api = Api::new(utoipa::openapi::OpenApiBuilder::new().build(), |_| {});
+    let app = Application::build(t.platform.clone(), &t.settings, api, vec![Box::new(consumer)])
+        .await
+        .expect("build");
+    let url = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+
+    let mut tx = t.platform.pool.begin().await.expect("begin");
+    t.platform
+        .outbox
+        .stage(&mut tx, crate::helpers::Ping { n: 42 })
+        .await
+        .expect("stage");
+    t.platform.outbox.commit(tx).await.expect("commit");
+
+    let c = reqwest::Client::new();
+    let admin = token(Role::Admin);
+    let parked = || async {
+        let v: Value = c
+            .get(format!("{url}/v1/admin/parking"))
+            .bearer_auth(&admin)
+            .send()
+            .await?
+            .json()
+            .await?;
+        anyhow::Ok(v["items"][0]["parked"].as_u64().unwrap_or(0))
+    };
+    testkit::eventually(10, "the message parked", || async {
+        Ok((parked().await? == 1).then_some(()))
+    })
+    .await
+    .expect("parked");
+    let agent = c
+        .post(format!("{url}/v1/admin/parking/pings/replay"))
+        .bearer_auth(token(Role::Agent))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(agent.status(), 403);
+    let unknown = c
+        .post(format!("{url}/v1/admin/parking/nobody/replay"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(unknown.status(), 404);
+
+    failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    let replayed: Value = c
+        .post(format!("{url}/v1/admin/parking/pings/replay?limit=10"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("replay")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(replayed["replayed"], 1);
+    testkit::eventually(10, "the replayed message handled", || async {
+        Ok((count(&t.platform.pool, "SELECT count(*) FROM note WHERE text = '42'").await == 1).then_some(()))
+    })
+    .await
+    .expect("handled");
+    assert_eq!(parked().await.expect("parked"), 0);
+}
