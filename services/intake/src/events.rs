@@ -13,8 +13,8 @@ pub fn ticket_created(t: &TicketRow) -> TicketCreatedV1 {
         channel: Channel::parse(&t.channel).unwrap_or(Channel::Api),
         subject: t.subject.clone(),
         priority: Priority::parse(&t.priority).unwrap_or(Priority::Normal),
-        category: None,
-        language: None,
+        category: Some(t.category.clone()),
+        language: Some(t.language.clone()),
         created_at: t.created_at,
     }
 }

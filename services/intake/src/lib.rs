@@ -29,6 +29,25 @@ pub static SPEC: ServiceSpec<IntakeSettings> = ServiceSpec {
 pub struct IntakeSettings {
     pub max_subject_chars: usize,
     pub max_body_chars: usize,
+    pub classification_rules: String,
+    pub repeat_contact_window_hours: u32,
+}
+
+impl IntakeSettings {
+    /// The classification rules: the configured file, or the shipped ones.
+    pub fn rules(&self) -> Result<domain::classify::Rules, ConfigError> {
+        let text = if self.classification_rules.is_empty() {
+            domain::classify::DEFAULT_RULES.to_owned()
+        } else {
+            std::fs::read_to_string(&self.classification_rules).map_err(|e| {
+                ConfigError::key(
+                    "service.classification_rules",
+                    format!("{}: {e}", self.classification_rules),
+                )
+            })?
+        };
+        domain::classify::Rules::parse(&text).map_err(|e| ConfigError::key("service.classification_rules", e))
+    }
 }
 
 impl Validate for IntakeSettings {
@@ -36,7 +55,7 @@ impl Validate for IntakeSettings {
         if self.max_subject_chars == 0 || self.max_body_chars == 0 {
             return Err(ConfigError::key("service.max_subject_chars", "limits must be positive"));
         }
-        Ok(())
+        self.rules().map(|_| ())
     }
 }
 
@@ -44,6 +63,7 @@ impl Validate for IntakeSettings {
 pub async fn build(settings: Settings<IntakeSettings>) -> anyhow::Result<Application> {
     let platform = Platform::connect(NAME, &settings, &MIGRATIONS).await?;
     let limits = settings.service.clone();
-    let api = Api::new(api::openapi(), move |cfg| api::configure(cfg, &limits));
+    let classifier = std::sync::Arc::new(domain::classify::Classifier::new(settings.service.rules()?));
+    let api = Api::new(api::openapi(), move |cfg| api::configure(cfg, &limits, &classifier));
     Application::build(platform, &settings, api, vec![]).await
 }

@@ -6,13 +6,16 @@ use actix_web::web;
 use platform::error::{FieldError, Problem};
 use utoipa::OpenApi;
 
+use std::sync::Arc;
+
 use crate::IntakeSettings;
+use crate::domain::classify::Classifier;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Intake API", description = "Tickets from every channel: web form, chat, email, phone, walk-in and API."),
     paths(tickets::create_ticket, tickets::get_ticket),
-    components(schemas(tickets::CreateTicketRequest, tickets::TicketResponse, Problem, FieldError)),
+    components(schemas(tickets::CreateTicketRequest, tickets::TicketResponse, tickets::ClassificationResponse, Problem, FieldError)),
     security(("bearer" = [])),
     tags((name = "tickets", description = "Open and read tickets"))
 )]
@@ -22,10 +25,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     IntakeApi::openapi()
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig, limits: &IntakeSettings) {
-    cfg.app_data(web::Data::new(limits.clone())).service(
-        web::scope("/v1")
-            .route("/tickets", web::post().to(tickets::create_ticket))
-            .route("/tickets/{ticket_id}", web::get().to(tickets::get_ticket)),
-    );
+pub fn configure(cfg: &mut web::ServiceConfig, limits: &IntakeSettings, classifier: &Arc<Classifier>) {
+    cfg.app_data(web::Data::new(limits.clone()))
+        .app_data(web::Data::from(classifier.clone()))
+        .service(
+            web::scope("/v1")
+                .route("/tickets", web::post().to(tickets::create_ticket))
+                .route("/tickets/{ticket_id}", web::get().to(tickets::get_ticket)),
+        );
 }

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::IntakeSettings;
+use crate::domain::classify::{Classifier, Input};
 use crate::domain::ticket::{self, NewTicket};
 use crate::store::{self, TicketRow};
 
@@ -42,8 +43,27 @@ pub struct TicketResponse {
     pub body: String,
     pub status: String,
     pub priority: String,
+    pub classification: ClassificationResponse,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// What classification decided on create, and why.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ClassificationResponse {
+    /// `course_consultation`, `technical`, `learning_progress`, `refund`, `complaint`,
+    /// `course_suggestion`, `resource_request` or `other`.
+    pub category: String,
+    /// `zh-CN` or `en`.
+    pub language: String,
+    /// `k12`, `higher` or `vocational`, when recognisable.
+    pub education_level: Option<String>,
+    pub keywords: Vec<String>,
+    /// Angry or distressed language, or repeated contact: routed to senior agents.
+    pub high_emotion: bool,
+    /// The terms and scores behind each decision.
+    #[schema(value_type = Object)]
+    pub explanation: serde_json::Value,
 }
 
 impl From<TicketRow> for TicketResponse {
@@ -56,6 +76,14 @@ impl From<TicketRow> for TicketResponse {
             body: t.body,
             status: t.status,
             priority: t.priority,
+            classification: ClassificationResponse {
+                category: t.category,
+                language: t.language,
+                education_level: t.education_level,
+                keywords: t.keywords,
+                high_emotion: t.high_emotion,
+                explanation: t.classification,
+            },
             created_at: t.created_at,
             updated_at: t.updated_at,
         }
@@ -83,6 +111,7 @@ pub async fn create_ticket(
     caller: Principal,
     platform: web::Data<Platform>,
     limits: web::Data<IntakeSettings>,
+    classifier: web::Data<Classifier>,
     body: web::Json<CreateTicketRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let valid = ticket::validate(
@@ -101,7 +130,15 @@ pub async fn create_ticket(
         Begun::Fresh(work) => work,
         Begun::Replay(first) => return Ok(first),
     };
-    let row = store::insert_ticket(&mut work.tx, &valid, caller.subject).await?;
+    let recent_contacts =
+        store::recent_ticket_count(&mut work.tx, valid.customer_id, limits.repeat_contact_window_hours).await?;
+    let classified = classifier.classify(Input {
+        subject: &valid.subject,
+        body: &valid.body,
+        recent_contacts,
+    });
+    let priority = ticket::priority(valid.requested_priority, classified.priority);
+    let row = store::insert_ticket(&mut work.tx, &valid, &classified, priority, caller.subject).await?;
     platform
         .outbox
         .stage(&mut work.tx, crate::events::ticket_created(&row))
@@ -109,7 +146,13 @@ pub async fn create_ticket(
     let response = TicketResponse::from(row);
     let tx = work.finish(StatusCode::CREATED, &response).await?;
     platform.outbox.commit(tx).await?;
-    tracing::info!(ticket_id = %response.id, channel = %response.channel, "ticket opened");
+    tracing::info!(
+        ticket_id = %response.id,
+        channel = %response.channel,
+        category = %response.classification.category,
+        high_emotion = response.classification.high_emotion,
+        "ticket opened"
+    );
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("/v1/tickets/{}", response.id)))
         .json(response))

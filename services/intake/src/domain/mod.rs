@@ -1,3 +1,4 @@
 //! Intake's rules, free of I/O.
 
+pub mod classify;
 pub mod ticket;

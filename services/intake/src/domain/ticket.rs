@@ -39,7 +39,9 @@ pub struct ValidTicket {
     pub channel: Channel,
     pub subject: String,
     pub body: String,
-    pub priority: Priority,
+    /// The priority the caller asked for: staff and services may set one; a customer's is
+    /// left to classification.
+    pub requested_priority: Option<Priority>,
 }
 
 /// Checks a request from `caller`: customers open tickets for themselves; staff and services
@@ -91,10 +93,19 @@ pub fn validate(caller: &Principal, t: &NewTicket<'_>, limits: &IntakeSettings) 
             channel,
             subject: t.subject.trim().to_owned(),
             body: t.body.trim().to_owned(),
-            priority,
+            requested_priority: if is_customer {
+                None
+            } else {
+                t.priority.map(|_| priority)
+            },
         }),
         _ => Err(ApiError::internal(anyhow::anyhow!("validated ticket lacks a field"))),
     }
+}
+
+/// The ticket's priority: the higher of what staff asked for and what classification found.
+pub fn priority(requested: Option<Priority>, classified: Priority) -> Priority {
+    requested.map_or(classified, |r| r.max(classified))
 }
 
 /// Whether `caller` may see a ticket of `customer_id`.
@@ -110,6 +121,8 @@ mod tests {
         IntakeSettings {
             max_subject_chars: 20,
             max_body_chars: 100,
+            classification_rules: String::new(),
+            repeat_contact_window_hours: 168,
         }
     }
 
@@ -136,7 +149,7 @@ mod tests {
         let t = validate(&c, &req("web"), &limits()).expect("valid");
         assert_eq!(t.customer_id, c.subject);
         assert_eq!(t.subject, "退费进度");
-        assert_eq!(t.priority, Priority::Normal);
+        assert_eq!(t.requested_priority, None);
     }
 
     #[test]
@@ -171,6 +184,13 @@ mod tests {
         };
         let err = validate(&c, &r, &limits()).expect_err("invalid");
         assert_eq!(err.errors.len(), 4);
+    }
+
+    #[test]
+    fn staff_may_raise_priority_but_not_lower_what_classification_found() {
+        assert_eq!(priority(None, Priority::High), Priority::High);
+        assert_eq!(priority(Some(Priority::Urgent), Priority::Normal), Priority::Urgent);
+        assert_eq!(priority(Some(Priority::Low), Priority::High), Priority::High);
     }
 
     #[test]

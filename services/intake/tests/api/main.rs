@@ -161,3 +161,87 @@ async fn customers_see_only_their_own_tickets_and_agents_open_them_for_customers
     let bad_id = app.get("/v1/tickets/not-a-uuid", &agent).send().await.expect("bad");
     assert_eq!(bad_id.status(), 400);
 }
+
+#[tokio::test]
+async fn a_new_ticket_is_classified_with_its_reasons_and_the_event_carries_the_category() {
+    let app = app().await;
+    let token = app.token(Uuid::new_v4(), Role::Customer);
+    let res = app
+        .post("/v1/tickets", &token)
+        .json(&json!({"channel": "chat", "subject": "投诉老师态度差", "body": "老师上课态度非常差，孩子问问题被骂，我要投诉！"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 201);
+    let ticket: Value = res.json().await.expect("json");
+    let c = &ticket["classification"];
+    assert_eq!(c["category"], "complaint");
+    assert_eq!(c["language"], "zh-CN");
+    assert_eq!(c["high_emotion"], true);
+    assert_eq!(ticket["priority"], "high", "high emotion raises the priority");
+    assert!(
+        c["explanation"]["category_terms"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|x| x == "投诉"))
+    );
+    assert!(c["keywords"].as_array().is_some_and(|k| !k.is_empty()));
+
+    let envelope: Value =
+        sqlx::query_scalar("SELECT envelope FROM outbox_event WHERE event_type = 'intake.ticket.created'")
+            .fetch_one(&app.platform.pool)
+            .await
+            .expect("event");
+    assert_eq!(envelope["data"]["category"], "complaint");
+    assert_eq!(envelope["data"]["priority"], "high");
+    assert_eq!(envelope["data"]["language"], "zh-CN");
+}
+
+#[tokio::test]
+async fn a_customer_who_keeps_writing_is_flagged_high_emotion() {
+    let app = app().await;
+    let token = app.token(Uuid::new_v4(), Role::Customer);
+    let mut flags = Vec::new();
+    for i in 0..4 {
+        let t: Value = app
+            .post("/v1/tickets", &token)
+            .json(&json!({"channel": "web", "subject": format!("When is my class {i}"), "body": "When does the next lesson start?"}))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        flags.push(t["classification"]["high_emotion"].as_bool().unwrap_or(false));
+    }
+    assert_eq!(
+        flags,
+        [false, false, false, true],
+        "the fourth contact within the window is flagged"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_rules_file_stops_start_up_naming_the_setting() {
+    let dir = std::env::temp_dir().join(format!("rules-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("rules.toml");
+    std::fs::write(
+        &file,
+        intake::domain::classify::DEFAULT_RULES.replace("name = \"other\"", "name = \"misc\""),
+    )
+    .expect("write");
+    let mut vars = testkit::Isolation::new()
+        .service_env("INTAKE", "intake")
+        .await
+        .expect("env");
+    vars.insert(
+        "INTAKE__SERVICE__CLASSIFICATION_RULES".into(),
+        file.to_string_lossy().into_owned(),
+    );
+    let err = spawn(&intake::SPEC, &vars).await.err().expect("start-up fails");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("service.classification_rules") && text.contains("misc"),
+        "{text}"
+    );
+}

@@ -1,0 +1,444 @@
+//! Classification of a new ticket, explained: category, language, education level, keywords,
+//! priority and a high-emotion flag — in Chinese (segmented with jieba) and English.
+//!
+//! The rules are data (`config/classification.toml`, replaceable by a file); this module only
+//! applies them.
+
+use std::collections::BTreeMap;
+
+use contracts::vocabulary::Priority;
+use jieba_rs::Jieba;
+use serde::{Deserialize, Serialize};
+
+/// Every category, in the order ties are broken.
+pub const CATEGORIES: [&str; 8] = [
+    "complaint",
+    "refund",
+    "technical",
+    "learning_progress",
+    "resource_request",
+    "course_suggestion",
+    "course_consultation",
+    "other",
+];
+
+pub const EDUCATION_LEVELS: [&str; 3] = ["k12", "higher", "vocational"];
+
+/// The rules file's shape.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    pub subject_weight: f64,
+    pub category: Vec<TermSet>,
+    pub education_level: Vec<TermSet>,
+    pub priority: PriorityRules,
+    pub emotion: EmotionRules,
+}
+
+/// Named terms in both languages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TermSet {
+    pub name: String,
+    #[serde(default)]
+    pub zh: Vec<String>,
+    #[serde(default)]
+    pub en: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityRules {
+    pub urgent_zh: Vec<String>,
+    pub urgent_en: Vec<String>,
+    pub high_zh: Vec<String>,
+    pub high_en: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmotionRules {
+    pub zh: Vec<String>,
+    pub en: Vec<String>,
+    pub min_terms: usize,
+    pub exclamation_run: usize,
+    pub repeat_contacts: u32,
+}
+
+/// The rules shipped with the service.
+pub const DEFAULT_RULES: &str = include_str!("../../config/classification.toml");
+
+impl Rules {
+    /// Parses and checks rules: known category and level names, `other` present.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let rules: Rules = toml::from_str(text).map_err(|e| e.to_string())?;
+        for c in &rules.category {
+            if !CATEGORIES.contains(&c.name.as_str()) {
+                return Err(format!(
+                    "unknown category `{}` (known: {})",
+                    c.name,
+                    CATEGORIES.join(", ")
+                ));
+            }
+        }
+        if !rules.category.iter().any(|c| c.name == "other") {
+            return Err("the rules must define the category `other`".into());
+        }
+        for l in &rules.education_level {
+            if !EDUCATION_LEVELS.contains(&l.name.as_str()) {
+                return Err(format!("unknown education level `{}`", l.name));
+            }
+        }
+        if rules.subject_weight <= 0.0 {
+            return Err("subject_weight must be positive".into());
+        }
+        Ok(rules)
+    }
+}
+
+/// What the classifier looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    pub subject: &'a str,
+    pub body: &'a str,
+    /// Tickets the same customer opened recently (for the repeated-contact rule).
+    pub recent_contacts: u32,
+}
+
+/// The result, with the reasons for each part.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Classification {
+    pub category: String,
+    /// `zh-CN` or `en`.
+    pub language: String,
+    pub education_level: Option<String>,
+    pub keywords: Vec<String>,
+    pub priority: Priority,
+    pub high_emotion: bool,
+    pub explanation: Explanation,
+}
+
+/// Why: the terms behind each decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    /// Category → weighted score of its matched terms (only categories that matched).
+    pub category_scores: BTreeMap<String, f64>,
+    /// The winning category's matched terms.
+    pub category_terms: Vec<String>,
+    /// Share of Chinese characters among letters.
+    pub han_ratio: f64,
+    pub education_terms: Vec<String>,
+    pub priority_terms: Vec<String>,
+    pub emotion_terms: Vec<String>,
+    pub exclamation_run: usize,
+    pub recent_contacts: u32,
+}
+
+/// Applies the rules; cheap to share (`Arc`), the segmenter's dictionary loads once.
+pub struct Classifier {
+    rules: Rules,
+    jieba: Jieba,
+}
+
+impl Classifier {
+    pub fn new(rules: Rules) -> Self {
+        Self {
+            rules,
+            jieba: Jieba::new(),
+        }
+    }
+
+    pub fn classify(&self, input: Input<'_>) -> Classification {
+        let subject = input.subject.to_lowercase();
+        let body = input.body.to_lowercase();
+        let r = &self.rules;
+
+        let mut scores = BTreeMap::new();
+        let mut best: Option<(&str, f64, Vec<String>)> = None;
+        for set in &r.category {
+            let in_subject = matches(&subject, set);
+            let in_body = matches(&body, set);
+            let score = in_subject.len() as f64 * r.subject_weight + in_body.len() as f64;
+            if score > 0.0 {
+                scores.insert(set.name.clone(), score);
+                if best.as_ref().is_none_or(|(_, s, _)| score > *s) {
+                    let mut terms = in_subject;
+                    for t in in_body {
+                        if !terms_contains(&terms, &t) {
+                            terms.push(t);
+                        }
+                    }
+                    best = Some((set.name.as_str(), score, terms));
+                }
+            }
+        }
+        let (category, category_terms) = match best {
+            Some((name, _, terms)) => (name.to_owned(), terms),
+            None => ("other".to_owned(), Vec::new()),
+        };
+
+        let text = format!("{subject}\n{body}");
+        let han_ratio = han_ratio(&text);
+        let language = if han_ratio >= 0.2 { "zh-CN" } else { "en" }.to_owned();
+
+        let mut education_level = None;
+        let mut education_terms = Vec::new();
+        for set in &r.education_level {
+            let found = matches(&text, set);
+            if !found.is_empty() {
+                education_level = Some(set.name.clone());
+                education_terms = found;
+                break;
+            }
+        }
+
+        let emotion_terms = find_terms(&text, &r.emotion.zh, &r.emotion.en);
+        let exclamation_run = longest_exclamation_run(&text);
+        let high_emotion = emotion_terms.len() >= r.emotion.min_terms.max(1)
+            || exclamation_run >= r.emotion.exclamation_run
+            || input.recent_contacts >= r.emotion.repeat_contacts;
+
+        let urgent = find_terms(&text, &r.priority.urgent_zh, &r.priority.urgent_en);
+        let high = find_terms(&text, &r.priority.high_zh, &r.priority.high_en);
+        let (priority, priority_terms) = if !urgent.is_empty() {
+            (Priority::Urgent, urgent)
+        } else if !high.is_empty() || high_emotion {
+            (Priority::High, high)
+        } else {
+            (Priority::Normal, Vec::new())
+        };
+
+        let keywords = self.keywords(&text, &category_terms);
+        Classification {
+            category,
+            language,
+            education_level,
+            keywords,
+            priority,
+            high_emotion,
+            explanation: Explanation {
+                category_scores: scores,
+                category_terms,
+                han_ratio: (han_ratio * 100.0).round() / 100.0,
+                education_terms,
+                priority_terms,
+                emotion_terms,
+                exclamation_run,
+                recent_contacts: input.recent_contacts,
+            },
+        }
+    }
+
+    /// The ticket's keywords: the deciding terms first, then the most frequent words
+    /// (jieba-segmented Chinese, English words), stop words left out.
+    fn keywords(&self, text: &str, deciding: &[String]) -> Vec<String> {
+        let mut counts: Vec<(String, usize, usize)> = Vec::new();
+        let mut add = |word: &str, at: usize| {
+            if let Some(entry) = counts.iter_mut().find(|(w, _, _)| w == word) {
+                entry.1 += 1;
+            } else {
+                counts.push((word.to_owned(), 1, at));
+            }
+        };
+        for (i, token) in self.jieba.cut(text, true).into_iter().enumerate() {
+            let token = token.word.trim();
+            let han = token.chars().filter(|c| is_han(*c)).count();
+            if han >= 2 && !ZH_STOP.contains(&token) {
+                add(token, i);
+            } else if han == 0 {
+                for (j, word) in token
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| w.len() >= 3 && !EN_STOP.contains(w) && !w.chars().all(|c| c.is_ascii_digit()))
+                    .enumerate()
+                {
+                    add(word, i * 100 + j);
+                }
+            }
+        }
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+        let mut out: Vec<String> = deciding.iter().take(5).cloned().collect();
+        for (word, _, _) in counts {
+            if out.len() >= 8 {
+                break;
+            }
+            if !out.iter().any(|o| o == &word) {
+                out.push(word);
+            }
+        }
+        out
+    }
+}
+
+fn terms_contains(terms: &[String], t: &str) -> bool {
+    terms.iter().any(|x| x == t)
+}
+
+fn matches(text: &str, set: &TermSet) -> Vec<String> {
+    find_terms(text, &set.zh, &set.en)
+}
+
+/// Chinese terms as substrings, English terms as whole words or phrases (text is lowercase).
+fn find_terms(text: &str, zh: &[String], en: &[String]) -> Vec<String> {
+    let mut found: Vec<String> = zh
+        .iter()
+        .filter(|t| text.contains(&t.to_lowercase()))
+        .cloned()
+        .collect();
+    for term in en {
+        let term_lc = term.to_lowercase();
+        if contains_word(text, &term_lc) && !terms_contains(&found, term) {
+            found.push(term.clone());
+        }
+    }
+    found
+}
+
+fn contains_word(text: &str, phrase: &str) -> bool {
+    text.match_indices(phrase).any(|(at, m)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + m.len()..].chars().next();
+        !before.is_some_and(|c| c.is_alphanumeric() && !is_han(c))
+            && !after.is_some_and(|c| c.is_alphanumeric() && !is_han(c))
+    })
+}
+
+fn is_han(c: char) -> bool {
+    matches!(c as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0xF900..=0xFAFF)
+}
+
+fn han_ratio(text: &str) -> f64 {
+    let han = text.chars().filter(|c| is_han(*c)).count();
+    let latin = text.chars().filter(|c| c.is_ascii_alphabetic()).count();
+    if han + latin == 0 {
+        return 0.0;
+    }
+    // A Chinese character carries about as much as a short English word.
+    let weighted = han as f64 * 3.0;
+    weighted / (weighted + latin as f64)
+}
+
+fn longest_exclamation_run(text: &str) -> usize {
+    let (mut best, mut run) = (0, 0);
+    for c in text.chars() {
+        if c == '!' || c == '！' {
+            run += 1;
+            best = best.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    best
+}
+
+const ZH_STOP: [&str; 24] = [
+    "我们",
+    "你们",
+    "他们",
+    "这个",
+    "那个",
+    "什么",
+    "怎么",
+    "请问",
+    "一下",
+    "可以",
+    "已经",
+    "没有",
+    "还是",
+    "就是",
+    "但是",
+    "因为",
+    "所以",
+    "如果",
+    "一直",
+    "现在",
+    "时候",
+    "自己",
+    "问题",
+    "能不能",
+];
+
+const EN_STOP: [&str; 40] = [
+    "the", "and", "for", "you", "your", "are", "was", "but", "not", "can", "with", "this", "that", "have", "has",
+    "had", "from", "what", "when", "where", "how", "does", "did", "would", "could", "please", "there", "their", "they",
+    "its", "our", "any", "about", "into", "just", "also", "been", "will", "it's", "i'm",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::OnceLock;
+
+    fn classifier() -> &'static Classifier {
+        static C: OnceLock<Classifier> = OnceLock::new();
+        C.get_or_init(|| Classifier::new(Rules::parse(DEFAULT_RULES).expect("rules")))
+    }
+
+    fn classify(subject: &str, body: &str, recent: u32) -> Classification {
+        classifier().classify(Input {
+            subject,
+            body,
+            recent_contacts: recent,
+        })
+    }
+
+    #[test]
+    fn a_chinese_refund_request_is_explained() {
+        let c = classify("申请退款", "孩子不喜欢这个课程，想申请退款，七天内可以全额退吗？", 0);
+        assert_eq!(c.category, "refund");
+        assert_eq!(c.language, "zh-CN");
+        assert_eq!(c.education_level.as_deref(), Some("k12"));
+        assert!(c.explanation.category_terms.contains(&"退款".to_owned()));
+        assert!(c.keywords.contains(&"退款".to_owned()));
+        assert!(!c.high_emotion);
+    }
+
+    #[test]
+    fn an_english_technical_fault_is_classified() {
+        let c = classify(
+            "No sound in the classroom",
+            "I can't hear the teacher during the live session.",
+            0,
+        );
+        assert_eq!(c.category, "technical");
+        assert_eq!(c.language, "en");
+        assert!(c.keywords.iter().any(|k| k == "teacher" || k == "session"));
+    }
+
+    #[test]
+    fn angry_language_exclamations_or_repeated_contact_flag_high_emotion() {
+        let angry = classify("投诉老师", "老师态度恶劣，我非常愤怒", 0);
+        assert!(angry.high_emotion && angry.category == "complaint");
+        assert_eq!(angry.priority, Priority::High);
+        assert!(classify("Hello", "Why is nobody answering!!!", 0).high_emotion);
+        assert!(classify("Timetable", "When is the next class?", 3).high_emotion);
+        assert!(!classify("Timetable", "When is the next class?", 0).high_emotion);
+    }
+
+    #[test]
+    fn urgency_words_raise_priority() {
+        let c = classify("紧急：直播课进不去", "马上就要考试了", 0);
+        assert_eq!(c.priority, Priority::Urgent);
+        assert!(!c.explanation.priority_terms.is_empty());
+    }
+
+    #[test]
+    fn nothing_recognised_is_other() {
+        let c = classify("hello", "just checking in", 0);
+        assert_eq!(c.category, "other");
+        assert!(c.explanation.category_scores.is_empty());
+    }
+
+    #[test]
+    fn english_terms_match_whole_words_only() {
+        assert!(contains_word("the app crashes", "app"));
+        assert!(!contains_word("my apple", "app"));
+        assert!(contains_word("打开app就闪退", "app"));
+    }
+
+    #[test]
+    fn bad_rules_are_refused_with_a_reason() {
+        let unknown = DEFAULT_RULES.replace("name = \"refund\"", "name = \"refunds\"");
+        assert!(Rules::parse(&unknown).expect_err("unknown").contains("refunds"));
+        assert!(Rules::parse("subject_weight = 1").is_err());
+    }
+}
