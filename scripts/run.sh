@@ -19,7 +19,8 @@ stop_all() {
   fi
   echo "stopped"
 }
-trap stop_all INT TERM EXIT
+trap stop_all EXIT
+trap 'stop_all; exit 0' INT TERM
 
 for svc in "${ORDER[@]}"; do
   prefix=$(echo "$svc" | tr 'a-z-' 'A-Z_')
