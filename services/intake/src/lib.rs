@@ -3,6 +3,7 @@
 pub mod api;
 pub mod domain;
 pub mod events;
+pub mod lifecycle;
 pub mod store;
 
 use platform::config::{ConfigError, Settings, Validate};
@@ -31,6 +32,8 @@ pub struct IntakeSettings {
     pub max_body_chars: usize,
     pub classification_rules: String,
     pub repeat_contact_window_hours: u32,
+    pub auto_close_after_hours: u32,
+    pub reopen_window_hours: u32,
 }
 
 impl IntakeSettings {
@@ -61,9 +64,23 @@ impl Validate for IntakeSettings {
 
 /// Connects, migrates and builds the service, ready to run.
 pub async fn build(settings: Settings<IntakeSettings>) -> anyhow::Result<Application> {
-    let platform = Platform::connect(NAME, &settings, &MIGRATIONS).await?;
+    let mut platform = Platform::connect(NAME, &settings, &MIGRATIONS).await?;
+    let lifecycle = lifecycle::Lifecycle {
+        outbox: platform.outbox.clone(),
+        jobs: platform.jobs.clone(),
+        timing: lifecycle::Timing {
+            auto_close_after_hours: settings.service.auto_close_after_hours,
+            reopen_window_hours: settings.service.reopen_window_hours,
+        },
+    };
+    platform.jobs = platform
+        .jobs
+        .clone()
+        .with_handler(lifecycle::AUTO_CLOSE_JOB, lifecycle::AutoClose(lifecycle.clone()));
     let limits = settings.service.clone();
     let classifier = std::sync::Arc::new(domain::classify::Classifier::new(settings.service.rules()?));
-    let api = Api::new(api::openapi(), move |cfg| api::configure(cfg, &limits, &classifier));
+    let api = Api::new(api::openapi(), move |cfg| {
+        api::configure(cfg, &limits, &classifier, &lifecycle)
+    });
     Application::build(platform, &settings, api, vec![]).await
 }

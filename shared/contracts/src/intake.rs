@@ -33,6 +33,99 @@ impl Event for TicketCreatedV1 {
     }
 }
 
+/// `intake.ticket.status_changed` v1: every lifecycle transition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketStatusChangedV1 {
+    pub ticket_id: Uuid,
+    pub customer_id: Uuid,
+    /// Status names: `new`, `auto_answered`, `queued`, `assigned`, `in_progress`,
+    /// `waiting_on_customer`, `resolved`, `closed`, `cancelled`.
+    pub from: String,
+    pub to: String,
+    /// What caused it (`resolve`, `reopen`, `customer_replied`, ...).
+    pub action: String,
+    /// Who: a customer, an agent, or the service itself for automatic changes.
+    pub actor_id: Uuid,
+    pub changed_at: DateTime<Utc>,
+}
+
+impl Event for TicketStatusChangedV1 {
+    const TYPE: &'static str = "intake.ticket.status_changed";
+    const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<String> {
+        Some(self.ticket_id.to_string())
+    }
+}
+
+/// `intake.ticket.message_added` v1: a message in a ticket's thread. Internal notes are
+/// announced too (`visibility = internal`), for agents only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketMessageAddedV1 {
+    pub ticket_id: Uuid,
+    pub customer_id: Uuid,
+    pub message_id: Uuid,
+    /// `customer`, `agent` or `system`.
+    pub author_role: String,
+    pub author_id: Uuid,
+    /// `public` or `internal`.
+    pub visibility: String,
+    /// `message`, `progress_update` or `note`.
+    pub kind: String,
+    /// Whether this message is the first public answer by staff (stops first-response timers).
+    pub first_response: bool,
+    pub added_at: DateTime<Utc>,
+}
+
+impl Event for TicketMessageAddedV1 {
+    const TYPE: &'static str = "intake.ticket.message_added";
+    const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<String> {
+        Some(self.ticket_id.to_string())
+    }
+}
+
+/// `intake.ticket.resolved` v1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketResolvedV1 {
+    pub ticket_id: Uuid,
+    pub customer_id: Uuid,
+    pub resolved_by: Uuid,
+    pub resolved_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Event for TicketResolvedV1 {
+    const TYPE: &'static str = "intake.ticket.resolved";
+    const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<String> {
+        Some(self.ticket_id.to_string())
+    }
+}
+
+/// `intake.ticket.reopened` v1: not solved after all; the ticket is queued again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketReopenedV1 {
+    pub ticket_id: Uuid,
+    pub customer_id: Uuid,
+    pub reopened_by: Uuid,
+    pub reopen_count: i32,
+    pub reopened_at: DateTime<Utc>,
+}
+
+impl Event for TicketReopenedV1 {
+    const TYPE: &'static str = "intake.ticket.reopened";
+    const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<String> {
+        Some(self.ticket_id.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +174,42 @@ mod tests {
         let mut raw = env.into_raw().expect("raw");
         raw.data["added_in_a_later_minor"] = serde_json::json!(true);
         assert!(raw.decode::<TicketCreatedV1>().is_ok());
+    }
+
+    #[test]
+    fn lifecycle_events_round_trip() {
+        let now = Utc::now();
+        let changed = EventEnvelope::new(
+            "intake",
+            TicketStatusChangedV1 {
+                ticket_id: Uuid::now_v7(),
+                customer_id: Uuid::new_v4(),
+                from: "in_progress".into(),
+                to: "resolved".into(),
+                action: "resolve".into(),
+                actor_id: Uuid::new_v4(),
+                changed_at: now,
+            },
+        );
+        let raw: RawEnvelope = serde_json::from_str(&serde_json::to_string(&changed).expect("json")).expect("parse");
+        assert_eq!(raw.event_type, "intake.ticket.status_changed");
+        assert_eq!(raw.decode::<TicketStatusChangedV1>().expect("decode"), changed);
+        let resolved = EventEnvelope::new(
+            "intake",
+            TicketResolvedV1 {
+                ticket_id: Uuid::now_v7(),
+                customer_id: Uuid::new_v4(),
+                resolved_by: Uuid::new_v4(),
+                resolved_at: now,
+                first_response_at: None,
+                created_at: now,
+            },
+        );
+        let json = serde_json::to_value(&resolved).expect("json");
+        assert!(json["data"].get("first_response_at").is_none());
+        let raw: RawEnvelope = serde_json::from_value(json).expect("parse");
+        assert!(raw.decode::<TicketReopenedV1>().is_err(), "another type is refused");
+        assert_eq!(raw.decode::<TicketResolvedV1>().expect("decode"), resolved);
     }
 
     #[test]

@@ -44,6 +44,11 @@ pub struct TicketResponse {
     pub status: String,
     pub priority: String,
     pub classification: ClassificationResponse,
+    /// When staff first answered publicly.
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub reopen_count: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -84,6 +89,10 @@ impl From<TicketRow> for TicketResponse {
                 high_emotion: t.high_emotion,
                 explanation: t.classification,
             },
+            first_response_at: t.first_response_at,
+            resolved_at: t.resolved_at,
+            closed_at: t.closed_at,
+            reopen_count: t.reopen_count,
             created_at: t.created_at,
             updated_at: t.updated_at,
         }

@@ -1,4 +1,5 @@
 //! Intake's rules, free of I/O.
 
 pub mod classify;
+pub mod lifecycle;
 pub mod ticket;

@@ -8,20 +8,6 @@ use uuid::Uuid;
 
 use crate::IntakeSettings;
 
-/// Where a ticket stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    New,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::New => "new",
-        }
-    }
-}
-
 /// A request to open a ticket, as received.
 #[derive(Debug, Clone)]
 pub struct NewTicket<'a> {
@@ -123,6 +109,8 @@ mod tests {
             max_body_chars: 100,
             classification_rules: String::new(),
             repeat_contact_window_hours: 168,
+            auto_close_after_hours: 72,
+            reopen_window_hours: 168,
         }
     }
 

@@ -5,12 +5,34 @@ use platform::testing::{TestApp, spawn};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+mod lifecycle;
+
 async fn app() -> TestApp {
-    let vars = testkit::Isolation::new()
+    app_with(&[]).await
+}
+
+/// The service with some `INTAKE__...` settings overridden.
+async fn app_with(settings: &[(&str, &str)]) -> TestApp {
+    let mut vars = testkit::Isolation::new()
         .service_env("INTAKE", "intake")
         .await
         .expect("env");
+    for (k, v) in settings {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
     spawn(&intake::SPEC, &vars).await.expect("spawn")
+}
+
+/// Opens a ticket as `token` (a customer) and returns it.
+async fn open(app: &TestApp, token: &str, subject: &str, body: &str) -> Value {
+    let res = app
+        .post("/v1/tickets", token)
+        .json(&json!({"channel": "web", "subject": subject, "body": body}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 201);
+    res.json().await.expect("json")
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {

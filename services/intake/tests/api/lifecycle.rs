@@ -1,0 +1,313 @@
+//! The ticket lifecycle and its conversation thread.
+
+use platform::auth::Role;
+use platform::testing::TestApp;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{app, app_with, count, open};
+
+async fn act(app: &TestApp, token: &str, id: &str, action: &str) -> reqwest::Response {
+    app.post(&format!("/v1/tickets/{id}/transitions"), token)
+        .json(&json!({ "action": action }))
+        .send()
+        .await
+        .expect("send")
+}
+
+async fn say(app: &TestApp, token: &str, id: &str, body: Value) -> reqwest::Response {
+    app.post(&format!("/v1/tickets/{id}/messages"), token)
+        .json(&body)
+        .send()
+        .await
+        .expect("send")
+}
+
+async fn events(app: &TestApp, ticket: &str, kind: &str) -> Vec<Value> {
+    sqlx::query_scalar(
+        "SELECT envelope FROM outbox_event WHERE event_type = $1 AND envelope->'data'->>'ticket_id' = $2 ORDER BY id",
+    )
+    .bind(kind)
+    .bind(ticket)
+    .fetch_all(&app.platform.pool)
+    .await
+    .expect("events")
+}
+
+fn id(t: &Value) -> String {
+    t["id"].as_str().expect("id").to_owned()
+}
+
+#[tokio::test]
+async fn a_ticket_walks_the_whole_path_and_each_change_is_an_event() {
+    let app = app().await;
+    let customer = Uuid::new_v4();
+    let me = app.token(customer, Role::Customer);
+    let service = app.token(Uuid::new_v4(), Role::Service);
+    let agent = app.token(Uuid::new_v4(), Role::Agent);
+    let t = open(&app, &me, "作业提交不了", "点提交按钮没有反应").await;
+    let t = id(&t);
+    for (token, action, status) in [
+        (&service, "queue", "queued"),
+        (&service, "assign", "assigned"),
+        (&agent, "start", "in_progress"),
+        (&agent, "wait_on_customer", "waiting_on_customer"),
+    ] {
+        let res = act(&app, token, &t, action).await;
+        assert_eq!(res.status(), 200, "{action}");
+        assert_eq!(res.json::<Value>().await.expect("json")["status"], status);
+    }
+    // The customer's answer puts it back in progress by itself.
+    assert_eq!(
+        say(&app, &me, &t, json!({"body": "换了浏览器还是不行"})).await.status(),
+        201
+    );
+    let now: Value = app
+        .get(&format!("/v1/tickets/{t}"), &me)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(now["status"], "in_progress");
+    let resolved: Value = act(&app, &agent, &t, "resolve").await.json().await.expect("json");
+    assert_eq!(resolved["status"], "resolved");
+    assert!(resolved["resolved_at"].is_string());
+    let closed: Value = act(&app, &me, &t, "close").await.json().await.expect("json");
+    assert_eq!(closed["status"], "closed");
+    assert!(closed["closed_at"].is_string());
+
+    let changes: Vec<String> = events(&app, &t, "intake.ticket.status_changed")
+        .await
+        .iter()
+        .map(|e| format!("{}>{}", e["data"]["from"], e["data"]["to"]).replace('"', ""))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "new>queued",
+            "queued>assigned",
+            "assigned>in_progress",
+            "in_progress>waiting_on_customer",
+            "waiting_on_customer>in_progress",
+            "in_progress>resolved",
+            "resolved>closed"
+        ]
+    );
+    assert_eq!(events(&app, &t, "intake.ticket.resolved").await.len(), 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM scheduled_job WHERE kind = 'ticket.auto_close' AND status = 'pending'"
+        )
+        .await,
+        0,
+        "closing by hand cancels the auto-close timer"
+    );
+}
+
+#[tokio::test]
+async fn an_illegal_transition_is_a_409_and_changes_nothing() {
+    let app = app().await;
+    let me = app.token(Uuid::new_v4(), Role::Customer);
+    let agent = app.token(Uuid::new_v4(), Role::Agent);
+    let t = id(&open(&app, &me, "Login", "I cannot log in").await);
+    let before = count(&app, "SELECT count(*) FROM outbox_event").await;
+
+    let res = act(&app, &agent, &t, "close").await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let problem: Value = res.json().await.expect("json");
+    assert!(
+        problem["detail"].as_str().is_some_and(|d| d.contains("new")),
+        "{problem}"
+    );
+    // A customer may not act as an agent, nor on someone else's ticket.
+    assert_eq!(act(&app, &me, &t, "resolve").await.status(), 403);
+    let stranger = app.token(Uuid::new_v4(), Role::Customer);
+    assert_eq!(act(&app, &stranger, &t, "cancel").await.status(), 404);
+    let unknown = act(&app, &agent, &t, "teleport").await;
+    assert_eq!(unknown.status(), 422);
+
+    let cancelled = act(&app, &me, &t, "cancel").await;
+    assert_eq!(cancelled.status(), 200);
+    assert_eq!(act(&app, &me, &t, "reopen").await.status(), 409);
+    let res = say(&app, &me, &t, json!({"body": "hello?"})).await;
+    assert_eq!(res.status(), 409, "a cancelled ticket takes no messages");
+    let status: String = sqlx::query_scalar("SELECT status FROM ticket")
+        .fetch_one(&app.platform.pool)
+        .await
+        .expect("status");
+    assert_eq!(status, "cancelled");
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM outbox_event").await,
+        before + 1,
+        "only the cancel was an event"
+    );
+}
+
+#[tokio::test]
+async fn internal_notes_stay_internal_and_the_first_public_reply_stamps_first_response() {
+    let app = app().await;
+    let customer = Uuid::new_v4();
+    let me = app.token(customer, Role::Customer);
+    let agent = app.token(Uuid::new_v4(), Role::Agent);
+    let t = id(&open(&app, &me, "Certificate", "Where do I download my certificate?").await);
+
+    let note = say(
+        &app,
+        &agent,
+        &t,
+        json!({"body": "Checked: certificate not issued yet", "kind": "note"}),
+    )
+    .await;
+    assert_eq!(note.status(), 201);
+    let ticket: Value = app
+        .get(&format!("/v1/tickets/{t}"), &agent)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert!(ticket["first_response_at"].is_null(), "a note is not a response");
+
+    let reply = say(&app, &agent, &t, json!({"body": "It will be issued on Friday."})).await;
+    assert_eq!(reply.status(), 201);
+    let update = say(
+        &app,
+        &agent,
+        &t,
+        json!({"body": "Issued; check your inbox.", "kind": "progress_update"}),
+    )
+    .await;
+    assert_eq!(update.status(), 201);
+    let ticket: Value = app
+        .get(&format!("/v1/tickets/{t}"), &me)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let first = ticket["first_response_at"].as_str().expect("stamped").to_owned();
+
+    // A customer may not post notes.
+    let sneaky = say(&app, &me, &t, json!({"body": "x", "kind": "note"})).await;
+    assert_eq!(sneaky.status(), 422);
+
+    let seen_by = |token: String| {
+        let app = &app;
+        let t = t.clone();
+        async move {
+            let list: Value = app
+                .get(&format!("/v1/tickets/{t}/messages"), &token)
+                .send()
+                .await
+                .expect("list")
+                .json()
+                .await
+                .expect("json");
+            list["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|m| m["kind"].as_str().unwrap_or_default().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(seen_by(me.clone()).await, ["message", "progress_update"]);
+    assert_eq!(seen_by(agent.clone()).await, ["note", "message", "progress_update"]);
+    let stranger = app.token(Uuid::new_v4(), Role::Customer);
+    let hidden = app
+        .get(&format!("/v1/tickets/{t}/messages"), &stranger)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(hidden.status(), 404);
+
+    let added = events(&app, &t, "intake.ticket.message_added").await;
+    let firsts: Vec<bool> = added
+        .iter()
+        .map(|e| e["data"]["first_response"].as_bool().unwrap_or(false))
+        .collect();
+    assert_eq!(firsts, [false, true, false]);
+    let again: Value = app
+        .get(&format!("/v1/tickets/{t}"), &me)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(again["first_response_at"], first.as_str(), "stamped once");
+}
+
+#[tokio::test]
+async fn a_resolved_ticket_closes_itself_after_the_quiet_period() {
+    let app = app_with(&[("INTAKE__SERVICE__AUTO_CLOSE_AFTER_HOURS", "0")]).await;
+    let me = app.token(Uuid::new_v4(), Role::Customer);
+    let agent = app.token(Uuid::new_v4(), Role::Agent);
+    let service = app.token(Uuid::new_v4(), Role::Service);
+    let t = id(&open(&app, &me, "Schedule", "When is the exam?").await);
+    assert_eq!(act(&app, &service, &t, "queue").await.status(), 200);
+    assert_eq!(act(&app, &agent, &t, "start").await.status(), 200);
+    assert_eq!(act(&app, &agent, &t, "resolve").await.status(), 200);
+    let pool = app.platform.pool.clone();
+    testkit::eventually(10, "auto-closed", || async {
+        let s: String = sqlx::query_scalar("SELECT status FROM ticket").fetch_one(&pool).await?;
+        Ok((s == "closed").then_some(()))
+    })
+    .await
+    .expect("closed");
+    let last = events(&app, &t, "intake.ticket.status_changed").await;
+    let last = last.last().expect("event");
+    assert_eq!(last["data"]["action"], "close");
+    assert_eq!(last["data"]["actor_id"], Uuid::nil().to_string());
+}
+
+#[tokio::test]
+async fn a_customer_reopens_within_the_window_only() {
+    let app = app().await;
+    let me = app.token(Uuid::new_v4(), Role::Customer);
+    let agent = app.token(Uuid::new_v4(), Role::Agent);
+    let service = app.token(Uuid::new_v4(), Role::Service);
+    let t = id(&open(&app, &me, "Video", "The replay video has no sound").await);
+    assert_eq!(act(&app, &service, &t, "queue").await.status(), 200);
+    assert_eq!(act(&app, &agent, &t, "start").await.status(), 200);
+    assert_eq!(act(&app, &agent, &t, "resolve").await.status(), 200);
+    assert_eq!(say(&app, &me, &t, json!({"body": "still broken"})).await.status(), 409);
+    let reopened = act(&app, &me, &t, "reopen").await;
+    assert_eq!(reopened.status(), 200);
+    let reopened: Value = reopened.json().await.expect("json");
+    assert_eq!(reopened["status"], "queued");
+    assert_eq!(reopened["reopen_count"], 1);
+    assert_eq!(events(&app, &t, "intake.ticket.reopened").await.len(), 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM scheduled_job WHERE kind = 'ticket.auto_close' AND status = 'pending'"
+        )
+        .await,
+        0,
+        "reopening cancels the auto-close timer"
+    );
+
+    let late = app_with(&[("INTAKE__SERVICE__REOPEN_WINDOW_HOURS", "0")]).await;
+    let me = late.token(Uuid::new_v4(), Role::Customer);
+    let t = id(&open(&late, &me, "Video", "The replay video has no sound").await);
+    let service = late.token(Uuid::new_v4(), Role::Service);
+    assert_eq!(act(&late, &service, &t, "queue").await.status(), 200);
+    assert_eq!(act(&late, &service, &t, "start").await.status(), 200);
+    assert_eq!(act(&late, &service, &t, "resolve").await.status(), 200);
+    let res = act(&late, &me, &t, "reopen").await;
+    assert_eq!(res.status(), 409);
+    let problem: Value = res.json().await.expect("json");
+    assert!(
+        problem["type"]
+            .as_str()
+            .is_some_and(|t| t.contains("reopen_window_passed")),
+        "{problem}"
+    );
+}
