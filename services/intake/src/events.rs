@@ -1,6 +1,6 @@
 //! What intake publishes.
 
-use contracts::intake::TicketCreatedV1;
+use contracts::intake::{TicketCreatedV1, TicketDetails};
 use contracts::vocabulary::{Channel, Priority};
 
 use crate::store::TicketRow;
@@ -15,6 +15,16 @@ pub fn ticket_created(t: &TicketRow) -> TicketCreatedV1 {
         priority: Priority::parse(&t.priority).unwrap_or(Priority::Normal),
         category: Some(t.category.clone()),
         language: Some(t.language.clone()),
+        details: TicketDetails {
+            number: Some(t.number),
+            status: Some(t.status.clone()),
+            high_emotion: t.high_emotion,
+            education_level: t.education_level.clone(),
+            customer_role: t.customer_role.clone(),
+            customer_segments: t.customer_segments.clone(),
+            fault_type: t.fault_type.clone(),
+            incident_id: t.incident_id,
+        },
         created_at: t.created_at,
     }
 }

@@ -4,7 +4,9 @@ pub mod api;
 pub mod domain;
 pub mod events;
 pub mod lifecycle;
+pub mod open;
 pub mod store;
+pub mod surveys;
 
 use platform::config::{ConfigError, Settings, Validate};
 use platform::http::Api;
@@ -34,9 +36,36 @@ pub struct IntakeSettings {
     pub repeat_contact_window_hours: u32,
     pub auto_close_after_hours: u32,
     pub reopen_window_hours: u32,
+    pub duplicate_window_minutes: u32,
+    pub duplicate_min_similarity: f64,
+    pub create_limit: u32,
+    pub create_limit_window_secs: u32,
+    pub auto_answer_min_confidence: f64,
+    pub auto_answer_wait_minutes: u32,
+    pub incident_window_minutes: u32,
+    pub incident_min_tickets: u32,
+    pub incident_min_overlap: f64,
+    pub survey_valid_days: u32,
+    pub survey_signing_key: secrecy::SecretString,
+    pub follow_up_after_hours: u32,
+    pub follow_up_categories: Vec<String>,
+    #[serde(default)]
+    pub resolution_target_hours: std::collections::BTreeMap<String, u32>,
 }
 
 impl IntakeSettings {
+    /// The shipped `[service]` defaults (for tests and tools).
+    pub fn defaults() -> Self {
+        #[derive(Deserialize)]
+        struct File {
+            service: IntakeSettings,
+        }
+        #[allow(clippy::expect_used)]
+        toml::from_str::<File>(include_str!("../config/default.toml"))
+            .expect("the shipped defaults parse")
+            .service
+    }
+
     /// The classification rules: the configured file, or the shipped ones.
     pub fn rules(&self) -> Result<domain::classify::Rules, ConfigError> {
         let text = if self.classification_rules.is_empty() {
@@ -58,6 +87,39 @@ impl Validate for IntakeSettings {
         if self.max_subject_chars == 0 || self.max_body_chars == 0 {
             return Err(ConfigError::key("service.max_subject_chars", "limits must be positive"));
         }
+        for (key, value) in [
+            ("service.duplicate_min_similarity", self.duplicate_min_similarity),
+            ("service.auto_answer_min_confidence", self.auto_answer_min_confidence),
+            ("service.incident_min_overlap", self.incident_min_overlap),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(ConfigError::key(key, "must be between 0 and 1"));
+            }
+        }
+        if self.create_limit == 0 || self.create_limit_window_secs == 0 {
+            return Err(ConfigError::key("service.create_limit", "must be positive"));
+        }
+        if self.incident_min_tickets < 2 {
+            return Err(ConfigError::key("service.incident_min_tickets", "must be at least 2"));
+        }
+        if secrecy::ExposeSecret::expose_secret(&self.survey_signing_key).len() < 16 {
+            return Err(ConfigError::key(
+                "service.survey_signing_key",
+                "must be at least 16 characters",
+            ));
+        }
+        for category in self
+            .follow_up_categories
+            .iter()
+            .chain(self.resolution_target_hours.keys())
+        {
+            if !domain::classify::CATEGORIES.contains(&category.as_str()) {
+                return Err(ConfigError::key(
+                    "service.follow_up_categories",
+                    format!("unknown category `{category}`"),
+                ));
+            }
+        }
         self.rules().map(|_| ())
     }
 }
@@ -65,22 +127,32 @@ impl Validate for IntakeSettings {
 /// Connects, migrates and builds the service, ready to run.
 pub async fn build(settings: Settings<IntakeSettings>) -> anyhow::Result<Application> {
     let mut platform = Platform::connect(NAME, &settings, &MIGRATIONS).await?;
+    let service = std::sync::Arc::new(settings.service.clone());
     let lifecycle = lifecycle::Lifecycle {
         outbox: platform.outbox.clone(),
         jobs: platform.jobs.clone(),
         timing: lifecycle::Timing {
-            auto_close_after_hours: settings.service.auto_close_after_hours,
-            reopen_window_hours: settings.service.reopen_window_hours,
+            auto_close_after_hours: service.auto_close_after_hours,
+            reopen_window_hours: service.reopen_window_hours,
+            follow_up_after_hours: service.follow_up_after_hours,
         },
+        surveys: surveys::SurveyLinks::new(&service.survey_signing_key, service.survey_valid_days),
+        follow_up_categories: std::sync::Arc::new(service.follow_up_categories.clone()),
     };
     platform.jobs = platform
         .jobs
         .clone()
-        .with_handler(lifecycle::AUTO_CLOSE_JOB, lifecycle::AutoClose(lifecycle.clone()));
-    let limits = settings.service.clone();
-    let classifier = std::sync::Arc::new(domain::classify::Classifier::new(settings.service.rules()?));
-    let api = Api::new(api::openapi(), move |cfg| {
-        api::configure(cfg, &limits, &classifier, &lifecycle)
-    });
+        .with_handler(lifecycle::AUTO_CLOSE_JOB, lifecycle::AutoClose(lifecycle.clone()))
+        .with_handler(
+            lifecycle::ANSWER_TIMEOUT_JOB,
+            lifecycle::AnswerTimeout(lifecycle.clone()),
+        );
+    let opener = open::Opener {
+        platform: platform.clone(),
+        settings: service.clone(),
+        classifier: std::sync::Arc::new(domain::classify::Classifier::new(service.rules()?)),
+        lifecycle: lifecycle.clone(),
+    };
+    let api = Api::new(api::openapi(), move |cfg| api::configure(cfg, &opener));
     Application::build(platform, &settings, api, vec![]).await
 }

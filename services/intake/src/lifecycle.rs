@@ -3,7 +3,7 @@
 //! through here.
 
 use chrono::Utc;
-use contracts::intake::{TicketReopenedV1, TicketResolvedV1, TicketStatusChangedV1};
+use contracts::intake::{SurveyRequestedV1, TicketReopenedV1, TicketResolvedV1, TicketStatusChangedV1};
 use futures_util::future::BoxFuture;
 use platform::jobs::{Job, JobHandler, Jobs, NewJob};
 use platform::{ApiError, Tx};
@@ -14,12 +14,15 @@ use crate::store::{self, TicketRow};
 
 /// Job kind closing a resolved ticket after the quiet period.
 pub const AUTO_CLOSE_JOB: &str = "ticket.auto_close";
+/// Job kind handing an auto-answered ticket to a person when the customer gave no verdict.
+pub const ANSWER_TIMEOUT_JOB: &str = "ticket.answer_timeout";
 
 /// Timing rules of the lifecycle (from the `[service]` settings).
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
     pub auto_close_after_hours: u32,
     pub reopen_window_hours: u32,
+    pub follow_up_after_hours: u32,
 }
 
 /// Everything a transition needs.
@@ -28,6 +31,9 @@ pub struct Lifecycle {
     pub outbox: platform::bus::outbox::Outbox,
     pub jobs: Jobs,
     pub timing: Timing,
+    pub surveys: crate::surveys::SurveyLinks,
+    /// Categories whose resolved tickets get a follow-up visit.
+    pub follow_up_categories: std::sync::Arc<Vec<String>>,
 }
 
 impl Lifecycle {
@@ -39,6 +45,18 @@ impl Lifecycle {
         ticket: &TicketRow,
         action: Action,
         actor: Uuid,
+    ) -> Result<TicketRow, ApiError> {
+        self.apply_with(tx, ticket, action, actor, None).await
+    }
+
+    /// [`Self::apply`], also setting the ticket's assignee (assign, start).
+    pub async fn apply_with(
+        &self,
+        tx: &mut Tx,
+        ticket: &TicketRow,
+        action: Action,
+        actor: Uuid,
+        assignee: Option<Uuid>,
     ) -> Result<TicketRow, ApiError> {
         let from = Status::parse(&ticket.status)
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown status {}", ticket.status)))?;
@@ -55,7 +73,7 @@ impl Lifecycle {
                 ),
             ));
         }
-        let updated = store::set_status(tx, ticket.id, allowed, to)
+        let updated = store::set_status(tx, ticket.id, allowed, to, actor, assignee)
             .await?
             .ok_or_else(|| ApiError::conflict("illegal_transition", refusal(action, from)))?;
         let now = Utc::now();
@@ -101,8 +119,29 @@ impl Lifecycle {
                         },
                     )
                     .await?;
+                // A survey after every inquiry, once per ticket.
+                let (token, expires_at) = self.surveys.issue(updated.id)?;
+                if store::surveys::request(tx, updated.id, updated.customer_id, expires_at).await? {
+                    self.outbox
+                        .stage(
+                            tx,
+                            SurveyRequestedV1 {
+                                ticket_id: updated.id,
+                                customer_id: updated.customer_id,
+                                token,
+                                expires_at,
+                                requested_at: now,
+                            },
+                        )
+                        .await?;
+                }
+                if self.follow_up_categories.contains(&updated.category) {
+                    let due = now + chrono::Duration::hours(i64::from(self.timing.follow_up_after_hours));
+                    store::surveys::schedule_follow_up(tx, updated.id, due).await?;
+                }
             }
             Action::Reopen => {
+                store::surveys::cancel_follow_up(tx, updated.id).await?;
                 // The timer of the resolution being undone.
                 self.jobs
                     .cancel(&mut **tx, AUTO_CLOSE_JOB, &auto_close_key(ticket))
@@ -150,6 +189,27 @@ impl JobHandler for AutoClose {
             if ticket.status == Status::Resolved.as_str() {
                 self.0
                     .apply(tx, &ticket, Action::Close, Uuid::nil())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Hands a ticket still waiting for the customer's verdict on its automatic answer to a person.
+pub struct AnswerTimeout(pub Lifecycle);
+
+impl JobHandler for AnswerTimeout {
+    fn run<'a>(&'a self, tx: &'a mut Tx, job: &'a Job) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let id: Uuid = serde_json::from_value(job.payload["ticket_id"].clone())?;
+            let Some(ticket) = store::ticket_for_update(tx, id).await? else {
+                return Ok(());
+            };
+            if ticket.status == Status::AutoAnswered.as_str() {
+                self.0
+                    .apply(tx, &ticket, Action::Queue, Uuid::nil())
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
             }

@@ -21,7 +21,39 @@ pub struct TicketCreatedV1 {
     /// Detected language (BCP 47, `zh-CN`, `en`), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// The ticket as the routing and notification services need it; absent from events of
+    /// earlier producers.
+    #[serde(default, flatten)]
+    pub details: TicketDetails,
     pub created_at: DateTime<Utc>,
+}
+
+/// What a new ticket carries besides its identity (all optional within v1).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TicketDetails {
+    /// The human-readable number (`#1234` in email subjects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<i64>,
+    /// `queued` (for people) or `auto_answered` (answered from the knowledge base, waiting for
+    /// the customer's verdict; queued later if not solved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Angry or distressed: for senior agents.
+    #[serde(default)]
+    pub high_emotion: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub education_level: Option<String>,
+    /// `student`, `parent`, `teacher`, `institution`, when the customer has a profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_role: Option<String>,
+    /// `new_user`, `vip`, `special_needs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub customer_segments: Vec<String>,
+    /// `hardware`, `software` or `network` for technical tickets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_id: Option<Uuid>,
 }
 
 impl Event for TicketCreatedV1 {
@@ -126,6 +158,85 @@ impl Event for TicketReopenedV1 {
     }
 }
 
+/// `intake.survey.requested` v1: ask the customer how the ticket went (notifications sends it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SurveyRequestedV1 {
+    pub ticket_id: Uuid,
+    pub customer_id: Uuid,
+    /// The signed token of the survey link (`POST /v1/surveys/{token}` on intake).
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub requested_at: DateTime<Utc>,
+}
+
+impl Event for SurveyRequestedV1 {
+    const TYPE: &'static str = "intake.survey.requested";
+    const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<String> {
+        Some(self.ticket_id.to_string())
+    }
+}
+
+/// `intake.survey.answered` v1: the customer's score (1-5) and comment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SurveyAnsweredV1 {
+    pub ticket_id: Uuid,
+    pub customer_id: Uuid,
+    pub score: i16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub answered_at: DateTime<Utc>,
+}
+
+impl Event for SurveyAnsweredV1 {
+    const TYPE: &'static str = "intake.survey.answered";
+    const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<String> {
+        Some(self.ticket_id.to_string())
+    }
+}
+
+/// `intake.incident.opened` v1: tickets about one fault were grouped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentOpenedV1 {
+    pub incident_id: Uuid,
+    pub fault_type: String,
+    pub title: String,
+    pub ticket_ids: Vec<Uuid>,
+    pub opened_at: DateTime<Utc>,
+}
+
+impl Event for IncidentOpenedV1 {
+    const TYPE: &'static str = "intake.incident.opened";
+    const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<String> {
+        Some(self.incident_id.to_string())
+    }
+}
+
+/// `intake.incident.resolved` v1: the fault is fixed; every linked ticket was resolved with
+/// the resolution as its answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentResolvedV1 {
+    pub incident_id: Uuid,
+    pub resolution: String,
+    pub ticket_ids: Vec<Uuid>,
+    pub resolved_by: Uuid,
+    pub resolved_at: DateTime<Utc>,
+}
+
+impl Event for IncidentResolvedV1 {
+    const TYPE: &'static str = "intake.incident.resolved";
+    const VERSION: u32 = 1;
+
+    fn subject(&self) -> Option<String> {
+        Some(self.incident_id.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +251,12 @@ mod tests {
             priority: Priority::Normal,
             category: Some("refund".into()),
             language: None,
+            details: TicketDetails {
+                number: Some(7),
+                status: Some("queued".into()),
+                customer_segments: vec!["vip".into()],
+                ..TicketDetails::default()
+            },
             created_at: Utc::now(),
         }
     }
@@ -166,6 +283,8 @@ mod tests {
         assert_eq!(json["data"]["channel"], "web");
         assert!(json.get("language").is_none());
         assert!(json["data"].get("language").is_none(), "absent options are omitted");
+        assert_eq!(json["data"]["number"], 7, "details sit beside the other fields");
+        assert_eq!(json["data"]["customer_segments"][0], "vip");
     }
 
     #[test]
@@ -220,5 +339,42 @@ mod tests {
         assert!(raw.decode::<TicketCreatedV1>().is_err());
         raw.event_type = "intake.ticket.deleted".into();
         assert!(raw.decode::<TicketCreatedV1>().is_err());
+    }
+}
+
+#[cfg(test)]
+mod later_events {
+    use super::*;
+    use crate::{EventEnvelope, RawEnvelope};
+
+    #[test]
+    fn survey_and_incident_events_round_trip() {
+        let now = Utc::now();
+        let answered = EventEnvelope::new(
+            "intake",
+            SurveyAnsweredV1 {
+                ticket_id: Uuid::now_v7(),
+                customer_id: Uuid::new_v4(),
+                score: 5,
+                comment: Some("很耐心".into()),
+                answered_at: now,
+            },
+        );
+        let raw: RawEnvelope = serde_json::from_str(&serde_json::to_string(&answered).expect("json")).expect("parse");
+        assert_eq!(raw.event_type, "intake.survey.answered");
+        assert_eq!(raw.decode::<SurveyAnsweredV1>().expect("decode"), answered);
+        let resolved = EventEnvelope::new(
+            "intake",
+            IncidentResolvedV1 {
+                incident_id: Uuid::now_v7(),
+                resolution: "CDN restored".into(),
+                ticket_ids: vec![Uuid::now_v7()],
+                resolved_by: Uuid::new_v4(),
+                resolved_at: now,
+            },
+        );
+        let raw: RawEnvelope = serde_json::from_str(&serde_json::to_string(&resolved).expect("json")).expect("parse");
+        assert_eq!(raw.decode::<IncidentResolvedV1>().expect("decode"), resolved);
+        assert!(raw.decode::<SurveyAnsweredV1>().is_err(), "the type is checked");
     }
 }

@@ -23,6 +23,31 @@ impl Redis {
         })
     }
 
+    /// Counts one hit on the fixed-window counter `key` (`limit` hits per `window_secs`);
+    /// `Some(seconds until the window ends)` once the limit is passed. Atomic across replicas.
+    pub async fn rate_limit(&self, key: &str, limit: u32, window_secs: u32) -> redis::RedisResult<Option<u64>> {
+        static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+            redis::Script::new(
+                "local n = redis.call('INCR', KEYS[1]) \
+                 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end \
+                 if n > tonumber(ARGV[2]) then \
+                   local ttl = redis.call('TTL', KEYS[1]) \
+                   if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) ttl = tonumber(ARGV[1]) end \
+                   return ttl \
+                 end \
+                 return -1",
+            )
+        });
+        let mut conn = self.conn.clone();
+        let ttl: i64 = SCRIPT
+            .key(key)
+            .arg(window_secs.max(1))
+            .arg(limit)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(u64::try_from(ttl).ok().map(|t| t.max(1)))
+    }
+
     pub async fn ping(&self) -> redis::RedisResult<()> {
         let mut conn = self.conn.clone();
         redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ())

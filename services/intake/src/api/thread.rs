@@ -22,6 +22,10 @@ pub struct TransitionRequest {
     /// `start`, `wait_on_customer`, `resolve`, `close`, `reopen`, `cancel` (customers: `close`,
     /// `reopen`, `cancel`); `queue`, `assign`, `auto_answer` for services and supervisors.
     pub action: Action,
+    /// For `assign`: the agent who takes the ticket (required). `start` by an agent makes
+    /// them the assignee when there is none.
+    #[serde(default)]
+    pub agent_id: Option<Uuid>,
 }
 
 /// Change a ticket's status.
@@ -51,7 +55,17 @@ pub async fn transition(
             body.action.as_str().replace('_', " ")
         )));
     }
-    let updated = lifecycle.apply(&mut tx, &ticket, body.action, caller.subject).await?;
+    let assignee = match body.action {
+        Action::Assign => Some(
+            body.agent_id
+                .ok_or_else(|| ApiError::field("agent_id", "required to assign a ticket"))?,
+        ),
+        Action::Start if caller.is_staff() && ticket.assignee_id.is_none() => Some(caller.subject),
+        _ => None,
+    };
+    let updated = lifecycle
+        .apply_with(&mut tx, &ticket, body.action, caller.subject, assignee)
+        .await?;
     platform.outbox.commit(tx).await?;
     Ok(web::Json(updated.into()))
 }
@@ -77,6 +91,8 @@ pub struct MessageResponse {
     pub visibility: String,
     pub kind: String,
     pub body: String,
+    /// The channel a customer's message came in on (`email`, `chat`, ...), when not the API.
+    pub channel: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -90,6 +106,7 @@ impl From<MessageRow> for MessageResponse {
             visibility: m.visibility,
             kind: m.kind,
             body: m.body,
+            channel: m.channel,
             created_at: m.created_at,
         }
     }
@@ -157,6 +174,8 @@ pub async fn add_message(
             visibility,
             kind,
             body: body.body.trim(),
+            channel: None,
+            external_id: None,
         },
     )
     .await?;

@@ -7,14 +7,14 @@ use chrono::{DateTime, Utc};
 use platform::auth::Principal;
 use platform::error::Problem;
 use platform::idempotency::{self, Begun};
+use platform::pagination::{PageQuery, next_cursor};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::IntakeSettings;
-use crate::domain::classify::{Classifier, Input};
-use crate::domain::ticket::{self, NewTicket};
+use crate::domain::ticket::{self, FaultRecord, NewTicket};
+use crate::open::{Opened, Opener};
 use crate::store::{self, TicketRow};
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -32,11 +32,16 @@ pub struct CreateTicketRequest {
     /// `low`, `normal` (default), `high` or `urgent`.
     #[serde(default)]
     pub priority: Option<String>,
+    /// For technical problems: symptom, device, environment, steps tried, fault type.
+    #[serde(default)]
+    pub fault: Option<FaultRecord>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TicketResponse {
     pub id: Uuid,
+    /// Human-readable number; `[#<number>]` in an email subject threads the mail here.
+    pub number: i64,
     pub customer_id: Uuid,
     pub channel: String,
     pub subject: String,
@@ -44,6 +49,23 @@ pub struct TicketResponse {
     pub status: String,
     pub priority: String,
     pub classification: ClassificationResponse,
+    /// The customer's role and segments when the ticket was opened (from their profile).
+    pub customer_role: Option<String>,
+    pub customer_segments: Vec<String>,
+    /// Technical tickets: the fault record.
+    #[schema(value_type = Option<FaultRecord>)]
+    pub fault: Option<serde_json::Value>,
+    pub incident_id: Option<Uuid>,
+    /// The agent working on it.
+    pub assignee_id: Option<Uuid>,
+    /// The knowledge-base article sent as the automatic answer, and its confidence (0-1).
+    pub answer_article_id: Option<Uuid>,
+    pub answer_confidence: Option<f32>,
+    /// Resolved by the automatic answer, without a person.
+    pub deflected: bool,
+    /// The resolution target of its category (feedback and suggestions: 48 hours).
+    pub resolve_by: Option<DateTime<Utc>>,
+    pub resolved_by: Option<Uuid>,
     /// When staff first answered publicly.
     pub first_response_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
@@ -66,6 +88,8 @@ pub struct ClassificationResponse {
     pub keywords: Vec<String>,
     /// Angry or distressed language, or repeated contact: routed to senior agents.
     pub high_emotion: bool,
+    /// For technical tickets: `hardware`, `software` or `network`.
+    pub fault_type: Option<String>,
     /// The terms and scores behind each decision.
     #[schema(value_type = Object)]
     pub explanation: serde_json::Value,
@@ -75,6 +99,7 @@ impl From<TicketRow> for TicketResponse {
     fn from(t: TicketRow) -> Self {
         Self {
             id: t.id,
+            number: t.number,
             customer_id: t.customer_id,
             channel: t.channel,
             subject: t.subject,
@@ -87,8 +112,19 @@ impl From<TicketRow> for TicketResponse {
                 education_level: t.education_level,
                 keywords: t.keywords,
                 high_emotion: t.high_emotion,
+                fault_type: t.fault_type,
                 explanation: t.classification,
             },
+            customer_role: t.customer_role,
+            customer_segments: t.customer_segments,
+            fault: t.fault,
+            incident_id: t.incident_id,
+            assignee_id: t.assignee_id,
+            answer_article_id: t.answer_article_id,
+            answer_confidence: t.answer_score,
+            deflected: t.deflected,
+            resolve_by: t.resolve_by,
+            resolved_by: t.resolved_by,
             first_response_at: t.first_response_at,
             resolved_at: t.resolved_at,
             closed_at: t.closed_at,
@@ -101,8 +137,13 @@ impl From<TicketRow> for TicketResponse {
 
 /// Open a ticket.
 ///
-/// A customer opens one for themselves; an agent or a service names the customer. With an
+/// A customer opens one for themselves; an agent or a service names the customer (phone and
+/// walk-in tickets are logged by agents). The ticket is classified, then either answered at
+/// once from the knowledge base (`auto_answered`, waiting for the customer's verdict) or
+/// queued for a person. The same question from the same customer on another channel within
+/// the duplicate window is merged into their open ticket: 200 with that ticket. With an
 /// `Idempotency-Key`, a retried request returns the first response and opens nothing new.
+/// Too many creates for one customer: 429 with `Retry-After`.
 #[utoipa::path(
     post,
     path = "/v1/tickets",
@@ -111,16 +152,17 @@ impl From<TicketRow> for TicketResponse {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first result")),
     responses(
         (status = 201, description = "Opened", body = TicketResponse),
+        (status = 200, description = "Merged into the customer's open ticket about the same question", body = TicketResponse),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many tickets from this customer; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create_ticket(
     req: HttpRequest,
     caller: Principal,
     platform: web::Data<Platform>,
-    limits: web::Data<IntakeSettings>,
-    classifier: web::Data<Classifier>,
+    opener: web::Data<Opener>,
     body: web::Json<CreateTicketRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let valid = ticket::validate(
@@ -131,38 +173,33 @@ pub async fn create_ticket(
             body: &body.body,
             customer_id: body.customer_id,
             priority: body.priority.as_deref(),
+            fault: body.fault.as_ref(),
         },
-        &limits,
+        &opener.settings,
     )?;
     let scope = format!("tickets:{}", caller.subject);
     let mut work = match idempotency::begin(&platform.pool, &req, &scope, &*body).await? {
         Begun::Fresh(work) => work,
         Begun::Replay(first) => return Ok(first),
     };
-    let recent_contacts =
-        store::recent_ticket_count(&mut work.tx, valid.customer_id, limits.repeat_contact_window_hours).await?;
-    let classified = classifier.classify(Input {
-        subject: &valid.subject,
-        body: &valid.body,
-        recent_contacts,
-    });
-    let priority = ticket::priority(valid.requested_priority, classified.priority);
-    let row = store::insert_ticket(&mut work.tx, &valid, &classified, priority, caller.subject).await?;
-    platform
-        .outbox
-        .stage(&mut work.tx, crate::events::ticket_created(&row))
-        .await?;
+    opener.rate_limit(&valid.customer_id.to_string()).await?;
+    let (status, row) = match opener.open(&mut work.tx, &valid, caller.subject, None).await? {
+        Opened::Created(row) => (StatusCode::CREATED, row),
+        Opened::Merged(row) => (StatusCode::OK, row),
+    };
     let response = TicketResponse::from(row);
-    let tx = work.finish(StatusCode::CREATED, &response).await?;
+    let tx = work.finish(status, &response).await?;
     platform.outbox.commit(tx).await?;
     tracing::info!(
         ticket_id = %response.id,
         channel = %response.channel,
+        status = %response.status,
         category = %response.classification.category,
         high_emotion = response.classification.high_emotion,
+        merged = status == StatusCode::OK,
         "ticket opened"
     );
-    Ok(HttpResponse::Created()
+    Ok(HttpResponse::build(status)
         .insert_header((LOCATION, format!("/v1/tickets/{}", response.id)))
         .json(response))
 }
@@ -188,4 +225,71 @@ pub async fn get_ticket(
         Some(t) if ticket::may_read(&caller, t.customer_id) => Ok(web::Json(t.into())),
         _ => Err(ApiError::not_found("ticket")),
     }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TicketListQuery {
+    pub status: Option<String>,
+    pub category: Option<String>,
+    pub channel: Option<String>,
+    /// Staff only; customers always see their own.
+    pub customer_id: Option<Uuid>,
+    pub incident_id: Option<Uuid>,
+    /// 1-100, default 20.
+    pub limit: Option<i64>,
+    /// From `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TicketListResponse {
+    pub items: Vec<TicketResponse>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// List tickets, newest first. Customers see their own; staff filter by anything.
+#[utoipa::path(get, path = "/v1/tickets", tag = "tickets", params(TicketListQuery),
+    responses((status = 200, body = TicketListResponse), (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_tickets(
+    caller: Principal,
+    platform: web::Data<Platform>,
+    query: web::Query<TicketListQuery>,
+) -> Result<web::Json<TicketListResponse>, ApiError> {
+    let q = query.into_inner();
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    let (limit, after) = page.resolve(100)?;
+    let customer_id = if caller.is_staff() || caller.has(platform::auth::Role::Service) {
+        q.customer_id
+    } else {
+        Some(caller.subject)
+    };
+    let filter = store::TicketFilter {
+        customer_id,
+        status: q.status,
+        category: q.category,
+        channel: q.channel,
+        incident_id: q.incident_id,
+    };
+    Ok(web::Json(page_of(&platform, &filter, limit, after).await?))
+}
+
+/// One page of tickets matching `filter`.
+pub async fn page_of(
+    platform: &Platform,
+    filter: &store::TicketFilter,
+    limit: i64,
+    after: Option<platform::pagination::After>,
+) -> Result<TicketListResponse, ApiError> {
+    let rows = store::list(&platform.pool, filter, limit, after).await?;
+    let next_cursor = next_cursor(&rows, limit, |t| (t.created_at, t.id));
+    Ok(TicketListResponse {
+        items: rows.into_iter().map(TicketResponse::from).collect(),
+        next_cursor,
+    })
 }

@@ -24,6 +24,8 @@ pub const CATEGORIES: [&str; 8] = [
 
 pub const EDUCATION_LEVELS: [&str; 3] = ["k12", "higher", "vocational"];
 
+pub const FAULT_TYPES: [&str; 3] = ["hardware", "software", "network"];
+
 /// The rules file's shape.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +35,10 @@ pub struct Rules {
     pub education_level: Vec<TermSet>,
     pub priority: PriorityRules,
     pub emotion: EmotionRules,
+    /// Fault types of technical tickets (`hardware`, `software`, `network`); first listed
+    /// wins a tie, the last listed is the fallback when nothing matches.
+    #[serde(default)]
+    pub fault_type: Vec<TermSet>,
 }
 
 /// Named terms in both languages.
@@ -89,6 +95,15 @@ impl Rules {
                 return Err(format!("unknown education level `{}`", l.name));
             }
         }
+        for f in &rules.fault_type {
+            if !FAULT_TYPES.contains(&f.name.as_str()) {
+                return Err(format!(
+                    "unknown fault type `{}` (known: {})",
+                    f.name,
+                    FAULT_TYPES.join(", ")
+                ));
+            }
+        }
         if rules.subject_weight <= 0.0 {
             return Err("subject_weight must be positive".into());
         }
@@ -115,6 +130,8 @@ pub struct Classification {
     pub keywords: Vec<String>,
     pub priority: Priority,
     pub high_emotion: bool,
+    /// For technical tickets: `hardware`, `software` or `network`.
+    pub fault_type: Option<String>,
     pub explanation: Explanation,
 }
 
@@ -132,6 +149,8 @@ pub struct Explanation {
     pub emotion_terms: Vec<String>,
     pub exclamation_run: usize,
     pub recent_contacts: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fault_terms: Vec<String>,
 }
 
 /// Applies the rules; cheap to share (`Arc`), the segmenter's dictionary loads once.
@@ -208,6 +227,11 @@ impl Classifier {
             (Priority::Normal, Vec::new())
         };
 
+        let (fault_type, fault_terms) = if category == "technical" {
+            self.fault_type(&text)
+        } else {
+            (None, Vec::new())
+        };
         let keywords = self.keywords(&text, &category_terms);
         Classification {
             category,
@@ -216,6 +240,7 @@ impl Classifier {
             keywords,
             priority,
             high_emotion,
+            fault_type,
             explanation: Explanation {
                 category_scores: scores,
                 category_terms,
@@ -225,34 +250,59 @@ impl Classifier {
                 emotion_terms,
                 exclamation_run,
                 recent_contacts: input.recent_contacts,
+                fault_terms,
             },
         }
+    }
+
+    /// The fault type whose terms match most, else the last listed (the fallback).
+    pub fn fault_type(&self, lowercase_text: &str) -> (Option<String>, Vec<String>) {
+        let mut best: Option<(&str, Vec<String>)> = None;
+        for set in &self.rules.fault_type {
+            let found = matches(lowercase_text, set);
+            if !found.is_empty() && best.as_ref().is_none_or(|(_, b)| found.len() > b.len()) {
+                best = Some((set.name.as_str(), found));
+            }
+        }
+        match best {
+            Some((name, terms)) => (Some(name.to_owned()), terms),
+            None => (self.rules.fault_type.last().map(|f| f.name.clone()), Vec::new()),
+        }
+    }
+
+    /// The words of `text` that carry meaning: jieba-segmented Chinese words of two or more
+    /// characters and English words of three or more letters, lower-cased, stop words left
+    /// out, in order of appearance (repeats kept). Used to index and search articles and to
+    /// compare tickets.
+    pub fn terms(&self, text: &str) -> Vec<String> {
+        let text = text.to_lowercase();
+        let mut out = Vec::new();
+        for token in self.jieba.cut(&text, true) {
+            let token = token.word.trim();
+            let han = token.chars().filter(|c| is_han(*c)).count();
+            if han >= 2 && !ZH_STOP.contains(&token) {
+                out.push(token.to_owned());
+            } else if han == 0 {
+                out.extend(
+                    token
+                        .split(|c: char| !c.is_alphanumeric())
+                        .filter(|w| w.len() >= 3 && !EN_STOP.contains(w) && !w.chars().all(|c| c.is_ascii_digit()))
+                        .map(str::to_owned),
+                );
+            }
+        }
+        out
     }
 
     /// The ticket's keywords: the deciding terms first, then the most frequent words
     /// (jieba-segmented Chinese, English words), stop words left out.
     fn keywords(&self, text: &str, deciding: &[String]) -> Vec<String> {
         let mut counts: Vec<(String, usize, usize)> = Vec::new();
-        let mut add = |word: &str, at: usize| {
-            if let Some(entry) = counts.iter_mut().find(|(w, _, _)| w == word) {
+        for (at, word) in self.terms(text).into_iter().enumerate() {
+            if let Some(entry) = counts.iter_mut().find(|(w, _, _)| *w == word) {
                 entry.1 += 1;
             } else {
-                counts.push((word.to_owned(), 1, at));
-            }
-        };
-        for (i, token) in self.jieba.cut(text, true).into_iter().enumerate() {
-            let token = token.word.trim();
-            let han = token.chars().filter(|c| is_han(*c)).count();
-            if han >= 2 && !ZH_STOP.contains(&token) {
-                add(token, i);
-            } else if han == 0 {
-                for (j, word) in token
-                    .split(|c: char| !c.is_alphanumeric())
-                    .filter(|w| w.len() >= 3 && !EN_STOP.contains(w) && !w.chars().all(|c| c.is_ascii_digit()))
-                    .enumerate()
-                {
-                    add(word, i * 100 + j);
-                }
+                counts.push((word, 1, at));
             }
         }
         counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));

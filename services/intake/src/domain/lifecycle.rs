@@ -96,7 +96,10 @@ impl Action {
             Self::Start => (&[Assigned, Queued], InProgress),
             Self::WaitOnCustomer => (&[InProgress], WaitingOnCustomer),
             Self::CustomerReplied => (&[WaitingOnCustomer], InProgress),
-            Self::Resolve => (&[AutoAnswered, Assigned, InProgress, WaitingOnCustomer], Resolved),
+            Self::Resolve => (
+                &[AutoAnswered, Queued, Assigned, InProgress, WaitingOnCustomer],
+                Resolved,
+            ),
             Self::Close => (&[Resolved], Closed),
             Self::Reopen => (&[Resolved], Queued),
             Self::Cancel => (

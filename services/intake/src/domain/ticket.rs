@@ -4,7 +4,63 @@ use contracts::vocabulary::{Channel, Priority};
 use platform::ApiError;
 use platform::auth::{Principal, Role};
 use platform::error::Validator;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
+
+use crate::domain::classify::FAULT_TYPES;
+
+/// What is known about a technical fault.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultRecord {
+    /// What happens, in the customer's words.
+    #[schema(example = "The classroom keeps loading")]
+    #[serde(default)]
+    pub symptom: String,
+    /// The device, e.g. `iPad 9`, `Windows laptop`.
+    #[serde(default)]
+    pub device: Option<String>,
+    /// Operating system, browser or app version, network.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// What the customer already tried.
+    #[serde(default)]
+    pub steps_tried: Vec<String>,
+    /// `hardware`, `software` or `network`; inferred from the text when left out.
+    #[serde(default)]
+    pub fault_type: Option<String>,
+}
+
+impl FaultRecord {
+    fn check(&self, v: &mut Validator) {
+        v.check(
+            self.symptom.chars().count() <= 2000,
+            "fault.symptom",
+            "at most 2000 characters",
+        );
+        for (field, value) in [("fault.device", &self.device), ("fault.environment", &self.environment)] {
+            if let Some(value) = value {
+                v.check(value.chars().count() <= 500, field, "at most 500 characters");
+            }
+        }
+        v.check(self.steps_tried.len() <= 20, "fault.steps_tried", "at most 20 steps");
+        for step in &self.steps_tried {
+            v.check(
+                step.chars().count() <= 500,
+                "fault.steps_tried",
+                "each step at most 500 characters",
+            );
+        }
+        if let Some(t) = &self.fault_type {
+            v.check(
+                FAULT_TYPES.contains(&t.as_str()),
+                "fault.fault_type",
+                "must be hardware, software or network",
+            );
+        }
+    }
+}
 
 use crate::IntakeSettings;
 
@@ -16,6 +72,7 @@ pub struct NewTicket<'a> {
     pub body: &'a str,
     pub customer_id: Option<Uuid>,
     pub priority: Option<&'a str>,
+    pub fault: Option<&'a FaultRecord>,
 }
 
 /// A checked request.
@@ -28,6 +85,7 @@ pub struct ValidTicket {
     /// The priority the caller asked for: staff and services may set one; a customer's is
     /// left to classification.
     pub requested_priority: Option<Priority>,
+    pub fault: Option<FaultRecord>,
 }
 
 /// Checks a request from `caller`: customers open tickets for themselves; staff and services
@@ -51,6 +109,9 @@ pub fn validate(caller: &Principal, t: &NewTicket<'_>, limits: &IntakeSettings) 
         "priority",
         "must be one of low, normal, high, urgent",
     );
+    if let Some(f) = t.fault {
+        f.check(&mut v);
+    }
     let is_customer = caller.has(Role::Customer) && !caller.is_staff() && !caller.has(Role::Service);
     let customer_id = if is_customer {
         v.check(
@@ -84,6 +145,7 @@ pub fn validate(caller: &Principal, t: &NewTicket<'_>, limits: &IntakeSettings) 
             } else {
                 t.priority.map(|_| priority)
             },
+            fault: t.fault.cloned(),
         }),
         _ => Err(ApiError::internal(anyhow::anyhow!("validated ticket lacks a field"))),
     }
@@ -107,10 +169,7 @@ mod tests {
         IntakeSettings {
             max_subject_chars: 20,
             max_body_chars: 100,
-            classification_rules: String::new(),
-            repeat_contact_window_hours: 168,
-            auto_close_after_hours: 72,
-            reopen_window_hours: 168,
+            ..IntakeSettings::defaults()
         }
     }
 
@@ -128,6 +187,7 @@ mod tests {
             body: "我的退费申请什么时候到账？",
             customer_id: None,
             priority: None,
+            fault: None,
         }
     }
 
@@ -169,9 +229,14 @@ mod tests {
             body: &"x".repeat(101),
             customer_id: None,
             priority: Some("asap"),
+            fault: Some(&FaultRecord {
+                fault_type: Some("cosmic".into()),
+                ..FaultRecord::default()
+            }),
         };
         let err = validate(&c, &r, &limits()).expect_err("invalid");
-        assert_eq!(err.errors.len(), 4);
+        assert_eq!(err.errors.len(), 5);
+        assert_eq!(err.errors[4].field, "fault.fault_type");
     }
 
     #[test]

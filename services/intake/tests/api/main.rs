@@ -5,7 +5,13 @@ use platform::testing::{TestApp, spawn};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+mod channels;
+mod customers;
+mod incidents;
+mod kb;
 mod lifecycle;
+mod reports;
+mod surveys;
 
 async fn app() -> TestApp {
     app_with(&[]).await
@@ -57,7 +63,7 @@ async fn a_customer_opens_a_ticket_and_the_created_event_is_published() {
     let location = res.headers()["location"].to_str().expect("location").to_owned();
     let ticket: Value = res.json().await.expect("json");
     assert_eq!(ticket["customer_id"], customer.to_string());
-    assert_eq!(ticket["status"], "new");
+    assert_eq!(ticket["status"], "queued");
     assert_eq!(ticket["priority"], "normal");
     assert_eq!(location, format!("/v1/tickets/{}", ticket["id"].as_str().expect("id")));
 

@@ -30,6 +30,7 @@ fn created(priority: Priority, category: Option<&str>) -> EventEnvelope<TicketCr
             priority,
             category: category.map(str::to_owned),
             language: None,
+            details: Default::default(),
             created_at: Utc::now(),
         },
     )

@@ -4,3 +4,4 @@ mod bus;
 mod helpers;
 mod http;
 mod jobs;
+mod kv;

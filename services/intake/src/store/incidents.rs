@@ -1,0 +1,153 @@
+//! Incidents: many tickets about one fault.
+
+use chrono::{DateTime, Utc};
+use platform::Tx;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IncidentRow {
+    pub id: Uuid,
+    pub number: i64,
+    pub fault_type: String,
+    pub title: String,
+    pub terms: Vec<String>,
+    pub status: String,
+    pub resolution: Option<String>,
+    pub opened_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_linked_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolved_by: Option<Uuid>,
+    pub ticket_count: i64,
+}
+
+const COLUMNS: &str = "i.id, i.number, i.fault_type, i.title, i.terms, i.status, i.resolution, i.opened_by, \
+                       i.created_at, i.last_linked_at, i.resolved_at, i.resolved_by, \
+                       (SELECT count(*) FROM ticket t WHERE t.incident_id = i.id) AS ticket_count";
+
+/// Open incidents of `fault_type` that had a ticket linked within `minutes`, newest first.
+pub async fn open_recent(tx: &mut Tx, fault_type: &str, minutes: u32) -> Result<Vec<IncidentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM incident i WHERE i.status = 'open' AND i.fault_type = $1 \
+           AND i.last_linked_at > now() - make_interval(mins => $2) ORDER BY i.last_linked_at DESC LIMIT 10"
+    ))
+    .bind(fault_type)
+    .bind(i32::try_from(minutes).unwrap_or(i32::MAX))
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Recent open tickets of `fault_type` in no incident: `(id, subject, body)`.
+pub async fn unlinked_recent(
+    tx: &mut Tx,
+    fault_type: &str,
+    minutes: u32,
+    except: Uuid,
+) -> Result<Vec<(Uuid, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, subject, left(body, 4000) FROM ticket WHERE fault_type = $1 AND incident_id IS NULL \
+           AND created_at > now() - make_interval(mins => $2) AND id <> $3 \
+           AND status NOT IN ('resolved', 'closed', 'cancelled') \
+         ORDER BY created_at DESC LIMIT 200",
+    )
+    .bind(fault_type)
+    .bind(i32::try_from(minutes).unwrap_or(i32::MAX))
+    .bind(except)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+pub async fn insert(
+    tx: &mut Tx,
+    fault_type: &str,
+    title: &str,
+    terms: &[String],
+    opened_by: Uuid,
+) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO incident (id, fault_type, title, terms, opened_by) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(fault_type)
+    .bind(title)
+    .bind(terms)
+    .bind(opened_by)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Links the tickets to the incident; returns the ones newly linked.
+pub async fn link(tx: &mut Tx, incident: Uuid, tickets: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+    let linked: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE ticket SET incident_id = $1, updated_at = now() \
+         WHERE id = ANY($2) AND incident_id IS DISTINCT FROM $1 RETURNING id",
+    )
+    .bind(incident)
+    .bind(tickets)
+    .fetch_all(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE incident SET last_linked_at = now() WHERE id = $1")
+        .bind(incident)
+        .execute(&mut **tx)
+        .await?;
+    Ok(linked)
+}
+
+/// Unlinks a ticket; false when it was not in that incident.
+pub async fn unlink(tx: &mut Tx, incident: Uuid, ticket: Uuid) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query("UPDATE ticket SET incident_id = NULL, updated_at = now() WHERE id = $2 AND incident_id = $1")
+        .bind(incident)
+        .bind(ticket)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
+pub async fn get<'e>(executor: impl sqlx::PgExecutor<'e>, id: Uuid) -> Result<Option<IncidentRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM incident i WHERE i.id = $1"))
+        .bind(id)
+        .fetch_optional(executor)
+        .await
+}
+
+/// Locks an open incident and marks it resolved; `None` if there is none or it is resolved.
+pub async fn resolve(tx: &mut Tx, id: Uuid, resolution: &str, by: Uuid) -> Result<Option<IncidentRow>, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE incident SET status = 'resolved', resolution = $2, resolved_by = $3, resolved_at = now() \
+         WHERE id = $1 AND status = 'open'",
+    )
+    .bind(id)
+    .bind(resolution)
+    .bind(by)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if done == 0 {
+        return Ok(None);
+    }
+    get(&mut **tx, id).await
+}
+
+pub async fn list(pool: &PgPool, status: Option<&str>, limit: i64) -> Result<Vec<IncidentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM incident i WHERE ($1::text IS NULL OR i.status = $1) \
+         ORDER BY i.created_at DESC LIMIT $2"
+    ))
+    .bind(status)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// The open tickets of an incident, locked.
+pub async fn open_tickets(tx: &mut Tx, id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM ticket WHERE incident_id = $1 AND status NOT IN ('resolved', 'closed', 'cancelled') \
+         ORDER BY created_at FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_all(&mut **tx)
+    .await
+}

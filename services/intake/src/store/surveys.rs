@@ -1,0 +1,140 @@
+//! Satisfaction surveys and follow-up visits.
+
+use chrono::{DateTime, Utc};
+use platform::Tx;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// Records that a survey was requested; false when the ticket already has one (once per ticket).
+pub async fn request(
+    tx: &mut Tx,
+    ticket: Uuid,
+    customer: Uuid,
+    expires_at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "INSERT INTO survey (ticket_id, customer_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (ticket_id) DO NOTHING",
+    )
+    .bind(ticket)
+    .bind(customer)
+    .bind(expires_at)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SurveyRow {
+    pub ticket_id: Uuid,
+    pub customer_id: Uuid,
+    pub requested_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub score: Option<i16>,
+    pub comment: Option<String>,
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+/// Records the answer unless the survey was answered already; `None` when it was (or is missing).
+pub async fn answer(
+    tx: &mut Tx,
+    ticket: Uuid,
+    score: i16,
+    comment: Option<&str>,
+) -> Result<Option<SurveyRow>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE survey SET score = $2, comment = $3, answered_at = now() WHERE ticket_id = $1 AND answered_at IS NULL \
+         RETURNING ticket_id, customer_id, requested_at, expires_at, score, comment, answered_at",
+    )
+    .bind(ticket)
+    .bind(score)
+    .bind(comment)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+pub async fn get(pool: &PgPool, ticket: Uuid) -> Result<Option<SurveyRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT ticket_id, customer_id, requested_at, expires_at, score, comment, answered_at FROM survey \
+         WHERE ticket_id = $1",
+    )
+    .bind(ticket)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Schedules a follow-up visit unless one is pending for the ticket.
+pub async fn schedule_follow_up(tx: &mut Tx, ticket: Uuid, due_at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO follow_up (id, ticket_id, due_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (ticket_id) WHERE status = 'pending' DO NOTHING",
+    )
+    .bind(Uuid::now_v7())
+    .bind(ticket)
+    .bind(due_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Cancels a ticket's pending follow-up (it was reopened).
+pub async fn cancel_follow_up(tx: &mut Tx, ticket: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE follow_up SET status = 'cancelled' WHERE ticket_id = $1 AND status = 'pending'")
+        .bind(ticket)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FollowUpRow {
+    pub id: Uuid,
+    pub ticket_id: Uuid,
+    pub due_at: DateTime<Utc>,
+    pub status: String,
+    pub outcome: Option<String>,
+    pub note: Option<String>,
+    pub done_by: Option<Uuid>,
+    pub done_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+const FOLLOW_UP_COLUMNS: &str = "id, ticket_id, due_at, status, outcome, note, done_by, done_at, created_at";
+
+/// Follow-ups in `status`, soonest due first; only those due by `due_before` when given.
+pub async fn follow_ups(
+    pool: &PgPool,
+    status: &str,
+    due_before: Option<DateTime<Utc>>,
+    limit: i64,
+) -> Result<Vec<FollowUpRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {FOLLOW_UP_COLUMNS} FROM follow_up WHERE status = $1 AND ($2::timestamptz IS NULL OR due_at <= $2) \
+         ORDER BY due_at, id LIMIT $3"
+    ))
+    .bind(status)
+    .bind(due_before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Records a pending follow-up's outcome; `None` if it is not pending.
+pub async fn record_follow_up(
+    tx: &mut Tx,
+    id: Uuid,
+    outcome: &str,
+    note: Option<&str>,
+    by: Uuid,
+) -> Result<Option<FollowUpRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE follow_up SET status = 'done', outcome = $2, note = $3, done_by = $4, done_at = now() \
+         WHERE id = $1 AND status = 'pending' RETURNING {FOLLOW_UP_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(outcome)
+    .bind(note)
+    .bind(by)
+    .fetch_optional(&mut **tx)
+    .await
+}

@@ -1,0 +1,90 @@
+//! Signed survey links: the token in a survey link names the ticket and expires; it needs no
+//! login, so the customer can answer straight from an email or SMS.
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use platform::ApiError;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+const PURPOSE: &str = "edu-support/survey";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: Uuid,
+    aud: String,
+    exp: i64,
+}
+
+/// Issues and checks survey tokens (HS256 with the service's own key).
+#[derive(Clone)]
+pub struct SurveyLinks {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    valid_days: u32,
+}
+
+impl SurveyLinks {
+    pub fn new(key: &SecretString, valid_days: u32) -> Self {
+        let bytes = key.expose_secret().as_bytes();
+        Self {
+            encoding: EncodingKey::from_secret(bytes),
+            decoding: DecodingKey::from_secret(bytes),
+            valid_days,
+        }
+    }
+
+    /// A token for the ticket's survey and when it expires.
+    pub fn issue(&self, ticket: Uuid) -> Result<(String, DateTime<Utc>), ApiError> {
+        let expires_at = Utc::now() + chrono::Duration::days(i64::from(self.valid_days));
+        let claims = Claims {
+            sub: ticket,
+            aud: PURPOSE.to_owned(),
+            exp: expires_at.timestamp(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("signing a survey token: {e}")))?;
+        Ok((token, expires_at))
+    }
+
+    /// The ticket a token is for; a forged, altered or expired token is a 404 (it names no survey).
+    pub fn verify(&self, token: &str) -> Result<Uuid, ApiError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[PURPOSE]);
+        validation.leeway = 0;
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .map(|d| d.claims.sub)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::new(
+                    actix_web::http::StatusCode::GONE,
+                    "survey_expired",
+                    "Gone",
+                    "this survey link has expired",
+                ),
+                _ => ApiError::not_found("survey"),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_names_its_ticket_and_a_tampered_one_names_nothing() {
+        let links = SurveyLinks::new(&SecretString::from("k".repeat(32)), 14);
+        let ticket = Uuid::now_v7();
+        let (token, expires) = links.issue(ticket).expect("issue");
+        assert!(expires > Utc::now());
+        assert_eq!(links.verify(&token).expect("verify"), ticket);
+        let other = SurveyLinks::new(&SecretString::from("x".repeat(32)), 14);
+        assert_eq!(other.verify(&token).expect_err("forged").status, 404);
+        let expired = SurveyLinks::new(&SecretString::from("k".repeat(32)), 0);
+        let mut old = expired.issue(ticket).expect("issue").0;
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert_eq!(links.verify(&old).expect_err("expired").status, 410);
+        old.push('x');
+        assert_eq!(links.verify(&old).expect_err("altered").status, 404);
+    }
+}

@@ -1,0 +1,174 @@
+//! Customer profiles and history.
+
+use platform::auth::Role;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{app, count, open};
+
+#[tokio::test]
+async fn the_company_upserts_a_profile_and_new_tickets_carry_its_role_and_segments() {
+    let app = app().await;
+    let customer = Uuid::new_v4();
+    let service = app.token(Uuid::new_v4(), Role::Service);
+    let profile = json!({
+        "display_name": "王女士", "role": "parent", "segments": ["vip", "new_user"],
+        "education_level": "k12", "time_zone": "Asia/Shanghai",
+        "contacts": [{"channel": "email", "address": "Wang@Example.com"}, {"channel": "phone", "address": "+86 138 0000 0000"}]
+    });
+    let res = app
+        .client
+        .put(format!("{}/v1/customers/{customer}", app.url))
+        .bearer_auth(&service)
+        .json(&profile)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.expect("json");
+    assert_eq!(created["segments"], json!(["new_user", "vip"]));
+    assert_eq!(created["contacts"][0]["address"], "wang@example.com");
+    let again = app
+        .client
+        .put(format!("{}/v1/customers/{customer}", app.url))
+        .bearer_auth(&service)
+        .json(&json!({"role": "parent", "segments": ["vip"], "contacts": [{"channel": "email", "address": "wang@example.com"}]}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(again.status(), 200, "a second put replaces");
+    assert_eq!(count(&app, "SELECT count(*) FROM customer_contact").await, 1);
+
+    // Another customer cannot take the address; bad fields are named; customers cannot write.
+    let taken = app
+        .client
+        .put(format!("{}/v1/customers/{}", app.url, Uuid::new_v4()))
+        .bearer_auth(&service)
+        .json(&json!({"role": "student", "contacts": [{"channel": "email", "address": "WANG@example.com"}]}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(taken.status(), 409);
+    let bad = app
+        .client
+        .put(format!("{}/v1/customers/{}", app.url, Uuid::new_v4()))
+        .bearer_auth(&service)
+        .json(&json!({"role": "alien", "time_zone": "Nowhere/Land"}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(bad.status(), 422);
+    let me = app.token(customer, Role::Customer);
+    let self_write = app
+        .client
+        .put(format!("{}/v1/customers/{customer}", app.url))
+        .bearer_auth(&me)
+        .json(&profile)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(self_write.status(), 403);
+    assert_eq!(count(&app, "SELECT count(*) FROM customer").await, 1);
+
+    let ticket = open(&app, &me, "课程咨询", "请问寒假班什么时候开课？").await;
+    assert_eq!(ticket["customer_role"], "parent");
+    assert_eq!(ticket["customer_segments"], json!(["vip"]));
+    let event: Value =
+        sqlx::query_scalar("SELECT envelope FROM outbox_event WHERE event_type = 'intake.ticket.created'")
+            .fetch_one(&app.platform.pool)
+            .await
+            .expect("event");
+    assert_eq!(event["data"]["customer_segments"], json!(["vip"]));
+    assert_eq!(event["data"]["status"], "queued");
+
+    let mine: Value = app
+        .get(&format!("/v1/customers/{customer}"), &me)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(mine["role"], "parent");
+    let other = app
+        .get(
+            &format!("/v1/customers/{customer}"),
+            &app.token(Uuid::new_v4(), Role::Customer),
+        )
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(other.status(), 404);
+}
+
+#[tokio::test]
+async fn a_customers_history_lists_every_ticket_with_counts_and_pages() {
+    let app = app().await;
+    let customer = Uuid::new_v4();
+    let me = app.token(customer, Role::Customer);
+    let agent = app.token(Uuid::new_v4(), Role::Agent);
+    let subjects = ["退费进度", "作业批改", "直播课卡顿"];
+    let mut ids = Vec::new();
+    for s in subjects {
+        ids.push(open(&app, &me, s, &format!("{s}，请帮忙看看")).await["id"].clone());
+    }
+    let cancel = app
+        .post(
+            &format!("/v1/tickets/{}/transitions", ids[0].as_str().expect("id")),
+            &me,
+        )
+        .json(&json!({"action": "cancel"}))
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(cancel.status(), 200);
+    open(&app, &app.token(Uuid::new_v4(), Role::Customer), "其他人", "别人的工单").await;
+
+    let page: Value = app
+        .get(&format!("/v1/customers/{customer}/tickets?limit=2"), &agent)
+        .send()
+        .await
+        .expect("history")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(page["total"], 3);
+    assert_eq!(page["open"], 2);
+    assert_eq!(page["by_status"]["cancelled"], 1);
+    let first: Vec<Value> = page["tickets"]["items"].as_array().expect("items").clone();
+    assert_eq!(first.len(), 2);
+    assert_eq!(first[0]["id"], ids[2], "newest first");
+    let cursor = page["tickets"]["next_cursor"].as_str().expect("cursor");
+    let rest: Value = app
+        .get(
+            &format!("/v1/customers/{customer}/tickets?limit=2&cursor={cursor}"),
+            &me,
+        )
+        .send()
+        .await
+        .expect("history")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(rest["tickets"]["items"][0]["id"], ids[0]);
+    assert!(rest["tickets"]["next_cursor"].is_null());
+    let snoop = app
+        .get(
+            &format!("/v1/customers/{customer}/tickets"),
+            &app.token(Uuid::new_v4(), Role::Customer),
+        )
+        .send()
+        .await
+        .expect("history");
+    assert_eq!(snoop.status(), 404);
+    // A customer listing tickets sees only their own, whatever they ask for.
+    let listed: Value = app
+        .get("/v1/tickets?limit=100", &me)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(3));
+}

@@ -1,0 +1,130 @@
+//! Outages grouped into incidents.
+
+use platform::auth::Role;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{app, count, open};
+
+#[tokio::test]
+async fn many_reports_of_one_fault_become_one_incident_resolved_together() {
+    let app = app().await;
+    let reports = [
+        ("直播课进不去", "晚上七点的直播课进不去，一直转圈加载"),
+        ("教室一直加载", "进入直播教室后一直转圈，网络是好的"),
+        ("直播间打不开", "直播课一直加载失败，转圈圈"),
+        ("上课进不去了", "直播课教室进不去，一直在转圈"),
+    ];
+    let mut tickets = Vec::new();
+    for (subject, body) in reports {
+        let me = app.token(Uuid::new_v4(), Role::Customer);
+        tickets.push(open(&app, &me, subject, body).await);
+    }
+    assert!(tickets.iter().all(|t| t["classification"]["fault_type"] == "network"));
+    let incident = tickets[2]["incident_id"]
+        .as_str()
+        .expect("grouped at the third")
+        .to_owned();
+    assert!(tickets[0]["incident_id"].is_null() && tickets[1]["incident_id"].is_null());
+    assert_eq!(
+        tickets[3]["incident_id"],
+        incident.as_str(),
+        "the fourth joins the open incident"
+    );
+    let unrelated = open(&app, &app.token(Uuid::new_v4(), Role::Customer), "退费", "我想申请退费").await;
+    assert!(unrelated["incident_id"].is_null());
+
+    let agent = app.token(Uuid::new_v4(), Role::Agent);
+    let got: Value = app
+        .get(&format!("/v1/incidents/{incident}"), &agent)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(got["ticket_count"], 4);
+    assert_eq!(got["status"], "open");
+    let opened: i64 = count(
+        &app,
+        "SELECT count(*) FROM outbox_event WHERE event_type = 'intake.incident.opened'",
+    )
+    .await;
+    assert_eq!(opened, 1);
+
+    // An agent links a ticket the grouping missed, and unlinks a wrong one.
+    let missed = open(
+        &app,
+        &app.token(Uuid::new_v4(), Role::Customer),
+        "没法上课",
+        "老师说我不在教室",
+    )
+    .await;
+    let missed_id = missed["id"].as_str().expect("id");
+    let res = app
+        .post(&format!("/v1/incidents/{incident}/tickets"), &agent)
+        .json(&json!({"ticket_id": missed_id}))
+        .send()
+        .await
+        .expect("link");
+    assert_eq!(res.json::<Value>().await.expect("json")["ticket_count"], 5);
+    let wrong = tickets[3]["id"].as_str().expect("id");
+    let res = app
+        .client
+        .delete(format!("{}/v1/incidents/{incident}/tickets/{wrong}", app.url))
+        .bearer_auth(&agent)
+        .send()
+        .await
+        .expect("unlink");
+    assert_eq!(res.status(), 204);
+    let customer = app.token(Uuid::new_v4(), Role::Customer);
+    let res = app
+        .get(&format!("/v1/incidents/{incident}"), &customer)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), 403);
+
+    let res = app
+        .post(&format!("/v1/incidents/{incident}/resolve"), &agent)
+        .json(&json!({"resolution": "直播服务器故障已修复，请刷新页面重新进入教室。"}))
+        .send()
+        .await
+        .expect("resolve");
+    assert_eq!(res.status(), 200);
+    let done: Value = res.json().await.expect("json");
+    assert_eq!(done["resolved_tickets"].as_array().map(Vec::len), Some(4));
+    assert_eq!(done["incident"]["status"], "resolved");
+    let statuses: Vec<(String, bool)> =
+        sqlx::query_as("SELECT status, first_response_at IS NOT NULL FROM ticket WHERE incident_id = $1::uuid")
+            .bind(&incident)
+            .fetch_all(&app.platform.pool)
+            .await
+            .expect("statuses");
+    assert!(
+        statuses.iter().all(|(s, answered)| s == "resolved" && *answered),
+        "{statuses:?}"
+    );
+    let unlinked: String = sqlx::query_scalar("SELECT status FROM ticket WHERE id = $1::uuid")
+        .bind(wrong)
+        .fetch_one(&app.platform.pool)
+        .await
+        .expect("status");
+    assert_eq!(unlinked, "queued", "the unlinked ticket is left alone");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM outbox_event WHERE event_type = 'intake.ticket.resolved'"
+        )
+        .await,
+        4,
+        "each customer is informed"
+    );
+    let again = app
+        .post(&format!("/v1/incidents/{incident}/resolve"), &agent)
+        .json(&json!({"resolution": "again"}))
+        .send()
+        .await
+        .expect("resolve");
+    assert_eq!(again.status(), 409);
+}

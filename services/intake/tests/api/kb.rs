@@ -1,0 +1,264 @@
+//! The knowledge base and smart answers.
+
+use platform::auth::Role;
+use platform::testing::TestApp;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{app, app_with, count, open};
+
+async fn article(app: &TestApp, title: &str, body: &str, language: &str, category: &str) -> Value {
+    let agent = app.token(Uuid::new_v4(), Role::Agent);
+    let res = app
+        .post("/v1/kb/articles", &agent)
+        .json(&json!({"title": title, "body": body, "language": language, "category": category, "tags": ["faq"]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 201);
+    res.json().await.expect("json")
+}
+
+async fn seed(app: &TestApp) -> Value {
+    article(
+        app,
+        "忘记密码怎么重置",
+        "在登录页点击“忘记密码”，输入注册手机号，收到验证码后设置新密码即可。",
+        "zh-CN",
+        "other",
+    )
+    .await;
+    article(
+        app,
+        "How do I download my certificate?",
+        "Open My Courses, choose the finished course and press Download certificate.",
+        "en",
+        "course_consultation",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn articles_are_versioned_and_searched_by_relevance_in_both_languages() {
+    let app = app().await;
+    let cert = seed(&app).await;
+    let me = app.token(Uuid::new_v4(), Role::Customer);
+    let hits: Value = app
+        .get("/v1/kb/search?q=%E5%BF%98%E8%AE%B0%E5%AF%86%E7%A0%81%E4%BA%86", &me)
+        .send()
+        .await
+        .expect("search")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(hits["items"][0]["article"]["title"], "忘记密码怎么重置", "{hits}");
+    assert!(hits["terms"].as_array().is_some_and(|t| t.iter().any(|x| x == "密码")));
+    let en: Value = app
+        .get("/v1/kb/search?q=certificate+download&language=en", &me)
+        .send()
+        .await
+        .expect("search")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(en["items"].as_array().map(Vec::len), Some(1));
+    assert!(en["items"][0]["confidence"].as_f64().is_some_and(|c| c > 0.5));
+
+    let id = cert["id"].as_str().expect("id");
+    let agent = app.token(Uuid::new_v4(), Role::Agent);
+    let res = app
+        .client
+        .put(format!("{}/v1/kb/articles/{id}", app.url))
+        .bearer_auth(&agent)
+        .json(&json!({"title": "How do I download my certificate?", "body": "Certificates are under Profile > Certificates.",
+                      "language": "en", "category": "course_consultation"}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(res.status(), 200);
+    let updated: Value = res.json().await.expect("json");
+    assert_eq!(updated["version"], 2);
+    let full: Value = app
+        .get(&format!("/v1/kb/articles/{id}"), &agent)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(full["history"][0]["version"], 1);
+    assert!(
+        full["history"][0]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("My Courses"))
+    );
+    let found: Value = app
+        .get("/v1/kb/search?q=profile+certificates", &me)
+        .send()
+        .await
+        .expect("search")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(found["items"][0]["article"]["id"], id, "the new text is searched");
+
+    let customer_write = app
+        .post("/v1/kb/articles", &me)
+        .json(&json!({"title": "t", "body": "b", "language": "en", "category": "other"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(customer_write.status(), 403);
+    let bad = app
+        .post("/v1/kb/articles", &agent)
+        .json(&json!({"title": "", "body": "b", "language": "fr", "category": "misc"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(bad.status(), 422);
+    assert_eq!(count(&app, "SELECT count(*) FROM kb_article").await, 2);
+}
+
+#[tokio::test]
+async fn a_standard_question_is_answered_at_once_and_solved_counts_as_a_deflection() {
+    let app = app().await;
+    seed(&app).await;
+    let customer = Uuid::new_v4();
+    let me = app.token(customer, Role::Customer);
+    let t = open(&app, &me, "忘记密码了", "忘记密码怎么重置？").await;
+    assert_eq!(t["status"], "auto_answered", "{t}");
+    assert!(t["answer_confidence"].as_f64().is_some_and(|c| c >= 0.6));
+    let id = t["id"].as_str().expect("id").to_owned();
+    let thread: Value = app
+        .get(&format!("/v1/tickets/{id}/messages"), &me)
+        .send()
+        .await
+        .expect("thread")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(thread["items"][0]["author_role"], "system");
+    assert!(
+        thread["items"][0]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("验证码"))
+    );
+
+    let other = app.token(Uuid::new_v4(), Role::Customer);
+    let res = app
+        .post(&format!("/v1/tickets/{id}/answer-feedback"), &other)
+        .json(&json!({"solved": true}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 404, "only the ticket's customer gives the verdict");
+    let solved: Value = app
+        .post(&format!("/v1/tickets/{id}/answer-feedback"), &me)
+        .json(&json!({"solved": true}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(solved["status"], "resolved");
+    assert_eq!(solved["deflected"], true);
+    let twice = app
+        .post(&format!("/v1/tickets/{id}/answer-feedback"), &me)
+        .json(&json!({"solved": false}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(twice.status(), 409);
+
+    let t2 = open(
+        &app,
+        &me,
+        "How do I download my certificate",
+        "How do I download my certificate?",
+    )
+    .await;
+    assert_eq!(t2["status"], "auto_answered");
+    let id2 = t2["id"].as_str().expect("id");
+    let unsolved: Value = app
+        .post(&format!("/v1/tickets/{id2}/answer-feedback"), &me)
+        .json(&json!({"solved": false}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(unsolved["status"], "queued", "not solved: to a person");
+    assert_eq!(unsolved["deflected"], false);
+
+    // A complaint is never answered by a machine, even when an article matches.
+    let angry = open(
+        &app,
+        &me,
+        "忘记密码怎么重置 投诉",
+        "忘记密码怎么重置？你们的系统太差了，我要投诉！",
+    )
+    .await;
+    assert_eq!(angry["status"], "queued");
+    assert_eq!(angry["classification"]["high_emotion"], true);
+}
+
+#[tokio::test]
+async fn no_verdict_in_time_hands_the_ticket_to_a_person_and_answers_become_articles() {
+    let app = app_with(&[("INTAKE__SERVICE__AUTO_ANSWER_WAIT_MINUTES", "0")]).await;
+    seed(&app).await;
+    let me = app.token(Uuid::new_v4(), Role::Customer);
+    let t = open(&app, &me, "忘记密码了", "忘记密码怎么重置？").await;
+    assert_eq!(t["status"], "auto_answered");
+    let pool = app.platform.pool.clone();
+    testkit::eventually(10, "queued after the wait", || async {
+        let s: String = sqlx::query_scalar("SELECT status FROM ticket").fetch_one(&pool).await?;
+        Ok((s == "queued").then_some(()))
+    })
+    .await
+    .expect("queued");
+
+    // An agent answers a new kind of question; the answer becomes an article.
+    let agent = app.token(Uuid::new_v4(), Role::Agent);
+    let q = open(&app, &me, "发票怎么开", "课程发票在哪里申请？").await;
+    let qid = q["id"].as_str().expect("id");
+    let early = app
+        .post(&format!("/v1/tickets/{qid}/article"), &agent)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(early.status(), 409, "not resolved yet");
+    for (path, body) in [
+        (format!("/v1/tickets/{qid}/transitions"), json!({"action": "start"})),
+        (
+            format!("/v1/tickets/{qid}/messages"),
+            json!({"body": "在“我的订单”里点击“申请发票”，填写抬头即可。"}),
+        ),
+        (format!("/v1/tickets/{qid}/transitions"), json!({"action": "resolve"})),
+    ] {
+        let res = app.post(&path, &agent).json(&body).send().await.expect("send");
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+    }
+    let res = app
+        .post(&format!("/v1/tickets/{qid}/article"), &agent)
+        .json(&json!({"tags": ["invoice"]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 201);
+    let a: Value = res.json().await.expect("json");
+    assert_eq!(a["title"], "发票怎么开");
+    assert_eq!(a["source_ticket_id"], qid);
+    assert!(a["body"].as_str().is_some_and(|b| b.contains("申请发票")));
+    let next = open(
+        &app,
+        &app.token(Uuid::new_v4(), Role::Customer),
+        "发票怎么开",
+        "请问发票怎么开？",
+    )
+    .await;
+    assert_eq!(next["status"], "auto_answered", "the new article answers the next one");
+    assert_eq!(next["answer_article_id"], a["id"]);
+}

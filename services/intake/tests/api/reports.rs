@@ -1,0 +1,136 @@
+//! Quality reports.
+
+use platform::auth::Role;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{app, open};
+
+#[tokio::test]
+async fn the_quality_report_computes_each_figure_per_group_for_supervisors_only() {
+    let app = app().await;
+    let agent_id = Uuid::new_v4();
+    let agent = app.token(agent_id, Role::Agent);
+    let me = app.token(Uuid::new_v4(), Role::Customer);
+    let a = open(&app, &me, "作业批改", "老师什么时候批改作业？").await;
+    let b = open(
+        &app,
+        &app.token(Uuid::new_v4(), Role::Customer),
+        "课程价格",
+        "雅思课程多少钱？",
+    )
+    .await;
+    let a_id = a["id"].as_str().expect("id");
+    for (path, body) in [
+        (format!("/v1/tickets/{a_id}/transitions"), json!({"action": "start"})),
+        (format!("/v1/tickets/{a_id}/messages"), json!({"body": "明天批改完"})),
+        (format!("/v1/tickets/{a_id}/transitions"), json!({"action": "resolve"})),
+    ] {
+        assert!(
+            app.post(&path, &agent)
+                .json(&body)
+                .send()
+                .await
+                .expect("send")
+                .status()
+                .is_success()
+        );
+    }
+    // Ticket b was answered 10 minutes late: move its timestamps back.
+    sqlx::query(
+        "UPDATE ticket SET created_at = now() - interval '10 minutes', first_response_at = now() WHERE id = $1::uuid",
+    )
+    .bind(b["id"].as_str().expect("id"))
+    .execute(&app.platform.pool)
+    .await
+    .expect("age");
+    let token: String = sqlx::query_scalar(
+        "SELECT envelope->'data'->>'token' FROM outbox_event WHERE event_type = 'intake.survey.requested'",
+    )
+    .fetch_one(&app.platform.pool)
+    .await
+    .expect("token");
+    let res = app
+        .client
+        .post(format!("{}/v1/surveys/{token}", app.url))
+        .json(&json!({"score": 4}))
+        .send()
+        .await
+        .expect("survey");
+    assert_eq!(res.status(), 201);
+
+    let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
+    let report: Value = app
+        .get("/v1/reports/quality?group_by=category", &supervisor)
+        .send()
+        .await
+        .expect("report")
+        .json()
+        .await
+        .expect("json");
+    let groups = report["groups"].as_array().expect("groups");
+    assert_eq!(groups.len(), 2, "{report}");
+    let progress = groups
+        .iter()
+        .find(|g| g["key"] == "learning_progress")
+        .expect("learning_progress");
+    assert_eq!(progress["volume"], 1);
+    assert_eq!(progress["resolution_rate"], 1.0);
+    assert_eq!(progress["answered_within_5_min"], 1.0);
+    assert_eq!(progress["csat_average"], 4.0);
+    assert_eq!(progress["csat_response_rate"], 1.0);
+    let consult = groups
+        .iter()
+        .find(|g| g["key"] == "course_consultation")
+        .expect("consultation");
+    assert_eq!(consult["answered_within_5_min"], 0.0);
+    assert!(consult["first_response_p50_secs"].as_f64().is_some_and(|s| s > 590.0));
+    assert!(report["top_keywords"].as_array().is_some_and(|k| !k.is_empty()));
+    assert_eq!(report["keywords_sampled"], false);
+
+    let by_agent: Value = app
+        .get("/v1/reports/quality?group_by=agent", &supervisor)
+        .send()
+        .await
+        .expect("report")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        by_agent["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .any(|g| g["key"] == agent_id.to_string())
+    );
+    let overall: Value = app
+        .get("/v1/reports/quality", &supervisor)
+        .send()
+        .await
+        .expect("report")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(overall["groups"][0]["volume"], 2);
+    assert_eq!(overall["groups"][0]["resolution_rate"], 0.5);
+
+    assert_eq!(
+        app.get("/v1/reports/quality", &agent)
+            .send()
+            .await
+            .expect("report")
+            .status(),
+        403
+    );
+    let bad = app
+        .get(
+            "/v1/reports/quality?group_by=planet&from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+            &supervisor,
+        )
+        .send()
+        .await
+        .expect("report");
+    assert_eq!(bad.status(), 422);
+    let problem: Value = bad.json().await.expect("json");
+    assert_eq!(problem["errors"].as_array().map(Vec::len), Some(2));
+}
