@@ -29,6 +29,7 @@ pub static SPEC: ServiceSpec<RoutingSettings> = ServiceSpec {
 #[serde(deny_unknown_fields)]
 pub struct RoutingSettings {
     pub default_queue: String,
+    pub senior_queue: String,
     pub high_priority_boost_secs: u32,
     pub urgent_priority_boost_secs: u32,
 }
@@ -38,6 +39,12 @@ impl Validate for RoutingSettings {
         if !domain::queue::is_valid_name(&self.default_queue) {
             return Err(ConfigError::key(
                 "service.default_queue",
+                "must be lowercase letters, digits, '-' or '_'",
+            ));
+        }
+        if !domain::queue::is_valid_name(&self.senior_queue) {
+            return Err(ConfigError::key(
+                "service.senior_queue",
                 "must be lowercase letters, digits, '-' or '_'",
             ));
         }
@@ -55,14 +62,24 @@ impl Validate for RoutingSettings {
 pub async fn build(settings: Settings<RoutingSettings>) -> anyhow::Result<Application> {
     let platform = Platform::connect(NAME, &settings, &MIGRATIONS).await?;
     let live = live::LiveQueues::new(platform.redis.clone());
-    let tasks: Vec<Box<dyn Task>> = vec![Box::new(platform.consumer(
-        events::TicketCreated::spec(),
-        events::TicketCreated {
-            outbox: platform.outbox.clone(),
-            live: live.clone(),
-            policy: settings.service.clone(),
-        },
-    ))];
+    let tasks: Vec<Box<dyn Task>> = vec![
+        Box::new(platform.consumer(
+            events::TicketCreated::spec(),
+            events::TicketCreated {
+                outbox: platform.outbox.clone(),
+                live: live.clone(),
+                policy: settings.service.clone(),
+            },
+        )),
+        Box::new(platform.consumer(
+            events::TicketStatusChanged::spec(),
+            events::TicketStatusChanged {
+                outbox: platform.outbox.clone(),
+                live: live.clone(),
+                policy: settings.service.clone(),
+            },
+        )),
+    ];
     let api = Api::new(api::openapi(), move |cfg| api::configure(cfg, &live));
     Application::build(platform, &settings, api, tasks).await
 }

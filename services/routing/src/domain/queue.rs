@@ -9,8 +9,12 @@ use contracts::vocabulary::Priority;
 
 use crate::RoutingSettings;
 
-/// The queue for a ticket: its category's queue when it has one, else the default.
-pub fn queue_for(category: Option<&str>, settings: &RoutingSettings) -> String {
+/// The queue for a ticket: senior agents' for high-emotion tickets, else its category's queue
+/// when it has one, else the default.
+pub fn queue_for(category: Option<&str>, high_emotion: bool, settings: &RoutingSettings) -> String {
+    if high_emotion {
+        return settings.senior_queue.clone();
+    }
     match category {
         Some(c) if is_valid_name(c) => c.to_owned(),
         _ => settings.default_queue.clone(),
@@ -45,6 +49,7 @@ mod tests {
     fn settings() -> RoutingSettings {
         RoutingSettings {
             default_queue: "general".into(),
+            senior_queue: "senior".into(),
             high_priority_boost_secs: 300,
             urgent_priority_boost_secs: 900,
         }
@@ -52,9 +57,10 @@ mod tests {
 
     #[test]
     fn a_category_names_its_queue_else_the_default() {
-        assert_eq!(queue_for(Some("technical"), &settings()), "technical");
-        assert_eq!(queue_for(None, &settings()), "general");
-        assert_eq!(queue_for(Some("Bad Name!"), &settings()), "general");
+        assert_eq!(queue_for(Some("technical"), false, &settings()), "technical");
+        assert_eq!(queue_for(None, false, &settings()), "general");
+        assert_eq!(queue_for(Some("Bad Name!"), false, &settings()), "general");
+        assert_eq!(queue_for(Some("complaint"), true, &settings()), "senior");
     }
 
     #[test]

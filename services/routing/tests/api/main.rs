@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use contracts::EventEnvelope;
-use contracts::intake::TicketCreatedV1;
+use contracts::intake::{TicketCreatedV1, TicketStatusChangedV1};
 use contracts::vocabulary::{Channel, Priority};
 use platform::auth::Role;
 use platform::bus::Outgoing;
@@ -36,13 +36,13 @@ fn created(priority: Priority, category: Option<&str>) -> EventEnvelope<TicketCr
     )
 }
 
-async fn publish(app: &TestApp, env: &EventEnvelope<TicketCreatedV1>) {
+async fn publish<T: contracts::Event + serde::Serialize>(app: &TestApp, env: &EventEnvelope<T>) {
     let body = serde_json::to_vec(env).expect("json");
     app.platform
         .bus
         .publish_confirmed(&[Outgoing {
             exchange: app.platform.bus.exchange(),
-            routing_key: "intake.ticket.created",
+            routing_key: T::TYPE,
             body: &body,
             message_id: None,
             headers: Default::default(),
@@ -147,4 +147,81 @@ async fn an_urgent_ticket_overtakes_older_normal_ones_and_categories_pick_their_
         live.waiting("technical", 10).await.expect("live"),
         vec![technical.data.ticket_id.to_string()]
     );
+}
+
+fn changed(ticket: &EventEnvelope<TicketCreatedV1>, from: &str, to: &str) -> EventEnvelope<TicketStatusChangedV1> {
+    EventEnvelope::new(
+        "intake",
+        TicketStatusChangedV1 {
+            ticket_id: ticket.data.ticket_id,
+            customer_id: ticket.data.customer_id,
+            from: from.into(),
+            to: to.into(),
+            action: "test".into(),
+            actor_id: Uuid::nil(),
+            changed_at: Utc::now(),
+        },
+    )
+}
+
+async fn entry_status(app: &TestApp, id: Uuid) -> Option<String> {
+    sqlx::query_scalar("SELECT status FROM queue_entry WHERE ticket_id = $1")
+        .bind(id)
+        .fetch_optional(&app.platform.pool)
+        .await
+        .expect("status")
+}
+
+#[tokio::test]
+async fn auto_answered_tickets_are_held_until_handed_to_people_and_angry_ones_go_to_seniors() {
+    let app = app().await;
+    let live = LiveQueues::new(app.platform.redis.clone());
+    let mut answered = created(Priority::Normal, Some("other"));
+    answered.data.details.status = Some("auto_answered".into());
+    let mut angry = created(Priority::High, Some("complaint"));
+    angry.data.details.high_emotion = true;
+    publish(&app, &answered).await;
+    publish(&app, &angry).await;
+    testkit::eventually(10, "both recorded", || async { Ok((entries(&app).await == 2).then_some(())) })
+        .await
+        .expect("entries");
+    assert_eq!(entry_status(&app, answered.data.ticket_id).await.as_deref(), Some("held"));
+    testkit::eventually(10, "the angry one waits for seniors", || async {
+        let w = live.waiting("senior", 10).await?;
+        Ok((w == vec![angry.data.ticket_id.to_string()]).then_some(()))
+    })
+    .await
+    .expect("senior");
+    assert!(live.waiting("other", 10).await.expect("live").is_empty(), "held tickets do not wait");
+
+    // "Not solved": the held ticket now waits for a person, announced once.
+    let requeued = changed(&answered, "auto_answered", "queued");
+    publish(&app, &requeued).await;
+    publish(&app, &requeued).await;
+    testkit::eventually(10, "waiting", || async {
+        let w = live.waiting("other", 10).await?;
+        Ok((w == vec![answered.data.ticket_id.to_string()]).then_some(()))
+    })
+    .await
+    .expect("waiting");
+    testkit::eventually(10, "announced", || async {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM outbox_event WHERE event_type = 'routing.ticket.queued' AND envelope->>'subject' = $1",
+        )
+        .bind(answered.data.ticket_id.to_string())
+        .fetch_one(&app.platform.pool)
+        .await?;
+        Ok((n == 1).then_some(()))
+    })
+    .await
+    .expect("one queued event");
+
+    // Assigned: out of the live queue.
+    publish(&app, &changed(&answered, "queued", "assigned")).await;
+    testkit::eventually(10, "removed", || async {
+        Ok(live.waiting("other", 10).await?.is_empty().then_some(()))
+    })
+    .await
+    .expect("removed");
+    assert_eq!(entry_status(&app, answered.data.ticket_id).await.as_deref(), Some("assigned"));
 }
