@@ -1,3 +1,4 @@
 //! System tests: the five services as separate processes, driven over HTTP only.
 
+mod intake_flows;
 mod walking_skeleton;

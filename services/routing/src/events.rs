@@ -3,8 +3,8 @@
 use chrono::Utc;
 use contracts::RawEnvelope;
 use contracts::intake::{TicketCreatedV1, TicketStatusChangedV1};
-use contracts::vocabulary::{Channel, Priority};
 use contracts::routing::TicketQueuedV1;
+use contracts::vocabulary::{Channel, Priority};
 use futures_util::future::BoxFuture;
 use platform::Tx;
 use platform::bus::consumer::{ConsumerSpec, EventHandler, HandlerError};
@@ -87,7 +87,10 @@ pub struct TicketStatusChanged {
 
 impl TicketStatusChanged {
     pub fn spec() -> ConsumerSpec {
-        ConsumerSpec::new("ticket-status-changed", &[<TicketStatusChangedV1 as contracts::Event>::TYPE])
+        ConsumerSpec::new(
+            "ticket-status-changed",
+            &[<TicketStatusChangedV1 as contracts::Event>::TYPE],
+        )
     }
 }
 
@@ -105,7 +108,10 @@ impl EventHandler for TicketStatusChanged {
                     };
                     let priority = Priority::parse(&before.priority).unwrap_or(Priority::Normal);
                     let score = queue::score(now, priority, &self.policy);
-                    if store::set_status(tx, id, "waiting", Some((score, now))).await?.is_none() {
+                    if store::set_status(tx, id, "waiting", Some((score, now)))
+                        .await?
+                        .is_none()
+                    {
                         return Ok(());
                     }
                     self.outbox
@@ -125,7 +131,11 @@ impl EventHandler for TicketStatusChanged {
                     tracing::info!(ticket_id = %id, queue = %before.queue, "ticket queued again");
                 }
                 to @ ("assigned" | "in_progress" | "resolved" | "closed" | "cancelled") => {
-                    let status = if matches!(to, "assigned" | "in_progress") { "assigned" } else { "closed" };
+                    let status = if matches!(to, "assigned" | "in_progress") {
+                        "assigned"
+                    } else {
+                        "closed"
+                    };
                     if let Some(before) = store::set_status(tx, id, status, None).await? {
                         self.live.remove(&before.queue, id).await?;
                     }

@@ -52,7 +52,8 @@ impl LiveQueues {
     /// Takes a ticket out of its queue (assigned, resolved, cancelled, held).
     pub async fn remove(&self, queue: &str, ticket_id: Uuid) -> redis::RedisResult<()> {
         let mut conn = self.redis.conn.clone();
-        conn.zrem::<_, _, ()>(self.queue_key(queue), ticket_id.to_string()).await
+        conn.zrem::<_, _, ()>(self.queue_key(queue), ticket_id.to_string())
+            .await
     }
 
     /// Tickets waiting in `queue`, head first.

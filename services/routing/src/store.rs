@@ -59,14 +59,14 @@ pub async fn set_status(
     status: &str,
     requeue: Option<(f64, DateTime<Utc>)>,
 ) -> Result<Option<QueueEntryRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(
         "UPDATE queue_entry e SET status = $2, score = COALESCE($3, e.score), enqueued_at = COALESCE($4, e.enqueued_at), \
             updated_at = now() \
          FROM (SELECT ticket_id, status AS old_status FROM queue_entry WHERE ticket_id = $1 FOR UPDATE) old \
          WHERE e.ticket_id = old.ticket_id AND old.old_status <> $2 \
          RETURNING e.ticket_id, e.customer_id, e.queue, e.channel, e.priority, e.category, old.old_status AS status, \
-                   e.score, e.enqueued_at, e.high_emotion"
-    ))
+                   e.score, e.enqueued_at, e.high_emotion",
+    )
     .bind(ticket_id)
     .bind(status)
     .bind(requeue.map(|r| r.0))
@@ -77,8 +77,10 @@ pub async fn set_status(
 
 /// The entry, locked for the rest of the transaction.
 pub async fn entry_for_update(tx: &mut Tx, ticket_id: Uuid) -> Result<Option<QueueEntryRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM queue_entry WHERE ticket_id = $1 FOR UPDATE"))
-        .bind(ticket_id)
-        .fetch_optional(&mut **tx)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM queue_entry WHERE ticket_id = $1 FOR UPDATE"
+    ))
+    .bind(ticket_id)
+    .fetch_optional(&mut **tx)
+    .await
 }

@@ -182,17 +182,25 @@ async fn auto_answered_tickets_are_held_until_handed_to_people_and_angry_ones_go
     angry.data.details.high_emotion = true;
     publish(&app, &answered).await;
     publish(&app, &angry).await;
-    testkit::eventually(10, "both recorded", || async { Ok((entries(&app).await == 2).then_some(())) })
-        .await
-        .expect("entries");
-    assert_eq!(entry_status(&app, answered.data.ticket_id).await.as_deref(), Some("held"));
+    testkit::eventually(10, "both recorded", || async {
+        Ok((entries(&app).await == 2).then_some(()))
+    })
+    .await
+    .expect("entries");
+    assert_eq!(
+        entry_status(&app, answered.data.ticket_id).await.as_deref(),
+        Some("held")
+    );
     testkit::eventually(10, "the angry one waits for seniors", || async {
         let w = live.waiting("senior", 10).await?;
         Ok((w == vec![angry.data.ticket_id.to_string()]).then_some(()))
     })
     .await
     .expect("senior");
-    assert!(live.waiting("other", 10).await.expect("live").is_empty(), "held tickets do not wait");
+    assert!(
+        live.waiting("other", 10).await.expect("live").is_empty(),
+        "held tickets do not wait"
+    );
 
     // "Not solved": the held ticket now waits for a person, announced once.
     let requeued = changed(&answered, "auto_answered", "queued");
@@ -223,5 +231,8 @@ async fn auto_answered_tickets_are_held_until_handed_to_people_and_angry_ones_go
     })
     .await
     .expect("removed");
-    assert_eq!(entry_status(&app, answered.data.ticket_id).await.as_deref(), Some("assigned"));
+    assert_eq!(
+        entry_status(&app, answered.data.ticket_id).await.as_deref(),
+        Some("assigned")
+    );
 }
