@@ -5,6 +5,7 @@ pub mod domain;
 pub mod events;
 pub mod lifecycle;
 pub mod open;
+pub mod reports;
 pub mod store;
 pub mod surveys;
 
@@ -49,6 +50,7 @@ pub struct IntakeSettings {
     pub survey_signing_key: secrecy::SecretString,
     pub follow_up_after_hours: u32,
     pub follow_up_categories: Vec<String>,
+    pub report_rollup_interval_secs: u64,
     #[serde(default)]
     pub resolution_target_hours: std::collections::BTreeMap<String, u32>,
 }
@@ -154,5 +156,9 @@ pub async fn build(settings: Settings<IntakeSettings>) -> anyhow::Result<Applica
         lifecycle: lifecycle.clone(),
     };
     let api = Api::new(api::openapi(), move |cfg| api::configure(cfg, &opener));
-    Application::build(platform, &settings, api, vec![]).await
+    let rollups = reports::Rollups {
+        pool: platform.pool.clone(),
+        interval: std::time::Duration::from_secs(settings.service.report_rollup_interval_secs.max(1)),
+    };
+    Application::build(platform, &settings, api, vec![Box::new(rollups)]).await
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::store::reports::{self, GroupBy};
+use crate::reports::{self, Figures};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -30,7 +30,8 @@ pub struct QualityGroup {
     /// tickets without one (no agent yet, no profile).
     pub key: Option<String>,
     pub volume: i64,
-    /// Seconds from opening to the first public staff reply: median and 90th percentile.
+    /// Seconds from opening to the first public staff reply: median and 90th percentile
+    /// (within ±2.5%).
     pub first_response_p50_secs: Option<f64>,
     pub first_response_p90_secs: Option<f64>,
     /// Share of tickets handled by people (not deflected, not cancelled) first answered within
@@ -73,17 +74,15 @@ pub struct QualityReport {
     pub groups: Vec<QualityGroup>,
     /// The period's most frequent keywords.
     pub top_keywords: Vec<KeywordCount>,
-    /// True when the period was too large to count every ticket's keywords: the counts are
-    /// estimated from a sample.
-    pub keywords_sampled: bool,
     /// The questions the knowledge base answered most.
     pub frequent_questions: Vec<FrequentQuestion>,
 }
 
-/// Keywords are counted exactly up to this many tickets in the period, sampled above.
-const KEYWORD_SAMPLE_ABOVE: i64 = 50_000;
-
 /// Service quality over a period (supervisors and admins).
+///
+/// Whole UTC days come from rollups refreshed every `report_rollup_interval_secs`; partial
+/// days at the period's edges are computed from the tickets. Percentiles are read from 5%-wide
+/// histogram buckets.
 #[utoipa::path(get, path = "/v1/reports/quality", tag = "reports", params(QualityQuery),
     responses((status = 200, body = QualityReport), (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json")))]
@@ -95,55 +94,87 @@ pub async fn quality(
     caller.require_any(&[Role::Supervisor, Role::Admin])?;
     let to = query.to.unwrap_or_else(Utc::now);
     let from = query.from.unwrap_or(to - chrono::Duration::days(30));
-    let by = GroupBy::parse(query.group_by.as_deref());
+    let dim = query.group_by.clone().unwrap_or_else(|| "all".to_owned());
     let mut v = Validator::new();
     v.check(from < to, "from", "must be before `to`");
     v.check(
-        by.is_some(),
+        reports::DIMENSIONS.contains(&dim.as_str()),
         "group_by",
         "must be all, channel, category, agent or customer_role",
     );
     v.finish()?;
-    let by = by.unwrap_or(GroupBy::All);
-    let rows = reports::groups(&platform.pool, from, to, by).await?;
-    let volume: i64 = rows.iter().map(|r| r.volume).sum();
-    let (keywords, sampled) = reports::keywords(&platform.pool, from, to, volume, KEYWORD_SAMPLE_ABOVE, 20).await?;
-    let questions = reports::top_articles(&platform.pool, from, to, 10).await?;
+    let (by_key, total) = reports::figures(&platform.pool, from, to, &dim)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut groups: Vec<QualityGroup> = by_key
+        .into_iter()
+        .map(|(key, f)| {
+            group(
+                if dim == "all" {
+                    Some("all".to_owned())
+                } else {
+                    (!key.is_empty()).then_some(key)
+                },
+                &f,
+            )
+        })
+        .collect();
+    groups.sort_by(|a, b| b.volume.cmp(&a.volume).then(a.key.cmp(&b.key)));
+    let mut keywords: Vec<(String, u64)> = total.keywords.clone().into_iter().collect();
+    keywords.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut articles: Vec<(String, [u64; 2])> = total.articles.clone().into_iter().collect();
+    articles.sort_by(|a, b| b.1[0].cmp(&a.1[0]).then(a.0.cmp(&b.0)));
+    articles.truncate(10);
+    let ids: Vec<Uuid> = articles.iter().filter_map(|(id, _)| id.parse().ok()).collect();
+    let titles: std::collections::HashMap<Uuid, String> =
+        sqlx::query_as::<_, (Uuid, String)>("SELECT id, title FROM kb_article WHERE id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(&platform.pool)
+            .await?
+            .into_iter()
+            .collect();
     Ok(web::Json(QualityReport {
         from,
         to,
-        group_by: query.group_by.clone().unwrap_or_else(|| "all".to_owned()),
-        groups: rows
-            .into_iter()
-            .map(|r| QualityGroup {
-                key: r.group_key,
-                volume: r.volume,
-                first_response_p50_secs: r.first_response_p50_secs,
-                first_response_p90_secs: r.first_response_p90_secs,
-                answered_within_5_min: r.answered_within_5_min,
-                resolution_p50_secs: r.resolution_p50_secs,
-                resolution_avg_secs: r.resolution_avg_secs,
-                resolution_rate: r.resolution_rate,
-                csat_average: r.csat_average,
-                csat_response_rate: r.csat_response_rate,
-                deflection_rate: r.deflection_rate,
-                reopen_rate: r.reopen_rate,
-                within_target_rate: r.within_target_rate,
-            })
-            .collect(),
+        group_by: dim,
+        groups,
         top_keywords: keywords
             .into_iter()
-            .map(|(keyword, count)| KeywordCount { keyword, count })
+            .take(20)
+            .map(|(keyword, count)| KeywordCount {
+                keyword,
+                count: i64::try_from(count).unwrap_or(i64::MAX),
+            })
             .collect(),
-        keywords_sampled: sampled,
-        frequent_questions: questions
+        frequent_questions: articles
             .into_iter()
-            .map(|(article_id, title, answered, deflected)| FrequentQuestion {
-                article_id,
-                title,
-                answered,
-                deflected,
+            .filter_map(|(id, [answered, deflected])| {
+                let article_id: Uuid = id.parse().ok()?;
+                Some(FrequentQuestion {
+                    article_id,
+                    title: titles.get(&article_id).cloned().unwrap_or_default(),
+                    answered: i64::try_from(answered).unwrap_or(i64::MAX),
+                    deflected: i64::try_from(deflected).unwrap_or(i64::MAX),
+                })
             })
             .collect(),
     }))
+}
+
+fn group(key: Option<String>, f: &Figures) -> QualityGroup {
+    QualityGroup {
+        key,
+        volume: i64::try_from(f.volume).unwrap_or(i64::MAX),
+        first_response_p50_secs: reports::quantile(&f.first_response, 0.5),
+        first_response_p90_secs: reports::quantile(&f.first_response, 0.9),
+        answered_within_5_min: f.answered_within_5_min(),
+        resolution_p50_secs: reports::quantile(&f.resolution, 0.5),
+        resolution_avg_secs: f.resolution_avg_secs(),
+        resolution_rate: f.resolution_rate(),
+        csat_average: f.csat_average(),
+        csat_response_rate: f.csat_response_rate(),
+        deflection_rate: f.deflection_rate(),
+        reopen_rate: f.reopen_rate(),
+        within_target_rate: f.within_target_rate(),
+    }
 }

@@ -14,7 +14,7 @@ use crate::domain::ticket::ValidTicket;
 pub mod customers;
 pub mod incidents;
 pub mod kb;
-pub mod reports;
+
 pub mod surveys;
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -1,0 +1,456 @@
+//! The quality report: figures per channel, category, agent or customer role over any period,
+//! fast on millions of tickets.
+//!
+//! Whole UTC days come from `report_rollup` (one row of [`Figures`] per day, dimension and
+//! key, recomputed by [`Rollups`]); the partial days at the edges of a period are computed
+//! from the tickets themselves. Figures merge by addition, and the percentiles come from
+//! log-scale histograms (5% wide buckets: a percentile is within ±2.5% of the exact value).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use futures_util::future::BoxFuture;
+use platform::Task;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+/// Dimensions a report is grouped by.
+pub const DIMENSIONS: [&str; 5] = ["all", "channel", "category", "agent", "customer_role"];
+
+/// Keywords kept per day in the rollup (the report shows the top 20 of the period).
+const KEYWORDS_PER_DAY: usize = 200;
+
+/// Histogram bucket growth: 5% per bucket.
+const GROWTH: f64 = 1.05;
+
+/// Sparse histogram: bucket → count.
+pub type Hist = BTreeMap<u16, u64>;
+
+pub fn bucket(secs: f64) -> u16 {
+    ((1.0 + secs.max(0.0)).ln() / GROWTH.ln()).floor() as u16
+}
+
+/// The `p` quantile (0-1) of a histogram: the geometric middle of its bucket, in seconds.
+pub fn quantile(h: &Hist, p: f64) -> Option<f64> {
+    let total: u64 = h.values().sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = (p * total as f64).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (b, n) in h {
+        seen += n;
+        if seen >= rank {
+            let lo = GROWTH.powi(i32::from(*b)) - 1.0;
+            let hi = GROWTH.powi(i32::from(*b) + 1) - 1.0;
+            return Some(((lo.max(0.0) + 1.0) * (hi + 1.0)).sqrt() - 1.0);
+        }
+    }
+    None
+}
+
+/// Additive figures of a set of tickets.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    pub volume: u64,
+    /// Seconds to the first public staff reply.
+    pub first_response: Hist,
+    pub within_5_min: u64,
+    /// Tickets handled by people (not deflected, not cancelled).
+    pub handled: u64,
+    pub resolved: u64,
+    pub resolution_secs_sum: f64,
+    pub resolution: Hist,
+    pub surveys: u64,
+    pub csat_n: u64,
+    pub csat_sum: u64,
+    pub deflected: u64,
+    pub reopened: u64,
+    pub targeted: u64,
+    pub target_met: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub keywords: BTreeMap<String, u64>,
+    /// Article id → [tickets it answered automatically, of those resolved without a person].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub articles: BTreeMap<String, [u64; 2]>,
+}
+
+impl Figures {
+    pub fn merge(&mut self, o: &Figures) {
+        self.volume += o.volume;
+        for (b, n) in &o.first_response {
+            *self.first_response.entry(*b).or_default() += n;
+        }
+        self.within_5_min += o.within_5_min;
+        self.handled += o.handled;
+        self.resolved += o.resolved;
+        self.resolution_secs_sum += o.resolution_secs_sum;
+        for (b, n) in &o.resolution {
+            *self.resolution.entry(*b).or_default() += n;
+        }
+        self.surveys += o.surveys;
+        self.csat_n += o.csat_n;
+        self.csat_sum += o.csat_sum;
+        self.deflected += o.deflected;
+        self.reopened += o.reopened;
+        self.targeted += o.targeted;
+        self.target_met += o.target_met;
+        for (k, n) in &o.keywords {
+            *self.keywords.entry(k.clone()).or_default() += n;
+        }
+        for (a, [n, d]) in &o.articles {
+            let e = self.articles.entry(a.clone()).or_default();
+            e[0] += n;
+            e[1] += d;
+        }
+    }
+
+    fn add(&mut self, t: &Fact) {
+        self.volume += 1;
+        if let Some(frt) = t.first_response_secs {
+            *self.first_response.entry(bucket(frt)).or_default() += 1;
+            if frt <= 300.0 {
+                self.within_5_min += 1;
+            }
+        }
+        if !t.deflected && t.status != "cancelled" {
+            self.handled += 1;
+        }
+        if let Some(r) = t.resolution_secs {
+            self.resolved += 1;
+            self.resolution_secs_sum += r;
+            *self.resolution.entry(bucket(r)).or_default() += 1;
+        }
+        if t.surveyed {
+            self.surveys += 1;
+        }
+        if let Some(score) = t.score {
+            self.csat_n += 1;
+            self.csat_sum += u64::try_from(score).unwrap_or(0);
+        }
+        self.deflected += u64::from(t.deflected);
+        self.reopened += u64::from(t.reopen_count > 0);
+        if let Some(met) = t.target_met {
+            self.targeted += 1;
+            self.target_met += u64::from(met);
+        }
+    }
+
+    fn ratio(n: u64, d: u64) -> Option<f64> {
+        (d > 0).then(|| n as f64 / d as f64)
+    }
+
+    pub fn answered_within_5_min(&self) -> Option<f64> {
+        Self::ratio(self.within_5_min, self.handled)
+    }
+    pub fn resolution_rate(&self) -> Option<f64> {
+        Self::ratio(self.resolved, self.volume)
+    }
+    pub fn resolution_avg_secs(&self) -> Option<f64> {
+        (self.resolved > 0).then(|| self.resolution_secs_sum / self.resolved as f64)
+    }
+    pub fn csat_average(&self) -> Option<f64> {
+        (self.csat_n > 0).then(|| self.csat_sum as f64 / self.csat_n as f64)
+    }
+    pub fn csat_response_rate(&self) -> Option<f64> {
+        Self::ratio(self.csat_n, self.surveys)
+    }
+    pub fn deflection_rate(&self) -> Option<f64> {
+        Self::ratio(self.deflected, self.volume)
+    }
+    pub fn reopen_rate(&self) -> Option<f64> {
+        Self::ratio(self.reopened, self.volume)
+    }
+    pub fn within_target_rate(&self) -> Option<f64> {
+        Self::ratio(self.target_met, self.targeted)
+    }
+}
+
+/// What the report needs of one ticket.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Fact {
+    pub channel: String,
+    pub category: String,
+    pub agent: Option<String>,
+    pub customer_role: Option<String>,
+    pub status: String,
+    pub first_response_secs: Option<f64>,
+    pub resolution_secs: Option<f64>,
+    pub deflected: bool,
+    pub reopen_count: i32,
+    pub target_met: Option<bool>,
+    pub surveyed: bool,
+    pub score: Option<i16>,
+    pub keywords: Vec<String>,
+    pub article: Option<String>,
+}
+
+/// The tickets opened in `[from, to)`.
+pub async fn facts(pool: &PgPool, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Fact>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT t.channel, t.category, coalesce(t.assignee_id, t.resolved_by)::text AS agent, t.customer_role, t.status, \
+                extract(epoch FROM t.first_response_at - t.created_at)::float8 AS first_response_secs, \
+                extract(epoch FROM t.resolved_at - t.created_at)::float8 AS resolution_secs, \
+                t.deflected, t.reopen_count, \
+                CASE WHEN t.resolve_by IS NOT NULL THEN coalesce(t.resolved_at <= t.resolve_by, false) END AS target_met, \
+                s.ticket_id IS NOT NULL AS surveyed, s.score, t.keywords, \
+                t.answer_article_id::text AS article \
+         FROM ticket t LEFT JOIN survey s ON s.ticket_id = t.id \
+         WHERE t.created_at >= $1 AND t.created_at < $2",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await
+}
+
+/// Figures per (dimension, key) of `facts`; keywords only on `all`.
+pub fn aggregate(facts: &[Fact]) -> BTreeMap<(&'static str, String), Figures> {
+    let mut out: BTreeMap<(&'static str, String), Figures> = BTreeMap::new();
+    for f in facts {
+        for (dim, key) in [
+            ("all", String::new()),
+            ("channel", f.channel.clone()),
+            ("category", f.category.clone()),
+            ("agent", f.agent.clone().unwrap_or_default()),
+            ("customer_role", f.customer_role.clone().unwrap_or_default()),
+        ] {
+            out.entry((dim, key)).or_default().add(f);
+        }
+        let all = out.entry(("all", String::new())).or_default();
+        for k in &f.keywords {
+            *all.keywords.entry(k.clone()).or_default() += 1;
+        }
+        if let Some(a) = &f.article {
+            let e = all.articles.entry(a.clone()).or_default();
+            e[0] += 1;
+            e[1] += u64::from(f.deflected);
+        }
+    }
+    out
+}
+
+fn day_start(d: NaiveDate) -> DateTime<Utc> {
+    d.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// Recomputes one day's rollup rows.
+pub async fn refresh_day(pool: &PgPool, day: NaiveDate) -> anyhow::Result<()> {
+    let from = day_start(day);
+    let rows = facts(pool, from, from + chrono::Duration::days(1)).await?;
+    let mut groups = aggregate(&rows);
+    if let Some(all) = groups.get_mut(&("all", String::new())) {
+        let mut top: Vec<(String, u64)> = std::mem::take(&mut all.keywords).into_iter().collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        all.keywords = top.into_iter().take(KEYWORDS_PER_DAY).collect();
+    }
+    let mut dims = Vec::with_capacity(groups.len());
+    let mut keys = Vec::with_capacity(groups.len());
+    let mut figures = Vec::with_capacity(groups.len());
+    for ((dim, key), f) in groups {
+        dims.push(dim.to_owned());
+        keys.push(key);
+        figures.push(serde_json::to_value(f)?);
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM report_rollup WHERE day = $1")
+        .bind(day)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO report_rollup (day, dim, key, figures) \
+         SELECT $1, d, k, f FROM unnest($2::text[], $3::text[], $4::jsonb[]) AS u(d, k, f)",
+    )
+    .bind(day)
+    .bind(&dims)
+    .bind(&keys)
+    .bind(&figures)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The figures of `[from, to)` by `dim`: rollups for whole days, tickets for the rest.
+pub async fn figures(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    dim: &str,
+) -> anyhow::Result<(BTreeMap<String, Figures>, Figures)> {
+    let first_whole = {
+        let d = from.date_naive();
+        if day_start(d) == from {
+            d
+        } else {
+            d + chrono::Duration::days(1)
+        }
+    };
+    let end_whole = to.date_naive(); // days before this one end by `to`
+    let mut by_key: BTreeMap<String, Figures> = BTreeMap::new();
+    let mut total = Figures::default();
+    let mut raw_ranges = Vec::new();
+    if first_whole < end_whole {
+        let rows: Vec<(String, String, serde_json::Value)> = sqlx::query_as(
+            "SELECT dim, key, figures FROM report_rollup WHERE dim = ANY($1) AND day >= $2 AND day < $3",
+        )
+        .bind(if dim == "all" { vec!["all"] } else { vec!["all", dim] })
+        .bind(first_whole)
+        .bind(end_whole)
+        .fetch_all(pool)
+        .await?;
+        for (d, key, value) in rows {
+            let f: Figures = serde_json::from_value(value)?;
+            if d == "all" {
+                total.merge(&f);
+            }
+            if d == dim {
+                by_key.entry(key).or_default().merge(&f);
+            }
+        }
+        raw_ranges.push((from, day_start(first_whole)));
+        raw_ranges.push((day_start(end_whole), to));
+    } else {
+        raw_ranges.push((from, to));
+    }
+    for (a, b) in raw_ranges.into_iter().filter(|(a, b)| a < b) {
+        let rows = facts(pool, a, b).await?;
+        for ((d, key), f) in aggregate(&rows) {
+            if d == "all" {
+                total.merge(&f);
+            }
+            if d == dim {
+                by_key.entry(key).or_default().merge(&f);
+            }
+        }
+    }
+    Ok((by_key, total))
+}
+
+/// Keeps the rollups current: today and yesterday on every pass, older days when a change
+/// logged them stale, and every day with tickets but no rollup once at start. One replica at a
+/// time (an advisory lock); the others skip the pass.
+pub struct Rollups {
+    pub pool: PgPool,
+    pub interval: Duration,
+}
+
+const LOCK_KEY: i64 = 0x7265_706f_7274; // "report"
+
+impl Rollups {
+    /// One pass; returns the days refreshed (none when another replica holds the lock).
+    pub async fn pass(&self, backfill: bool) -> anyhow::Result<usize> {
+        let mut lock = self.pool.acquire().await?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(LOCK_KEY)
+            .fetch_one(&mut *lock)
+            .await?;
+        if !got {
+            return Ok(0);
+        }
+        let result = self.refresh(backfill).await;
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut *lock)
+            .await?;
+        result
+    }
+
+    async fn refresh(&self, backfill: bool) -> anyhow::Result<usize> {
+        let today = Utc::now().date_naive();
+        let mut days = vec![today, today - chrono::Duration::days(1)];
+        if backfill {
+            let missing: Vec<NaiveDate> = sqlx::query_scalar(
+                "SELECT d FROM (SELECT DISTINCT (created_at AT TIME ZONE 'UTC')::date AS d FROM ticket) t \
+                 WHERE NOT EXISTS (SELECT 1 FROM report_rollup r WHERE r.dim = 'all' AND r.day = t.d)",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            if !missing.is_empty() {
+                tracing::info!(
+                    days = missing.len(),
+                    "building quality-report rollups for days without one"
+                );
+            }
+            days.extend(missing);
+        }
+        let upto: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM report_stale_day")
+            .fetch_one(&self.pool)
+            .await?;
+        if let Some(upto) = upto {
+            let stale: Vec<NaiveDate> = sqlx::query_scalar("SELECT DISTINCT day FROM report_stale_day WHERE seq <= $1")
+                .bind(upto)
+                .fetch_all(&self.pool)
+                .await?;
+            days.extend(stale);
+        }
+        days.sort();
+        days.dedup();
+        for day in &days {
+            refresh_day(&self.pool, *day).await?;
+        }
+        if let Some(upto) = upto {
+            sqlx::query("DELETE FROM report_stale_day WHERE seq <= $1")
+                .bind(upto)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(days.len())
+    }
+}
+
+impl Task for Rollups {
+    fn run(self: Box<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let mut backfill = true;
+            loop {
+                match self.pass(backfill).await {
+                    Ok(_) => backfill = false,
+                    Err(e) => tracing::warn!(error = %format!("{e:#}"), "report rollup pass failed; will retry"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(self.interval) => {}
+                    _ = cancel.cancelled() => return,
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_from_the_histogram_are_within_the_bucket_width() {
+        let mut h = Hist::new();
+        for secs in 1..=1000 {
+            *h.entry(bucket(f64::from(secs))).or_default() += 1;
+        }
+        let p50 = quantile(&h, 0.5).expect("p50");
+        let p90 = quantile(&h, 0.9).expect("p90");
+        assert!((p50 - 500.0).abs() / 500.0 < 0.03, "{p50}");
+        assert!((p90 - 900.0).abs() / 900.0 < 0.03, "{p90}");
+        assert_eq!(quantile(&Hist::new(), 0.5), None);
+    }
+
+    #[test]
+    fn figures_merge_by_addition() {
+        let mut a = Figures {
+            volume: 2,
+            within_5_min: 1,
+            handled: 2,
+            ..Figures::default()
+        };
+        a.first_response.insert(10, 2);
+        let mut b = a.clone();
+        b.keywords.insert("直播".into(), 3);
+        a.merge(&b);
+        assert_eq!(a.volume, 4);
+        assert_eq!(a.first_response[&10], 4);
+        assert_eq!(a.answered_within_5_min(), Some(0.5));
+        assert_eq!(a.keywords["直播"], 3);
+    }
+}
