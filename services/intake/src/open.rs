@@ -40,8 +40,7 @@ pub struct Opener {
 struct OpenTicket {
     id: Uuid,
     channel: String,
-    subject: String,
-    body: String,
+    keywords: Vec<String>,
 }
 
 impl Opener {
@@ -91,12 +90,10 @@ impl Opener {
         });
         let terms = self.classifier.terms(&format!("{}\n{}", t.subject, t.body));
 
+        // Tickets are compared by their keywords (stored, so nothing is segmented again).
         let open: Vec<OpenTicket> = serde_json::from_value(ctx.open).unwrap_or_default();
         for candidate in open.iter().filter(|o| o.channel != t.channel.as_str()) {
-            let theirs = self
-                .classifier
-                .terms(&format!("{}\n{}", candidate.subject, candidate.body));
-            if kb::jaccard(&terms, &theirs) >= s.duplicate_min_similarity {
+            if kb::jaccard(&c.keywords, &candidate.keywords) >= s.duplicate_min_similarity {
                 return self.merge(tx, candidate.id, t, source_ref).await.map(Opened::Merged);
             }
         }
@@ -153,7 +150,7 @@ impl Opener {
             self.send_answer(tx, &row, article, m).await?;
         }
         if let Some(fault_type) = &fault_type
-            && let Some(incident) = self.group_into_incident(tx, &row, fault_type, &terms).await?
+            && let Some(incident) = self.group_into_incident(tx, &row, fault_type, &c.keywords).await?
         {
             row.incident_id = Some(incident);
         }
@@ -308,7 +305,6 @@ impl Opener {
             store::incidents::unlinked_recent(tx, fault_type, s.incident_window_minutes, row.id)
                 .await?
                 .into_iter()
-                .map(|(id, subject, body)| (id, self.classifier.terms(&format!("{subject}\n{body}"))))
                 .filter(|(_, theirs)| kb::overlap(terms, theirs) >= s.incident_min_overlap)
                 .collect();
         if similar.len() + 1 < s.incident_min_tickets as usize {

@@ -38,15 +38,15 @@ pub async fn open_recent(tx: &mut Tx, fault_type: &str, minutes: u32) -> Result<
     .await
 }
 
-/// Recent open tickets of `fault_type` in no incident: `(id, subject, body)`.
+/// Recent open tickets of `fault_type` in no incident: `(id, keywords)`.
 pub async fn unlinked_recent(
     tx: &mut Tx,
     fault_type: &str,
     minutes: u32,
     except: Uuid,
-) -> Result<Vec<(Uuid, String, String)>, sqlx::Error> {
+) -> Result<Vec<(Uuid, Vec<String>)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, subject, left(body, 4000) FROM ticket WHERE fault_type = $1 AND incident_id IS NULL \
+        "SELECT id, keywords FROM ticket WHERE fault_type = $1 AND incident_id IS NULL \
            AND created_at > now() - make_interval(mins => $2) AND id <> $3 \
            AND status NOT IN ('resolved', 'closed', 'cancelled') \
          ORDER BY created_at DESC LIMIT 200",
@@ -87,7 +87,9 @@ pub async fn link(tx: &mut Tx, incident: Uuid, tickets: &[Uuid]) -> Result<Vec<U
     .bind(tickets)
     .fetch_all(&mut **tx)
     .await?;
-    sqlx::query("UPDATE incident SET last_linked_at = now() WHERE id = $1")
+    // At most once a minute: under an outage every new ticket links here, and the window is
+    // counted in minutes anyway.
+    sqlx::query("UPDATE incident SET last_linked_at = now() WHERE id = $1 AND last_linked_at < now() - interval '1 minute'")
         .bind(incident)
         .execute(&mut **tx)
         .await?;

@@ -124,7 +124,7 @@ pub struct OpenContext {
     pub segments: Option<Vec<String>>,
     /// Tickets opened in the repeated-contact window.
     pub recent: i64,
-    /// Open tickets opened in the duplicate window: `[{id, channel, subject, body}]`.
+    /// Open tickets opened in the duplicate window: `[{id, channel, keywords}]`.
     pub open: serde_json::Value,
 }
 
@@ -138,9 +138,9 @@ pub async fn open_context(
         "SELECT c.role, c.segments, \
             (SELECT count(*) FROM ticket WHERE customer_id = $1 \
                 AND created_at > now() - make_interval(hours => $2)) AS recent, \
-            (SELECT coalesce(json_agg(json_build_object('id', o.id, 'channel', o.channel, 'subject', o.subject, \
-                                                        'body', left(o.body, 4000))), '[]'::json) \
-               FROM (SELECT id, channel, subject, body FROM ticket WHERE customer_id = $1 \
+            (SELECT coalesce(json_agg(json_build_object('id', o.id, 'channel', o.channel, 'keywords', o.keywords)), \
+                             '[]'::json) \
+               FROM (SELECT id, channel, keywords FROM ticket WHERE customer_id = $1 \
                        AND status NOT IN ('resolved', 'closed', 'cancelled') \
                        AND created_at > now() - make_interval(mins => $3) \
                      ORDER BY created_at DESC LIMIT 5) o)::jsonb AS open \
