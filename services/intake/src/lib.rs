@@ -130,6 +130,9 @@ impl Validate for IntakeSettings {
 pub async fn build(settings: Settings<IntakeSettings>) -> anyhow::Result<Application> {
     let mut platform = Platform::connect(NAME, &settings, &MIGRATIONS).await?;
     let service = std::sync::Arc::new(settings.service.clone());
+    if secrecy::ExposeSecret::expose_secret(&service.survey_signing_key).starts_with("development-") {
+        tracing::warn!("service.survey_signing_key is the development key: set INTAKE__SERVICE__SURVEY_SIGNING_KEY");
+    }
     let lifecycle = lifecycle::Lifecycle {
         outbox: platform.outbox.clone(),
         jobs: platform.jobs.clone(),

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::IntakeSettings;
-use crate::domain::classify::{Classification, Classifier, Input};
+use crate::domain::classify::{Classifier, Input};
 use crate::domain::kb;
 use crate::domain::lifecycle::Status;
 use crate::domain::ticket::{self, ValidTicket};
@@ -34,6 +34,15 @@ pub struct Opener {
     pub settings: Arc<IntakeSettings>,
     pub classifier: Arc<Classifier>,
     pub lifecycle: Lifecycle,
+}
+
+/// A knowledge-base article that may answer a new ticket.
+#[derive(Debug, Deserialize)]
+pub struct Candidate {
+    pub id: Uuid,
+    pub title: String,
+    pub body: String,
+    pub terms: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -76,19 +85,26 @@ impl Opener {
         source_ref: Option<&str>,
     ) -> Result<Opened, ApiError> {
         let s = &self.settings;
+        let text = format!("{}\n{}", t.subject, t.body);
+        let terms = self.classifier.terms(&text);
+        let language = self.classifier.language(&text);
         let ctx = store::open_context(
             tx,
             t.customer_id,
             s.repeat_contact_window_hours,
             s.duplicate_window_minutes,
+            &search_terms(&terms),
+            language,
         )
         .await?;
-        let c = self.classifier.classify(Input {
-            subject: &t.subject,
-            body: &t.body,
-            recent_contacts: u32::try_from(ctx.recent).unwrap_or(u32::MAX),
-        });
-        let terms = self.classifier.terms(&format!("{}\n{}", t.subject, t.body));
+        let c = self.classifier.classify_with_terms(
+            Input {
+                subject: &t.subject,
+                body: &t.body,
+                recent_contacts: u32::try_from(ctx.recent).unwrap_or(u32::MAX),
+            },
+            &terms,
+        );
 
         // Tickets are compared by their keywords (stored, so nothing is segmented again).
         let open: Vec<OpenTicket> = serde_json::from_value(ctx.open).unwrap_or_default();
@@ -103,7 +119,8 @@ impl Opener {
         let answer = if c.category == "complaint" || c.high_emotion {
             None
         } else {
-            self.best_answer(tx, &terms, &c).await?
+            let candidates: Vec<Candidate> = serde_json::from_value(ctx.articles).unwrap_or_default();
+            self.best_answer(&terms, candidates)
         };
         let fault_type = t
             .fault
@@ -208,24 +225,17 @@ impl Opener {
         Ok(ticket)
     }
 
-    /// The published article in the ticket's language that answers it with enough confidence.
-    async fn best_answer(
-        &self,
-        tx: &mut Tx,
-        terms: &[String],
-        c: &Classification,
-    ) -> Result<Option<(store::kb::ArticleRow, kb::Match)>, ApiError> {
-        let candidates = store::kb::search(&mut **tx, terms, Some(&c.language), None, 5).await?;
-        let best = candidates
+    /// The candidate that answers the ticket with enough confidence, if any.
+    fn best_answer(&self, terms: &[String], candidates: Vec<Candidate>) -> Option<(Candidate, kb::Match)> {
+        candidates
             .into_iter()
-            .map(|(article, _)| {
+            .map(|article| {
                 let title_terms = self.classifier.terms(&article.title);
                 let m = kb::score(terms, &title_terms, &article.terms);
                 (article, m)
             })
             .filter(|(_, m)| m.confidence >= self.settings.auto_answer_min_confidence)
-            .max_by(|a, b| a.1.confidence.total_cmp(&b.1.confidence));
-        Ok(best)
+            .max_by(|a, b| a.1.confidence.total_cmp(&b.1.confidence))
     }
 
     /// Posts the article as the system's answer and starts the wait for the customer's verdict.
@@ -233,7 +243,7 @@ impl Opener {
         &self,
         tx: &mut Tx,
         row: &TicketRow,
-        article: &store::kb::ArticleRow,
+        article: &Candidate,
         m: &kb::Match,
     ) -> Result<(), ApiError> {
         let body = format!("{}\n\n{}", article.title, article.body);
@@ -344,4 +354,16 @@ impl Opener {
         tracing::info!(incident_id = %id, tickets = ids.len(), fault_type, "incident opened");
         Ok(Some(id))
     }
+}
+
+/// The distinct words a knowledge-base search uses (the first 64: a long mail does not make a
+/// huge query).
+fn search_terms(terms: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    terms
+        .iter()
+        .filter(|t| seen.insert(t.as_str()))
+        .take(64)
+        .cloned()
+        .collect()
 }

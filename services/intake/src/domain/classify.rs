@@ -168,6 +168,12 @@ impl Classifier {
     }
 
     pub fn classify(&self, input: Input<'_>) -> Classification {
+        let terms = self.terms(&format!("{}\n{}", input.subject, input.body));
+        self.classify_with_terms(input, &terms)
+    }
+
+    /// [`Self::classify`] with the text's [`Self::terms`] already segmented.
+    pub fn classify_with_terms(&self, input: Input<'_>, terms: &[String]) -> Classification {
         let subject = input.subject.to_lowercase();
         let body = input.body.to_lowercase();
         let r = &self.rules;
@@ -198,7 +204,7 @@ impl Classifier {
 
         let text = format!("{subject}\n{body}");
         let han_ratio = han_ratio(&text);
-        let language = if han_ratio >= 0.2 { "zh-CN" } else { "en" }.to_owned();
+        let language = language_of(han_ratio).to_owned();
 
         let mut education_level = None;
         let mut education_terms = Vec::new();
@@ -232,7 +238,7 @@ impl Classifier {
         } else {
             (None, Vec::new())
         };
-        let keywords = self.keywords(&text, &category_terms);
+        let keywords = keywords(terms, &category_terms);
         Classification {
             category,
             language,
@@ -294,29 +300,37 @@ impl Classifier {
         out
     }
 
-    /// The ticket's keywords: the deciding terms first, then the most frequent words
-    /// (jieba-segmented Chinese, English words), stop words left out.
-    fn keywords(&self, text: &str, deciding: &[String]) -> Vec<String> {
-        let mut counts: Vec<(String, usize, usize)> = Vec::new();
-        for (at, word) in self.terms(text).into_iter().enumerate() {
-            if let Some(entry) = counts.iter_mut().find(|(w, _, _)| *w == word) {
-                entry.1 += 1;
-            } else {
-                counts.push((word, 1, at));
-            }
-        }
-        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
-        let mut out: Vec<String> = deciding.iter().take(5).cloned().collect();
-        for (word, _, _) in counts {
-            if out.len() >= 8 {
-                break;
-            }
-            if !out.iter().any(|o| o == &word) {
-                out.push(word);
-            }
-        }
-        out
+    /// The language of `text`: `zh-CN` or `en`.
+    pub fn language(&self, text: &str) -> &'static str {
+        language_of(han_ratio(&text.to_lowercase()))
     }
+}
+
+fn language_of(han_ratio: f64) -> &'static str {
+    if han_ratio >= 0.2 { "zh-CN" } else { "en" }
+}
+
+/// The ticket's keywords: the deciding terms first, then the most frequent of its terms.
+fn keywords(terms: &[String], deciding: &[String]) -> Vec<String> {
+    let mut counts: Vec<(&str, usize, usize)> = Vec::new();
+    for (at, word) in terms.iter().enumerate() {
+        if let Some(entry) = counts.iter_mut().find(|(w, _, _)| *w == word) {
+            entry.1 += 1;
+        } else {
+            counts.push((word, 1, at));
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+    let mut out: Vec<String> = deciding.iter().take(5).cloned().collect();
+    for (word, _, _) in counts {
+        if out.len() >= 8 {
+            break;
+        }
+        if !out.iter().any(|o| o == word) {
+            out.push(word.to_owned());
+        }
+    }
+    out
 }
 
 fn terms_contains(terms: &[String], t: &str) -> bool {

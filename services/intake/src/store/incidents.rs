@@ -89,10 +89,12 @@ pub async fn link(tx: &mut Tx, incident: Uuid, tickets: &[Uuid]) -> Result<Vec<U
     .await?;
     // At most once a minute: under an outage every new ticket links here, and the window is
     // counted in minutes anyway.
-    sqlx::query("UPDATE incident SET last_linked_at = now() WHERE id = $1 AND last_linked_at < now() - interval '1 minute'")
-        .bind(incident)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE incident SET last_linked_at = now() WHERE id = $1 AND last_linked_at < now() - interval '1 minute'",
+    )
+    .bind(incident)
+    .execute(&mut **tx)
+    .await?;
     Ok(linked)
 }
 

@@ -126,13 +126,20 @@ pub struct OpenContext {
     pub recent: i64,
     /// Open tickets opened in the duplicate window: `[{id, channel, keywords}]`.
     pub open: serde_json::Value,
+    /// The best-ranked published articles in the ticket's language matching any of its words:
+    /// `[{id, title, body, terms}]`.
+    pub articles: serde_json::Value,
 }
 
+/// One round trip for everything opening a ticket reads: the customer's profile, recent and
+/// open tickets, and the knowledge-base candidates for `terms` in `language`.
 pub async fn open_context(
     tx: &mut Tx,
     customer_id: Uuid,
     repeat_hours: u32,
     duplicate_minutes: u32,
+    terms: &[String],
+    language: &str,
 ) -> Result<OpenContext, sqlx::Error> {
     sqlx::query_as(
         "SELECT c.role, c.segments, \
@@ -143,12 +150,19 @@ pub async fn open_context(
                FROM (SELECT id, channel, keywords FROM ticket WHERE customer_id = $1 \
                        AND status NOT IN ('resolved', 'closed', 'cancelled') \
                        AND created_at > now() - make_interval(mins => $3) \
-                     ORDER BY created_at DESC LIMIT 5) o)::jsonb AS open \
+                     ORDER BY created_at DESC LIMIT 5) o)::jsonb AS open, \
+            (SELECT coalesce(json_agg(json_build_object('id', a.id, 'title', a.title, 'body', a.body, 'terms', a.terms)), \
+                             '[]'::json) \
+               FROM (SELECT id, title, body, terms FROM kb_article, websearch_to_tsquery('simple', $4) AS q \
+                     WHERE status = 'published' AND language = $5 AND search @@ q \
+                     ORDER BY ts_rank_cd(search, q) DESC, updated_at DESC LIMIT 5) a)::jsonb AS articles \
          FROM (SELECT 1) AS one LEFT JOIN customer c ON c.id = $1",
     )
     .bind(customer_id)
     .bind(i32::try_from(repeat_hours).unwrap_or(i32::MAX))
     .bind(i32::try_from(duplicate_minutes).unwrap_or(i32::MAX))
+    .bind(terms.join(" OR "))
+    .bind(language)
     .fetch_one(&mut **tx)
     .await
 }

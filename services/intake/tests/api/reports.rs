@@ -196,9 +196,11 @@ async fn whole_days_come_from_rollups_that_follow_late_changes() {
         .await
         .expect("stale");
     assert!(stale >= 1);
-    testkit::eventually(10, "a pass", || async { Ok(Some(rollups.pass(false).await?).filter(|n| *n > 0)) })
-        .await
-        .expect("pass");
+    testkit::eventually(10, "a pass", || async {
+        Ok(Some(rollups.pass(false).await?).filter(|n| *n > 0))
+    })
+    .await
+    .expect("pass");
     let after = report(whole).await;
     assert_eq!(after["groups"][0]["resolution_rate"], 1.0, "{after}");
     let rolled: i64 = sqlx::query_scalar("SELECT count(*) FROM report_rollup WHERE day = $1")
