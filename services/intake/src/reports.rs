@@ -171,6 +171,8 @@ impl Figures {
 /// What the report needs of one ticket.
 #[derive(Debug, sqlx::FromRow)]
 pub struct Fact {
+    /// UTC hour of creation.
+    pub hour: i32,
     pub channel: String,
     pub category: String,
     pub agent: Option<String>,
@@ -190,7 +192,7 @@ pub struct Fact {
 /// The tickets opened in `[from, to)`.
 pub async fn facts(pool: &PgPool, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Fact>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT t.channel, t.category, coalesce(t.assignee_id, t.resolved_by)::text AS agent, t.customer_role, t.status, \
+        "SELECT extract(hour FROM t.created_at AT TIME ZONE 'UTC')::int AS hour, t.channel, t.category, coalesce(t.assignee_id, t.resolved_by)::text AS agent, t.customer_role, t.status, \
                 extract(epoch FROM t.first_response_at - t.created_at)::float8 AS first_response_secs, \
                 extract(epoch FROM t.resolved_at - t.created_at)::float8 AS resolution_secs, \
                 t.deflected, t.reopen_count, \
@@ -236,20 +238,39 @@ fn day_start(d: NaiveDate) -> DateTime<Utc> {
     d.and_time(NaiveTime::MIN).and_utc()
 }
 
-/// Recomputes one day's rollup rows.
+/// Keeps the most frequent keywords only (rollup rows stay small).
+fn trim_keywords(f: &mut Figures) {
+    let mut top: Vec<(String, u64)> = std::mem::take(&mut f.keywords).into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    f.keywords = top.into_iter().take(KEYWORDS_PER_DAY).collect();
+}
+
+/// Recomputes one day's rollup rows: the whole day (`hour` -1) and each hour.
 pub async fn refresh_day(pool: &PgPool, day: NaiveDate) -> anyhow::Result<()> {
     let from = day_start(day);
     let rows = facts(pool, from, from + chrono::Duration::days(1)).await?;
-    let mut groups = aggregate(&rows);
-    if let Some(all) = groups.get_mut(&("all", String::new())) {
-        let mut top: Vec<(String, u64)> = std::mem::take(&mut all.keywords).into_iter().collect();
-        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        all.keywords = top.into_iter().take(KEYWORDS_PER_DAY).collect();
+    let mut by_hour: BTreeMap<i32, Vec<Fact>> = BTreeMap::new();
+    for f in rows {
+        by_hour.entry(f.hour).or_default().push(f);
     }
-    let mut dims = Vec::with_capacity(groups.len());
-    let mut keys = Vec::with_capacity(groups.len());
-    let mut figures = Vec::with_capacity(groups.len());
-    for ((dim, key), f) in groups {
+    let mut hours = Vec::new();
+    let mut dims = Vec::new();
+    let mut keys = Vec::new();
+    let mut figures = Vec::new();
+    let mut whole: BTreeMap<(&'static str, String), Figures> = BTreeMap::new();
+    for (hour, facts) in &by_hour {
+        for ((dim, key), mut f) in aggregate(facts) {
+            whole.entry((dim, key.clone())).or_default().merge(&f);
+            trim_keywords(&mut f);
+            hours.push(i16::try_from(*hour).unwrap_or(-1));
+            dims.push(dim.to_owned());
+            keys.push(key);
+            figures.push(serde_json::to_value(f)?);
+        }
+    }
+    for ((dim, key), mut f) in whole {
+        trim_keywords(&mut f);
+        hours.push(-1);
         dims.push(dim.to_owned());
         keys.push(key);
         figures.push(serde_json::to_value(f)?);
@@ -260,10 +281,11 @@ pub async fn refresh_day(pool: &PgPool, day: NaiveDate) -> anyhow::Result<()> {
         .execute(&mut *tx)
         .await?;
     sqlx::query(
-        "INSERT INTO report_rollup (day, dim, key, figures) \
-         SELECT $1, d, k, f FROM unnest($2::text[], $3::text[], $4::jsonb[]) AS u(d, k, f)",
+        "INSERT INTO report_rollup (day, hour, dim, key, figures) \
+         SELECT $1, h, d, k, f FROM unnest($2::smallint[], $3::text[], $4::text[], $5::jsonb[]) AS u(h, d, k, f)",
     )
     .bind(day)
+    .bind(&hours)
     .bind(&dims)
     .bind(&keys)
     .bind(&figures)
@@ -273,57 +295,126 @@ pub async fn refresh_day(pool: &PgPool, day: NaiveDate) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The figures of `[from, to)` by `dim`: rollups for whole days, tickets for the rest.
+/// Where each part of a period's figures comes from.
+#[derive(Debug, Default, PartialEq)]
+pub struct Plan {
+    /// Whole days `[first, end)` from daily rollups.
+    pub days: Option<(NaiveDate, NaiveDate)>,
+    /// Whole hours (their start) from hourly rollups.
+    pub hours: Vec<DateTime<Utc>>,
+    /// Pieces computed from the tickets.
+    pub raw: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+fn ceil_to(t: DateTime<Utc>, step: chrono::Duration) -> DateTime<Utc> {
+    let secs = step.num_seconds();
+    let ts = t.timestamp();
+    let up = if t.timestamp_subsec_nanos() == 0 && ts.rem_euclid(secs) == 0 {
+        ts
+    } else {
+        (ts.div_euclid(secs) + 1) * secs
+    };
+    DateTime::from_timestamp(up, 0).unwrap_or(t)
+}
+
+fn floor_to(t: DateTime<Utc>, step: chrono::Duration) -> DateTime<Utc> {
+    let secs = step.num_seconds();
+    DateTime::from_timestamp(t.timestamp().div_euclid(secs) * secs, 0).unwrap_or(t)
+}
+
+/// Splits `[from, to)` into whole days, whole hours and the rest.
+pub fn plan(from: DateTime<Utc>, to: DateTime<Utc>) -> Plan {
+    let day = chrono::Duration::days(1);
+    let hour = chrono::Duration::hours(1);
+    let mut p = Plan::default();
+    let (d1, d2) = (ceil_to(from, day), floor_to(to, day));
+    let edges = if d1 < d2 {
+        p.days = Some((d1.date_naive(), d2.date_naive()));
+        vec![(from, d1), (d2, to)]
+    } else {
+        vec![(from, to)]
+    };
+    for (a, b) in edges.into_iter().filter(|(a, b)| a < b) {
+        let (h1, h2) = (ceil_to(a, hour), floor_to(b, hour));
+        if h1 < h2 {
+            let mut h = h1;
+            while h < h2 {
+                p.hours.push(h);
+                h += hour;
+            }
+            p.raw.extend([(a, h1), (h2, b)].into_iter().filter(|(x, y)| x < y));
+        } else {
+            p.raw.push((a, b));
+        }
+    }
+    p
+}
+
+/// The figures of `[from, to)` by `dim` (and in total): rollups for whole days and hours,
+/// tickets for the rest.
 pub async fn figures(
     pool: &PgPool,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     dim: &str,
 ) -> anyhow::Result<(BTreeMap<String, Figures>, Figures)> {
-    let first_whole = {
-        let d = from.date_naive();
-        if day_start(d) == from {
-            d
-        } else {
-            d + chrono::Duration::days(1)
-        }
-    };
-    let end_whole = to.date_naive(); // days before this one end by `to`
+    let fresh_until: Option<DateTime<Utc>> = sqlx::query_scalar("SELECT fresh_until FROM report_rollup_state")
+        .fetch_optional(pool)
+        .await?;
+    let split = fresh_until.map_or(from, |f| f.clamp(from, to));
+    let mut p = plan(from, split);
+    if split < to {
+        p.raw.push((split, to));
+    }
+    let dims = if dim == "all" { vec!["all"] } else { vec!["all", dim] };
     let mut by_key: BTreeMap<String, Figures> = BTreeMap::new();
     let mut total = Figures::default();
-    let mut raw_ranges = Vec::new();
-    if first_whole < end_whole {
+    let mut add = |d: &str, key: String, f: &Figures| {
+        if d == "all" {
+            total.merge(f);
+        }
+        if d == dim {
+            by_key.entry(key).or_default().merge(f);
+        }
+    };
+    if let Some((first, end)) = p.days {
         let rows: Vec<(String, String, serde_json::Value)> = sqlx::query_as(
-            "SELECT dim, key, figures FROM report_rollup WHERE dim = ANY($1) AND day >= $2 AND day < $3",
+            "SELECT dim, key, figures FROM report_rollup WHERE dim = ANY($1) AND day >= $2 AND day < $3 AND hour = -1",
         )
-        .bind(if dim == "all" { vec!["all"] } else { vec!["all", dim] })
-        .bind(first_whole)
-        .bind(end_whole)
+        .bind(&dims)
+        .bind(first)
+        .bind(end)
         .fetch_all(pool)
         .await?;
         for (d, key, value) in rows {
-            let f: Figures = serde_json::from_value(value)?;
-            if d == "all" {
-                total.merge(&f);
-            }
-            if d == dim {
-                by_key.entry(key).or_default().merge(&f);
-            }
+            add(&d, key, &serde_json::from_value(value)?);
         }
-        raw_ranges.push((from, day_start(first_whole)));
-        raw_ranges.push((day_start(end_whole), to));
-    } else {
-        raw_ranges.push((from, to));
     }
-    for (a, b) in raw_ranges.into_iter().filter(|(a, b)| a < b) {
+    if !p.hours.is_empty() {
+        let days: Vec<NaiveDate> = p.hours.iter().map(|h| h.date_naive()).collect();
+        let hours: Vec<i16> = p
+            .hours
+            .iter()
+            .map(|h| i16::try_from((h.timestamp().rem_euclid(86_400)) / 3600).unwrap_or(-1))
+            .collect();
+        let rows: Vec<(String, String, serde_json::Value)> = sqlx::query_as(
+            "SELECT r.dim, r.key, r.figures FROM report_rollup r \
+             JOIN unnest($2::date[], $3::smallint[]) AS w(day, hour) ON w.day = r.day AND w.hour = r.hour \
+             WHERE r.dim = ANY($1)",
+        )
+        .bind(&dims)
+        .bind(&days)
+        .bind(&hours)
+        .fetch_all(pool)
+        .await?;
+        for (d, key, value) in rows {
+            add(&d, key, &serde_json::from_value(value)?);
+        }
+    }
+    for (a, b) in p.raw {
         let rows = facts(pool, a, b).await?;
         for ((d, key), f) in aggregate(&rows) {
-            if d == "all" {
-                total.merge(&f);
-            }
-            if d == dim {
-                by_key.entry(key).or_default().merge(&f);
-            }
+            add(d, key, &f);
         }
     }
     Ok((by_key, total))
@@ -338,6 +429,9 @@ pub struct Rollups {
 }
 
 const LOCK_KEY: i64 = 0x7265_706f_7274; // "report"
+
+/// How long a ticket transaction may take between stamping `created_at` and committing.
+const FRESHNESS_MARGIN_SECS: i64 = 10;
 
 impl Rollups {
     /// One pass; returns the days refreshed (none when another replica holds the lock).
@@ -359,12 +453,15 @@ impl Rollups {
     }
 
     async fn refresh(&self, backfill: bool) -> anyhow::Result<usize> {
+        // Tickets still in flight when the pass begins may commit with an earlier creation
+        // time: the rollups vouch only for what is a little older.
+        let fresh_until = Utc::now() - chrono::Duration::seconds(FRESHNESS_MARGIN_SECS);
         let today = Utc::now().date_naive();
         let mut days = vec![today, today - chrono::Duration::days(1)];
         if backfill {
             let missing: Vec<NaiveDate> = sqlx::query_scalar(
                 "SELECT d FROM (SELECT DISTINCT (created_at AT TIME ZONE 'UTC')::date AS d FROM ticket) t \
-                 WHERE NOT EXISTS (SELECT 1 FROM report_rollup r WHERE r.dim = 'all' AND r.day = t.d)",
+                 WHERE NOT EXISTS (SELECT 1 FROM report_rollup r WHERE r.dim = 'all' AND r.day = t.d AND r.hour = -1)",
             )
             .fetch_all(&self.pool)
             .await?;
@@ -397,6 +494,13 @@ impl Rollups {
                 .execute(&self.pool)
                 .await?;
         }
+        sqlx::query(
+            "INSERT INTO report_rollup_state (id, fresh_until) VALUES (true, $1) \
+             ON CONFLICT (id) DO UPDATE SET fresh_until = EXCLUDED.fresh_until",
+        )
+        .bind(fresh_until)
+        .execute(&self.pool)
+        .await?;
         Ok(days.len())
     }
 }
@@ -434,6 +538,33 @@ mod tests {
         assert!((p50 - 500.0).abs() / 500.0 < 0.03, "{p50}");
         assert!((p90 - 900.0).abs() / 900.0 < 0.03, "{p90}");
         assert_eq!(quantile(&Hist::new(), 0.5), None);
+    }
+
+    #[test]
+    fn a_period_is_split_into_whole_days_whole_hours_and_the_rest() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&Utc);
+        let p = plan(t("2026-11-01T22:30:00Z"), t("2026-11-04T01:15:00Z"));
+        assert_eq!(
+            p.days,
+            Some((
+                NaiveDate::from_ymd_opt(2026, 11, 2).expect("day"),
+                NaiveDate::from_ymd_opt(2026, 11, 4).expect("day")
+            ))
+        );
+        assert_eq!(p.hours, vec![t("2026-11-01T23:00:00Z"), t("2026-11-04T00:00:00Z")]);
+        assert_eq!(
+            p.raw,
+            vec![
+                (t("2026-11-01T22:30:00Z"), t("2026-11-01T23:00:00Z")),
+                (t("2026-11-04T01:00:00Z"), t("2026-11-04T01:15:00Z"))
+            ]
+        );
+        let inside = plan(t("2026-11-01T10:10:00Z"), t("2026-11-01T10:50:00Z"));
+        assert_eq!(inside.days, None);
+        assert!(inside.hours.is_empty());
+        assert_eq!(inside.raw.len(), 1);
+        let aligned = plan(t("2026-11-01T00:00:00Z"), t("2026-11-02T00:00:00Z"));
+        assert!(aligned.hours.is_empty() && aligned.raw.is_empty());
     }
 
     #[test]

@@ -85,44 +85,56 @@ async fn main() -> anyhow::Result<()> {
     stack.service("notifications").stop().await?;
     let (tickets, lat) = create_tickets(&stack, &args).await?;
     let tps = tickets as f64 / args.seconds as f64;
-    eprintln!("      {tickets} tickets created; restarting routing and notifications to drain them...");
+    let half = (tps / 2.0).max(1.0) as u64;
+    eprintln!("      {tickets} tickets created; request latency at half that rate ({half} tickets/s)...");
+    let paced = paced_creates(&stack, half, args.seconds).await?;
+    eprintln!("      restarting routing and notifications to drain the backlog...");
+    let backlog: i64 = {
+        let db = stack
+            .services
+            .iter()
+            .find(|s| s.name == "intake")
+            .and_then(|s| s.setting("DATABASE__URL"))
+            .unwrap_or_default()
+            .to_owned();
+        let mut c = sqlx::PgConnection::connect(&db).await?;
+        sqlx::query_scalar("SELECT count(*) FROM ticket WHERE status <> 'auto_answered'")
+            .fetch_one(&mut c)
+            .await?
+    };
     let catch_up = Instant::now();
     stack.service("routing").restart().await?;
     stack.service("notifications").restart().await?;
     let drained = wait_drained(&stack).await?;
-    let pipeline = tickets as f64 / drained.duration_since(catch_up).as_secs_f64();
+    let pipeline = backlog as f64 / drained.duration_since(catch_up).as_secs_f64();
     writeln!(
         report,
         "\n## Ticket creation (HTTP, validation, classification, duplicate check, knowledge-base match, ticket and outbox rows in one transaction; {} labelled tickets cycled, one customer per request; routing and notifications paused)\n",
         dataset().len()
     )?;
     writeln!(report, "| measure | value |\n|---|---|")?;
-    writeln!(report, "| intake tickets/s | {tps:.0} |")?;
+    writeln!(report, "| intake tickets/s ({} clients) | {tps:.0} |", args.clients)?;
     writeln!(
         report,
         "| raw PostgreSQL, same two inserts per transaction (pgbench) tx/s | {raw_tps:.0} |"
     )?;
-    writeln!(report, "| ratio | {:.0}% |", 100.0 * tps / raw_tps)?;
+    writeln!(report, "| ratio (target ≥ 50%) | {:.0}% |", 100.0 * tps / raw_tps)?;
     writeln!(
         report,
-        "| request latency p50 / p99 ms | {:.1} / {:.1} |",
+        "| request latency at full load p50 / p99 ms | {:.1} / {:.1} |",
         pct(&lat, 0.50),
         pct(&lat, 0.99)
     )?;
     writeln!(
         report,
-        "| routing + notifications catching up on that backlog into inboxes, tickets/s | {pipeline:.0} |"
-    )?;
-
-    let half = (tps / 2.0).max(1.0) as u64;
-    eprintln!("      request latency at half that rate ({half} tickets/s, whole platform running)...");
-    let paced = paced_creates(&stack, half, args.seconds).await?;
-    writeln!(
-        report,
-        "| request latency at half that rate ({half}/s, whole platform running, {} tickets) p50 / p99 ms | {:.1} / {:.1} |",
+        "| request latency at half that rate ({half}/s, {} tickets) p50 / p99 ms (target p99 ≤ 50) | {:.1} / {:.1} |",
         paced.len(),
         pct(&paced, 0.50),
         pct(&paced, 0.99)
+    )?;
+    writeln!(
+        report,
+        "| routing + notifications catching up on the backlog ({backlog} tickets for people) into inboxes, tickets/s | {pipeline:.0} |"
     )?;
 
     eprintln!(
