@@ -2,8 +2,11 @@
 //! data it describes, with a fingerprint of the request. A retried request with the same key and
 //! body gets the first response again; the same key with another body is a 422.
 //!
-//! Two concurrent requests with one key are serialised by the primary key: the second insert
-//! waits for the first transaction and then finds its saved response.
+//! The key is written once, with the response, when the work is done (one write per request).
+//! Two concurrent requests with one key both do their work; the second to save waits on the
+//! primary key for the first to commit, then finds the key taken: its transaction is rolled back
+//! (nothing of it remains) and it answers 409 `idempotency_key_in_progress`, which a client
+//! retries to receive the first response.
 
 use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
@@ -48,29 +51,18 @@ pub fn fingerprint(parts: &impl Serialize) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Begins the request's transaction and claims the key in it.
+/// Begins the request's transaction, or finds the response saved under the key.
 pub async fn start(pool: &PgPool, scope: &str, key: &str, fingerprint: &str) -> Result<Start, ApiError> {
-    let mut tx = pool.begin().await?;
-    let claimed =
-        sqlx::query("INSERT INTO idempotency_key (scope, key, fingerprint) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(scope)
-            .bind(key)
-            .bind(fingerprint)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            == 1;
-    if claimed {
-        return Ok(Start::New(tx));
-    }
-    let (saved_fp, status, body): (String, Option<i16>, Option<serde_json::Value>) = sqlx::query_as(
+    let saved: Option<(String, Option<i16>, Option<serde_json::Value>)> = sqlx::query_as(
         "SELECT fingerprint, response_status, response_body FROM idempotency_key WHERE scope = $1 AND key = $2",
     )
     .bind(scope)
     .bind(key)
-    .fetch_one(&mut *tx)
+    .fetch_optional(pool)
     .await?;
-    tx.rollback().await?;
+    let Some((saved_fp, status, body)) = saved else {
+        return Ok(Start::New(pool.begin().await?));
+    };
     if saved_fp != fingerprint {
         return Err(ApiError::unprocessable(
             "idempotency_key_reused",
@@ -85,36 +77,52 @@ pub async fn start(pool: &PgPool, scope: &str, key: &str, fingerprint: &str) -> 
                 .unwrap_or(StatusCode::OK),
             body,
         }),
-        _ => Err(ApiError::conflict(
-            "idempotency_key_in_progress",
-            "a request with this Idempotency-Key is still being processed",
-        )),
+        _ => Err(in_progress()),
     }
 }
 
-/// Saves the response in the request's transaction (the caller commits).
+fn in_progress() -> ApiError {
+    ApiError::conflict(
+        "idempotency_key_in_progress",
+        "another request with this Idempotency-Key was being processed; retry to receive its response",
+    )
+}
+
+/// Saves the response under the key in the request's transaction (the caller commits). When a
+/// concurrent request with the same key saved first, this one is refused (409) and its
+/// transaction must be dropped.
 pub async fn finish(
     tx: &mut Tx,
     scope: &str,
     key: &str,
+    fingerprint: &str,
     status: StatusCode,
     body: &impl Serialize,
 ) -> Result<(), ApiError> {
     let body = serde_json::to_value(body).map_err(ApiError::internal)?;
-    sqlx::query("UPDATE idempotency_key SET response_status = $3, response_body = $4 WHERE scope = $1 AND key = $2")
-        .bind(scope)
-        .bind(key)
-        .bind(i16::try_from(status.as_u16()).unwrap_or(200))
-        .bind(body)
-        .execute(&mut **tx)
-        .await?;
+    let saved = sqlx::query(
+        "INSERT INTO idempotency_key (scope, key, fingerprint, response_status, response_body) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(fingerprint)
+    .bind(i16::try_from(status.as_u16()).unwrap_or(200))
+    .bind(body)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if saved == 0 {
+        return Err(in_progress());
+    }
     Ok(())
 }
 
 /// A create request's unit of work: its transaction, and the key its response is saved under.
 pub struct Work {
     pub tx: Tx,
-    saved_under: Option<(String, String)>,
+    /// (scope, key, fingerprint)
+    saved_under: Option<(String, String, String)>,
 }
 
 /// How a create request begins.
@@ -125,7 +133,7 @@ pub enum Begun {
     Replay(actix_web::HttpResponse),
 }
 
-/// Begins a create: with an `Idempotency-Key`, claims it (or replays the saved response);
+/// Begins a create: with an `Idempotency-Key`, replays the saved response if there is one;
 /// without one, just opens the transaction. `scope` separates callers (`tickets:<subject>`).
 pub async fn begin(pool: &PgPool, req: &HttpRequest, scope: &str, body: &impl Serialize) -> Result<Begun, ApiError> {
     let Some(key) = key_from(req)? else {
@@ -134,10 +142,11 @@ pub async fn begin(pool: &PgPool, req: &HttpRequest, scope: &str, body: &impl Se
             saved_under: None,
         }));
     };
-    match start(pool, scope, &key, &fingerprint(body)).await? {
+    let fp = fingerprint(body);
+    match start(pool, scope, &key, &fp).await? {
         Start::New(tx) => Ok(Begun::Fresh(Work {
             tx,
-            saved_under: Some((scope.to_owned(), key)),
+            saved_under: Some((scope.to_owned(), key, fp)),
         })),
         Start::Replay { status, body } => Ok(Begun::Replay(actix_web::HttpResponse::build(status).json(body))),
     }
@@ -146,8 +155,8 @@ pub async fn begin(pool: &PgPool, req: &HttpRequest, scope: &str, body: &impl Se
 impl Work {
     /// Saves the response under the key (if any) and hands back the transaction to commit.
     pub async fn finish(mut self, status: StatusCode, body: &impl Serialize) -> Result<Tx, ApiError> {
-        if let Some((scope, key)) = &self.saved_under {
-            finish(&mut self.tx, scope, key, status, body).await?;
+        if let Some((scope, key, fp)) = &self.saved_under {
+            finish(&mut self.tx, scope, key, fp, status, body).await?;
         }
         Ok(self.tx)
     }

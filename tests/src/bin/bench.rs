@@ -771,7 +771,7 @@ async fn quality_report(stack: &mut Stack, args: &Args, report: &mut String) -> 
         .await?;
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        let done: i64 = sqlx::query_scalar("SELECT count(*) FROM report_rollup WHERE dim = 'all'")
+        let done: i64 = sqlx::query_scalar("SELECT count(*) FROM report_rollup WHERE dim = 'all' AND hour = -1")
             .fetch_one(&mut conn)
             .await?;
         if done >= days {

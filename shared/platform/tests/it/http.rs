@@ -25,7 +25,8 @@ async fn create_note(
         .finish()?;
     let key = idempotency::key_from(&req)?.ok_or_else(|| ApiError::field("Idempotency-Key", "required"))?;
     let scope = format!("notes:{}", who.subject);
-    match idempotency::start(&p.pool, &scope, &key, &idempotency::fingerprint(&body.text)).await? {
+    let fp = idempotency::fingerprint(&body.text);
+    match idempotency::start(&p.pool, &scope, &key, &fp).await? {
         Start::Replay { status, body } => Ok(HttpResponse::build(status).json(body)),
         Start::New(mut tx) => {
             let id: i64 = sqlx::query_scalar("INSERT INTO note (text) VALUES ($1) RETURNING id")
@@ -33,7 +34,7 @@ async fn create_note(
                 .fetch_one(&mut *tx)
                 .await?;
             let out = json!({"id": id, "text": body.text});
-            idempotency::finish(&mut tx, &scope, &key, actix_web::http::StatusCode::CREATED, &out).await?;
+            idempotency::finish(&mut tx, &scope, &key, &fp, actix_web::http::StatusCode::CREATED, &out).await?;
             tx.commit().await?;
             Ok(HttpResponse::Created().json(out))
         }
@@ -224,6 +225,30 @@ async fn an_idempotency_key_replays_the_first_response() {
         "idempotency_key_reused"
     );
     assert_eq!(count(&p.pool, "SELECT count(*) FROM note").await, 1);
+}
+
+#[tokio::test]
+async fn concurrent_requests_with_one_key_have_one_effect() {
+    let (url, p) = start().await;
+    let c = reqwest::Client::new();
+    let agent = token(Role::Agent);
+    let send = || {
+        c.post(format!("{url}/v1/notes"))
+            .bearer_auth(&agent)
+            .header("idempotency-key", "racing")
+            .json(&json!({"text": "once"}))
+            .send()
+    };
+    let results = futures_util::future::join_all((0..8).map(|_| send())).await;
+    let statuses: Vec<u16> = results
+        .into_iter()
+        .map(|r| r.expect("send").status().as_u16())
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
+    assert!(statuses.contains(&201));
+    assert_eq!(count(&p.pool, "SELECT count(*) FROM note").await, 1, "one effect");
+    let retried = send().await.expect("retry");
+    assert_eq!(retried.status(), 201, "a retry receives the first response");
 }
 
 #[tokio::test]
