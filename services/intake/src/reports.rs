@@ -25,26 +25,44 @@ const KEYWORDS_PER_DAY: usize = 200;
 /// Histogram bucket growth: 5% per bucket.
 const GROWTH: f64 = 1.05;
 
-/// Sparse histogram: bucket → count.
-pub type Hist = BTreeMap<u16, u64>;
+/// Histogram: counts by bucket (index), up to the last bucket used. Dense, so merging and
+/// parsing are cheap.
+pub type Hist = Vec<u64>;
 
-pub fn bucket(secs: f64) -> u16 {
-    ((1.0 + secs.max(0.0)).ln() / GROWTH.ln()).floor() as u16
+pub fn bucket(secs: f64) -> usize {
+    ((1.0 + secs.max(0.0)).ln() / GROWTH.ln()).floor() as usize
+}
+
+fn hist_add(h: &mut Hist, bucket: usize, n: u64) {
+    if h.len() <= bucket {
+        h.resize(bucket + 1, 0);
+    }
+    h[bucket] += n;
+}
+
+fn hist_merge(h: &mut Hist, o: &Hist) {
+    if h.len() < o.len() {
+        h.resize(o.len(), 0);
+    }
+    for (a, b) in h.iter_mut().zip(o) {
+        *a += b;
+    }
 }
 
 /// The `p` quantile (0-1) of a histogram: the geometric middle of its bucket, in seconds.
 pub fn quantile(h: &Hist, p: f64) -> Option<f64> {
-    let total: u64 = h.values().sum();
+    let total: u64 = h.iter().sum();
     if total == 0 {
         return None;
     }
     let rank = (p * total as f64).ceil().max(1.0) as u64;
     let mut seen = 0;
-    for (b, n) in h {
+    for (b, n) in h.iter().enumerate() {
         seen += n;
         if seen >= rank {
-            let lo = GROWTH.powi(i32::from(*b)) - 1.0;
-            let hi = GROWTH.powi(i32::from(*b) + 1) - 1.0;
+            let b = i32::try_from(b).unwrap_or(i32::MAX);
+            let lo = GROWTH.powi(b) - 1.0;
+            let hi = GROWTH.powi(b + 1) - 1.0;
             return Some(((lo.max(0.0) + 1.0) * (hi + 1.0)).sqrt() - 1.0);
         }
     }
@@ -80,16 +98,12 @@ pub struct Figures {
 impl Figures {
     pub fn merge(&mut self, o: &Figures) {
         self.volume += o.volume;
-        for (b, n) in &o.first_response {
-            *self.first_response.entry(*b).or_default() += n;
-        }
+        hist_merge(&mut self.first_response, &o.first_response);
         self.within_5_min += o.within_5_min;
         self.handled += o.handled;
         self.resolved += o.resolved;
         self.resolution_secs_sum += o.resolution_secs_sum;
-        for (b, n) in &o.resolution {
-            *self.resolution.entry(*b).or_default() += n;
-        }
+        hist_merge(&mut self.resolution, &o.resolution);
         self.surveys += o.surveys;
         self.csat_n += o.csat_n;
         self.csat_sum += o.csat_sum;
@@ -110,7 +124,7 @@ impl Figures {
     fn add(&mut self, t: &Fact) {
         self.volume += 1;
         if let Some(frt) = t.first_response_secs {
-            *self.first_response.entry(bucket(frt)).or_default() += 1;
+            hist_add(&mut self.first_response, bucket(frt), 1);
             if frt <= 300.0 {
                 self.within_5_min += 1;
             }
@@ -121,7 +135,7 @@ impl Figures {
         if let Some(r) = t.resolution_secs {
             self.resolved += 1;
             self.resolution_secs_sum += r;
-            *self.resolution.entry(bucket(r)).or_default() += 1;
+            hist_add(&mut self.resolution, bucket(r), 1);
         }
         if t.surveyed {
             self.surveys += 1;
@@ -378,16 +392,16 @@ pub async fn figures(
         }
     };
     if let Some((first, end)) = p.days {
-        let rows: Vec<(String, String, serde_json::Value)> = sqlx::query_as(
-            "SELECT dim, key, figures FROM report_rollup WHERE dim = ANY($1) AND day >= $2 AND day < $3 AND hour = -1",
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT dim, key, figures::text FROM report_rollup WHERE dim = ANY($1) AND day >= $2 AND day < $3 AND hour = -1",
         )
         .bind(&dims)
         .bind(first)
         .bind(end)
         .fetch_all(pool)
         .await?;
-        for (d, key, value) in rows {
-            add(&d, key, &serde_json::from_value(value)?);
+        for (d, key, text) in rows {
+            add(&d, key, &serde_json::from_str(&text)?);
         }
     }
     if !p.hours.is_empty() {
@@ -397,8 +411,8 @@ pub async fn figures(
             .iter()
             .map(|h| i16::try_from((h.timestamp().rem_euclid(86_400)) / 3600).unwrap_or(-1))
             .collect();
-        let rows: Vec<(String, String, serde_json::Value)> = sqlx::query_as(
-            "SELECT r.dim, r.key, r.figures FROM report_rollup r \
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT r.dim, r.key, r.figures::text FROM report_rollup r \
              JOIN unnest($2::date[], $3::smallint[]) AS w(day, hour) ON w.day = r.day AND w.hour = r.hour \
              WHERE r.dim = ANY($1)",
         )
@@ -407,8 +421,8 @@ pub async fn figures(
         .bind(&hours)
         .fetch_all(pool)
         .await?;
-        for (d, key, value) in rows {
-            add(&d, key, &serde_json::from_value(value)?);
+        for (d, key, text) in rows {
+            add(&d, key, &serde_json::from_str(&text)?);
         }
     }
     for (a, b) in p.raw {
@@ -531,7 +545,7 @@ mod tests {
     fn quantiles_from_the_histogram_are_within_the_bucket_width() {
         let mut h = Hist::new();
         for secs in 1..=1000 {
-            *h.entry(bucket(f64::from(secs))).or_default() += 1;
+            hist_add(&mut h, bucket(f64::from(secs)), 1);
         }
         let p50 = quantile(&h, 0.5).expect("p50");
         let p90 = quantile(&h, 0.9).expect("p90");
@@ -575,12 +589,12 @@ mod tests {
             handled: 2,
             ..Figures::default()
         };
-        a.first_response.insert(10, 2);
+        hist_add(&mut a.first_response, 10, 2);
         let mut b = a.clone();
         b.keywords.insert("直播".into(), 3);
         a.merge(&b);
         assert_eq!(a.volume, 4);
-        assert_eq!(a.first_response[&10], 4);
+        assert_eq!(a.first_response[10], 4);
         assert_eq!(a.answered_within_5_min(), Some(0.5));
         assert_eq!(a.keywords["直播"], 3);
     }
