@@ -405,24 +405,30 @@ pub async fn figures(
         }
     }
     if !p.hours.is_empty() {
-        let days: Vec<NaiveDate> = p.hours.iter().map(|h| h.date_naive()).collect();
-        let hours: Vec<i16> = p
+        let wanted: std::collections::HashSet<(NaiveDate, i16)> = p
             .hours
             .iter()
-            .map(|h| i16::try_from((h.timestamp().rem_euclid(86_400)) / 3600).unwrap_or(-1))
+            .map(|h| {
+                let hour = i16::try_from(h.timestamp().rem_euclid(86_400) / 3600).unwrap_or(-1);
+                (h.date_naive(), hour)
+            })
             .collect();
-        let rows: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT r.dim, r.key, r.figures::text FROM report_rollup r \
-             JOIN unnest($2::date[], $3::smallint[]) AS w(day, hour) ON w.day = r.day AND w.hour = r.hour \
-             WHERE r.dim = ANY($1)",
+        let mut days: Vec<NaiveDate> = wanted.iter().map(|(d, _)| *d).collect();
+        days.sort();
+        days.dedup();
+        // Equality on the key's leading columns: an index range scan whatever the statistics.
+        let rows: Vec<(NaiveDate, i16, String, String, String)> = sqlx::query_as(
+            "SELECT day, hour, dim, key, figures::text FROM report_rollup \
+             WHERE dim = ANY($1) AND day = ANY($2) AND hour >= 0",
         )
         .bind(&dims)
         .bind(&days)
-        .bind(&hours)
         .fetch_all(pool)
         .await?;
-        for (d, key, text) in rows {
-            add(&d, key, &serde_json::from_str(&text)?);
+        for (day, hour, d, key, text) in rows {
+            if wanted.contains(&(day, hour)) {
+                add(&d, key, &serde_json::from_str(&text)?);
+            }
         }
     }
     for (a, b) in p.raw {
@@ -501,6 +507,10 @@ impl Rollups {
         days.dedup();
         for day in &days {
             refresh_day(&self.pool, *day).await?;
+        }
+        if days.len() > 7 {
+            // Many rows changed at once (a backfill): keep the planner's picture current.
+            sqlx::query("ANALYZE report_rollup").execute(&self.pool).await?;
         }
         if let Some(upto) = upto {
             sqlx::query("DELETE FROM report_stale_day WHERE seq <= $1")
