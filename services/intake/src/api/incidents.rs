@@ -119,6 +119,73 @@ pub async fn get(
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct CreateIncidentRequest {
+    /// `hardware`, `software` or `network`.
+    pub fault_type: String,
+    pub title: String,
+    /// Tickets to group under it now (more can be linked later).
+    #[serde(default)]
+    pub ticket_ids: Vec<Uuid>,
+}
+
+/// Open an incident by hand (an agent recognises an outage before the grouping does).
+#[utoipa::path(post, path = "/v1/incidents", tag = "incidents", request_body = CreateIncidentRequest,
+    responses((status = 201, body = IncidentResponse), (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "A ticket does not exist", body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn create(
+    caller: Principal,
+    platform: web::Data<Platform>,
+    body: web::Json<CreateIncidentRequest>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&[Role::Agent, Role::Supervisor, Role::Admin])?;
+    let mut v = Validator::new();
+    v.check(
+        crate::domain::classify::FAULT_TYPES.contains(&body.fault_type.as_str()),
+        "fault_type",
+        "must be hardware, software or network",
+    );
+    v.text(&body.title, "title", 300);
+    v.check(
+        body.ticket_ids.len() <= 500,
+        "ticket_ids",
+        "at most 500 tickets at once",
+    );
+    v.finish()?;
+    let mut tx = platform.pool.begin().await?;
+    let mut terms: Vec<String> = Vec::new();
+    for id in &body.ticket_ids {
+        let t = store::ticket_for_update(&mut tx, *id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("ticket"))?;
+        terms.extend(t.keywords);
+    }
+    terms.sort();
+    terms.dedup();
+    let id = store::incidents::insert(&mut tx, &body.fault_type, body.title.trim(), &terms, caller.subject).await?;
+    store::incidents::link(&mut tx, id, &body.ticket_ids).await?;
+    platform
+        .outbox
+        .stage(
+            &mut tx,
+            contracts::intake::IncidentOpenedV1 {
+                incident_id: id,
+                fault_type: body.fault_type.clone(),
+                title: body.title.trim().to_owned(),
+                ticket_ids: body.ticket_ids.clone(),
+                opened_at: Utc::now(),
+            },
+        )
+        .await?;
+    let row = store::incidents::get(&mut *tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("incident"))?;
+    platform.outbox.commit(tx).await?;
+    Ok(HttpResponse::Created().json(IncidentResponse::from(row)))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LinkRequest {
     pub ticket_id: Uuid,
 }

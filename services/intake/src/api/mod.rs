@@ -24,7 +24,7 @@ use crate::open::Opener;
         kb::answer_feedback, kb::article_from_ticket, kb::create, kb::get, kb::update, kb::search,
         customers::upsert, customers::get, customers::history,
         email::inbound,
-        incidents::list, incidents::get, incidents::link, incidents::unlink, incidents::resolve,
+        incidents::list, incidents::create, incidents::get, incidents::link, incidents::unlink, incidents::resolve,
         surveys::get, surveys::answer, surveys::follow_ups, surveys::record_follow_up,
         reports::quality,
     ),
@@ -37,7 +37,7 @@ use crate::open::Opener;
         kb::AnswerFeedback, kb::ArticleFromTicket,
         crate::domain::customer::CustomerProfile, crate::domain::customer::Contact, customers::CustomerResponse, customers::HistoryResponse,
         email::InboundEmail, email::InboundEmailResponse,
-        incidents::IncidentResponse, incidents::IncidentListResponse, incidents::LinkRequest, incidents::ResolveRequest, incidents::ResolveResponse,
+        incidents::IncidentResponse, incidents::IncidentListResponse, incidents::CreateIncidentRequest, incidents::LinkRequest, incidents::ResolveRequest, incidents::ResolveResponse,
         surveys::SurveyResponse, surveys::SurveyAnswer, surveys::FollowUpResponse, surveys::FollowUpListResponse, surveys::FollowUpOutcome,
         reports::QualityReport, reports::QualityGroup, reports::KeywordCount, reports::FrequentQuestion,
         Problem, FieldError,
@@ -86,6 +86,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, opener: &Opener) {
                 .route("/kb/articles/{article_id}", web::put().to(kb::update))
                 .route("/kb/search", web::get().to(kb::search))
                 .route("/incidents", web::get().to(incidents::list))
+                .route("/incidents", web::post().to(incidents::create))
                 .route("/incidents/{incident_id}", web::get().to(incidents::get))
                 .route("/incidents/{incident_id}/tickets", web::post().to(incidents::link))
                 .route(

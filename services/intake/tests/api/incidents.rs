@@ -128,3 +128,54 @@ async fn many_reports_of_one_fault_become_one_incident_resolved_together() {
         .expect("resolve");
     assert_eq!(again.status(), 409);
 }
+
+#[tokio::test]
+async fn an_agent_opens_an_incident_by_hand() {
+    let app = app().await;
+    let agent_id = Uuid::new_v4();
+    let agent = app.token(agent_id, Role::Agent);
+    let t = open(
+        &app,
+        &app.token(Uuid::new_v4(), Role::Customer),
+        "摄像头黑屏",
+        "上课时摄像头一直黑屏",
+    )
+    .await;
+    let res = app
+        .post("/v1/incidents", &agent)
+        .json(&json!({"fault_type": "hardware", "title": "Camera driver update breaks video", "ticket_ids": [t["id"]]}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(res.status(), 201);
+    let incident: Value = res.json().await.expect("json");
+    assert_eq!(incident["ticket_count"], 1);
+    assert_eq!(incident["opened_by"], agent_id.to_string());
+    let bad = app
+        .post("/v1/incidents", &agent)
+        .json(&json!({"fault_type": "gremlins", "title": ""}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(bad.status(), 422);
+    let missing = app
+        .post("/v1/incidents", &agent)
+        .json(&json!({"fault_type": "network", "title": "x", "ticket_ids": [Uuid::new_v4()]}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM incident").await,
+        1,
+        "nothing of the refused ones remains"
+    );
+    let customer = app.token(Uuid::new_v4(), Role::Customer);
+    let res = app
+        .post("/v1/incidents", &customer)
+        .json(&json!({"fault_type": "network", "title": "x"}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(res.status(), 403);
+}
