@@ -79,8 +79,10 @@ impl Service {
         Ok(())
     }
 
-    /// Starts the process again with the same environment and waits until it is ready.
+    /// Stops the process if it runs, starts it again with the same environment and waits until
+    /// it is ready.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop().await?;
         self.start().await?;
         wait_ready(&self.url, self.name).await
     }

@@ -764,17 +764,28 @@ async fn quality_report(stack: &mut Stack, args: &Args, report: &mut String) -> 
     );
 
     // A restart builds the rollups of every day without one.
+    stack.service("intake").stop().await?;
+    let fresh_before: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT fresh_until FROM report_rollup_state")
+            .fetch_optional(&mut conn)
+            .await?;
     let rolling = Instant::now();
     stack.service("intake").restart().await?;
     let days: i64 = sqlx::query_scalar("SELECT count(DISTINCT (created_at AT TIME ZONE 'UTC')::date) FROM ticket")
         .fetch_one(&mut conn)
         .await?;
+    // Ready when the first pass after the restart (the backfill) has finished: it moves the
+    // freshness mark.
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         let done: i64 = sqlx::query_scalar("SELECT count(*) FROM report_rollup WHERE dim = 'all' AND hour = -1")
             .fetch_one(&mut conn)
             .await?;
-        if done >= days {
+        let fresh: Option<chrono::DateTime<chrono::Utc>> =
+            sqlx::query_scalar("SELECT fresh_until FROM report_rollup_state")
+                .fetch_optional(&mut conn)
+                .await?;
+        if done >= days && fresh.is_some() && fresh != fresh_before {
             break;
         }
         anyhow::ensure!(Instant::now() < deadline, "rollups: {done} of {days} days after 600 s");
