@@ -45,9 +45,18 @@ struct Args {
     /// Tickets generated for the quality-report benchmark.
     #[arg(long, default_value_t = 1_000_000)]
     report_tickets: u64,
+    /// Run only these benchmarks (comma-separated): memory, create, inbox, queue, report.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     /// Where the Markdown report is written as well as printed.
     #[arg(long, default_value = "target/bench/report.md")]
     report: String,
+}
+
+impl Args {
+    fn wants(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == name)
+    }
 }
 
 #[tokio::main]
@@ -65,121 +74,131 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("starting the five services (release build)...");
     let mut stack = Stack::start(&[("TELEMETRY__LEVEL", "warn"), ("DATABASE__MAX_CONNECTIONS", "20")]).await?;
 
-    eprintln!("[1/5] idle memory...");
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    writeln!(
-        report,
-        "## Idle memory (RSS), target ≤ 30 MB\n\n| service | RSS MB |\n|---|---|"
-    )?;
-    for s in &stack.services {
-        let rss = s.pid().and_then(rss_mb).unwrap_or(f64::NAN);
-        writeln!(report, "| {} | {rss:.1} |", s.name)?;
+    if args.wants("memory") {
+        eprintln!("[1/5] idle memory...");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        writeln!(
+            report,
+            "## Idle memory (RSS), target ≤ 30 MB\n\n| service | RSS MB |\n|---|---|"
+        )?;
+        for s in &stack.services {
+            let rss = s.pid().and_then(rss_mb).unwrap_or(f64::NAN);
+            writeln!(report, "| {} | {rss:.1} |", s.name)?;
+        }
     }
 
-    eprintln!("[2/5] ticket creation throughput: pgbench, then intake...");
-    let raw_tps = pgbench_two_inserts(&stack, &args).await?;
-    seed_knowledge_base(&stack).await?;
-    // Intake alone: routing and notifications wait (their queues keep the events), so the
-    // figure is intake's, not the whole pipeline's sharing two cores.
-    stack.service("routing").stop().await?;
-    stack.service("notifications").stop().await?;
-    let (tickets, lat) = create_tickets(&stack, &args).await?;
-    let tps = tickets as f64 / args.seconds as f64;
-    let half = (tps / 2.0).max(1.0) as u64;
-    eprintln!("      {tickets} tickets created; request latency at half that rate ({half} tickets/s)...");
-    let paced = paced_creates(&stack, half, args.seconds).await?;
-    eprintln!("      restarting routing and notifications to drain the backlog...");
-    let backlog: i64 = {
-        let db = stack
-            .services
-            .iter()
-            .find(|s| s.name == "intake")
-            .and_then(|s| s.setting("DATABASE__URL"))
-            .unwrap_or_default()
-            .to_owned();
-        let mut c = sqlx::PgConnection::connect(&db).await?;
-        sqlx::query_scalar("SELECT count(*) FROM ticket WHERE status <> 'auto_answered'")
-            .fetch_one(&mut c)
-            .await?
-    };
-    let catch_up = Instant::now();
-    stack.service("routing").restart().await?;
-    stack.service("notifications").restart().await?;
-    let drained = wait_drained(&stack).await?;
-    let pipeline = backlog as f64 / drained.duration_since(catch_up).as_secs_f64();
-    writeln!(
-        report,
-        "\n## Ticket creation (HTTP, validation, classification, duplicate check, knowledge-base match, ticket and outbox rows in one transaction; {} labelled tickets cycled, one customer per request; routing and notifications paused)\n",
-        dataset().len()
-    )?;
-    writeln!(report, "| measure | value |\n|---|---|")?;
-    writeln!(report, "| intake tickets/s ({} clients) | {tps:.0} |", args.clients)?;
-    writeln!(
-        report,
-        "| raw PostgreSQL, same two inserts per transaction (pgbench) tx/s | {raw_tps:.0} |"
-    )?;
-    writeln!(report, "| ratio (target ≥ 50%) | {:.0}% |", 100.0 * tps / raw_tps)?;
-    writeln!(
-        report,
-        "| request latency at full load p50 / p99 ms | {:.1} / {:.1} |",
-        pct(&lat, 0.50),
-        pct(&lat, 0.99)
-    )?;
-    writeln!(
-        report,
-        "| request latency at half that rate ({half}/s, {} tickets) p50 / p99 ms (target p99 ≤ 50) | {:.1} / {:.1} |",
-        paced.len(),
-        pct(&paced, 0.50),
-        pct(&paced, 0.99)
-    )?;
-    writeln!(
-        report,
-        "| routing + notifications catching up on the backlog ({backlog} tickets for people) into inboxes, tickets/s | {pipeline:.0} |"
-    )?;
+    if args.wants("create") {
+        eprintln!("[2/5] ticket creation throughput: pgbench, then intake...");
+        let raw_tps = pgbench_two_inserts(&stack, &args).await?;
+        seed_knowledge_base(&stack).await?;
+        // Intake alone: routing and notifications wait (their queues keep the events), so the
+        // figure is intake's, not the whole pipeline's sharing two cores.
+        stack.service("routing").stop().await?;
+        stack.service("notifications").stop().await?;
+        let (tickets, lat) = create_tickets(&stack, &args).await?;
+        let tps = tickets as f64 / args.seconds as f64;
+        let half = (tps / 2.0).max(1.0) as u64;
+        eprintln!("      {tickets} tickets created; request latency at half that rate ({half} tickets/s)...");
+        let paced = paced_creates(&stack, half, args.seconds).await?;
+        eprintln!("      restarting routing and notifications to drain the backlog...");
+        let backlog: i64 = {
+            let db = stack
+                .services
+                .iter()
+                .find(|s| s.name == "intake")
+                .and_then(|s| s.setting("DATABASE__URL"))
+                .unwrap_or_default()
+                .to_owned();
+            let mut c = sqlx::PgConnection::connect(&db).await?;
+            sqlx::query_scalar("SELECT count(*) FROM ticket WHERE status <> 'auto_answered'")
+                .fetch_one(&mut c)
+                .await?
+        };
+        let catch_up = Instant::now();
+        stack.service("routing").restart().await?;
+        stack.service("notifications").restart().await?;
+        let drained = wait_drained(&stack).await?;
+        let pipeline = backlog as f64 / drained.duration_since(catch_up).as_secs_f64();
+        writeln!(
+            report,
+            "\n## Ticket creation (HTTP, validation, classification, duplicate check, knowledge-base match, ticket and outbox rows in one transaction; {} labelled tickets cycled, one customer per request; routing and notifications paused)\n",
+            dataset().len()
+        )?;
+        writeln!(report, "| measure | value |\n|---|---|")?;
+        writeln!(report, "| intake tickets/s ({} clients) | {tps:.0} |", args.clients)?;
+        writeln!(
+            report,
+            "| raw PostgreSQL, same two inserts per transaction (pgbench) tx/s | {raw_tps:.0} |"
+        )?;
+        writeln!(report, "| ratio (target ≥ 50%) | {:.0}% |", 100.0 * tps / raw_tps)?;
+        writeln!(
+            report,
+            "| request latency at full load p50 / p99 ms | {:.1} / {:.1} |",
+            pct(&lat, 0.50),
+            pct(&lat, 0.99)
+        )?;
+        writeln!(
+            report,
+            "| request latency at half that rate ({half}/s, {} tickets) p50 / p99 ms (target p99 ≤ 50) | {:.1} / {:.1} |",
+            paced.len(),
+            pct(&paced, 0.50),
+            pct(&paced, 0.99)
+        )?;
+        writeln!(
+            report,
+            "| routing + notifications catching up on the backlog ({backlog} tickets for people) into inboxes, tickets/s | {pipeline:.0} |"
+        )?;
+    }
 
-    eprintln!(
-        "[3/5] ticket → inbox latency at {} tickets/s, then a bare broker hop...",
-        args.rate
-    );
-    let e2e = ticket_to_inbox(&stack, &args).await?;
-    let hop = bare_hop(&stack, args.rate, args.seconds).await?;
-    writeln!(
-        report,
-        "\n## Ticket → inbox (intake → routing → notifications) at {} tickets/s\n",
-        args.rate
-    )?;
-    writeln!(report, "| measure | p50 ms | p99 ms |\n|---|---|---|")?;
-    writeln!(
-        report,
-        "| ticket committed → inbox delivery committed ({} tickets) | {:.1} | {:.1} |",
-        e2e.len(),
-        pct(&e2e, 0.5),
-        pct(&e2e, 0.99)
-    )?;
-    writeln!(
-        report,
-        "| bare RabbitMQ publish (confirmed) → consume, one hop | {:.2} | {:.2} |",
-        pct(&hop, 0.5),
-        pct(&hop, 0.99)
-    )?;
+    if args.wants("inbox") {
+        eprintln!(
+            "[3/5] ticket → inbox latency at {} tickets/s, then a bare broker hop...",
+            args.rate
+        );
+        let e2e = ticket_to_inbox(&stack, &args).await?;
+        let hop = bare_hop(&stack, args.rate, args.seconds).await?;
+        writeln!(
+            report,
+            "\n## Ticket → inbox (intake → routing → notifications) at {} tickets/s\n",
+            args.rate
+        )?;
+        writeln!(report, "| measure | p50 ms | p99 ms |\n|---|---|---|")?;
+        writeln!(
+            report,
+            "| ticket committed → inbox delivery committed ({} tickets) | {:.1} | {:.1} |",
+            e2e.len(),
+            pct(&e2e, 0.5),
+            pct(&e2e, 0.99)
+        )?;
+        writeln!(
+            report,
+            "| bare RabbitMQ publish (confirmed) → consume, one hop | {:.2} | {:.2} |",
+            pct(&hop, 0.5),
+            pct(&hop, 0.99)
+        )?;
+    }
 
-    eprintln!("[4/5] live-queue writes: Redis ZADD vs redis-benchmark...");
-    let (ours, raw) = redis_zadd(&args).await?;
-    writeln!(
-        report,
-        "\n## Live-queue write (ZADD NX + SADD, pipelined in one round trip)\n"
-    )?;
-    writeln!(report, "| measure | ops/s |\n|---|---|")?;
-    writeln!(
-        report,
-        "| routing `LiveQueues::enqueue`, {} tasks | {ours:.0} |",
-        args.clients
-    )?;
-    writeln!(report, "| redis-benchmark ZADD, {} clients | {raw:.0} |", args.clients)?;
-    writeln!(report, "| ratio | {:.0}% |", 100.0 * ours / raw)?;
+    if args.wants("queue") {
+        eprintln!("[4/5] live-queue writes: Redis ZADD vs redis-benchmark...");
+        let (ours, raw) = redis_zadd(&args).await?;
+        writeln!(
+            report,
+            "\n## Live-queue write (ZADD NX + SADD, pipelined in one round trip)\n"
+        )?;
+        writeln!(report, "| measure | ops/s |\n|---|---|")?;
+        writeln!(
+            report,
+            "| routing `LiveQueues::enqueue`, {} tasks | {ours:.0} |",
+            args.clients
+        )?;
+        writeln!(report, "| redis-benchmark ZADD, {} clients | {raw:.0} |", args.clients)?;
+        writeln!(report, "| ratio | {:.0}% |", 100.0 * ours / raw)?;
+    }
 
-    eprintln!("[5/5] quality report over {} tickets...", args.report_tickets);
-    quality_report(&mut stack, &args, &mut report).await?;
+    if args.wants("report") {
+        eprintln!("[5/5] quality report over {} tickets...", args.report_tickets);
+        quality_report(&mut stack, &args, &mut report).await?;
+    }
 
     stack.stop().await?;
     if let Some(dir) = std::path::Path::new(&args.report).parent() {
