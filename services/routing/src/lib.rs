@@ -1,5 +1,6 @@
 //! Routing: live queues in Redis with Postgres as the truth; assignment and SLAs build on them.
 
+pub mod agents;
 pub mod api;
 pub mod domain;
 pub mod events;
@@ -30,6 +31,7 @@ pub static SPEC: ServiceSpec<RoutingSettings> = ServiceSpec {
 pub struct RoutingSettings {
     pub default_queue: String,
     pub senior_queue: String,
+    pub presence_ttl_secs: u64,
     pub high_priority_boost_secs: u32,
     pub urgent_priority_boost_secs: u32,
 }
@@ -80,6 +82,10 @@ pub async fn build(settings: Settings<RoutingSettings>) -> anyhow::Result<Applic
             },
         )),
     ];
-    let api = Api::new(api::openapi(), move |cfg| api::configure(cfg, &live));
+    let presence = agents::Presence::new(platform.redis.clone(), settings.service.presence_ttl_secs);
+    let service = settings.service.clone();
+    let api = Api::new(api::openapi(), move |cfg| {
+        api::configure(cfg, &live, &presence, &service)
+    });
     Application::build(platform, &settings, api, tasks).await
 }

@@ -50,6 +50,7 @@ mod tests {
         RoutingSettings {
             default_queue: "general".into(),
             senior_queue: "senior".into(),
+            presence_ttl_secs: 30,
             high_priority_boost_secs: 300,
             urgent_priority_boost_secs: 900,
         }

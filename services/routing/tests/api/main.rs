@@ -11,11 +11,21 @@ use routing::live::LiveQueues;
 use serde_json::Value;
 use uuid::Uuid;
 
+mod agents;
+
 async fn app() -> TestApp {
-    let vars = testkit::Isolation::new()
+    app_with(&[]).await
+}
+
+/// The service with some `ROUTING__...` settings overridden.
+async fn app_with(settings: &[(&str, &str)]) -> TestApp {
+    let mut vars = testkit::Isolation::new()
         .service_env("ROUTING", "routing")
         .await
         .expect("env");
+    for (k, v) in settings {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
     spawn(&routing::SPEC, &vars).await.expect("spawn")
 }
 

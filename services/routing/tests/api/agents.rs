@@ -1,0 +1,166 @@
+//! Agents and presence.
+
+use platform::auth::Role;
+use platform::testing::TestApp;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::app_with;
+
+async fn put(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
+    let res = app
+        .client
+        .put(format!("{}{path}", app.url))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("put");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+fn profile() -> Value {
+    json!({"display_name": "李老师", "tier": "senior", "skills": ["complaint", "refund"], "languages": ["zh-CN", "en"],
+           "capacity": {"chat": 3, "email": 8}, "time_zone": "Asia/Shanghai",
+           "working_hours": [{"days": [1, 2, 3, 4, 5, 6, 7], "start": "00:00", "end": "23:59"}]})
+}
+
+#[tokio::test]
+async fn supervisors_define_agents_and_bad_profiles_are_refused() {
+    let app = app_with(&[]).await;
+    let id = Uuid::new_v4();
+    let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
+    let (status, created) = put(&app, &format!("/v1/agents/{id}"), &supervisor, profile()).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["tier"], "senior");
+    assert_eq!(created["capacity"]["email"], 8);
+    assert_eq!(created["presence"], "offline");
+    assert_eq!(created["working_now"], true);
+    let (status, _) = put(&app, &format!("/v1/agents/{id}"), &supervisor, profile()).await;
+    assert_eq!(status, 200, "replaced");
+
+    let agent = app.token(id, Role::Agent);
+    let (status, _) = put(&app, &format!("/v1/agents/{id}"), &agent, profile()).await;
+    assert_eq!(status, 403, "agents do not define agents");
+    let (status, problem) = put(
+        &app,
+        &format!("/v1/agents/{}", Uuid::new_v4()),
+        &supervisor,
+        json!({"display_name": "", "tier": "guru", "capacity": {"fax": 1}}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(problem["errors"].as_array().map(Vec::len), Some(3), "{problem}");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM agent")
+        .fetch_one(&app.platform.pool)
+        .await
+        .expect("count");
+    assert_eq!(n, 1);
+
+    let listed: Value = app
+        .get("/v1/agents?tier=senior", &supervisor)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+    let none: Value = app
+        .get("/v1/agents?tier=junior", &supervisor)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(none["items"].as_array().map(Vec::len), Some(0));
+}
+
+#[tokio::test]
+async fn an_agent_whose_heartbeat_stops_goes_away() {
+    let app = app_with(&[("ROUTING__SERVICE__PRESENCE_TTL_SECS", "2")]).await;
+    let id = Uuid::new_v4();
+    let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
+    assert_eq!(
+        put(&app, &format!("/v1/agents/{id}"), &supervisor, profile()).await.0,
+        201
+    );
+    let agent = app.token(id, Role::Agent);
+    let heartbeat = || app.post(&format!("/v1/agents/{id}/heartbeat"), &agent).send();
+    assert_eq!(
+        heartbeat().await.expect("beat").status(),
+        409,
+        "offline: nothing to keep alive"
+    );
+
+    let (status, set) = put(
+        &app,
+        &format!("/v1/agents/{id}/presence"),
+        &agent,
+        json!({"status": "online"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(set["heartbeat_within_secs"], 2);
+    let other = app.token(Uuid::new_v4(), Role::Agent);
+    let (status, _) = put(
+        &app,
+        &format!("/v1/agents/{id}/presence"),
+        &other,
+        json!({"status": "offline"}),
+    )
+    .await;
+    assert_eq!(status, 403, "only the agent or a supervisor");
+    let (status, _) = put(
+        &app,
+        &format!("/v1/agents/{id}/presence"),
+        &agent,
+        json!({"status": "asleep"}),
+    )
+    .await;
+    assert_eq!(status, 422);
+
+    let presence = |app: &TestApp| {
+        let supervisor = supervisor.clone();
+        let url = format!("/v1/agents/{id}");
+        let req = app.get(&url, &supervisor);
+        async move {
+            req.send().await.expect("get").json::<Value>().await.expect("json")["presence"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        }
+    };
+    assert_eq!(presence(&app).await, "online");
+    // Heartbeats keep it online past the time to live...
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(heartbeat().await.expect("beat").status(), 204);
+    }
+    assert_eq!(presence(&app).await, "online");
+    // ...and without them the agent goes away, until the next heartbeat.
+    tokio::time::sleep(std::time::Duration::from_millis(4200)).await;
+    assert_eq!(presence(&app).await, "away");
+    let away: Value = app
+        .get("/v1/agents?presence=away", &supervisor)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(away["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(heartbeat().await.expect("beat").status(), 204);
+    assert_eq!(presence(&app).await, "online");
+    let (status, _) = put(
+        &app,
+        &format!("/v1/agents/{id}/presence"),
+        &agent,
+        json!({"status": "offline"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(presence(&app).await, "offline");
+}
