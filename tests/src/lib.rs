@@ -154,6 +154,16 @@ impl Stack {
             .unwrap_or_default()
     }
 
+    /// The database URL a service was started with.
+    pub fn database_url(&self, name: &str) -> String {
+        self.services
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| s.setting("DATABASE__URL"))
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// Stops every service cleanly.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         for s in &mut self.services {

@@ -102,13 +102,7 @@ async fn main() -> anyhow::Result<()> {
         let paced = paced_creates(&stack, half, args.seconds).await?;
         eprintln!("      restarting routing and notifications to drain the backlog...");
         let backlog: i64 = {
-            let db = stack
-                .services
-                .iter()
-                .find(|s| s.name == "intake")
-                .and_then(|s| s.setting("DATABASE__URL"))
-                .unwrap_or_default()
-                .to_owned();
+            let db = stack.database_url("intake");
             let mut c = sqlx::PgConnection::connect(&db).await?;
             sqlx::query_scalar("SELECT count(*) FROM ticket WHERE status <> 'auto_answered'")
                 .fetch_one(&mut c)
@@ -322,15 +316,7 @@ async fn create_tickets(stack: &Stack, args: &Args) -> anyhow::Result<(usize, Ve
 
 /// Waits until every ticket intake stored has reached an inbox; returns when that happened.
 async fn wait_drained(stack: &Stack) -> anyhow::Result<Instant> {
-    let db = |name: &str| {
-        stack
-            .services
-            .iter()
-            .find(|s| s.name == name)
-            .and_then(|s| s.setting("DATABASE__URL"))
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let db = |name: &str| stack.database_url(name);
     let mut intake = sqlx::PgConnection::connect(&db("intake")).await?;
     let mut notif = sqlx::PgConnection::connect(&db("notifications")).await?;
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -357,20 +343,8 @@ async fn wait_drained(stack: &Stack) -> anyhow::Result<Instant> {
 /// Tickets at a steady rate, one customer each; latency from the ticket's commit (intake's
 /// clock) to the inbox delivery's commit (notifications' clock, the same server).
 async fn ticket_to_inbox(stack: &Stack, args: &Args) -> anyhow::Result<Vec<f64>> {
-    let intake_db = stack
-        .services
-        .iter()
-        .find(|s| s.name == "intake")
-        .and_then(|s| s.setting("DATABASE__URL"))
-        .unwrap_or_default()
-        .to_owned();
-    let notif_db = stack
-        .services
-        .iter()
-        .find(|s| s.name == "notifications")
-        .and_then(|s| s.setting("DATABASE__URL"))
-        .unwrap_or_default()
-        .to_owned();
+    let intake_db = stack.database_url("intake");
+    let notif_db = stack.database_url("notifications");
     let url = format!("{}/v1/tickets", stack.url("intake"));
     let client = reqwest::Client::new();
     let total = args.rate * args.seconds;
@@ -726,13 +700,7 @@ async fn paced_creates(stack: &Stack, rate: u64, seconds: u64) -> anyhow::Result
 /// lets intake build its rollups, then times the report API over the period, whole days and
 /// arbitrary edges, for each grouping, against one SQL pass computing the same figures.
 async fn quality_report(stack: &mut Stack, args: &Args, report: &mut String) -> anyhow::Result<()> {
-    let db = stack
-        .services
-        .iter()
-        .find(|s| s.name == "intake")
-        .and_then(|s| s.setting("DATABASE__URL"))
-        .unwrap_or_default()
-        .to_owned();
+    let db = stack.database_url("intake");
     let mut conn = sqlx::PgConnection::connect(&db).await?;
     let started = Instant::now();
     let n = i64::try_from(args.report_tickets)?;
