@@ -50,6 +50,8 @@ pub struct TermSet {
     pub zh: Vec<String>,
     #[serde(default)]
     pub en: Vec<String>,
+    #[serde(skip)]
+    matcher: Matcher,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -59,6 +61,10 @@ pub struct PriorityRules {
     pub urgent_en: Vec<String>,
     pub high_zh: Vec<String>,
     pub high_en: Vec<String>,
+    #[serde(skip)]
+    urgent: Matcher,
+    #[serde(skip)]
+    high: Matcher,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -69,6 +75,8 @@ pub struct EmotionRules {
     pub min_terms: usize,
     pub exclamation_run: usize,
     pub repeat_contacts: u32,
+    #[serde(skip)]
+    matcher: Matcher,
 }
 
 /// jieba's dictionary trimmed to its words of frequency ≥ 20 (80k of 349k words): segmentation
@@ -114,6 +122,19 @@ impl Rules {
         ] {
             lower(v);
         }
+        // Every term list is matched in one pass over the text.
+        for set in rules
+            .category
+            .iter_mut()
+            .chain(rules.education_level.iter_mut())
+            .chain(rules.fault_type.iter_mut())
+        {
+            set.matcher = Matcher::new(&set.zh, &set.en)?;
+        }
+        let p = &mut rules.priority;
+        p.urgent = Matcher::new(&p.urgent_zh, &p.urgent_en)?;
+        p.high = Matcher::new(&p.high_zh, &p.high_en)?;
+        rules.emotion.matcher = Matcher::new(&rules.emotion.zh, &rules.emotion.en)?;
         for c in &rules.category {
             if !CATEGORIES.contains(&c.name.as_str()) {
                 return Err(format!(
@@ -253,14 +274,14 @@ impl Classifier {
             }
         }
 
-        let emotion_terms = find_terms(&text, &r.emotion.zh, &r.emotion.en);
+        let emotion_terms = r.emotion.matcher.find(&text);
         let exclamation_run = longest_exclamation_run(&text);
         let high_emotion = emotion_terms.len() >= r.emotion.min_terms.max(1)
             || exclamation_run >= r.emotion.exclamation_run
             || input.recent_contacts >= r.emotion.repeat_contacts;
 
-        let urgent = find_terms(&text, &r.priority.urgent_zh, &r.priority.urgent_en);
-        let high = find_terms(&text, &r.priority.high_zh, &r.priority.high_en);
+        let urgent = r.priority.urgent.find(&text);
+        let high = r.priority.high.find(&text);
         let (priority, priority_terms) = if !urgent.is_empty() {
             (Priority::Urgent, urgent)
         } else if !high.is_empty() || high_emotion {
@@ -374,27 +395,63 @@ fn terms_contains(terms: &[String], t: &str) -> bool {
 }
 
 fn matches(text: &str, set: &TermSet) -> Vec<String> {
-    find_terms(text, &set.zh, &set.en)
+    set.matcher.find(text)
 }
 
-/// Chinese terms as substrings, English terms as whole words or phrases (text is lowercase).
-fn find_terms(text: &str, zh: &[String], en: &[String]) -> Vec<String> {
-    let mut found: Vec<String> = zh.iter().filter(|t| text.contains(t.as_str())).cloned().collect();
-    for term in en {
-        if contains_word(text, term) && !terms_contains(&found, term) {
-            found.push(term.clone());
-        }
+/// A list of Chinese terms (matched as substrings) and English terms (matched as whole words
+/// or phrases), found in one Aho-Corasick pass over lower-cased text.
+#[derive(Debug, Clone, Default)]
+struct Matcher {
+    automaton: Option<aho_corasick::AhoCorasick>,
+    /// Chinese terms first, then English ones.
+    terms: Vec<String>,
+    zh: usize,
+}
+
+impl Matcher {
+    fn new(zh: &[String], en: &[String]) -> Result<Self, String> {
+        let terms: Vec<String> = zh.iter().chain(en).cloned().collect();
+        let automaton = if terms.is_empty() {
+            None
+        } else {
+            Some(aho_corasick::AhoCorasick::new(&terms).map_err(|e| format!("term list: {e}"))?)
+        };
+        Ok(Self {
+            automaton,
+            terms,
+            zh: zh.len(),
+        })
     }
-    found
+
+    /// The terms present in `text`: Chinese ones in list order, then English ones not found yet.
+    fn find(&self, text: &str) -> Vec<String> {
+        let Some(automaton) = &self.automaton else {
+            return Vec::new();
+        };
+        let mut hit = vec![false; self.terms.len()];
+        for m in automaton.find_overlapping_iter(text) {
+            let i = m.pattern().as_usize();
+            if !hit[i] && (i < self.zh || word_bounded(text, m.start(), m.end())) {
+                hit[i] = true;
+            }
+        }
+        let mut found: Vec<String> = Vec::new();
+        for (i, term) in self.terms.iter().enumerate() {
+            if hit[i] && (i < self.zh || !terms_contains(&found, term)) {
+                found.push(term.clone());
+            }
+        }
+        found
+    }
 }
 
-fn contains_word(text: &str, phrase: &str) -> bool {
-    text.match_indices(phrase).any(|(at, m)| {
-        let before = text[..at].chars().next_back();
-        let after = text[at + m.len()..].chars().next();
-        !before.is_some_and(|c| c.is_alphanumeric() && !is_han(c))
-            && !after.is_some_and(|c| c.is_alphanumeric() && !is_han(c))
-    })
+/// Whether `text[start..end]` stands as a word: no letter or digit (other than Chinese) just
+/// before or after it.
+fn word_bounded(text: &str, start: usize, end: usize) -> bool {
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    !before.is_some_and(|c| c.is_alphanumeric() && !is_han(c))
+        && !after.is_some_and(|c| c.is_alphanumeric() && !is_han(c))
 }
 
 fn is_han(c: char) -> bool {
@@ -535,9 +592,17 @@ mod tests {
 
     #[test]
     fn english_terms_match_whole_words_only() {
-        assert!(contains_word("the app crashes", "app"));
-        assert!(!contains_word("my apple", "app"));
-        assert!(contains_word("打开app就闪退", "app"));
+        let m = Matcher::new(&["卡".into(), "卡顿".into()], &["app".into(), "log in".into()]).expect("matcher");
+        assert_eq!(m.find("the app crashes"), ["app"]);
+        assert!(m.find("my apple").is_empty());
+        assert_eq!(m.find("打开app就闪退"), ["app"]);
+        assert_eq!(m.find("an apple app"), ["app"], "a later whole-word occurrence counts");
+        assert_eq!(
+            m.find("视频卡顿, can't log in"),
+            ["卡", "卡顿", "log in"],
+            "overlapping Chinese terms all count"
+        );
+        assert!(Matcher::new(&[], &[]).expect("empty").find("anything").is_empty());
     }
 
     #[test]

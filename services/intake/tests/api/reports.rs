@@ -36,14 +36,13 @@ async fn the_quality_report_computes_each_figure_per_group_for_supervisors_only(
                 .is_success()
         );
     }
-    // Ticket b was answered 10 minutes late: move its timestamps back.
-    sqlx::query(
-        "UPDATE ticket SET created_at = now() - interval '10 minutes', first_response_at = now() WHERE id = $1::uuid",
-    )
-    .bind(b["id"].as_str().expect("id"))
-    .execute(&app.platform.pool)
-    .await
-    .expect("age");
+    // Ticket b was answered 10 minutes after it was opened (its creation time stays put: the
+    // hourly rollups already vouch for the past).
+    sqlx::query("UPDATE ticket SET first_response_at = created_at + interval '10 minutes' WHERE id = $1::uuid")
+        .bind(b["id"].as_str().expect("id"))
+        .execute(&app.platform.pool)
+        .await
+        .expect("age");
     let token: String = sqlx::query_scalar(
         "SELECT envelope->'data'->>'token' FROM outbox_event WHERE event_type = 'intake.survey.requested'",
     )
