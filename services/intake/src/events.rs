@@ -1,9 +1,9 @@
 //! What intake publishes.
 
-use contracts::intake::{TicketCreatedV1, TicketDetails};
+use contracts::intake::{TicketCreatedV1, TicketDetails, TicketMessageAddedV1};
 use contracts::vocabulary::{Channel, Priority};
 
-use crate::store::TicketRow;
+use crate::store::{MessageRow, TicketRow};
 
 /// `intake.ticket.created` for a stored ticket.
 pub fn ticket_created(t: &TicketRow) -> TicketCreatedV1 {
@@ -26,5 +26,20 @@ pub fn ticket_created(t: &TicketRow) -> TicketCreatedV1 {
             incident_id: t.incident_id,
         },
         created_at: t.created_at,
+    }
+}
+
+/// `intake.ticket.message_added` for a stored message of a ticket of `customer_id`.
+pub fn message_added(customer_id: uuid::Uuid, m: &MessageRow, first_response: bool) -> TicketMessageAddedV1 {
+    TicketMessageAddedV1 {
+        ticket_id: m.ticket_id,
+        customer_id,
+        message_id: m.id,
+        author_role: m.author_role.clone(),
+        author_id: m.author_id,
+        visibility: m.visibility.clone(),
+        kind: m.kind.clone(),
+        first_response,
+        added_at: m.created_at,
     }
 }

@@ -110,16 +110,21 @@ impl Validate for IntakeSettings {
                 "must be at least 16 characters",
             ));
         }
-        for category in self
-            .follow_up_categories
-            .iter()
-            .chain(self.resolution_target_hours.keys())
-        {
-            if !domain::classify::CATEGORIES.contains(&category.as_str()) {
-                return Err(ConfigError::key(
-                    "service.follow_up_categories",
-                    format!("unknown category `{category}`"),
-                ));
+        for (key, categories) in [
+            (
+                "service.follow_up_categories",
+                self.follow_up_categories.iter().collect::<Vec<_>>(),
+            ),
+            (
+                "service.resolution_target_hours",
+                self.resolution_target_hours.keys().collect(),
+            ),
+        ] {
+            if let Some(unknown) = categories
+                .into_iter()
+                .find(|c| !domain::classify::CATEGORIES.contains(&c.as_str()))
+            {
+                return Err(ConfigError::key(key, format!("unknown category `{unknown}`")));
             }
         }
         self.rules().map(|_| ())
@@ -147,10 +152,13 @@ pub async fn build(settings: Settings<IntakeSettings>) -> anyhow::Result<Applica
     platform.jobs = platform
         .jobs
         .clone()
-        .with_handler(lifecycle::AUTO_CLOSE_JOB, lifecycle::AutoClose(lifecycle.clone()))
+        .with_handler(
+            lifecycle::AUTO_CLOSE_JOB,
+            lifecycle::TimedTransition::auto_close(lifecycle.clone()),
+        )
         .with_handler(
             lifecycle::ANSWER_TIMEOUT_JOB,
-            lifecycle::AnswerTimeout(lifecycle.clone()),
+            lifecycle::TimedTransition::answer_timeout(lifecycle.clone()),
         );
     let opener = open::Opener {
         platform: platform.clone(),

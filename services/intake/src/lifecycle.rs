@@ -176,40 +176,45 @@ fn auto_close_key(t: &TicketRow) -> String {
     format!("{}:{}", t.id, t.reopen_count)
 }
 
-/// Closes a ticket still resolved when its quiet period ends.
-pub struct AutoClose(pub Lifecycle);
+/// A timer's transition: when the job comes due, applies `action` (as the service itself) if
+/// the ticket is still `when`; a ticket that moved on in the meantime is left alone.
+pub struct TimedTransition {
+    pub lifecycle: Lifecycle,
+    pub when: Status,
+    pub action: Action,
+}
 
-impl JobHandler for AutoClose {
-    fn run<'a>(&'a self, tx: &'a mut Tx, job: &'a Job) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let id: Uuid = serde_json::from_value(job.payload["ticket_id"].clone())?;
-            let Some(ticket) = store::ticket_for_update(tx, id).await? else {
-                return Ok(());
-            };
-            if ticket.status == Status::Resolved.as_str() {
-                self.0
-                    .apply(tx, &ticket, Action::Close, Uuid::nil())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-            }
-            Ok(())
-        })
+impl TimedTransition {
+    /// Closes a ticket still resolved when its quiet period ends.
+    pub fn auto_close(lifecycle: Lifecycle) -> Self {
+        Self {
+            lifecycle,
+            when: Status::Resolved,
+            action: Action::Close,
+        }
+    }
+
+    /// Hands a ticket still waiting for the customer's verdict on its automatic answer to a
+    /// person.
+    pub fn answer_timeout(lifecycle: Lifecycle) -> Self {
+        Self {
+            lifecycle,
+            when: Status::AutoAnswered,
+            action: Action::Queue,
+        }
     }
 }
 
-/// Hands a ticket still waiting for the customer's verdict on its automatic answer to a person.
-pub struct AnswerTimeout(pub Lifecycle);
-
-impl JobHandler for AnswerTimeout {
+impl JobHandler for TimedTransition {
     fn run<'a>(&'a self, tx: &'a mut Tx, job: &'a Job) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
             let id: Uuid = serde_json::from_value(job.payload["ticket_id"].clone())?;
             let Some(ticket) = store::ticket_for_update(tx, id).await? else {
                 return Ok(());
             };
-            if ticket.status == Status::AutoAnswered.as_str() {
-                self.0
-                    .apply(tx, &ticket, Action::Queue, Uuid::nil())
+            if ticket.status == self.when.as_str() {
+                self.lifecycle
+                    .apply(tx, &ticket, self.action, Uuid::nil())
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
             }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use contracts::intake::{IncidentOpenedV1, TicketMessageAddedV1};
+use contracts::intake::IncidentOpenedV1;
 use platform::jobs::NewJob;
 use platform::{ApiError, Platform, Tx};
 use serde::Deserialize;
@@ -206,20 +206,7 @@ impl Opener {
         .await?;
         self.platform
             .outbox
-            .stage(
-                tx,
-                TicketMessageAddedV1 {
-                    ticket_id: ticket.id,
-                    customer_id: ticket.customer_id,
-                    message_id: message.id,
-                    author_role: message.author_role,
-                    author_id: message.author_id,
-                    visibility: message.visibility,
-                    kind: message.kind,
-                    first_response: false,
-                    added_at: message.created_at,
-                },
-            )
+            .stage(tx, crate::events::message_added(ticket.customer_id, &message, false))
             .await?;
         tracing::info!(ticket_id = %ticket.id, channel = t.channel.as_str(), "duplicate merged into the open ticket");
         Ok(ticket)
@@ -263,20 +250,7 @@ impl Opener {
         .await?;
         self.platform
             .outbox
-            .stage(
-                tx,
-                TicketMessageAddedV1 {
-                    ticket_id: row.id,
-                    customer_id: row.customer_id,
-                    message_id: message.id,
-                    author_role: message.author_role,
-                    author_id: message.author_id,
-                    visibility: message.visibility,
-                    kind: message.kind,
-                    first_response: false,
-                    added_at: message.created_at,
-                },
-            )
+            .stage(tx, crate::events::message_added(row.customer_id, &message, false))
             .await?;
         self.lifecycle
             .jobs

@@ -155,6 +155,11 @@ impl Principal {
         self.has_any(&[Role::Agent, Role::Supervisor, Role::Admin])
     }
 
+    /// Staff or one of the platform's services: callers that act on any customer's records.
+    pub fn is_staff_or_service(&self) -> bool {
+        self.is_staff() || self.has(Role::Service)
+    }
+
     /// Fails with 403 unless the caller has one of `roles`.
     pub fn require_any(&self, roles: &[Role]) -> Result<(), ApiError> {
         if self.has_any(roles) {

@@ -244,6 +244,26 @@ impl Validator {
         }
     }
 
+    /// An IANA time zone name (`Asia/Shanghai`).
+    pub fn time_zone(&mut self, value: &str, field: &str) -> &mut Self {
+        self.check(
+            value.parse::<chrono_tz::Tz>().is_ok(),
+            field,
+            "must be an IANA time zone such as Asia/Shanghai",
+        )
+    }
+
+    /// Something shaped like an email address (`local@domain.tld`); delivery proves the rest.
+    pub fn email(&mut self, value: &str, field: &str) -> &mut Self {
+        self.check(
+            value
+                .split_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.')),
+            field,
+            "is not an email address",
+        )
+    }
+
     pub fn finish(&mut self) -> Result<(), ApiError> {
         if self.errors.is_empty() {
             Ok(())

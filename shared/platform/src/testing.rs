@@ -55,6 +55,19 @@ impl TestApp {
         self.client.post(format!("{}{path}", self.url)).bearer_auth(token)
     }
 
+    /// GETs `path` as the holder of `token` and returns the JSON body (panics if there is none:
+    /// for tests).
+    #[allow(clippy::expect_used)]
+    pub async fn get_json(&self, path: &str, token: &str) -> serde_json::Value {
+        self.get(path, token)
+            .send()
+            .await
+            .expect("request sent")
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
     /// Stops the service as SIGTERM would and waits until it has.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();

@@ -45,7 +45,7 @@ fn response(row: CustomerRow, contacts: Vec<Contact>) -> CustomerResponse {
 }
 
 fn may_see(caller: &Principal, id: Uuid) -> bool {
-    caller.is_staff() || caller.has(Role::Service) || caller.subject == id
+    caller.is_staff_or_service() || caller.subject == id
 }
 
 /// Create or replace a customer's support profile (the company's systems: `service` or `admin`).

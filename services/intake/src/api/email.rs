@@ -1,7 +1,6 @@
 //! `/v1/inbound/email`: mail from the mail gateway, threaded into its ticket or opening one.
 
 use actix_web::{HttpResponse, web};
-use contracts::intake::TicketMessageAddedV1;
 use contracts::vocabulary::Channel;
 use platform::auth::{Principal, Role};
 use platform::error::{Problem, Validator};
@@ -88,12 +87,7 @@ pub async fn inbound(
     let from = mail.from.trim().to_lowercase();
     let mut v = Validator::new();
     v.text(&mail.message_id, "message_id", 998);
-    v.check(
-        from.split_once('@')
-            .is_some_and(|(a, d)| !a.is_empty() && d.contains('.')),
-        "from",
-        "is not an email address",
-    );
+    v.email(&from, "from");
     v.text(&mail.subject, "subject", opener.settings.max_subject_chars);
     v.text(&mail.body, "body", opener.settings.max_body_chars);
     v.finish()?;
@@ -141,20 +135,7 @@ pub async fn inbound(
         };
         platform
             .outbox
-            .stage(
-                &mut tx,
-                TicketMessageAddedV1 {
-                    ticket_id: t.id,
-                    customer_id,
-                    message_id: message.id,
-                    author_role: message.author_role,
-                    author_id: customer_id,
-                    visibility: message.visibility,
-                    kind: message.kind,
-                    first_response: false,
-                    added_at: message.created_at,
-                },
-            )
+            .stage(&mut tx, crate::events::message_added(customer_id, &message, false))
             .await?;
         platform.outbox.commit(tx).await?;
         return Ok(HttpResponse::Ok().json(reply(&t, "threaded")));

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use contracts::intake::{IncidentResolvedV1, TicketMessageAddedV1};
+use contracts::intake::IncidentResolvedV1;
 use platform::auth::{Principal, Role};
 use platform::error::{Problem, Validator};
 use platform::{ApiError, Platform};
@@ -310,22 +310,10 @@ pub async fn resolve(
             .outbox
             .stage(
                 &mut tx,
-                TicketMessageAddedV1 {
-                    ticket_id,
-                    customer_id: ticket.customer_id,
-                    message_id: message.id,
-                    author_role: message.author_role,
-                    author_id: caller.subject,
-                    visibility: message.visibility,
-                    kind: message.kind,
-                    first_response,
-                    added_at: message.created_at,
-                },
+                crate::events::message_added(ticket.customer_id, &message, first_response),
             )
             .await?;
-        let ticket = store::ticket_for_update(&mut tx, ticket_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("ticket"))?;
+        // The resolution events carry the row as updated (first response included).
         lifecycle
             .apply(&mut tx, &ticket, Action::Resolve, caller.subject)
             .await?;

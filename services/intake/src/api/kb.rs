@@ -143,6 +143,19 @@ pub async fn create(
     Ok(HttpResponse::Created().json(ArticleResponse::from(row)))
 }
 
+/// The article as stored: trimmed text and its segmented words.
+fn content<'a>(classifier: &Classifier, r: &'a ArticleRequest) -> ArticleContent<'a> {
+    ArticleContent {
+        language: &r.language,
+        category: &r.category,
+        tags: &r.tags,
+        title: r.title.trim(),
+        body: r.body.trim(),
+        title_terms: classifier.terms(&r.title),
+        body_terms: classifier.terms(&r.body),
+    }
+}
+
 async fn insert(
     tx: &mut platform::Tx,
     classifier: &Classifier,
@@ -150,23 +163,7 @@ async fn insert(
     by: Uuid,
     source: Option<Uuid>,
 ) -> Result<ArticleRow, ApiError> {
-    let title_terms = classifier.terms(&r.title);
-    let body_terms = classifier.terms(&r.body);
-    Ok(store::kb::insert(
-        tx,
-        &ArticleContent {
-            language: &r.language,
-            category: &r.category,
-            tags: &r.tags,
-            title: r.title.trim(),
-            body: r.body.trim(),
-            title_terms: &title_terms,
-            body_terms: &body_terms,
-        },
-        by,
-        source,
-    )
-    .await?)
+    Ok(store::kb::insert(tx, &content(classifier, r), by, source).await?)
 }
 
 /// Revise an article (staff): the current text is kept as a numbered version.
@@ -183,21 +180,11 @@ pub async fn update(
 ) -> Result<web::Json<ArticleResponse>, ApiError> {
     require_staff(&caller)?;
     let status = check(&body)?;
-    let title_terms = classifier.terms(&body.title);
-    let body_terms = classifier.terms(&body.body);
     let mut tx = platform.pool.begin().await?;
     let row = store::kb::update(
         &mut tx,
         path.into_inner(),
-        &ArticleContent {
-            language: &body.language,
-            category: &body.category,
-            tags: &body.tags,
-            title: body.title.trim(),
-            body: body.body.trim(),
-            title_terms: &title_terms,
-            body_terms: &body_terms,
-        },
+        &content(&classifier, &body),
         &status,
         caller.subject,
     )

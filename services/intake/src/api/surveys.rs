@@ -229,11 +229,7 @@ pub async fn record_follow_up(
     let Some(done) =
         store::surveys::record_follow_up(&mut tx, id, &body.outcome, body.note.as_deref(), caller.subject).await?
     else {
-        let exists = sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM follow_up WHERE id = $1)")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        return Err(if exists {
+        return Err(if store::surveys::follow_up_exists(&mut tx, id).await? {
             ApiError::conflict("follow_up_done", "this follow-up is not pending")
         } else {
             ApiError::not_found("follow-up")

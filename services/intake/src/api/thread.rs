@@ -2,8 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use contracts::intake::TicketMessageAddedV1;
-use platform::auth::{Principal, Role};
+use platform::auth::Principal;
 use platform::error::{Problem, Validator};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
@@ -136,7 +135,7 @@ pub async fn add_message(
     path: web::Path<Uuid>,
     body: web::Json<CreateMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let staff = caller.is_staff() || caller.has(Role::Service);
+    let staff = caller.is_staff_or_service();
     let kind = body.kind.as_deref().unwrap_or("message");
     let mut v = Validator::new();
     v.text(&body.body, "body", 20_000);
@@ -190,17 +189,7 @@ pub async fn add_message(
         .outbox
         .stage(
             &mut tx,
-            TicketMessageAddedV1 {
-                ticket_id: ticket.id,
-                customer_id: ticket.customer_id,
-                message_id: message.id,
-                author_role: message.author_role.clone(),
-                author_id: message.author_id,
-                visibility: message.visibility.clone(),
-                kind: message.kind.clone(),
-                first_response,
-                added_at: message.created_at,
-            },
+            crate::events::message_added(ticket.customer_id, &message, first_response),
         )
         .await?;
     platform.outbox.commit(tx).await?;
@@ -220,7 +209,7 @@ pub async fn list_messages(
         .await?
         .filter(|t| ticket::may_read(&caller, t.customer_id))
         .ok_or_else(|| ApiError::not_found("ticket"))?;
-    let staff = caller.is_staff() || caller.has(Role::Service);
+    let staff = caller.is_staff_or_service();
     let items = store::messages(&platform.pool, ticket.id, staff)
         .await?
         .into_iter()

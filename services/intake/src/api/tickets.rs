@@ -264,7 +264,7 @@ pub async fn list_tickets(
         cursor: q.cursor,
     };
     let (limit, after) = page.resolve(100)?;
-    let customer_id = if caller.is_staff() || caller.has(platform::auth::Role::Service) {
+    let customer_id = if caller.is_staff_or_service() {
         q.customer_id
     } else {
         Some(caller.subject)

@@ -80,11 +80,7 @@ impl CustomerProfile {
             );
         }
         let zone = self.time_zone.get_or_insert_with(|| "Asia/Shanghai".to_owned());
-        v.check(
-            zone.parse::<chrono_tz::Tz>().is_ok(),
-            "time_zone",
-            "must be an IANA time zone such as Asia/Shanghai",
-        );
+        v.time_zone(zone, "time_zone");
         v.check(self.contacts.len() <= 20, "contacts", "at most 20 contacts");
         for (i, c) in self.contacts.iter_mut().enumerate() {
             c.address = c.address.trim().to_owned();
@@ -98,13 +94,7 @@ impl CustomerProfile {
             );
             v.text(&c.address, &format!("contacts[{i}].address"), 320);
             if c.channel == "email" {
-                v.check(
-                    c.address
-                        .split_once('@')
-                        .is_some_and(|(a, d)| !a.is_empty() && d.contains('.')),
-                    &format!("contacts[{i}].address"),
-                    "is not an email address",
-                );
+                v.email(&c.address, &format!("contacts[{i}].address"));
             }
         }
         v.finish()?;

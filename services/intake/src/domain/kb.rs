@@ -44,7 +44,7 @@ pub fn score(ticket_terms: &[String], title_terms: &[String], article_terms: &[S
     }
 }
 
-/// Jaccard similarity of two texts' word sets (duplicate detection).
+/// Jaccard similarity of two word sets (duplicate detection compares tickets' keywords).
 pub fn jaccard(a: &[String], b: &[String]) -> f64 {
     let a: HashSet<&str> = a.iter().map(String::as_str).collect();
     let b: HashSet<&str> = b.iter().map(String::as_str).collect();

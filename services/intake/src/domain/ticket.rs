@@ -112,7 +112,7 @@ pub fn validate(caller: &Principal, t: &NewTicket<'_>, limits: &IntakeSettings) 
     if let Some(f) = t.fault {
         f.check(&mut v);
     }
-    let is_customer = caller.has(Role::Customer) && !caller.is_staff() && !caller.has(Role::Service);
+    let is_customer = caller.has(Role::Customer) && !caller.is_staff_or_service();
     let customer_id = if is_customer {
         v.check(
             t.customer_id.is_none_or(|id| id == caller.subject),
@@ -158,7 +158,7 @@ pub fn priority(requested: Option<Priority>, classified: Priority) -> Priority {
 
 /// Whether `caller` may see a ticket of `customer_id`.
 pub fn may_read(caller: &Principal, customer_id: Uuid) -> bool {
-    caller.is_staff() || caller.has(Role::Service) || caller.subject == customer_id
+    caller.is_staff_or_service() || caller.subject == customer_id
 }
 
 #[cfg(test)]

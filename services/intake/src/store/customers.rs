@@ -26,27 +26,25 @@ const COLUMNS: &str =
 /// Inserts or replaces the profile and its contacts; true when it was new. An address already
 /// held by another customer fails on `customer_contact_address_idx`.
 pub async fn upsert(tx: &mut Tx, id: Uuid, p: &CustomerProfile) -> Result<(CustomerRow, bool), sqlx::Error> {
-    let (row, inserted): (CustomerRow, bool) = {
-        let row: CustomerRow = sqlx::query_as(&format!(
-            "INSERT INTO customer (id, display_name, role, segments, preferred_language, education_level, time_zone) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, role = EXCLUDED.role, \
-                segments = EXCLUDED.segments, preferred_language = EXCLUDED.preferred_language, \
-                education_level = EXCLUDED.education_level, time_zone = EXCLUDED.time_zone, updated_at = now() \
-             RETURNING {COLUMNS}"
-        ))
-        .bind(id)
-        .bind(&p.display_name)
-        .bind(&p.role)
-        .bind(&p.segments)
-        .bind(&p.preferred_language)
-        .bind(&p.education_level)
-        .bind(&p.time_zone)
-        .fetch_one(&mut **tx)
-        .await?;
-        let inserted = row.created_at == row.updated_at;
-        (row, inserted)
-    };
+    let row: CustomerRow = sqlx::query_as(&format!(
+        "INSERT INTO customer (id, display_name, role, segments, preferred_language, education_level, time_zone) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, role = EXCLUDED.role, \
+            segments = EXCLUDED.segments, preferred_language = EXCLUDED.preferred_language, \
+            education_level = EXCLUDED.education_level, time_zone = EXCLUDED.time_zone, updated_at = now() \
+         RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(&p.display_name)
+    .bind(&p.role)
+    .bind(&p.segments)
+    .bind(&p.preferred_language)
+    .bind(&p.education_level)
+    .bind(&p.time_zone)
+    .fetch_one(&mut **tx)
+    .await?;
+    // A new row's timestamps are the same statement's now(); an update moves updated_at.
+    let inserted = row.created_at == row.updated_at;
     sqlx::query("DELETE FROM customer_contact WHERE customer_id = $1")
         .bind(id)
         .execute(&mut **tx)

@@ -31,13 +31,22 @@ pub struct ArticleContent<'a> {
     pub tags: &'a [String],
     pub title: &'a str,
     pub body: &'a str,
-    pub title_terms: &'a [String],
-    pub body_terms: &'a [String],
+    pub title_terms: Vec<String>,
+    pub body_terms: Vec<String>,
 }
 
 impl ArticleContent<'_> {
+    /// What the title weight (A) indexes: the title's words and the tags.
+    fn title_text(&self) -> String {
+        format!("{} {}", self.title_terms.join(" "), self.tags.join(" ").to_lowercase())
+    }
+
+    fn body_text(&self) -> String {
+        self.body_terms.join(" ")
+    }
+
     fn all_terms(&self) -> Vec<String> {
-        let mut all: Vec<String> = self.title_terms.iter().chain(self.body_terms).cloned().collect();
+        let mut all: Vec<String> = self.title_terms.iter().chain(&self.body_terms).cloned().collect();
         all.sort();
         all.dedup();
         all
@@ -63,8 +72,8 @@ pub async fn insert(
     .bind(a.tags)
     .bind(a.title)
     .bind(a.body)
-    .bind(format!("{} {}", a.title_terms.join(" "), a.tags.join(" ").to_lowercase()))
-    .bind(a.body_terms.join(" "))
+    .bind(a.title_text())
+    .bind(a.body_text())
     .bind(a.all_terms())
     .bind(created_by)
     .bind(source_ticket_id)
@@ -103,12 +112,8 @@ pub async fn update(
     .bind(a.tags)
     .bind(a.title)
     .bind(a.body)
-    .bind(format!(
-        "{} {}",
-        a.title_terms.join(" "),
-        a.tags.join(" ").to_lowercase()
-    ))
-    .bind(a.body_terms.join(" "))
+    .bind(a.title_text())
+    .bind(a.body_text())
     .bind(a.all_terms())
     .bind(status)
     .bind(edited_by)

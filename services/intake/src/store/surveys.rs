@@ -138,3 +138,10 @@ pub async fn record_follow_up(
     .fetch_optional(&mut **tx)
     .await
 }
+
+pub async fn follow_up_exists(tx: &mut Tx, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM follow_up WHERE id = $1)")
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await
+}

@@ -81,14 +81,7 @@ async fn the_company_upserts_a_profile_and_new_tickets_carry_its_role_and_segmen
     assert_eq!(event["data"]["customer_segments"], json!(["vip"]));
     assert_eq!(event["data"]["status"], "queued");
 
-    let mine: Value = app
-        .get(&format!("/v1/customers/{customer}"), &me)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let mine: Value = app.get_json(&format!("/v1/customers/{customer}"), &me).await;
     assert_eq!(mine["role"], "parent");
     let other = app
         .get(
@@ -125,13 +118,8 @@ async fn a_customers_history_lists_every_ticket_with_counts_and_pages() {
     open(&app, &app.token(Uuid::new_v4(), Role::Customer), "其他人", "别人的工单").await;
 
     let page: Value = app
-        .get(&format!("/v1/customers/{customer}/tickets?limit=2"), &agent)
-        .send()
-        .await
-        .expect("history")
-        .json()
-        .await
-        .expect("json");
+        .get_json(&format!("/v1/customers/{customer}/tickets?limit=2"), &agent)
+        .await;
     assert_eq!(page["total"], 3);
     assert_eq!(page["open"], 2);
     assert_eq!(page["by_status"]["cancelled"], 1);
@@ -162,13 +150,6 @@ async fn a_customers_history_lists_every_ticket_with_counts_and_pages() {
         .expect("history");
     assert_eq!(snoop.status(), 404);
     // A customer listing tickets sees only their own, whatever they ask for.
-    let listed: Value = app
-        .get("/v1/tickets?limit=100", &me)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let listed: Value = app.get_json("/v1/tickets?limit=100", &me).await;
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(3));
 }

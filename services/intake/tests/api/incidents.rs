@@ -35,14 +35,7 @@ async fn many_reports_of_one_fault_become_one_incident_resolved_together() {
     assert!(unrelated["incident_id"].is_null());
 
     let agent = app.token(Uuid::new_v4(), Role::Agent);
-    let got: Value = app
-        .get(&format!("/v1/incidents/{incident}"), &agent)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let got: Value = app.get_json(&format!("/v1/incidents/{incident}"), &agent).await;
     assert_eq!(got["ticket_count"], 4);
     assert_eq!(got["status"], "open");
     let opened: i64 = count(

@@ -44,23 +44,13 @@ async fn articles_are_versioned_and_searched_by_relevance_in_both_languages() {
     let cert = seed(&app).await;
     let me = app.token(Uuid::new_v4(), Role::Customer);
     let hits: Value = app
-        .get("/v1/kb/search?q=%E5%BF%98%E8%AE%B0%E5%AF%86%E7%A0%81%E4%BA%86", &me)
-        .send()
-        .await
-        .expect("search")
-        .json()
-        .await
-        .expect("json");
+        .get_json("/v1/kb/search?q=%E5%BF%98%E8%AE%B0%E5%AF%86%E7%A0%81%E4%BA%86", &me)
+        .await;
     assert_eq!(hits["items"][0]["article"]["title"], "忘记密码怎么重置", "{hits}");
     assert!(hits["terms"].as_array().is_some_and(|t| t.iter().any(|x| x == "密码")));
     let en: Value = app
-        .get("/v1/kb/search?q=certificate+download&language=en", &me)
-        .send()
-        .await
-        .expect("search")
-        .json()
-        .await
-        .expect("json");
+        .get_json("/v1/kb/search?q=certificate+download&language=en", &me)
+        .await;
     assert_eq!(en["items"].as_array().map(Vec::len), Some(1));
     assert!(en["items"][0]["confidence"].as_f64().is_some_and(|c| c > 0.5));
 
@@ -78,28 +68,14 @@ async fn articles_are_versioned_and_searched_by_relevance_in_both_languages() {
     assert_eq!(res.status(), 200);
     let updated: Value = res.json().await.expect("json");
     assert_eq!(updated["version"], 2);
-    let full: Value = app
-        .get(&format!("/v1/kb/articles/{id}"), &agent)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let full: Value = app.get_json(&format!("/v1/kb/articles/{id}"), &agent).await;
     assert_eq!(full["history"][0]["version"], 1);
     assert!(
         full["history"][0]["body"]
             .as_str()
             .is_some_and(|b| b.contains("My Courses"))
     );
-    let found: Value = app
-        .get("/v1/kb/search?q=profile+certificates", &me)
-        .send()
-        .await
-        .expect("search")
-        .json()
-        .await
-        .expect("json");
+    let found: Value = app.get_json("/v1/kb/search?q=profile+certificates", &me).await;
     assert_eq!(found["items"][0]["article"]["id"], id, "the new text is searched");
 
     let customer_write = app
@@ -129,14 +105,7 @@ async fn a_standard_question_is_answered_at_once_and_solved_counts_as_a_deflecti
     assert_eq!(t["status"], "auto_answered", "{t}");
     assert!(t["answer_confidence"].as_f64().is_some_and(|c| c >= 0.6));
     let id = t["id"].as_str().expect("id").to_owned();
-    let thread: Value = app
-        .get(&format!("/v1/tickets/{id}/messages"), &me)
-        .send()
-        .await
-        .expect("thread")
-        .json()
-        .await
-        .expect("json");
+    let thread: Value = app.get_json(&format!("/v1/tickets/{id}/messages"), &me).await;
     assert_eq!(thread["items"][0]["author_role"], "system");
     assert!(
         thread["items"][0]["body"]

@@ -69,14 +69,7 @@ async fn a_ticket_walks_the_whole_path_and_each_change_is_an_event() {
         say(&app, &me, &t, json!({"body": "换了浏览器还是不行"})).await.status(),
         201
     );
-    let now: Value = app
-        .get(&format!("/v1/tickets/{t}"), &me)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let now: Value = app.get_json(&format!("/v1/tickets/{t}"), &me).await;
     assert_eq!(now["status"], "in_progress");
     let resolved: Value = act(&app, &agent, &t, "resolve").await.json().await.expect("json");
     assert_eq!(resolved["status"], "resolved");
@@ -169,14 +162,7 @@ async fn internal_notes_stay_internal_and_the_first_public_reply_stamps_first_re
     )
     .await;
     assert_eq!(note.status(), 201);
-    let ticket: Value = app
-        .get(&format!("/v1/tickets/{t}"), &agent)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let ticket: Value = app.get_json(&format!("/v1/tickets/{t}"), &agent).await;
     assert!(ticket["first_response_at"].is_null(), "a note is not a response");
 
     let reply = say(&app, &agent, &t, json!({"body": "It will be issued on Friday."})).await;
@@ -189,14 +175,7 @@ async fn internal_notes_stay_internal_and_the_first_public_reply_stamps_first_re
     )
     .await;
     assert_eq!(update.status(), 201);
-    let ticket: Value = app
-        .get(&format!("/v1/tickets/{t}"), &me)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let ticket: Value = app.get_json(&format!("/v1/tickets/{t}"), &me).await;
     let first = ticket["first_response_at"].as_str().expect("stamped").to_owned();
 
     // A customer may not post notes.
@@ -207,14 +186,7 @@ async fn internal_notes_stay_internal_and_the_first_public_reply_stamps_first_re
         let app = &app;
         let t = t.clone();
         async move {
-            let list: Value = app
-                .get(&format!("/v1/tickets/{t}/messages"), &token)
-                .send()
-                .await
-                .expect("list")
-                .json()
-                .await
-                .expect("json");
+            let list: Value = app.get_json(&format!("/v1/tickets/{t}/messages"), &token).await;
             list["items"]
                 .as_array()
                 .expect("items")
@@ -239,14 +211,7 @@ async fn internal_notes_stay_internal_and_the_first_public_reply_stamps_first_re
         .map(|e| e["data"]["first_response"].as_bool().unwrap_or(false))
         .collect();
     assert_eq!(firsts, [false, true, false]);
-    let again: Value = app
-        .get(&format!("/v1/tickets/{t}"), &me)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let again: Value = app.get_json(&format!("/v1/tickets/{t}"), &me).await;
     assert_eq!(again["first_response_at"], first.as_str(), "stamped once");
 }
 

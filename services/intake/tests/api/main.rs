@@ -67,14 +67,7 @@ async fn a_customer_opens_a_ticket_and_the_created_event_is_published() {
     assert_eq!(ticket["priority"], "normal");
     assert_eq!(location, format!("/v1/tickets/{}", ticket["id"].as_str().expect("id")));
 
-    let got: Value = app
-        .get(&location, &token)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let got: Value = app.get_json(&location, &token).await;
     assert_eq!(got, ticket);
 
     let id = ticket["id"].as_str().expect("id").to_owned();

@@ -66,13 +66,8 @@ async fn the_quality_report_computes_each_figure_per_group_for_supervisors_only(
         (now + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ")
     );
     let report: Value = app
-        .get(&format!("/v1/reports/quality?group_by=category&{window}"), &supervisor)
-        .send()
-        .await
-        .expect("report")
-        .json()
-        .await
-        .expect("json");
+        .get_json(&format!("/v1/reports/quality?group_by=category&{window}"), &supervisor)
+        .await;
     let groups = report["groups"].as_array().expect("groups");
     assert_eq!(groups.len(), 2, "{report}");
     let progress = groups
@@ -93,13 +88,8 @@ async fn the_quality_report_computes_each_figure_per_group_for_supervisors_only(
     assert!(report["top_keywords"].as_array().is_some_and(|k| !k.is_empty()));
 
     let by_agent: Value = app
-        .get(&format!("/v1/reports/quality?group_by=agent&{window}"), &supervisor)
-        .send()
-        .await
-        .expect("report")
-        .json()
-        .await
-        .expect("json");
+        .get_json(&format!("/v1/reports/quality?group_by=agent&{window}"), &supervisor)
+        .await;
     assert!(
         by_agent["groups"]
             .as_array()
@@ -108,13 +98,8 @@ async fn the_quality_report_computes_each_figure_per_group_for_supervisors_only(
             .any(|g| g["key"] == agent_id.to_string())
     );
     let overall: Value = app
-        .get(&format!("/v1/reports/quality?{window}"), &supervisor)
-        .send()
-        .await
-        .expect("report")
-        .json()
-        .await
-        .expect("json");
+        .get_json(&format!("/v1/reports/quality?{window}"), &supervisor)
+        .await;
     assert_eq!(overall["groups"][0]["volume"], 2);
     assert_eq!(overall["groups"][0]["resolution_rate"], 0.5);
 
@@ -169,15 +154,7 @@ async fn whole_days_come_from_rollups_that_follow_late_changes() {
     let report = |q: String| {
         let app = &app;
         let supervisor = supervisor.clone();
-        async move {
-            app.get(&format!("/v1/reports/quality?{q}"), &supervisor)
-                .send()
-                .await
-                .expect("report")
-                .json::<Value>()
-                .await
-                .expect("json")
-        }
+        async move { app.get_json(&format!("/v1/reports/quality?{q}"), &supervisor).await }
     };
     let before = report(whole.clone()).await;
     assert_eq!(before["groups"][0]["volume"], 1, "{before}");

@@ -110,25 +110,11 @@ async fn follow_ups_are_scheduled_after_resolution_and_their_outcome_is_recorded
     let technical = resolved(&app, "摄像头打不开", "上课时摄像头打不开，黑屏").await;
     resolved(&app, "课程咨询", "寒假班什么时候报名？").await;
     let agent = app.token(Uuid::new_v4(), Role::Agent);
-    let list: Value = app
-        .get("/v1/follow-ups", &agent)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.get_json("/v1/follow-ups", &agent).await;
     let items = list["items"].as_array().expect("items");
     assert_eq!(items.len(), 1, "only the categories configured for follow-up: {list}");
     assert_eq!(items[0]["ticket_id"], technical.as_str());
-    let due: Value = app
-        .get("/v1/follow-ups?due=true", &agent)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let due: Value = app.get_json("/v1/follow-ups?due=true", &agent).await;
     assert_eq!(due["items"].as_array().map(Vec::len), Some(0), "due tomorrow, not yet");
 
     let fid = items[0]["id"].as_str().expect("id");

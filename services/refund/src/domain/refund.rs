@@ -1,7 +1,7 @@
 //! Refund requests: what a valid one is and who may file or read it.
 
 use platform::ApiError;
-use platform::auth::{Principal, Role};
+use platform::auth::Principal;
 use platform::error::Validator;
 use uuid::Uuid;
 
@@ -58,7 +58,7 @@ pub fn validate(caller: &Principal, r: &NewRefund<'_>, settings: &RefundSettings
         "detail",
         "must be at most 4000 characters",
     );
-    let customer_id = if caller.is_staff() || caller.has(Role::Service) {
+    let customer_id = if caller.is_staff_or_service() {
         v.check(
             r.customer_id.is_some(),
             "customer_id",
@@ -87,12 +87,13 @@ pub fn validate(caller: &Principal, r: &NewRefund<'_>, settings: &RefundSettings
 }
 
 pub fn may_read(caller: &Principal, customer_id: Uuid) -> bool {
-    caller.is_staff() || caller.has(Role::Service) || caller.subject == customer_id
+    caller.is_staff_or_service() || caller.subject == customer_id
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use platform::auth::Role;
 
     fn settings() -> RefundSettings {
         RefundSettings {

@@ -109,11 +109,7 @@ impl AgentProfile {
             v.check(*n <= 50, "capacity", "at most 50 tickets at once per channel");
         }
         let zone = self.time_zone.get_or_insert_with(|| "Asia/Shanghai".to_owned());
-        v.check(
-            zone.parse::<chrono_tz::Tz>().is_ok(),
-            "time_zone",
-            "must be an IANA time zone such as Asia/Shanghai",
-        );
+        v.time_zone(zone, "time_zone");
         for (i, w) in self.working_hours.iter().enumerate() {
             let field = format!("working_hours[{i}]");
             v.check(

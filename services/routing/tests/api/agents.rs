@@ -58,23 +58,9 @@ async fn supervisors_define_agents_and_bad_profiles_are_refused() {
         .expect("count");
     assert_eq!(n, 1);
 
-    let listed: Value = app
-        .get("/v1/agents?tier=senior", &supervisor)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let listed: Value = app.get_json("/v1/agents?tier=senior", &supervisor).await;
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
-    let none: Value = app
-        .get("/v1/agents?tier=junior", &supervisor)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let none: Value = app.get_json("/v1/agents?tier=junior", &supervisor).await;
     assert_eq!(none["items"].as_array().map(Vec::len), Some(0));
 }
 
@@ -143,14 +129,7 @@ async fn an_agent_whose_heartbeat_stops_goes_away() {
     // ...and without them the agent goes away, until the next heartbeat.
     tokio::time::sleep(std::time::Duration::from_millis(4200)).await;
     assert_eq!(presence(&app).await, "away");
-    let away: Value = app
-        .get("/v1/agents?presence=away", &supervisor)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let away: Value = app.get_json("/v1/agents?presence=away", &supervisor).await;
     assert_eq!(away["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(heartbeat().await.expect("beat").status(), 204);
     assert_eq!(presence(&app).await, "online");

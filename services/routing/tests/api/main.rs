@@ -105,24 +105,12 @@ async fn a_created_ticket_is_queued_recorded_and_announced_once() {
     );
 
     let agent = app.token(Uuid::new_v4(), Role::Agent);
-    let queues: Value = app
-        .get("/v1/queues", &agent)
-        .send()
-        .await
-        .expect("queues")
-        .json()
-        .await
-        .expect("json");
+    let queues: Value = app.get_json("/v1/queues", &agent).await;
     assert_eq!(queues["items"][0]["name"], "general");
     assert_eq!(queues["items"][0]["waiting"], 1);
     let entry: Value = app
-        .get(&format!("/v1/queue-entries/{}", env.data.ticket_id), &agent)
-        .send()
-        .await
-        .expect("entry")
-        .json()
-        .await
-        .expect("json");
+        .get_json(&format!("/v1/queue-entries/{}", env.data.ticket_id), &agent)
+        .await;
     assert_eq!(entry["status"], "waiting");
     assert_eq!(entry["customer_id"], env.data.customer_id.to_string());
 

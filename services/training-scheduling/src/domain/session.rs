@@ -39,11 +39,7 @@ pub fn validate(s: &NewSession<'_>, now: DateTime<Utc>, settings: &SchedulingSet
         "ends_at",
         format!("a session lasts at most {} minutes", settings.max_session_minutes),
     );
-    v.check(
-        s.time_zone.parse::<chrono_tz::Tz>().is_ok(),
-        "time_zone",
-        "must be an IANA time zone such as Asia/Shanghai",
-    );
+    v.time_zone(s.time_zone, "time_zone");
     v.check(
         (1..=settings.max_capacity).contains(&s.capacity),
         "capacity",
