@@ -1,6 +1,7 @@
 //! Intake: every channel in — tickets recorded, classified and handed on.
 
 pub mod api;
+pub mod consumers;
 pub mod domain;
 pub mod events;
 pub mod lifecycle;
@@ -171,5 +172,11 @@ pub async fn build(settings: Settings<IntakeSettings>) -> anyhow::Result<Applica
         pool: platform.pool.clone(),
         interval: std::time::Duration::from_secs(settings.service.report_rollup_interval_secs.max(1)),
     };
-    Application::build(platform, &settings, api, vec![Box::new(rollups)]).await
+    let assigned = platform.consumer(
+        consumers::TicketAssigned::spec(),
+        consumers::TicketAssigned {
+            lifecycle: lifecycle.clone(),
+        },
+    );
+    Application::build(platform, &settings, api, vec![Box::new(rollups), Box::new(assigned)]).await
 }

@@ -87,6 +87,7 @@ impl Lifecycle {
                     to: to.as_str().to_owned(),
                     action: action.as_str().to_owned(),
                     actor_id: actor,
+                    assignee_id: updated.assignee_id,
                     changed_at: now,
                 },
             )

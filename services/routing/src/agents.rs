@@ -75,6 +75,11 @@ pub async fn list(pool: &PgPool, tier: Option<&str>, limit: i64) -> Result<Vec<A
     .await
 }
 
+/// The key holding an agent's live status (expires when heartbeats stop).
+pub fn live_key(keys: &platform::kv::Keys, agent: Uuid) -> String {
+    keys.key(&["presence", "live", &agent.to_string()])
+}
+
 /// Presence in Redis: the live status expires `ttl` after the last heartbeat; the chosen status
 /// is remembered, so an agent whose heartbeats stop reads as `away`, not as what they chose.
 #[derive(Clone)]
@@ -92,7 +97,7 @@ impl Presence {
     }
 
     fn live_key(&self, agent: Uuid) -> String {
-        self.redis.keys.key(&["presence", "live", &agent.to_string()])
+        live_key(&self.redis.keys, agent)
     }
 
     fn chosen_key(&self, agent: Uuid) -> String {
@@ -140,4 +145,11 @@ impl Presence {
             _ => "offline".to_owned(),
         })
     }
+}
+
+/// Active agents, for matching.
+pub async fn list_active(pool: &PgPool) -> Result<Vec<AgentRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM agent WHERE active ORDER BY id"))
+        .fetch_all(pool)
+        .await
 }

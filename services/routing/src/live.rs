@@ -1,13 +1,63 @@
-//! The live queues in Redis: one sorted set per queue (`<prefix>:routing:queue:<name>`) and a
-//! set of queue names (`<prefix>:routing:queues`).
+//! The live state in Redis, rebuilt from Postgres whenever it is lost.
+//!
+//! Keys, under `<prefix>:routing:`:
+//! - `queue:<name>`: sorted set of waiting tickets, score = adjusted enqueue time (ms);
+//!   `queues`: the set of queue names;
+//! - `t:<ticket>`: hash of what a waiting ticket needs (`q`, `ch`, `tier`, `skill`, `lang`,
+//!   `enq`, `tried` — agents whose offer lapsed or who declined);
+//! - `offer:<ticket>` → agent, with `offers` (sorted by expiry, ms) for the sweeper;
+//! - `holder:<ticket>` → agent who took it;
+//! - `load:<agent>` and `cap:<agent>`: hashes channel → tickets held/offered and capacity;
+//! - `idle`: sorted set agent → when they last finished a ticket (ms);
+//! - `built`: present while the live state matches Postgres.
+//!
+//! Offering, taking, accepting and giving back are Lua scripts: each checks and changes in one
+//! atomic step, so with any number of replicas a ticket has one holder and no agent goes over
+//! capacity. The scripts name the current holder's load key from a prefix argument, which needs
+//! one Redis (not a cluster).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
 
 use platform::kv::Redis;
-use redis::AsyncCommands;
+use redis::{AsyncCommands, Script};
 use uuid::Uuid;
 
-#[derive(Clone)]
-pub struct LiveQueues {
-    redis: Redis,
+use crate::agents;
+
+/// A waiting ticket as the live queues hold it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveTicket {
+    pub ticket_id: Uuid,
+    pub queue: String,
+    pub score: f64,
+    pub channel: String,
+    pub tier: String,
+    pub skill: Option<String>,
+    pub language: Option<String>,
+    /// When it started waiting (ms since the epoch), for relaxation.
+    pub enqueued_ms: i64,
+    pub tried: Vec<Uuid>,
+}
+
+/// An agent's live figures.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentLive {
+    pub presence: Option<String>,
+    pub load: BTreeMap<String, u16>,
+    pub idle_since_ms: i64,
+}
+
+/// Why an offer or take did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TakeOutcome {
+    Done,
+    /// The ticket is no longer waiting (someone else got it, or it left the queue).
+    Gone,
+    /// The agent is not online.
+    NotOnline,
+    /// The agent is at capacity on the ticket's channel.
+    Full,
 }
 
 /// A queue's live figures.
@@ -17,6 +67,123 @@ pub struct QueueStats {
     pub waiting: u64,
     /// Score of the head of the queue (ms since the epoch, adjusted by priority).
     pub head_score: Option<f64>,
+    /// When the longest-waiting ticket entered (ms).
+    pub oldest_enqueued_ms: Option<i64>,
+}
+
+static TAKE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        -- KEYS: queue, presence, load, cap, offer, offers, holder
+        -- ARGV: ticket, agent, channel, mode (offer|take), offer expiry (ms)
+        if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false then return 0 end
+        if redis.call('GET', KEYS[2]) ~= 'online' then return -1 end
+        local load = tonumber(redis.call('HGET', KEYS[3], ARGV[3]) or '0')
+        local cap = tonumber(redis.call('HGET', KEYS[4], ARGV[3]) or '0')
+        if load >= cap then return -2 end
+        redis.call('ZREM', KEYS[1], ARGV[1])
+        redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+        if ARGV[4] == 'offer' then
+          redis.call('SET', KEYS[5], ARGV[2])
+          redis.call('ZADD', KEYS[6], ARGV[5], ARGV[1])
+        else
+          redis.call('SET', KEYS[7], ARGV[2])
+        end
+        return 1",
+    )
+});
+
+static ACCEPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        -- KEYS: offer, offers, holder; ARGV: ticket, agent
+        if redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end
+        redis.call('DEL', KEYS[1])
+        redis.call('ZREM', KEYS[2], ARGV[1])
+        redis.call('SET', KEYS[3], ARGV[2])
+        return 1",
+    )
+});
+
+static GIVE_BACK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        -- KEYS: offer, offers, holder, load, queue, ticket hash, queues
+        -- ARGV: ticket, agent, channel, score, remember (1: do not offer it to them again), queue name
+        if redis.call('GET', KEYS[1]) ~= ARGV[2] and redis.call('GET', KEYS[3]) ~= ARGV[2] then return 0 end
+        redis.call('DEL', KEYS[1], KEYS[3])
+        redis.call('ZREM', KEYS[2], ARGV[1])
+        if redis.call('HINCRBY', KEYS[4], ARGV[3], -1) < 0 then redis.call('HSET', KEYS[4], ARGV[3], 0) end
+        redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+        redis.call('SADD', KEYS[7], ARGV[6])
+        if ARGV[5] == '1' then
+          local tried = redis.call('HGET', KEYS[6], 'tried')
+          if tried and tried ~= '' then tried = tried .. ',' .. ARGV[2] else tried = ARGV[2] end
+          redis.call('HSET', KEYS[6], 'tried', tried)
+        end
+        return 1",
+    )
+});
+
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        -- KEYS: offer, offers, holder, ticket hash, queue, idle
+        -- ARGV: ticket, channel, now (ms), load key prefix
+        local agent = redis.call('GET', KEYS[3])
+        if not agent then agent = redis.call('GET', KEYS[1]) end
+        redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
+        redis.call('ZREM', KEYS[2], ARGV[1])
+        redis.call('ZREM', KEYS[5], ARGV[1])
+        if not agent then return '' end
+        local lk = ARGV[4] .. agent
+        if redis.call('HINCRBY', lk, ARGV[2], -1) < 0 then redis.call('HSET', lk, ARGV[2], 0) end
+        redis.call('ZADD', KEYS[6], ARGV[3], agent)
+        return agent",
+    )
+});
+
+static ASSIGN_TO: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        -- KEYS: offer, offers, holder, queue, to presence, to load, to cap, ticket hash
+        -- ARGV: ticket, to agent, channel, check (1: must be online with free capacity), load key prefix,
+        --       expected current holder ('' for any)
+        local cur = redis.call('GET', KEYS[3])
+        if not cur then cur = redis.call('GET', KEYS[1]) end
+        if ARGV[6] ~= '' and cur ~= ARGV[6] then return {0, ''} end
+        if cur == ARGV[2] then return {1, cur} end
+        if ARGV[4] == '1' then
+          if redis.call('GET', KEYS[5]) ~= 'online' then return {-1, ''} end
+          local load = tonumber(redis.call('HGET', KEYS[6], ARGV[3]) or '0')
+          local cap = tonumber(redis.call('HGET', KEYS[7], ARGV[3]) or '0')
+          if load >= cap then return {-2, ''} end
+        end
+        redis.call('DEL', KEYS[1], KEYS[8])
+        redis.call('ZREM', KEYS[2], ARGV[1])
+        redis.call('ZREM', KEYS[4], ARGV[1])
+        if cur then
+          local lk = ARGV[5] .. cur
+          if redis.call('HINCRBY', lk, ARGV[3], -1) < 0 then redis.call('HSET', lk, ARGV[3], 0) end
+        end
+        redis.call('HINCRBY', KEYS[6], ARGV[3], 1)
+        redis.call('SET', KEYS[3], ARGV[2])
+        return {1, cur or ''}",
+    )
+});
+
+fn outcome(code: i64) -> TakeOutcome {
+    match code {
+        1 => TakeOutcome::Done,
+        -1 => TakeOutcome::NotOnline,
+        -2 => TakeOutcome::Full,
+        _ => TakeOutcome::Gone,
+    }
+}
+
+#[derive(Clone)]
+pub struct LiveQueues {
+    redis: Redis,
 }
 
 impl LiveQueues {
@@ -24,36 +191,464 @@ impl LiveQueues {
         Self { redis }
     }
 
+    pub fn redis(&self) -> &Redis {
+        &self.redis
+    }
+
+    fn key(&self, parts: &[&str]) -> String {
+        self.redis.keys.key(parts)
+    }
+
     fn queue_key(&self, queue: &str) -> String {
-        self.redis.keys.key(&["queue", queue])
+        self.key(&["queue", queue])
     }
 
-    fn index_key(&self) -> String {
-        self.redis.keys.key(&["queues"])
+    fn ticket_key(&self, ticket: Uuid) -> String {
+        self.key(&["t", &ticket.to_string()])
     }
 
-    /// Adds a ticket (idempotent: re-adding keeps its first score).
-    pub async fn enqueue(&self, queue: &str, ticket_id: Uuid, score: f64) -> redis::RedisResult<()> {
+    fn offer_key(&self, ticket: Uuid) -> String {
+        self.key(&["offer", &ticket.to_string()])
+    }
+
+    fn holder_key(&self, ticket: Uuid) -> String {
+        self.key(&["holder", &ticket.to_string()])
+    }
+
+    fn load_key(&self, agent: Uuid) -> String {
+        self.key(&["load", &agent.to_string()])
+    }
+
+    fn load_prefix(&self) -> String {
+        self.key(&["load", ""])
+    }
+
+    fn cap_key(&self, agent: Uuid) -> String {
+        self.key(&["cap", &agent.to_string()])
+    }
+
+    fn presence_key(&self, agent: Uuid) -> String {
+        agents::live_key(&self.redis.keys, agent)
+    }
+
+    /// Puts a ticket in its queue with what it needs (idempotent: re-adding keeps its score).
+    pub async fn enqueue(&self, t: &LiveTicket) -> redis::RedisResult<()> {
         let mut conn = self.redis.conn.clone();
+        let tried: Vec<String> = t.tried.iter().map(Uuid::to_string).collect();
         redis::pipe()
             .atomic()
-            .cmd("ZADD")
-            .arg(self.queue_key(queue))
-            .arg("NX")
-            .arg(score)
-            .arg(ticket_id.to_string())
+            .hset_multiple(
+                self.ticket_key(t.ticket_id),
+                &[
+                    ("q", t.queue.as_str()),
+                    ("ch", t.channel.as_str()),
+                    ("tier", t.tier.as_str()),
+                    ("skill", t.skill.as_deref().unwrap_or("")),
+                    ("lang", t.language.as_deref().unwrap_or("")),
+                    ("enq", &t.enqueued_ms.to_string()),
+                    ("tried", &tried.join(",")),
+                ],
+            )
             .ignore()
-            .sadd(self.index_key(), queue)
+            .cmd("ZADD")
+            .arg(self.queue_key(&t.queue))
+            .arg("NX")
+            .arg(t.score)
+            .arg(t.ticket_id.to_string())
+            .ignore()
+            .sadd(self.key(&["queues"]), &t.queue)
             .ignore()
             .query_async::<()>(&mut conn)
             .await
     }
 
-    /// Takes a ticket out of its queue (assigned, resolved, cancelled, held).
-    pub async fn remove(&self, queue: &str, ticket_id: Uuid) -> redis::RedisResult<()> {
+    /// Changes what a waiting ticket needs and its place (an escalation, an SLA warning).
+    pub async fn update_waiting(&self, queue: &str, ticket: Uuid, score: f64, tier: &str) -> redis::RedisResult<()> {
         let mut conn = self.redis.conn.clone();
-        conn.zrem::<_, _, ()>(self.queue_key(queue), ticket_id.to_string())
+        redis::pipe()
+            .atomic()
+            .cmd("ZADD")
+            .arg(self.queue_key(queue))
+            .arg("XX")
+            .arg(score)
+            .arg(ticket.to_string())
+            .ignore()
+            .hset(self.ticket_key(ticket), "tier", tier)
+            .ignore()
+            .query_async::<()>(&mut conn)
             .await
+    }
+
+    /// The first `per_queue` waiting tickets of each queue, with what they need.
+    pub async fn heads(&self, queues: &[String], per_queue: isize) -> redis::RedisResult<Vec<LiveTicket>> {
+        let mut conn = self.redis.conn.clone();
+        let mut pipe = redis::pipe();
+        for q in queues {
+            pipe.zrange_withscores(self.queue_key(q), 0, per_queue - 1);
+        }
+        let lists: Vec<Vec<(String, f64)>> = pipe.query_async(&mut conn).await?;
+        let mut members = Vec::new();
+        for (q, list) in queues.iter().zip(lists) {
+            for (id, score) in list {
+                if let Ok(id) = id.parse::<Uuid>() {
+                    members.push((q.clone(), id, score));
+                }
+            }
+        }
+        if members.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for (_, id, _) in &members {
+            pipe.cmd("HMGET")
+                .arg(self.ticket_key(*id))
+                .arg(&["ch", "tier", "skill", "lang", "enq", "tried"]);
+        }
+        let fields: Vec<Vec<Option<String>>> = pipe.query_async(&mut conn).await?;
+        let opt = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+        Ok(members
+            .into_iter()
+            .zip(fields)
+            .filter_map(|((queue, ticket_id, score), f)| {
+                // A member without its hash is a leftover the rebuild will correct.
+                let channel = opt(f.first()?)?;
+                Some(LiveTicket {
+                    ticket_id,
+                    queue,
+                    score,
+                    channel,
+                    tier: opt(f.get(1)?).unwrap_or_else(|| "junior".to_owned()),
+                    skill: opt(f.get(2)?),
+                    language: opt(f.get(3)?),
+                    enqueued_ms: opt(f.get(4)?).and_then(|s| s.parse().ok()).unwrap_or(score as i64),
+                    tried: opt(f.get(5)?)
+                        .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
+                        .unwrap_or_default(),
+                })
+            })
+            .collect())
+    }
+
+    /// Offers a waiting ticket to an agent (`offer_expires_ms` set) or gives it to them at once.
+    pub async fn take(
+        &self,
+        t: &LiveTicket,
+        agent: Uuid,
+        offer_expires_ms: Option<i64>,
+    ) -> redis::RedisResult<TakeOutcome> {
+        let mut conn = self.redis.conn.clone();
+        let code: i64 = TAKE
+            .key(self.queue_key(&t.queue))
+            .key(self.presence_key(agent))
+            .key(self.load_key(agent))
+            .key(self.cap_key(agent))
+            .key(self.offer_key(t.ticket_id))
+            .key(self.key(&["offers"]))
+            .key(self.holder_key(t.ticket_id))
+            .arg(t.ticket_id.to_string())
+            .arg(agent.to_string())
+            .arg(&t.channel)
+            .arg(if offer_expires_ms.is_some() { "offer" } else { "take" })
+            .arg(offer_expires_ms.unwrap_or(0))
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(outcome(code))
+    }
+
+    /// The agent accepts their offer; false when it is not (or no longer) theirs.
+    pub async fn accept(&self, ticket: Uuid, agent: Uuid) -> redis::RedisResult<bool> {
+        let mut conn = self.redis.conn.clone();
+        let code: i64 = ACCEPT
+            .key(self.offer_key(ticket))
+            .key(self.key(&["offers"]))
+            .key(self.holder_key(ticket))
+            .arg(ticket.to_string())
+            .arg(agent.to_string())
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(code == 1)
+    }
+
+    /// Puts a ticket offered to or held by `agent` back in `queue` at `score`; `remember` keeps
+    /// the agent from being offered it again. False when the agent had nothing of it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn give_back(
+        &self,
+        ticket: Uuid,
+        agent: Uuid,
+        channel: &str,
+        queue: &str,
+        score: f64,
+        remember: bool,
+    ) -> redis::RedisResult<bool> {
+        let mut conn = self.redis.conn.clone();
+        let code: i64 = GIVE_BACK
+            .key(self.offer_key(ticket))
+            .key(self.key(&["offers"]))
+            .key(self.holder_key(ticket))
+            .key(self.load_key(agent))
+            .key(self.queue_key(queue))
+            .key(self.ticket_key(ticket))
+            .key(self.key(&["queues"]))
+            .arg(ticket.to_string())
+            .arg(agent.to_string())
+            .arg(channel)
+            .arg(score)
+            .arg(if remember { "1" } else { "0" })
+            .arg(queue)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(code == 1)
+    }
+
+    /// A ticket is done with (resolved, closed, cancelled, held): out of its queue, its holder's
+    /// capacity freed. Returns the agent who had it.
+    pub async fn release(
+        &self,
+        ticket: Uuid,
+        queue: &str,
+        channel: &str,
+        now_ms: i64,
+    ) -> redis::RedisResult<Option<Uuid>> {
+        let mut conn = self.redis.conn.clone();
+        let agent: String = RELEASE
+            .key(self.offer_key(ticket))
+            .key(self.key(&["offers"]))
+            .key(self.holder_key(ticket))
+            .key(self.ticket_key(ticket))
+            .key(self.queue_key(queue))
+            .key(self.key(&["idle"]))
+            .arg(ticket.to_string())
+            .arg(channel)
+            .arg(now_ms)
+            .arg(self.load_prefix())
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(agent.parse().ok())
+    }
+
+    /// Gives a ticket to `to`, from whoever has it (or its queue). With `check`, `to` must be
+    /// online with free capacity; `expected` names the holder it must be taken from. Returns the
+    /// outcome and the previous holder.
+    pub async fn assign_to(
+        &self,
+        ticket: Uuid,
+        queue: &str,
+        channel: &str,
+        to: Uuid,
+        check: bool,
+        expected: Option<Uuid>,
+    ) -> redis::RedisResult<(TakeOutcome, Option<Uuid>)> {
+        let mut conn = self.redis.conn.clone();
+        let (code, prev): (i64, String) = ASSIGN_TO
+            .key(self.offer_key(ticket))
+            .key(self.key(&["offers"]))
+            .key(self.holder_key(ticket))
+            .key(self.queue_key(queue))
+            .key(self.presence_key(to))
+            .key(self.load_key(to))
+            .key(self.cap_key(to))
+            .key(self.ticket_key(ticket))
+            .arg(ticket.to_string())
+            .arg(to.to_string())
+            .arg(channel)
+            .arg(if check { "1" } else { "0" })
+            .arg(self.load_prefix())
+            .arg(expected.map(|e| e.to_string()).unwrap_or_default())
+            .invoke_async(&mut conn)
+            .await?;
+        Ok((outcome(code), prev.parse().ok()))
+    }
+
+    /// Offers whose time ran out by `now_ms`, with the agent each was made to.
+    pub async fn offers(&self, until_ms: Option<i64>, limit: isize) -> redis::RedisResult<Vec<(Uuid, Uuid)>> {
+        let mut conn = self.redis.conn.clone();
+        let max = until_ms.map_or_else(|| "+inf".to_owned(), |m| m.to_string());
+        let ids: Vec<String> = conn
+            .zrangebyscore_limit(self.key(&["offers"]), "-inf", max, 0, limit)
+            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            if let Ok(t) = id.parse::<Uuid>() {
+                pipe.get(self.offer_key(t));
+            }
+        }
+        let agents: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
+        Ok(ids
+            .iter()
+            .filter_map(|i| i.parse().ok())
+            .zip(agents)
+            .filter_map(|(t, a)| Some((t, a?.parse().ok()?)))
+            .collect())
+    }
+
+    /// Sets an agent's capacity per channel.
+    pub async fn set_capacity(&self, agent: Uuid, capacity: &BTreeMap<String, u16>) -> redis::RedisResult<()> {
+        let mut conn = self.redis.conn.clone();
+        let key = self.cap_key(agent);
+        let mut pipe = redis::pipe();
+        pipe.atomic().del(&key).ignore();
+        let pairs: Vec<(&str, u16)> = capacity.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        if !pairs.is_empty() {
+            pipe.hset_multiple(&key, &pairs).ignore();
+        }
+        pipe.query_async::<()>(&mut conn).await
+    }
+
+    /// Presence, load and idle time of each agent, in order.
+    pub async fn agents(&self, ids: &[Uuid]) -> redis::RedisResult<Vec<AgentLive>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.redis.conn.clone();
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.get(self.presence_key(*id))
+                .hgetall(self.load_key(*id))
+                .zscore(self.key(&["idle"]), id.to_string());
+        }
+        let raw: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in raw.chunks(3) {
+            let presence: Option<String> = redis::from_redis_value(chunk[0].clone()).unwrap_or(None);
+            let load: HashMap<String, i64> = redis::from_redis_value(chunk[1].clone()).unwrap_or_default();
+            let idle: Option<f64> = redis::from_redis_value(chunk[2].clone()).unwrap_or(None);
+            out.push(AgentLive {
+                presence,
+                load: load
+                    .into_iter()
+                    .map(|(k, v)| (k, u16::try_from(v.max(0)).unwrap_or(u16::MAX)))
+                    .collect(),
+                idle_since_ms: idle.map_or(0, |v| v as i64),
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn stats(&self) -> redis::RedisResult<Vec<QueueStats>> {
+        let mut conn = self.redis.conn.clone();
+        let mut names: Vec<String> = conn.smembers(self.key(&["queues"])).await?;
+        names.sort();
+        let mut pipe = redis::pipe();
+        for name in &names {
+            let key = self.queue_key(name);
+            pipe.zcard(&key).zrange_withscores(&key, 0, 0);
+        }
+        let raw: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        let mut out = Vec::with_capacity(names.len());
+        let mut heads = Vec::new();
+        for (name, chunk) in names.into_iter().zip(raw.chunks(2)) {
+            let waiting: u64 = redis::from_redis_value(chunk[0].clone()).unwrap_or(0);
+            let head: Vec<(String, f64)> = redis::from_redis_value(chunk[1].clone()).unwrap_or_default();
+            heads.push(head.first().map(|h| h.0.clone()));
+            out.push(QueueStats {
+                name,
+                waiting,
+                head_score: head.first().map(|(_, s)| *s),
+                oldest_enqueued_ms: None,
+            });
+        }
+        let mut pipe = redis::pipe();
+        for h in &heads {
+            pipe.hget(self.key(&["t", h.as_deref().unwrap_or("-")]), "enq");
+        }
+        let enq: Vec<Option<i64>> = pipe.query_async(&mut conn).await?;
+        for (s, e) in out.iter_mut().zip(enq) {
+            s.oldest_enqueued_ms = e.or(s.head_score.map(|v| v as i64));
+        }
+        Ok(out)
+    }
+
+    /// Whether the live state was built from Postgres (false after Redis lost it).
+    pub async fn is_built(&self) -> redis::RedisResult<bool> {
+        let mut conn = self.redis.conn.clone();
+        conn.exists(self.key(&["built"])).await
+    }
+
+    /// Takes the rebuild lock for `ttl_ms`; false when another replica holds it.
+    pub async fn lock_rebuild(&self, owner: &str, ttl_ms: u64) -> redis::RedisResult<bool> {
+        let mut conn = self.redis.conn.clone();
+        let ok: Option<String> = redis::cmd("SET")
+            .arg(self.key(&["rebuilding"]))
+            .arg(owner)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms)
+            .query_async(&mut conn)
+            .await?;
+        Ok(ok.is_some())
+    }
+
+    /// Deletes every live key except presence, ready for a rebuild.
+    pub async fn wipe(&self) -> redis::RedisResult<()> {
+        let mut conn = self.redis.conn.clone();
+        let presence = self.key(&["presence", ""]);
+        let rebuilding = self.key(&["rebuilding"]);
+        let mut keys: Vec<String> = Vec::new();
+        {
+            let mut iter: redis::AsyncIter<String> = conn.scan_match(self.redis.keys.pattern()).await?;
+            while let Some(k) = futures_util::StreamExt::next(&mut iter).await {
+                let k = k?;
+                if !k.starts_with(&presence) && k != rebuilding {
+                    keys.push(k);
+                }
+            }
+        }
+        for chunk in keys.chunks(500) {
+            conn.del::<_, ()>(chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// Restores an offer or a holding during a rebuild.
+    pub async fn restore_holding(
+        &self,
+        ticket: Uuid,
+        agent: Uuid,
+        channel: &str,
+        offer_expires_ms: Option<i64>,
+    ) -> redis::RedisResult<()> {
+        let mut conn = self.redis.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.atomic().hincr(self.load_key(agent), channel, 1).ignore();
+        match offer_expires_ms {
+            Some(ms) => pipe
+                .set(self.offer_key(ticket), agent.to_string())
+                .ignore()
+                .zadd(self.key(&["offers"]), ticket.to_string(), ms)
+                .ignore(),
+            None => pipe.set(self.holder_key(ticket), agent.to_string()).ignore(),
+        };
+        pipe.query_async::<()>(&mut conn).await
+    }
+
+    pub async fn finish_rebuild(&self, queues: &[String]) -> redis::RedisResult<()> {
+        let mut conn = self.redis.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        if !queues.is_empty() {
+            pipe.sadd(self.key(&["queues"]), queues).ignore();
+        }
+        pipe.set(self.key(&["built"]), "1")
+            .ignore()
+            .del(self.key(&["rebuilding"]))
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await
+    }
+
+    /// The agent a ticket is offered to or held by, per Redis.
+    pub async fn holder(&self, ticket: Uuid) -> redis::RedisResult<Option<Uuid>> {
+        let mut conn = self.redis.conn.clone();
+        let (h, o): (Option<String>, Option<String>) = redis::pipe()
+            .get(self.holder_key(ticket))
+            .get(self.offer_key(ticket))
+            .query_async(&mut conn)
+            .await?;
+        Ok(h.or(o).and_then(|s| s.parse().ok()))
     }
 
     /// Tickets waiting in `queue`, head first.
@@ -61,22 +656,14 @@ impl LiveQueues {
         let mut conn = self.redis.conn.clone();
         conn.zrange(self.queue_key(queue), 0, limit - 1).await
     }
+}
 
-    pub async fn stats(&self) -> redis::RedisResult<Vec<QueueStats>> {
+impl LiveQueues {
+    /// Names of the queues that have held tickets.
+    pub async fn queue_names(&self) -> redis::RedisResult<Vec<String>> {
         let mut conn = self.redis.conn.clone();
-        let mut names: Vec<String> = conn.smembers(self.index_key()).await?;
+        let mut names: Vec<String> = conn.smembers(self.key(&["queues"])).await?;
         names.sort();
-        let mut out = Vec::with_capacity(names.len());
-        for name in names {
-            let key = self.queue_key(&name);
-            let waiting: u64 = conn.zcard(&key).await?;
-            let head: Vec<(String, f64)> = conn.zrange_withscores(&key, 0, 0).await?;
-            out.push(QueueStats {
-                name,
-                waiting,
-                head_score: head.first().map(|(_, s)| *s),
-            });
-        }
-        Ok(out)
+        Ok(names)
     }
 }

@@ -78,6 +78,9 @@ pub struct TicketStatusChangedV1 {
     pub action: String,
     /// Who: a customer, an agent, or the service itself for automatic changes.
     pub actor_id: Uuid,
+    /// The agent who has the ticket after the change, when someone has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee_id: Option<Uuid>,
     pub changed_at: DateTime<Utc>,
 }
 
@@ -307,6 +310,7 @@ mod tests {
                 to: "resolved".into(),
                 action: "resolve".into(),
                 actor_id: Uuid::new_v4(),
+                assignee_id: None,
                 changed_at: now,
             },
         );

@@ -105,6 +105,50 @@ impl Jobs {
         Ok(id)
     }
 
+    /// Schedules several jobs in one statement; jobs whose (kind, dedupe key) exists already are
+    /// skipped. Returns how many were scheduled.
+    pub async fn schedule_batch<'e, P: Serialize>(
+        &self,
+        executor: impl PgExecutor<'e>,
+        jobs: &[NewJob<'_, P>],
+    ) -> Result<u64, sqlx::Error> {
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let mut ids = Vec::with_capacity(jobs.len());
+        let mut kinds = Vec::with_capacity(jobs.len());
+        let mut keys = Vec::with_capacity(jobs.len());
+        let mut payloads = Vec::with_capacity(jobs.len());
+        let mut due = Vec::with_capacity(jobs.len());
+        let mut max = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            ids.push(Uuid::now_v7());
+            kinds.push(job.kind.to_owned());
+            keys.push(job.dedupe_key.map(str::to_owned));
+            payloads.push(serde_json::to_value(job.payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
+            due.push(job.due_at);
+            max.push(job.max_attempts.unwrap_or(self.settings.max_attempts));
+        }
+        let n = sqlx::query(
+            "INSERT INTO scheduled_job (id, kind, dedupe_key, payload, due_at, max_attempts, traceparent) \
+             SELECT id, kind, key, payload, due, max, $7 \
+             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[], $6::int[]) \
+                  AS j(id, kind, key, payload, due, max) \
+             ON CONFLICT (kind, dedupe_key) DO NOTHING",
+        )
+        .bind(&ids)
+        .bind(&kinds)
+        .bind(&keys)
+        .bind(&payloads)
+        .bind(&due)
+        .bind(&max)
+        .bind(crate::telemetry::current_traceparent())
+        .execute(executor)
+        .await?
+        .rows_affected();
+        Ok(n)
+    }
+
     /// Cancels a pending job by kind and dedupe key; true if one was pending.
     pub async fn cancel<'e>(
         &self,

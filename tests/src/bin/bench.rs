@@ -520,7 +520,7 @@ async fn bare_hop(stack: &Stack, rate: u64, seconds: u64) -> anyhow::Result<Vec<
     Ok(lat)
 }
 
-/// Routing's live-queue write (`LiveQueues::enqueue`: ZADD NX + SADD in one atomic pipeline)
+/// Routing's live-queue write (`LiveQueues::enqueue`: HSET + ZADD NX + SADD in one atomic pipeline)
 /// from many tasks, vs redis-benchmark's ZADD with as many clients.
 async fn redis_zadd(args: &Args) -> anyhow::Result<(f64, f64)> {
     let client = redis::Client::open(testkit::redis_url())?;
@@ -538,7 +538,18 @@ async fn redis_zadd(args: &Args) -> anyhow::Result<(f64, f64)> {
             let mut n = 0u64;
             let queue = format!("q{}", t % 4);
             while !stop.load(Ordering::Relaxed) {
-                if live.enqueue(&queue, Uuid::new_v4(), n as f64).await.is_ok() {
+                let ticket = routing::live::LiveTicket {
+                    ticket_id: Uuid::new_v4(),
+                    queue: queue.clone(),
+                    score: n as f64,
+                    channel: "chat".into(),
+                    tier: "junior".into(),
+                    skill: None,
+                    language: None,
+                    enqueued_ms: n as i64,
+                    tried: Vec::new(),
+                };
+                if live.enqueue(&ticket).await.is_ok() {
                     n += 1;
                 }
             }

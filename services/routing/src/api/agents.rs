@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::agents::{self, AgentRow, Presence};
 use crate::domain::agent::{AgentProfile, PRESENCE, TIERS, WorkingHours, is_working};
+use crate::router::Router;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AgentResponse {
@@ -66,6 +67,7 @@ pub async fn upsert(
     caller: Principal,
     platform: web::Data<Platform>,
     presence: web::Data<Presence>,
+    router: web::Data<Router>,
     path: web::Path<Uuid>,
     body: web::Json<AgentProfile>,
 ) -> Result<HttpResponse, ApiError> {
@@ -73,6 +75,9 @@ pub async fn upsert(
     let id = path.into_inner();
     let profile = body.into_inner().validate(id)?;
     let (row, created) = agents::upsert(&platform.pool, id, &profile).await?;
+    router.live().set_capacity(id, &row.capacity.0).await?;
+    router.catalog().invalidate();
+    router.wake();
     let status = presence.get(id).await.map_err(ApiError::internal)?;
     let body = response(row, status);
     Ok(if created {
@@ -165,7 +170,7 @@ pub struct PresenceResponse {
     pub heartbeat_within_secs: u64,
 }
 
-fn self_or_manager(caller: &Principal, agent: Uuid) -> Result<(), ApiError> {
+pub(crate) fn self_or_manager(caller: &Principal, agent: Uuid) -> Result<(), ApiError> {
     if caller.subject == agent && caller.has(Role::Agent) || caller.has_any(&MANAGERS) {
         Ok(())
     } else {
@@ -183,7 +188,7 @@ pub async fn set_presence(
     caller: Principal,
     platform: web::Data<Platform>,
     presence: web::Data<Presence>,
-    settings: web::Data<crate::RoutingSettings>,
+    router: web::Data<Router>,
     path: web::Path<Uuid>,
     body: web::Json<PresenceRequest>,
 ) -> Result<web::Json<PresenceResponse>, ApiError> {
@@ -200,10 +205,12 @@ pub async fn set_presence(
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;
     presence.set(id, &body.status).await.map_err(ApiError::internal)?;
+    // Coming online frees offers for them; going away returns theirs to the queue.
+    router.wake();
     Ok(web::Json(PresenceResponse {
         agent_id: id,
         status: body.status.clone(),
-        heartbeat_within_secs: settings.presence_ttl_secs,
+        heartbeat_within_secs: router.settings().presence_ttl_secs,
     }))
 }
 

@@ -1,25 +1,43 @@
-//! `/v1/queues` and `/v1/queue-entries`.
+//! `/v1/queues` (definitions with live figures) and `/v1/queue-entries`.
 
-use actix_web::web;
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use platform::auth::{Principal, Role};
-use platform::error::Problem;
+use platform::error::{Problem, Validator};
 use platform::{ApiError, Platform};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::live::LiveQueues;
-use crate::store;
+use crate::catalog::{self, QueueDef};
+use crate::domain::agent::{CHANNELS, SKILLS, TIERS};
+use crate::domain::queue::is_valid_name;
+use crate::router::Router;
+use crate::store::{self, LogRow, QueueEntryRow};
 
-const STAFF: [Role; 4] = [Role::Agent, Role::Supervisor, Role::Admin, Role::Service];
+pub const STAFF: [Role; 4] = [Role::Agent, Role::Supervisor, Role::Admin, Role::Service];
+pub const MANAGERS: [Role; 2] = [Role::Supervisor, Role::Admin];
+
+const CATEGORIES: [&str; 8] = [
+    "course_consultation",
+    "technical",
+    "learning_progress",
+    "refund",
+    "complaint",
+    "course_suggestion",
+    "resource_request",
+    "other",
+];
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueResponse {
-    pub name: String,
+    #[serde(flatten)]
+    pub definition: QueueDef,
     /// Tickets waiting now.
     pub waiting: u64,
-    /// The first ticket's place in line, as an adjusted enqueue time.
+    /// How long the longest-waiting ticket has waited, seconds.
+    pub oldest_wait_secs: Option<i64>,
+    /// The head of the queue's place in line, as an adjusted enqueue time.
     pub head_since: Option<DateTime<Utc>>,
 }
 
@@ -28,57 +46,199 @@ pub struct QueueListResponse {
     pub items: Vec<QueueResponse>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+/// Queues with their definitions and waiting counts (staff).
+#[utoipa::path(get, path = "/v1/queues", tag = "queues",
+    responses((status = 200, body = QueueListResponse), (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_queues(
+    caller: Principal,
+    router: web::Data<Router>,
+) -> Result<web::Json<QueueListResponse>, ApiError> {
+    caller.require_any(&STAFF)?;
+    let defs = catalog::list_queues(router.pool()).await?;
+    let stats = router.live().stats().await?;
+    let now = Utc::now().timestamp_millis();
+    let items = defs
+        .into_iter()
+        .map(|d| {
+            let s = stats.iter().find(|s| s.name == d.name);
+            QueueResponse {
+                waiting: s.map_or(0, |s| s.waiting),
+                oldest_wait_secs: s
+                    .and_then(|s| s.oldest_enqueued_ms)
+                    .filter(|_| s.is_some_and(|s| s.waiting > 0))
+                    .map(|ms| ((now - ms) / 1000).max(0)),
+                head_since: s
+                    .and_then(|s| s.head_score)
+                    .and_then(|ms| DateTime::from_timestamp_millis(ms as i64)),
+                definition: d,
+            }
+        })
+        .collect();
+    Ok(web::Json(QueueListResponse { items }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueRequest {
+    #[serde(default)]
+    pub description: String,
+    /// Ticket categories it takes.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Channels it takes (empty: all).
+    #[serde(default)]
+    pub channels: Vec<String>,
+    /// `junior` (default), `mid` or `senior`.
+    #[serde(default)]
+    pub tier: Option<String>,
+    /// The skill its agents need.
+    #[serde(default)]
+    pub skill: Option<String>,
+    #[serde(default)]
+    pub precedence: i32,
+    #[serde(default)]
+    pub active: Option<bool>,
+}
+
+/// Create or replace a queue (supervisors, admins). Takes effect on every replica within
+/// `catalog_refresh_ms`.
+#[utoipa::path(put, path = "/v1/queues/{name}", tag = "queues", params(("name" = String, Path)), request_body = QueueRequest,
+    responses((status = 201, body = QueueDef), (status = 200, body = QueueDef),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn put_queue(
+    caller: Principal,
+    router: web::Data<Router>,
+    path: web::Path<String>,
+    body: web::Json<QueueRequest>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&MANAGERS)?;
+    let name = path.into_inner();
+    let b = body.into_inner();
+    let tier = b.tier.unwrap_or_else(|| "junior".to_owned());
+    let mut v = Validator::new();
+    v.check(
+        is_valid_name(&name),
+        "name",
+        "lowercase letters, digits, '-' or '_', at most 64",
+    );
+    v.text(&b.description, "description", 500);
+    for c in &b.categories {
+        v.check(
+            CATEGORIES.contains(&c.as_str()),
+            "categories",
+            format!("`{c}` is not one of {}", CATEGORIES.join(", ")),
+        );
+    }
+    for c in &b.channels {
+        v.check(
+            CHANNELS.contains(&c.as_str()),
+            "channels",
+            format!("`{c}` is not one of {}", CHANNELS.join(", ")),
+        );
+    }
+    v.check(TIERS.contains(&tier.as_str()), "tier", "must be junior, mid or senior");
+    if let Some(s) = &b.skill {
+        v.check(
+            SKILLS.contains(&s.as_str()),
+            "skill",
+            format!("`{s}` is not one of {}", SKILLS.join(", ")),
+        );
+    }
+    v.check(
+        (-1000..=1000).contains(&b.precedence),
+        "precedence",
+        "must be -1000 to 1000",
+    );
+    v.finish()?;
+    let def = QueueDef {
+        name,
+        description: b.description.trim().to_owned(),
+        categories: b.categories,
+        channels: b.channels,
+        tier,
+        skill: b.skill,
+        precedence: b.precedence,
+        active: b.active.unwrap_or(true),
+        updated_at: Utc::now(),
+    };
+    let (row, created) = catalog::upsert_queue(router.pool(), &def).await?;
+    router.catalog().invalidate();
+    Ok(if created {
+        HttpResponse::Created().json(row)
+    } else {
+        HttpResponse::Ok().json(row)
+    })
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct QueueEntryResponse {
     pub ticket_id: Uuid,
     pub customer_id: Uuid,
     pub queue: String,
     pub channel: String,
     pub priority: String,
+    pub category: Option<String>,
+    /// `held`, `waiting`, `offered`, `assigned` or `closed`.
     pub status: String,
+    /// The tier it needs now, the skill and language it asks for.
+    pub tier: String,
+    pub skill: Option<String>,
+    pub language: Option<String>,
+    pub high_emotion: bool,
+    pub segments: Vec<String>,
+    /// The agent it is offered to or held by.
+    pub agent_id: Option<Uuid>,
+    pub offer_expires_at: Option<DateTime<Utc>>,
+    pub escalations: i32,
     pub enqueued_at: DateTime<Utc>,
 }
 
-/// Live queues with their waiting counts (staff).
-#[utoipa::path(get, path = "/v1/queues", tag = "queues",
-    responses((status = 200, body = QueueListResponse), (status = 403, body = Problem, content_type = "application/problem+json")))]
-pub async fn list_queues(
-    caller: Principal,
-    live: web::Data<LiveQueues>,
-) -> Result<web::Json<QueueListResponse>, ApiError> {
-    caller.require_any(&STAFF)?;
-    let items = live
-        .stats()
-        .await?
-        .into_iter()
-        .map(|s| QueueResponse {
-            name: s.name,
-            waiting: s.waiting,
-            head_since: s.head_score.and_then(|ms| DateTime::from_timestamp_millis(ms as i64)),
-        })
-        .collect();
-    Ok(web::Json(QueueListResponse { items }))
+impl From<QueueEntryRow> for QueueEntryResponse {
+    fn from(e: QueueEntryRow) -> Self {
+        Self {
+            ticket_id: e.ticket_id,
+            customer_id: e.customer_id,
+            queue: e.queue,
+            channel: e.channel,
+            priority: e.priority,
+            category: e.category,
+            status: e.status,
+            tier: e.tier,
+            skill: e.skill,
+            language: e.language,
+            high_emotion: e.high_emotion,
+            segments: e.segments,
+            agent_id: e.agent_id,
+            offer_expires_at: e.offer_expires_at,
+            escalations: e.escalations,
+            enqueued_at: e.enqueued_at,
+        }
+    }
 }
 
-/// Where a ticket waits (staff).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueEntryDetail {
+    #[serde(flatten)]
+    pub entry: QueueEntryResponse,
+    /// Every step: queued, offered, offer_expired, declined, assigned, transferred, escalated,
+    /// rerouted, raised, closed.
+    pub log: Vec<LogRow>,
+}
+
+/// Where a ticket is in routing, with its history (staff).
 #[utoipa::path(get, path = "/v1/queue-entries/{ticket_id}", tag = "queues", params(("ticket_id" = Uuid, Path)),
-    responses((status = 200, body = QueueEntryResponse), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = QueueEntryDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get_queue_entry(
     caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
-) -> Result<web::Json<QueueEntryResponse>, ApiError> {
+) -> Result<web::Json<QueueEntryDetail>, ApiError> {
     caller.require_any(&STAFF)?;
-    let e = store::entry(&platform.pool, path.into_inner())
+    let id = path.into_inner();
+    let e = store::entry(&platform.pool, id)
         .await?
         .ok_or_else(|| ApiError::not_found("queue entry"))?;
-    Ok(web::Json(QueueEntryResponse {
-        ticket_id: e.ticket_id,
-        customer_id: e.customer_id,
-        queue: e.queue,
-        channel: e.channel,
-        priority: e.priority,
-        status: e.status,
-        enqueued_at: e.enqueued_at,
-    }))
+    let log = store::log(&platform.pool, id).await?;
+    Ok(web::Json(QueueEntryDetail { entry: e.into(), log }))
 }

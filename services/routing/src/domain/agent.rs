@@ -68,7 +68,7 @@ pub struct AgentProfile {
     pub active: Option<bool>,
 }
 
-fn parse_time(s: &str) -> Option<NaiveTime> {
+pub fn parse_time(s: &str) -> Option<NaiveTime> {
     NaiveTime::parse_from_str(s, "%H:%M").ok()
 }
 

@@ -1,4 +1,5 @@
-//! Routing's rules, free of I/O.
-
 pub mod agent;
+pub mod erlang;
+pub mod matching;
 pub mod queue;
+pub mod sla;

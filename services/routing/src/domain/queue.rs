@@ -9,26 +9,32 @@ use contracts::vocabulary::Priority;
 
 use crate::RoutingSettings;
 
-/// The queue for a ticket: senior agents' for high-emotion tickets, else its category's queue
-/// when it has one, else the default.
-pub fn queue_for(category: Option<&str>, high_emotion: bool, settings: &RoutingSettings) -> String {
-    if high_emotion {
-        return settings.senior_queue.clone();
-    }
-    match category {
-        Some(c) if is_valid_name(c) => c.to_owned(),
-        _ => settings.default_queue.clone(),
-    }
+/// What moves a ticket ahead in its queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Standing {
+    pub vip: bool,
+    pub high_emotion: bool,
+    /// Its service-level clock gave the warning.
+    pub near_breach: bool,
 }
 
 /// The ticket's score in its queue; lower is served first.
-pub fn score(enqueued_at: DateTime<Utc>, priority: Priority, settings: &RoutingSettings) -> f64 {
-    let boost_secs = match priority {
+pub fn score(enqueued_at: DateTime<Utc>, priority: Priority, standing: Standing, settings: &RoutingSettings) -> f64 {
+    let mut boost_secs = match priority {
         Priority::Urgent => settings.urgent_priority_boost_secs,
         Priority::High => settings.high_priority_boost_secs,
         Priority::Normal => 0,
         Priority::Low => 0,
     };
+    if standing.vip {
+        boost_secs += settings.vip_boost_secs;
+    }
+    if standing.high_emotion {
+        boost_secs += settings.high_emotion_boost_secs;
+    }
+    if standing.near_breach {
+        boost_secs += settings.near_breach_boost_secs;
+    }
     let low_penalty_ms = if priority == Priority::Low { 60_000 } else { 0 };
     (enqueued_at.timestamp_millis() - i64::from(boost_secs) * 1000 + low_penalty_ms) as f64
 }
@@ -47,39 +53,61 @@ mod tests {
     use super::*;
 
     fn settings() -> RoutingSettings {
-        RoutingSettings {
-            default_queue: "general".into(),
-            senior_queue: "senior".into(),
-            presence_ttl_secs: 30,
-            high_priority_boost_secs: 300,
-            urgent_priority_boost_secs: 900,
-        }
+        let text = include_str!("../../config/default.toml");
+        let doc: toml::Value = toml::from_str(text).expect("toml");
+        doc["service"].clone().try_into().expect("settings")
     }
 
-    #[test]
-    fn a_category_names_its_queue_else_the_default() {
-        assert_eq!(queue_for(Some("technical"), false, &settings()), "technical");
-        assert_eq!(queue_for(None, false, &settings()), "general");
-        assert_eq!(queue_for(Some("Bad Name!"), false, &settings()), "general");
-        assert_eq!(queue_for(Some("complaint"), true, &settings()), "senior");
-    }
+    const NONE: Standing = Standing {
+        vip: false,
+        high_emotion: false,
+        near_breach: false,
+    };
 
     #[test]
     fn priority_moves_a_ticket_ahead_of_older_ones() {
+        let s = settings();
         let now = Utc::now();
-        let older_normal = score(now - chrono::Duration::seconds(120), Priority::Normal, &settings());
-        let newer_high = score(now, Priority::High, &settings());
-        let newer_urgent = score(now, Priority::Urgent, &settings());
+        let older_normal = score(now - chrono::Duration::seconds(120), Priority::Normal, NONE, &s);
+        let newer_high = score(now, Priority::High, NONE, &s);
+        let newer_urgent = score(now, Priority::Urgent, NONE, &s);
         assert!(
             newer_high < older_normal,
             "high overtakes a normal ticket two minutes older"
         );
         assert!(newer_urgent < newer_high);
-        let much_older_normal = score(now - chrono::Duration::seconds(600), Priority::Normal, &settings());
+        let much_older_normal = score(now - chrono::Duration::seconds(600), Priority::Normal, NONE, &s);
         assert!(
             much_older_normal < newer_high,
             "but not one that waited longer than the boost"
         );
-        assert!(score(now, Priority::Low, &settings()) > score(now, Priority::Normal, &settings()));
+        assert!(score(now, Priority::Low, NONE, &s) > score(now, Priority::Normal, NONE, &s));
+    }
+
+    #[test]
+    fn vip_high_emotion_and_near_breach_move_ahead() {
+        let s = settings();
+        let now = Utc::now();
+        let older = score(now - chrono::Duration::seconds(240), Priority::Normal, NONE, &s);
+        let vip = Standing { vip: true, ..NONE };
+        assert!(score(now, Priority::Normal, vip, &s) < older);
+        let upset = Standing {
+            high_emotion: true,
+            ..NONE
+        };
+        assert!(score(now, Priority::Normal, upset, &s) < older);
+        let late = Standing {
+            near_breach: true,
+            ..NONE
+        };
+        assert!(score(now, Priority::Normal, late, &s) < older);
+    }
+
+    #[test]
+    fn queue_names_are_slugs() {
+        assert!(is_valid_name("technical"));
+        assert!(is_valid_name("vip-chat_2"));
+        assert!(!is_valid_name("Bad Name!"));
+        assert!(!is_valid_name(""));
     }
 }

@@ -74,6 +74,10 @@ impl From<contracts::DecodeError> for HandlerError {
 /// Handles one event inside the transaction that also records its id.
 pub trait EventHandler: Send + Sync + 'static {
     fn handle<'a>(&'a self, tx: &'a mut Tx, event: &'a RawEnvelope) -> BoxFuture<'a, Result<(), HandlerError>>;
+
+    /// Called once the transaction `handle` wrote in has committed (to wake work that must see
+    /// its rows).
+    fn committed(&self, _event: &RawEnvelope) {}
 }
 
 /// What a consumer is called and which event types it takes (topic patterns).
@@ -362,6 +366,7 @@ impl<H: EventHandler> Consumer<H> {
         }
         self.handler.handle(&mut tx, event).await?;
         self.outbox.commit(tx).await?;
+        self.handler.committed(event);
         Ok(Outcome::Handled)
     }
 }

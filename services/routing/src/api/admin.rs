@@ -1,0 +1,160 @@
+//! `/v1/sla-policies` (supervisors, admins) and `/v1/admin/rebuild` (admins).
+
+use actix_web::{HttpResponse, web};
+use platform::ApiError;
+use platform::auth::{Principal, Role};
+use platform::error::{Problem, Validator};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::api::queues::{MANAGERS, STAFF};
+use crate::domain::agent::{CHANNELS, TIERS, parse_time};
+use crate::domain::queue::is_valid_name;
+use crate::domain::sla::Policy;
+use crate::router::Router;
+use crate::sla;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyListResponse {
+    pub items: Vec<Policy>,
+}
+
+/// Service-level policies (staff).
+#[utoipa::path(get, path = "/v1/sla-policies", tag = "sla",
+    responses((status = 200, body = PolicyListResponse), (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_policies(
+    caller: Principal,
+    router: web::Data<Router>,
+) -> Result<web::Json<PolicyListResponse>, ApiError> {
+    caller.require_any(&STAFF)?;
+    Ok(web::Json(PolicyListResponse {
+        items: sla::list_policies(router.pool()).await?,
+    }))
+}
+
+fn validate(p: &Policy) -> Result<(), ApiError> {
+    let mut v = Validator::new();
+    v.check(
+        is_valid_name(&p.name),
+        "name",
+        "lowercase letters, digits, '-' or '_', at most 64",
+    );
+    v.text(&p.description, "description", 500);
+    for c in &p.channels {
+        v.check(
+            CHANNELS.contains(&c.as_str()),
+            "channels",
+            format!("`{c}` is not a channel"),
+        );
+    }
+    for t in &p.tiers {
+        v.check(
+            TIERS.contains(&t.as_str()),
+            "tiers",
+            "each must be junior, mid or senior",
+        );
+    }
+    for s in &p.segments {
+        v.check(
+            ["new_user", "vip", "special_needs"].contains(&s.as_str()),
+            "segments",
+            "each must be new_user, vip or special_needs",
+        );
+    }
+    for pr in &p.priorities {
+        v.check(
+            ["low", "normal", "high", "urgent"].contains(&pr.as_str()),
+            "priorities",
+            "each must be low, normal, high or urgent",
+        );
+    }
+    for (field, secs) in [
+        ("first_response_secs", p.first_response_secs),
+        ("next_update_secs", p.next_update_secs),
+        ("resolution_secs", p.resolution_secs),
+    ] {
+        if let Some(s) = secs {
+            v.check((1..=90 * 86_400).contains(&s), field, "must be 1 second to 90 days");
+        }
+    }
+    v.check(
+        p.first_response_secs.is_some() || p.next_update_secs.is_some() || p.resolution_secs.is_some(),
+        "first_response_secs",
+        "set at least one target",
+    );
+    if let Some(bh) = &p.business_hours {
+        v.time_zone(&bh.0.time_zone, "business_hours.time_zone");
+        v.check(
+            !bh.0.hours.is_empty(),
+            "business_hours.hours",
+            "give at least one window",
+        );
+        for (i, w) in bh.0.hours.iter().enumerate() {
+            let field = format!("business_hours.hours[{i}]");
+            v.check(
+                !w.days.is_empty() && w.days.iter().all(|d| (1..=7).contains(d)),
+                &field,
+                "days are ISO weekdays 1 to 7",
+            );
+            match (parse_time(&w.start), parse_time(&w.end)) {
+                (Some(a), Some(b)) => v.check(a < b, &field, "start must be before end"),
+                _ => v.check(false, &field, "start and end are HH:MM"),
+            };
+        }
+    }
+    v.check(
+        (-1000..=1000).contains(&p.precedence),
+        "precedence",
+        "must be -1000 to 1000",
+    );
+    v.finish()
+}
+
+/// Create or replace a policy (supervisors, admins). Applies to clocks started afterwards.
+#[utoipa::path(put, path = "/v1/sla-policies/{name}", tag = "sla", params(("name" = String, Path)), request_body = Policy,
+    responses((status = 201, body = Policy), (status = 200, body = Policy),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn put_policy(
+    caller: Principal,
+    router: web::Data<Router>,
+    path: web::Path<String>,
+    body: web::Json<Policy>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&MANAGERS)?;
+    let mut p = body.into_inner();
+    let name = path.into_inner();
+    if p.name != name {
+        return Err(ApiError::field("name", "must match the name in the path"));
+    }
+    validate(&p)?;
+    p.description = p.description.trim().to_owned();
+    let (row, created) = sla::upsert_policy(router.pool(), &p).await?;
+    router.catalog().invalidate();
+    Ok(if created {
+        HttpResponse::Created().json(row)
+    } else {
+        HttpResponse::Ok().json(row)
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RebuildResponse {
+    /// Live entries (waiting, offered, assigned) restored.
+    pub entries: usize,
+}
+
+/// Rebuild the live state in Redis from Postgres (admins). 409 while another rebuild runs.
+#[utoipa::path(post, path = "/v1/admin/rebuild", tag = "admin",
+    responses((status = 200, body = RebuildResponse), (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn rebuild(caller: Principal, router: web::Data<Router>) -> Result<web::Json<RebuildResponse>, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    match router.rebuild().await? {
+        Some(entries) => Ok(web::Json(RebuildResponse { entries })),
+        None => Err(ApiError::conflict(
+            "rebuild_running",
+            "another replica is rebuilding the live state",
+        )),
+    }
+}

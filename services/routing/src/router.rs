@@ -1,0 +1,957 @@
+//! Assignment: tickets enter live queues, are offered to the best agent (push) or taken by an
+//! agent asking for their next (pull), accepted, declined, transferred, escalated and released.
+//!
+//! Every change follows one pattern: in a Postgres transaction, move the queue entry (the row
+//! lock makes replicas take turns on a ticket) and log it; run the atomic Lua step in Redis
+//! (which refuses a ticket already taken or an agent at capacity); stage the event; commit. A
+//! failed Lua step rolls the transaction back; a failed commit after a Lua step is undone in
+//! Redis, and anything left over is corrected by the rebuild from Postgres.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use contracts::intake::TicketCreatedV1;
+use contracts::routing::{TicketAssignedV1, TicketEscalatedV1, TicketOfferedV1, TicketQueuedV1, TicketTransferredV1};
+use contracts::vocabulary::{Channel, Priority};
+use futures_util::future::BoxFuture;
+use platform::bus::outbox::Outbox;
+use platform::{ApiError, Task, Tx};
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::RoutingSettings;
+use crate::catalog::{self, Catalog, TicketFacts};
+use crate::domain::matching::{self, Relaxation, tier_rank, tier_up};
+use crate::domain::queue::{self, Standing};
+use crate::live::{LiveQueues, LiveTicket, TakeOutcome};
+use crate::sla::Sla;
+use crate::store::{self, Move, QueueEntryRow};
+
+struct Inner {
+    pool: PgPool,
+    outbox: Outbox,
+    live: LiveQueues,
+    catalog: Catalog,
+    sla: Sla,
+    settings: RoutingSettings,
+    wake: Notify,
+}
+
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Router {
+    inner: Arc<Inner>,
+}
+
+fn channel(s: &str) -> Channel {
+    Channel::parse(s).unwrap_or(Channel::Api)
+}
+
+fn priority(s: &str) -> Priority {
+    Priority::parse(s).unwrap_or(Priority::Normal)
+}
+
+/// The live form of a waiting entry.
+pub fn live_ticket(e: &QueueEntryRow) -> LiveTicket {
+    LiveTicket {
+        ticket_id: e.ticket_id,
+        queue: e.queue.clone(),
+        score: e.score,
+        channel: e.channel.clone(),
+        tier: e.tier.clone(),
+        skill: e.skill.clone(),
+        language: e.language.clone(),
+        enqueued_ms: e.enqueued_at.timestamp_millis(),
+        tried: Vec::new(),
+    }
+}
+
+fn requirement(t: &LiveTicket) -> matching::Requirement {
+    matching::Requirement {
+        tier: t.tier.clone(),
+        skill: t.skill.clone(),
+        language: t.language.clone(),
+        channel: t.channel.clone(),
+    }
+}
+
+fn standing(e: &QueueEntryRow, near_breach: bool) -> Standing {
+    Standing {
+        vip: e.segments.iter().any(|s| s == "vip"),
+        high_emotion: e.high_emotion,
+        near_breach,
+    }
+}
+
+fn not_yours() -> ApiError {
+    ApiError::conflict(
+        "offer_not_open",
+        "this ticket is not offered to you (it expired or went to someone else)",
+    )
+}
+
+impl Router {
+    pub fn new(
+        pool: PgPool,
+        outbox: Outbox,
+        live: LiveQueues,
+        catalog: Catalog,
+        sla: Sla,
+        settings: RoutingSettings,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                pool,
+                outbox,
+                live,
+                catalog,
+                sla,
+                settings,
+                wake: Notify::new(),
+            }),
+        }
+    }
+
+    pub fn live(&self) -> &LiveQueues {
+        &self.inner.live
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    pub fn sla(&self) -> &Sla {
+        &self.inner.sla
+    }
+
+    pub fn settings(&self) -> &RoutingSettings {
+        &self.inner.settings
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    /// Asks the dispatcher for a pass now (a ticket arrived, an agent came online or freed up).
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    fn offer_timeout(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.inner.settings.offer_timeout_secs).unwrap_or(20))
+    }
+
+    /// A new ticket from intake: recorded, its clocks started, put in its live queue (or held
+    /// when the knowledge base answered it).
+    pub async fn admit(&self, tx: &mut Tx, created: &TicketCreatedV1) -> anyhow::Result<()> {
+        let s = &self.inner.settings;
+        self.inner.catalog.fresh().await?;
+        let (queue, req) = self.inner.catalog.place(
+            &TicketFacts {
+                category: created.category.as_deref(),
+                channel: created.channel.as_str(),
+                high_emotion: created.details.high_emotion,
+                fault_type: created.details.fault_type.as_deref(),
+                language: created.language.as_deref(),
+            },
+            &s.default_queue,
+            &s.senior_queue,
+        );
+        let held = created.details.status.as_deref() == Some("auto_answered");
+        let now = Utc::now();
+        let mut entry = QueueEntryRow {
+            ticket_id: created.ticket_id,
+            customer_id: created.customer_id,
+            queue,
+            channel: created.channel.as_str().to_owned(),
+            priority: created.priority.as_str().to_owned(),
+            category: created.category.clone(),
+            status: if held { "held" } else { "waiting" }.to_owned(),
+            score: 0.0,
+            enqueued_at: now,
+            high_emotion: created.details.high_emotion,
+            tier: req.tier,
+            skill: req.skill,
+            language: req.language,
+            segments: created.details.customer_segments.clone(),
+            agent_id: None,
+            offer_expires_at: None,
+            escalations: 0,
+        };
+        entry.score = queue::score(now, created.priority, standing(&entry, false), s);
+        let Some(entry) = store::insert_entry(tx, &entry).await? else {
+            return Ok(());
+        };
+        if held {
+            tracing::info!(ticket_id = %entry.ticket_id, "ticket held: answered from the knowledge base");
+            return Ok(());
+        }
+        self.queued(tx, &entry, now).await
+    }
+
+    /// An entry that now waits: clocks, event, live queue.
+    async fn queued(&self, tx: &mut Tx, entry: &QueueEntryRow, now: DateTime<Utc>) -> anyhow::Result<()> {
+        self.inner
+            .sla
+            .apply(tx, entry, &self.inner.catalog.policies(), now)
+            .await?;
+        self.inner
+            .outbox
+            .stage(
+                tx,
+                TicketQueuedV1 {
+                    ticket_id: entry.ticket_id,
+                    customer_id: entry.customer_id,
+                    queue: entry.queue.clone(),
+                    channel: channel(&entry.channel),
+                    priority: priority(&entry.priority),
+                    queued_at: entry.enqueued_at,
+                },
+            )
+            .await?;
+        // Idempotent (ZADD NX): a redelivery adds nothing; a rebuild corrects any leftover.
+        self.inner.live.enqueue(&live_ticket(entry)).await?;
+        tracing::info!(ticket_id = %entry.ticket_id, queue = %entry.queue, tier = %entry.tier, "ticket queued");
+        Ok(())
+    }
+
+    /// A held or finished ticket waits again (not solved by its automatic answer, reopened).
+    pub async fn requeue(&self, tx: &mut Tx, ticket: Uuid) -> anyhow::Result<()> {
+        let now = Utc::now();
+        let Some(before) = store::entry_for_update(tx, ticket).await? else {
+            tracing::warn!(ticket_id = %ticket, "re-queued ticket routing never saw; ignored");
+            return Ok(());
+        };
+        if matches!(before.status.as_str(), "waiting" | "offered") {
+            return Ok(());
+        }
+        if let Some(agent) = before.agent_id {
+            self.inner
+                .live
+                .release(ticket, &before.queue, &before.channel, now.timestamp_millis())
+                .await?;
+            store::release_assignment(tx, ticket).await?;
+            tracing::info!(ticket_id = %ticket, agent_id = %agent, "ticket back to the queue; agent freed");
+        }
+        let score = queue::score(
+            now,
+            priority(&before.priority),
+            standing(&before, false),
+            &self.inner.settings,
+        );
+        let mut m = Move::new(ticket, &["held", "assigned", "closed"], "waiting", "queued");
+        m.score = Some(score);
+        m.enqueued_at = Some(now);
+        let Some(entry) = store::apply(tx, &m).await? else {
+            return Ok(());
+        };
+        self.inner.catalog.fresh().await?;
+        self.queued(tx, &entry, now).await
+    }
+
+    /// Offers waiting tickets to the best free agents; returns how many offers were made.
+    pub async fn dispatch(&self) -> anyhow::Result<usize> {
+        let s = &self.inner.settings;
+        self.inner.catalog.fresh().await?;
+        let agents = self.inner.catalog.agents();
+        let ids: Vec<Uuid> = agents.iter().map(|a| a.id).collect();
+        let states = self.inner.live.agents(&ids).await?;
+        let mut candidates: Vec<matching::Candidate> = agents
+            .iter()
+            .zip(states)
+            .filter(|(_, st)| st.presence.as_deref() == Some("online"))
+            .map(|(a, st)| catalog::candidate(a, st.load, st.idle_since_ms))
+            .filter(|c| c.capacity.keys().any(|ch| c.free_on(ch) > 0))
+            .collect();
+        if candidates.is_empty() {
+            return Ok(0);
+        }
+        let queues = self.inner.live.queue_names().await?;
+        let mut heads = self.inner.live.heads(&queues, s.heads_per_queue as isize).await?;
+        heads.sort_by(|a, b| a.score.total_cmp(&b.score));
+        let now_ms = Utc::now().timestamp_millis();
+        let relax = s.relax_after();
+        let mut offered = 0;
+        for t in heads {
+            if candidates.iter().all(|c| c.free_on(&t.channel) == 0) {
+                continue;
+            }
+            let waited = u64::try_from((now_ms - t.enqueued_ms) / 1000).unwrap_or(0);
+            let level = Relaxation::after(waited, &relax);
+            let req = requirement(&t);
+            let ranked: Vec<Uuid> = matching::rank(&candidates, &req, level, &t.tried)
+                .iter()
+                .take(3)
+                .map(|c| c.id)
+                .collect();
+            for agent in ranked {
+                match self.claim(&t, agent, true).await? {
+                    TakeOutcome::Done => {
+                        if let Some(c) = candidates.iter_mut().find(|c| c.id == agent) {
+                            *c.load.entry(t.channel.clone()).or_default() += 1;
+                        }
+                        offered += 1;
+                        break;
+                    }
+                    TakeOutcome::Gone => break,
+                    TakeOutcome::Full | TakeOutcome::NotOnline => {
+                        // Another replica filled them, or they left: not this pass.
+                        candidates.retain(|c| c.id != agent);
+                    }
+                }
+            }
+        }
+        Ok(offered)
+    }
+
+    /// Offers (`offer`) or gives a waiting ticket to an agent.
+    async fn claim(&self, t: &LiveTicket, agent: Uuid, offer: bool) -> anyhow::Result<TakeOutcome> {
+        let now = Utc::now();
+        let expires = now + self.offer_timeout();
+        let mut tx = self.inner.pool.begin().await?;
+        let waited = (now.timestamp_millis() - t.enqueued_ms) / 1000;
+        let mut m = if offer {
+            Move::new(t.ticket_id, &["waiting"], "offered", "offered")
+        } else {
+            Move::new(t.ticket_id, &["waiting"], "assigned", "assigned")
+        };
+        m.agent = Some(agent);
+        m.offer_expires_at = offer.then_some(expires);
+        m.detail = serde_json::json!({"how": if offer { "offer" } else { "pull" }, "waited_secs": waited});
+        let Some(entry) = store::apply(&mut tx, &m).await? else {
+            drop(tx);
+            self.heal(t).await?;
+            return Ok(TakeOutcome::Gone);
+        };
+        let outcome = self
+            .inner
+            .live
+            .take(t, agent, offer.then_some(expires.timestamp_millis()))
+            .await?;
+        if outcome != TakeOutcome::Done {
+            return Ok(outcome);
+        }
+        let staged = async {
+            if offer {
+                self.inner
+                    .outbox
+                    .stage(
+                        &mut tx,
+                        TicketOfferedV1 {
+                            ticket_id: entry.ticket_id,
+                            customer_id: entry.customer_id,
+                            agent_id: agent,
+                            queue: entry.queue.clone(),
+                            channel: channel(&entry.channel),
+                            expires_at: expires,
+                            offered_at: now,
+                        },
+                    )
+                    .await?;
+            } else {
+                store::open_assignment(&mut tx, entry.ticket_id, agent, &entry.channel, "pull").await?;
+                self.stage_assigned(&mut tx, &entry, agent, "pull", now).await?;
+            }
+            self.inner.outbox.commit(tx).await
+        }
+        .await;
+        if let Err(e) = staged {
+            self.inner
+                .live
+                .give_back(t.ticket_id, agent, &t.channel, &t.queue, t.score, false)
+                .await?;
+            return Err(e.into());
+        }
+        tracing::info!(ticket_id = %t.ticket_id, agent_id = %agent, offer, "ticket {}", if offer { "offered" } else { "taken" });
+        Ok(TakeOutcome::Done)
+    }
+
+    /// A ticket in a live queue that Postgres says is not waiting: removed, unless Postgres
+    /// does not know it yet (its transaction has not committed).
+    async fn heal(&self, t: &LiveTicket) -> anyhow::Result<()> {
+        if let Some(e) = store::entry(&self.inner.pool, t.ticket_id).await?
+            && e.status != "waiting"
+        {
+            let mut conn = self.inner.live.redis().conn.clone();
+            let key = self.inner.live.redis().keys.key(&["queue", &t.queue]);
+            redis::AsyncCommands::zrem::<_, _, ()>(&mut conn, key, t.ticket_id.to_string()).await?;
+        }
+        Ok(())
+    }
+
+    async fn stage_assigned(
+        &self,
+        tx: &mut Tx,
+        e: &QueueEntryRow,
+        agent: Uuid,
+        how: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        self.inner
+            .outbox
+            .stage(
+                tx,
+                TicketAssignedV1 {
+                    ticket_id: e.ticket_id,
+                    customer_id: e.customer_id,
+                    agent_id: agent,
+                    queue: e.queue.clone(),
+                    channel: channel(&e.channel),
+                    tier: e.tier.clone(),
+                    how: how.to_owned(),
+                    assigned_at: now,
+                },
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// The agent accepts the ticket offered to them.
+    pub async fn accept(&self, ticket: Uuid, agent: Uuid) -> Result<QueueEntryRow, ApiError> {
+        let now = Utc::now();
+        let mut tx = self.inner.pool.begin().await?;
+        let mut m = Move::new(ticket, &["offered"], "assigned", "assigned");
+        m.agent_from = Some(agent);
+        m.agent = Some(agent);
+        m.detail = serde_json::json!({"how": "offer"});
+        let entry = store::apply(&mut tx, &m).await?.ok_or_else(not_yours)?;
+        store::open_assignment(&mut tx, ticket, agent, &entry.channel, "offer").await?;
+        if !self.inner.live.accept(ticket, agent).await? {
+            return Err(not_yours());
+        }
+        self.stage_assigned(&mut tx, &entry, agent, "offer", now).await?;
+        self.inner.outbox.commit(tx).await?;
+        tracing::info!(ticket_id = %ticket, agent_id = %agent, "offer accepted");
+        Ok(entry)
+    }
+
+    /// The agent declines their offer (or it lapsed, or they went away): the ticket keeps its
+    /// place in the queue and is not offered to them again.
+    pub async fn give_back_offer(&self, ticket: Uuid, agent: Uuid, kind: &str) -> Result<QueueEntryRow, ApiError> {
+        let mut tx = self.inner.pool.begin().await?;
+        let mut m = Move::new(ticket, &["offered"], "waiting", kind);
+        m.agent_from = Some(agent);
+        m.detail = serde_json::json!({"agent_id": agent});
+        let entry = store::apply(&mut tx, &m).await?.ok_or_else(not_yours)?;
+        let returned = self
+            .inner
+            .live
+            .give_back(ticket, agent, &entry.channel, &entry.queue, entry.score, true)
+            .await?;
+        if !returned {
+            // Redis lost the offer: put the ticket back as Postgres has it.
+            self.inner.live.enqueue(&live_ticket(&entry)).await?;
+        }
+        self.inner.outbox.commit(tx).await?;
+        tracing::info!(ticket_id = %ticket, agent_id = %agent, kind, "offer returned to the queue");
+        self.wake();
+        Ok(entry)
+    }
+
+    /// Returns lapsed offers and those of agents who went away; how many.
+    pub async fn sweep_offers(&self) -> anyhow::Result<usize> {
+        let now_ms = Utc::now().timestamp_millis();
+        let mut n = 0;
+        for (ticket, agent) in self.inner.live.offers(Some(now_ms), 200).await? {
+            if self.give_back_offer(ticket, agent, "offer_expired").await.is_ok() {
+                n += 1;
+            }
+        }
+        let open = self.inner.live.offers(None, 1000).await?;
+        if !open.is_empty() {
+            let agents: Vec<Uuid> = open.iter().map(|(_, a)| *a).collect();
+            let states = self.inner.live.agents(&agents).await?;
+            for ((ticket, agent), st) in open.into_iter().zip(states) {
+                if st.presence.as_deref() != Some("online")
+                    && self.give_back_offer(ticket, agent, "agent_away").await.is_ok()
+                {
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// "Give me my next ticket": the best waiting ticket this agent may take, theirs at once.
+    pub async fn pull(&self, agent: Uuid) -> Result<Option<QueueEntryRow>, ApiError> {
+        let s = &self.inner.settings;
+        self.inner.catalog.fresh().await?;
+        let row = self
+            .inner
+            .catalog
+            .agent(agent)
+            .ok_or_else(|| ApiError::not_found("active agent"))?;
+        let state = self.inner.live.agents(&[agent]).await?.pop().unwrap_or_default();
+        if state.presence.as_deref() != Some("online") {
+            return Err(ApiError::conflict(
+                "agent_not_online",
+                "set your presence to online to take tickets",
+            ));
+        }
+        let me = catalog::candidate(&row, state.load, state.idle_since_ms);
+        let queues = self.inner.live.queue_names().await?;
+        let mut heads = self.inner.live.heads(&queues, s.heads_per_queue as isize).await?;
+        heads.sort_by(|a, b| a.score.total_cmp(&b.score));
+        let now_ms = Utc::now().timestamp_millis();
+        let relax = s.relax_after();
+        let mut full = false;
+        for t in heads.iter().take(200) {
+            let waited = u64::try_from((now_ms - t.enqueued_ms) / 1000).unwrap_or(0);
+            if me.free_on(&t.channel) == 0 {
+                full = true;
+                continue;
+            }
+            if !matching::eligible(&me, &requirement(t), Relaxation::after(waited, &relax)) {
+                continue;
+            }
+            match self.claim(t, agent, false).await? {
+                TakeOutcome::Done => {
+                    return Ok(store::entry(&self.inner.pool, t.ticket_id).await?);
+                }
+                TakeOutcome::Gone => continue,
+                TakeOutcome::Full => {
+                    full = true;
+                    continue;
+                }
+                TakeOutcome::NotOnline => {
+                    return Err(ApiError::conflict(
+                        "agent_not_online",
+                        "set your presence to online to take tickets",
+                    ));
+                }
+            }
+        }
+        if full && me.capacity.keys().all(|ch| me.free_on(ch) == 0) {
+            return Err(ApiError::conflict(
+                "at_capacity",
+                "you hold as many tickets as your capacity allows",
+            ));
+        }
+        Ok(None)
+    }
+
+    /// A ticket is finished with (resolved, closed, cancelled): out of the queues, its agent freed.
+    pub async fn release(&self, tx: &mut Tx, ticket: Uuid, kind: &str) -> anyhow::Result<()> {
+        let Some(before) = store::entry_for_update(tx, ticket).await? else {
+            return Ok(());
+        };
+        if before.status == "closed" {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let m = Move {
+            detail: serde_json::json!({"agent_id": before.agent_id}),
+            ..Move::new(ticket, &["held", "waiting", "offered", "assigned"], "closed", kind)
+        };
+        store::apply(tx, &m).await?;
+        store::release_assignment(tx, ticket).await?;
+        self.inner.sla.stop_all(tx, ticket, kind, now).await?;
+        self.inner
+            .live
+            .release(ticket, &before.queue, &before.channel, now.timestamp_millis())
+            .await?;
+        self.wake();
+        Ok(())
+    }
+
+    /// Intake says an agent has the ticket: recorded when routing did not give it to them
+    /// (a supervisor assigned it, or an agent started it), whatever their capacity.
+    pub async fn assigned_elsewhere(&self, tx: &mut Tx, ticket: Uuid, agent: Option<Uuid>) -> anyhow::Result<()> {
+        let Some(before) = store::entry_for_update(tx, ticket).await? else {
+            return Ok(());
+        };
+        if before.status == "closed" || (before.status == "assigned" && (agent.is_none() || before.agent_id == agent)) {
+            return Ok(());
+        }
+        let now = Utc::now();
+        match agent {
+            Some(agent) => {
+                self.inner
+                    .live
+                    .assign_to(ticket, &before.queue, &before.channel, agent, false, None)
+                    .await?;
+                let mut m = Move::new(
+                    ticket,
+                    &["held", "waiting", "offered", "assigned"],
+                    "assigned",
+                    "assigned",
+                );
+                m.agent = Some(agent);
+                m.detail = serde_json::json!({"how": "manual", "from_agent_id": before.agent_id});
+                store::apply(tx, &m).await?;
+                store::open_assignment(tx, ticket, agent, &before.channel, "manual").await?;
+            }
+            None => {
+                self.inner
+                    .live
+                    .release(ticket, &before.queue, &before.channel, now.timestamp_millis())
+                    .await?;
+                store::apply(
+                    tx,
+                    &Move::new(ticket, &["held", "waiting", "offered"], "assigned", "assigned"),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves a ticket to another agent (who must be online with room) or back to a queue.
+    pub async fn transfer(
+        &self,
+        ticket: Uuid,
+        actor: Uuid,
+        actor_is_supervisor: bool,
+        to_agent: Option<Uuid>,
+        to_queue: Option<&str>,
+        reason: Option<String>,
+    ) -> Result<QueueEntryRow, ApiError> {
+        let now = Utc::now();
+        let mut tx = self.inner.pool.begin().await?;
+        let before = store::entry_for_update(&mut tx, ticket)
+            .await?
+            .ok_or_else(|| ApiError::not_found("queue entry"))?;
+        if !actor_is_supervisor && before.agent_id != Some(actor) {
+            return Err(ApiError::forbidden(
+                "only the agent who has the ticket or a supervisor may transfer it",
+            ));
+        }
+        if !matches!(before.status.as_str(), "waiting" | "offered" | "assigned") {
+            return Err(ApiError::conflict(
+                "not_transferable",
+                format!("the ticket is {}", before.status),
+            ));
+        }
+        let detail = serde_json::json!({"from_agent_id": before.agent_id, "reason": reason, "actor_id": actor});
+        let entry = if let Some(to) = to_agent {
+            self.inner.catalog.fresh().await?;
+            if self.inner.catalog.agent(to).is_none() {
+                return Err(ApiError::field("agent_id", "no active agent with this id"));
+            }
+            let mut m = Move::new(ticket, &["waiting", "offered", "assigned"], "assigned", "transferred");
+            m.agent = Some(to);
+            m.detail = detail;
+            let entry = store::apply(&mut tx, &m)
+                .await?
+                .ok_or_else(|| ApiError::conflict("not_transferable", "the ticket changed meanwhile"))?;
+            store::open_assignment(&mut tx, ticket, to, &entry.channel, "transfer").await?;
+            let (outcome, _) = self
+                .inner
+                .live
+                .assign_to(ticket, &before.queue, &before.channel, to, true, before.agent_id)
+                .await?;
+            match outcome {
+                TakeOutcome::Done => {}
+                TakeOutcome::NotOnline => {
+                    return Err(ApiError::conflict("agent_not_online", "the agent is not online"));
+                }
+                TakeOutcome::Full => {
+                    return Err(ApiError::conflict(
+                        "at_capacity",
+                        "the agent has no room on this channel",
+                    ));
+                }
+                TakeOutcome::Gone => {
+                    return Err(ApiError::conflict("not_transferable", "the ticket changed meanwhile"));
+                }
+            }
+            self.stage_assigned(&mut tx, &entry, to, "transfer", now).await?;
+            entry
+        } else {
+            let name = to_queue.ok_or_else(|| ApiError::field("agent_id", "give agent_id or queue"))?;
+            self.inner.catalog.fresh().await?;
+            let def = self
+                .inner
+                .catalog
+                .queues()
+                .into_iter()
+                .find(|q| q.name == name)
+                .ok_or_else(|| ApiError::field("queue", "no active queue with this name"))?;
+            let tier = if tier_rank(&def.tier) > tier_rank(&before.tier) {
+                def.tier.clone()
+            } else {
+                before.tier.clone()
+            };
+            let mut m = Move::new(ticket, &["waiting", "offered", "assigned"], "waiting", "transferred");
+            m.queue = Some(name);
+            m.detail = detail;
+            store::apply(&mut tx, &m)
+                .await?
+                .ok_or_else(|| ApiError::conflict("not_transferable", "the ticket changed meanwhile"))?;
+            let entry = store::set_requirement(
+                &mut tx,
+                ticket,
+                &tier,
+                &before.priority,
+                before.score,
+                "requirement",
+                serde_json::json!({"tier": tier, "skill": def.skill}),
+            )
+            .await?
+            .ok_or_else(|| ApiError::not_found("queue entry"))?;
+            sqlx::query("UPDATE queue_entry SET skill = COALESCE($2, skill) WHERE ticket_id = $1")
+                .bind(ticket)
+                .bind(&def.skill)
+                .execute(&mut *tx)
+                .await?;
+            store::release_assignment(&mut tx, ticket).await?;
+            self.inner
+                .live
+                .release(ticket, &before.queue, &before.channel, now.timestamp_millis())
+                .await?;
+            let mut live = live_ticket(&entry);
+            live.skill = def.skill.clone().or(live.skill);
+            self.inner.live.enqueue(&live).await?;
+            entry
+        };
+        self.inner
+            .outbox
+            .stage(
+                &mut tx,
+                TicketTransferredV1 {
+                    ticket_id: ticket,
+                    customer_id: entry.customer_id,
+                    from_agent_id: before.agent_id,
+                    to_agent_id: to_agent,
+                    queue: entry.queue.clone(),
+                    reason,
+                    actor_id: actor,
+                    transferred_at: now,
+                },
+            )
+            .await?;
+        self.inner.outbox.commit(tx).await?;
+        self.wake();
+        store::entry(&self.inner.pool, ticket)
+            .await?
+            .ok_or_else(|| ApiError::not_found("queue entry"))
+    }
+
+    /// Raises a ticket's priority and, with `tier_up`, the tier it needs; a holder below the new
+    /// tier gives it back to the queue. Returns the new tier.
+    pub async fn escalate(
+        &self,
+        tx: &mut Tx,
+        ticket: Uuid,
+        reason: &str,
+        raise_tier: bool,
+        supervisor: Option<Uuid>,
+    ) -> anyhow::Result<Option<(QueueEntryRow, String)>> {
+        let Some(before) = store::entry_for_update(tx, ticket).await? else {
+            return Ok(None);
+        };
+        if matches!(before.status.as_str(), "closed" | "held") {
+            return Ok(None);
+        }
+        let now = Utc::now();
+        let new_tier = if raise_tier {
+            tier_up(&before.tier).to_owned()
+        } else {
+            before.tier.clone()
+        };
+        let new_priority = match priority(&before.priority) {
+            Priority::Low => Priority::Normal,
+            Priority::Normal => Priority::High,
+            Priority::High | Priority::Urgent => Priority::Urgent,
+        };
+        let score = queue::score(
+            before.enqueued_at,
+            new_priority,
+            standing(&before, true),
+            &self.inner.settings,
+        )
+        .min(before.score);
+        let entry = store::set_requirement(
+            tx,
+            ticket,
+            &new_tier,
+            new_priority.as_str(),
+            score,
+            "escalated",
+            serde_json::json!({"reason": reason, "from_tier": before.tier, "to_tier": new_tier, "priority": new_priority.as_str()}),
+        )
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("queue entry vanished"))?;
+        let holder_tier = before
+            .agent_id
+            .and_then(|a| self.inner.catalog.agent(a))
+            .map(|a| a.tier);
+        match before.status.as_str() {
+            "waiting" => {
+                self.inner
+                    .live
+                    .update_waiting(&entry.queue, ticket, score, &new_tier)
+                    .await?;
+            }
+            "offered" | "assigned"
+                if holder_tier
+                    .as_deref()
+                    .is_some_and(|t| tier_rank(t) < tier_rank(&new_tier)) =>
+            {
+                // Re-routed: the holder's tier is below what the ticket now needs.
+                let agent = before.agent_id.unwrap_or_default();
+                let mut m = Move::new(ticket, &["offered", "assigned"], "waiting", "rerouted");
+                m.detail = serde_json::json!({"from_agent_id": agent, "tier": new_tier});
+                store::apply(tx, &m).await?;
+                store::release_assignment(tx, ticket).await?;
+                self.inner
+                    .live
+                    .release(ticket, &before.queue, &before.channel, now.timestamp_millis())
+                    .await?;
+                let mut live = live_ticket(&entry);
+                live.tried = vec![agent];
+                self.inner.live.enqueue(&live).await?;
+                self.wake();
+            }
+            _ => {}
+        }
+        self.inner
+            .outbox
+            .stage(
+                tx,
+                TicketEscalatedV1 {
+                    ticket_id: ticket,
+                    customer_id: entry.customer_id,
+                    from_tier: before.tier.clone(),
+                    to_tier: new_tier.clone(),
+                    priority: new_priority,
+                    reason: reason.to_owned(),
+                    agent_id: before.agent_id,
+                    supervisor_id: supervisor,
+                    escalated_at: now,
+                },
+            )
+            .await?;
+        tracing::info!(ticket_id = %ticket, from = %before.tier, to = %new_tier, reason, "ticket escalated");
+        Ok(Some((entry, new_tier)))
+    }
+
+    /// Moves a waiting ticket ahead (its clock gave the warning).
+    pub async fn raise(&self, tx: &mut Tx, ticket: Uuid) -> anyhow::Result<()> {
+        let Some(e) = store::entry_for_update(tx, ticket).await? else {
+            return Ok(());
+        };
+        let score = queue::score(
+            e.enqueued_at,
+            priority(&e.priority),
+            standing(&e, true),
+            &self.inner.settings,
+        )
+        .min(e.score);
+        store::set_requirement(
+            tx,
+            ticket,
+            &e.tier,
+            &e.priority,
+            score,
+            "raised",
+            serde_json::json!({"reason": "sla_warning"}),
+        )
+        .await?;
+        if e.status == "waiting" {
+            self.inner.live.update_waiting(&e.queue, ticket, score, &e.tier).await?;
+        }
+        Ok(())
+    }
+
+    /// The supervisor to tell about a ticket: its agent's, else the configured one.
+    pub fn supervisor_of(&self, agent: Option<Uuid>) -> Option<Uuid> {
+        agent
+            .and_then(|a| self.inner.catalog.agent(a))
+            .and_then(|a| a.supervisor_id)
+            .or(self.inner.settings.escalation_supervisor_id)
+    }
+
+    /// Rebuilds the live state from Postgres (Redis was flushed or lost). One replica at a time.
+    pub async fn rebuild(&self) -> anyhow::Result<Option<usize>> {
+        let owner = Uuid::new_v4().to_string();
+        if !self.inner.live.lock_rebuild(&owner, 60_000).await? {
+            return Ok(None);
+        }
+        let live = &self.inner.live;
+        live.wipe().await?;
+        self.inner.catalog.refresh().await?;
+        for a in self.inner.catalog.agents() {
+            live.set_capacity(a.id, &a.capacity.0).await?;
+        }
+        let entries = store::live_entries(&self.inner.pool).await?;
+        let tried: std::collections::HashMap<Uuid, Vec<Uuid>> = sqlx::query_as::<_, (Uuid, Vec<Uuid>)>(
+            "SELECT l.ticket_id, array_agg(DISTINCT l.agent_id) FROM routing_log l \
+             JOIN queue_entry e ON e.ticket_id = l.ticket_id AND e.status = 'waiting' \
+             WHERE l.kind IN ('offer_expired', 'declined', 'agent_away') AND l.agent_id IS NOT NULL \
+             GROUP BY l.ticket_id",
+        )
+        .fetch_all(&self.inner.pool)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+        let mut queues: Vec<String> = self.inner.catalog.queue_names();
+        for e in &entries {
+            match (e.status.as_str(), e.agent_id) {
+                ("waiting", _) => {
+                    let mut t = live_ticket(e);
+                    t.tried = tried.get(&e.ticket_id).cloned().unwrap_or_default();
+                    live.enqueue(&t).await?;
+                }
+                ("offered", Some(agent)) => {
+                    let expires = e.offer_expires_at.map_or(0, |t| t.timestamp_millis());
+                    live.restore_holding(e.ticket_id, agent, &e.channel, Some(expires))
+                        .await?;
+                }
+                ("assigned", Some(agent)) => {
+                    live.restore_holding(e.ticket_id, agent, &e.channel, None).await?;
+                }
+                _ => {}
+            }
+            if !queues.contains(&e.queue) {
+                queues.push(e.queue.clone());
+            }
+        }
+        live.finish_rebuild(&queues).await?;
+        tracing::info!(entries = entries.len(), "live state rebuilt from Postgres");
+        self.wake();
+        Ok(Some(entries.len()))
+    }
+}
+
+/// Every replica's dispatcher: rebuilds a lost live state, returns lapsed offers and offers
+/// waiting tickets, when woken and at least every `dispatch_interval_ms`.
+pub struct Dispatcher {
+    pub router: Router,
+}
+
+impl Task for Dispatcher {
+    fn run(self: Box<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let r = self.router;
+            let interval = Duration::from_millis(r.inner.settings.dispatch_interval_ms.max(10));
+            let mut last_sweep = std::time::Instant::now();
+            loop {
+                let pass = async {
+                    if !r.inner.live.is_built().await? {
+                        r.rebuild().await?;
+                    }
+                    if last_sweep.elapsed() >= Duration::from_millis(500) {
+                        last_sweep = std::time::Instant::now();
+                        r.sweep_offers().await?;
+                    }
+                    // Keep going while passes make offers (more may be possible).
+                    while r.dispatch().await? > 0 {}
+                    anyhow::Ok(())
+                };
+                if let Err(e) = pass.await {
+                    tracing::warn!(error = %format!("{e:#}"), "dispatch pass failed; will retry");
+                }
+                tokio::select! {
+                    _ = r.inner.wake.notified() => {}
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = cancel.cancelled() => return,
+                }
+            }
+        })
+    }
+}
