@@ -11,6 +11,8 @@ CREATE TABLE queue_def (
     skill       TEXT,
     -- Higher wins when several queues take the same ticket.
     precedence  INT         NOT NULL DEFAULT 0,
+    -- Offer its tickets to agents (push); false: agents take them when ready (pull).
+    push        BOOLEAN     NOT NULL DEFAULT true,
     active      BOOLEAN     NOT NULL DEFAULT true,
     created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at  TIMESTAMPTZ NOT NULL DEFAULT now(),

@@ -28,11 +28,14 @@ pub struct QueueDef {
     pub skill: Option<String>,
     /// Higher wins when several queues take a ticket.
     pub precedence: i32,
+    /// Offered to agents (push); false: agents take its tickets with "next" (pull).
+    pub push: bool,
     pub active: bool,
     pub updated_at: DateTime<Utc>,
 }
 
-const QUEUE_COLUMNS: &str = "name, description, categories, channels, tier, skill, precedence, active, updated_at";
+const QUEUE_COLUMNS: &str =
+    "name, description, categories, channels, tier, skill, precedence, push, active, updated_at";
 
 pub async fn list_queues(pool: &PgPool) -> Result<Vec<QueueDef>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {QUEUE_COLUMNS} FROM queue_def ORDER BY name"))
@@ -44,11 +47,11 @@ pub async fn list_queues(pool: &PgPool) -> Result<Vec<QueueDef>, sqlx::Error> {
 pub async fn upsert_queue(pool: &PgPool, q: &QueueDef) -> Result<(QueueDef, bool), sqlx::Error> {
     let (row, created): (QueueDef, bool) = {
         let row: QueueDef = sqlx::query_as(&format!(
-            "INSERT INTO queue_def (name, description, categories, channels, tier, skill, precedence, active) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+            "INSERT INTO queue_def (name, description, categories, channels, tier, skill, precedence, push, active) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, categories = EXCLUDED.categories, \
                 channels = EXCLUDED.channels, tier = EXCLUDED.tier, skill = EXCLUDED.skill, \
-                precedence = EXCLUDED.precedence, active = EXCLUDED.active, updated_at = now() \
+                precedence = EXCLUDED.precedence, push = EXCLUDED.push, active = EXCLUDED.active, updated_at = now() \
              RETURNING {QUEUE_COLUMNS}"
         ))
         .bind(&q.name)
@@ -58,6 +61,7 @@ pub async fn upsert_queue(pool: &PgPool, q: &QueueDef) -> Result<(QueueDef, bool
         .bind(&q.tier)
         .bind(&q.skill)
         .bind(q.precedence)
+        .bind(q.push)
         .bind(q.active)
         .fetch_one(pool)
         .await?;
@@ -192,6 +196,16 @@ impl Catalog {
             channel: t.channel.to_owned(),
         };
         (queue, requirement)
+    }
+
+    /// Names of the active queues whose tickets are offered (push).
+    pub fn push_queues(&self) -> Vec<String> {
+        self.current()
+            .queues
+            .iter()
+            .filter(|q| q.active && q.push)
+            .map(|q| q.name.clone())
+            .collect()
     }
 
     /// Names of the active queues.

@@ -269,7 +269,17 @@ impl Router {
         if candidates.is_empty() {
             return Ok(0);
         }
-        let queues = self.inner.live.queue_names().await?;
+        // Queues no longer defined still drain by offers.
+        let defined = self.inner.catalog.queue_names();
+        let push = self.inner.catalog.push_queues();
+        let queues: Vec<String> = self
+            .inner
+            .live
+            .queue_names()
+            .await?
+            .into_iter()
+            .filter(|q| push.contains(q) || !defined.contains(q))
+            .collect();
         let mut heads = self.inner.live.heads(&queues, s.heads_per_queue as isize).await?;
         heads.sort_by(|a, b| a.score.total_cmp(&b.score));
         let now_ms = Utc::now().timestamp_millis();
@@ -492,6 +502,12 @@ impl Router {
             ));
         }
         let me = catalog::candidate(&row, state.load, state.idle_since_ms);
+        if me.capacity.keys().all(|ch| me.free_on(ch) == 0) {
+            return Err(ApiError::conflict(
+                "at_capacity",
+                "you hold as many tickets as your capacity allows",
+            ));
+        }
         let queues = self.inner.live.queue_names().await?;
         let mut heads = self.inner.live.heads(&queues, s.heads_per_queue as isize).await?;
         heads.sort_by(|a, b| a.score.total_cmp(&b.score));

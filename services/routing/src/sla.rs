@@ -241,12 +241,7 @@ impl Sla {
         self.schedule(tx, ticket, &started).await
     }
 
-    async fn schedule(
-        &self,
-        tx: &mut Tx,
-        ticket: Uuid,
-        timers: &[Started],
-    ) -> Result<(), sqlx::Error> {
+    async fn schedule(&self, tx: &mut Tx, ticket: Uuid, timers: &[Started]) -> Result<(), sqlx::Error> {
         let payloads: Vec<(TimerJob, String)> = timers
             .iter()
             .map(|(metric, _, _, generation)| {

@@ -155,16 +155,15 @@ pub async fn open_assignment(
     channel: &str,
     how: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "WITH closed AS (UPDATE assignment SET released_at = now() WHERE ticket_id = $1 AND released_at IS NULL) \
-         INSERT INTO assignment (ticket_id, agent_id, channel, how) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(ticket)
-    .bind(agent)
-    .bind(channel)
-    .bind(how)
-    .execute(&mut **tx)
-    .await?;
+    // Two statements: within one, the insert would still see the row being released.
+    release_assignment(tx, ticket).await?;
+    sqlx::query("INSERT INTO assignment (ticket_id, agent_id, channel, how) VALUES ($1, $2, $3, $4)")
+        .bind(ticket)
+        .bind(agent)
+        .bind(channel)
+        .bind(how)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

@@ -96,6 +96,9 @@ pub struct QueueRequest {
     pub skill: Option<String>,
     #[serde(default)]
     pub precedence: i32,
+    /// Offer its tickets to agents (default true); false: agents pull them with "next".
+    #[serde(default)]
+    pub push: Option<bool>,
     #[serde(default)]
     pub active: Option<bool>,
 }
@@ -159,6 +162,7 @@ pub async fn put_queue(
         tier,
         skill: b.skill,
         precedence: b.precedence,
+        push: b.push.unwrap_or(true),
         active: b.active.unwrap_or(true),
         updated_at: Utc::now(),
     };

@@ -8,10 +8,11 @@ use platform::auth::Role;
 use platform::bus::Outgoing;
 use platform::testing::{TestApp, spawn};
 use routing::live::LiveQueues;
-use serde_json::Value;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 mod agents;
+mod assignment;
 
 async fn app() -> TestApp {
     app_with(&[]).await
@@ -240,4 +241,82 @@ async fn auto_answered_tickets_are_held_until_handed_to_people_and_angry_ones_go
         entry_status(&app, answered.data.ticket_id).await.as_deref(),
         Some("assigned")
     );
+}
+
+/// PUTs or POSTs JSON; the status and the JSON body (null when none).
+async fn send_json(req: reqwest::RequestBuilder, body: Option<Value>) -> (u16, Value) {
+    let req = match body {
+        Some(b) => req.json(&b),
+        None => req,
+    };
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn put_json(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
+    send_json(
+        app.client.put(format!("{}{path}", app.url)).bearer_auth(token),
+        Some(body),
+    )
+    .await
+}
+
+async fn post_json(app: &TestApp, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    send_json(app.post(path, token), body).await
+}
+
+/// Defines an agent and sets them online; their id.
+async fn online_agent(app: &TestApp, tier: &str, skills: &[&str], languages: &[&str], capacity: Value) -> Uuid {
+    let id = Uuid::new_v4();
+    let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
+    let (status, body) = put_json(
+        app,
+        &format!("/v1/agents/{id}"),
+        &supervisor,
+        json!({"display_name": format!("{tier} agent"), "tier": tier, "skills": skills, "languages": languages,
+               "capacity": capacity}),
+    )
+    .await;
+    assert!(status == 201, "agent: {status} {body}");
+    let (status, _) = put_json(
+        app,
+        &format!("/v1/agents/{id}/presence"),
+        &app.token(id, Role::Agent),
+        json!({"status": "online"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    id
+}
+
+/// The tickets offered to `agent` now.
+async fn offers_of(app: &TestApp, agent: Uuid) -> Vec<Uuid> {
+    let v = app
+        .get_json(&format!("/v1/agents/{agent}/offers"), &app.token(agent, Role::Agent))
+        .await;
+    v["items"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["ticket_id"].as_str()?.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+async fn entry_json(app: &TestApp, ticket: Uuid) -> Value {
+    app.get_json(
+        &format!("/v1/queue-entries/{ticket}"),
+        &app.token(Uuid::new_v4(), Role::Supervisor),
+    )
+    .await
+}
+
+/// Events of `event_type` about `ticket` in the outbox.
+async fn events_about(app: &TestApp, event_type: &str, ticket: Uuid) -> Vec<Value> {
+    sqlx::query_scalar(
+        "SELECT envelope FROM outbox_event WHERE event_type = $1 AND envelope->>'subject' = $2 ORDER BY created_at",
+    )
+    .bind(event_type)
+    .bind(ticket.to_string())
+    .fetch_all(&app.platform.pool)
+    .await
+    .expect("events")
 }
