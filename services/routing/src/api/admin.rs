@@ -39,7 +39,11 @@ fn validate(p: &Policy) -> Result<(), ApiError> {
         "name",
         "lowercase letters, digits, '-' or '_', at most 64",
     );
-    v.text(&p.description, "description", 500);
+    v.check(
+        p.description.chars().count() <= 500,
+        "description",
+        "at most 500 characters",
+    );
     for c in &p.channels {
         v.check(
             CHANNELS.contains(&c.as_str()),

@@ -125,7 +125,11 @@ pub async fn put_queue(
         "name",
         "lowercase letters, digits, '-' or '_', at most 64",
     );
-    v.text(&b.description, "description", 500);
+    v.check(
+        b.description.chars().count() <= 500,
+        "description",
+        "at most 500 characters",
+    );
     for c in &b.categories {
         v.check(
             CATEGORIES.contains(&c.as_str()),

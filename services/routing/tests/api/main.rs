@@ -13,6 +13,9 @@ use uuid::Uuid;
 
 mod agents;
 mod assignment;
+mod live;
+mod replicas;
+mod sla;
 
 async fn app() -> TestApp {
     app_with(&[]).await
@@ -20,6 +23,12 @@ async fn app() -> TestApp {
 
 /// The service with some `ROUTING__...` settings overridden.
 async fn app_with(settings: &[(&str, &str)]) -> TestApp {
+    spawn(&routing::SPEC, &env_with(settings).await).await.expect("spawn")
+}
+
+/// A fresh environment (database, Redis prefix, exchange) with some settings overridden; spawn
+/// it twice for two replicas.
+async fn env_with(settings: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
     let mut vars = testkit::Isolation::new()
         .service_env("ROUTING", "routing")
         .await
@@ -27,7 +36,7 @@ async fn app_with(settings: &[(&str, &str)]) -> TestApp {
     for (k, v) in settings {
         vars.insert((*k).to_owned(), (*v).to_owned());
     }
-    spawn(&routing::SPEC, &vars).await.expect("spawn")
+    vars
 }
 
 fn created(priority: Priority, category: Option<&str>) -> EventEnvelope<TicketCreatedV1> {
@@ -249,7 +258,15 @@ async fn send_json(req: reqwest::RequestBuilder, body: Option<Value>) -> (u16, V
         Some(b) => req.json(&b),
         None => req,
     };
-    let res = req.send().await.expect("request");
+    // A kept-alive connection the server just closed is retried once.
+    let retry = req.try_clone();
+    let res = match req.send().await {
+        Ok(res) => res,
+        Err(e) => match retry {
+            Some(r) if e.is_request() => r.send().await.expect("request"),
+            _ => panic!("request: {e}"),
+        },
+    };
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
 }
