@@ -47,9 +47,10 @@ impl Validate for NotificationSettings {
 pub async fn build(settings: Settings<NotificationSettings>) -> anyhow::Result<Application> {
     let platform = Platform::connect(NAME, &settings, &MIGRATIONS).await?;
     let locale = domain::message::Locale::parse(&settings.service.default_locale).unwrap_or_default();
-    let tasks: Vec<Box<dyn Task>> = vec![Box::new(
-        platform.consumer(events::TicketQueued::spec(), events::TicketQueued { locale }),
-    )];
+    let tasks: Vec<Box<dyn Task>> = vec![
+        Box::new(platform.consumer(events::TicketQueued::spec(), events::TicketQueued { locale })),
+        Box::new(platform.consumer(events::SlaBreached::spec(), events::SlaBreached { locale })),
+    ];
     let own = settings.service.clone();
     let api = Api::new(api::openapi(), move |cfg| api::configure(cfg, &own));
     Application::build(platform, &settings, api, tasks).await

@@ -277,3 +277,63 @@ async fn a_customer_reopens_within_the_window_only() {
         "{problem}"
     );
 }
+
+#[tokio::test]
+async fn routing_assignments_move_queued_tickets_to_their_agent() {
+    use contracts::EventEnvelope;
+    use contracts::routing::TicketAssignedV1;
+    use contracts::vocabulary::Channel;
+    let app = app().await;
+    let customer = Uuid::new_v4();
+    let token = app.token(customer, Role::Customer);
+    let t = open(&app, &token, "课程表在哪里看", "请问下周的课程表在哪里可以看到？").await;
+    assert_eq!(t["status"], "queued");
+    let id: Uuid = t["id"].as_str().and_then(|s| s.parse().ok()).expect("id");
+    let agent = Uuid::new_v4();
+    let env = EventEnvelope::new(
+        "routing",
+        TicketAssignedV1 {
+            ticket_id: id,
+            customer_id: customer,
+            agent_id: agent,
+            queue: "general".into(),
+            channel: Channel::Web,
+            tier: "junior".into(),
+            how: "offer".into(),
+            assigned_at: chrono::Utc::now(),
+        },
+    );
+    let body = serde_json::to_vec(&env).expect("json");
+    for _ in 0..2 {
+        app.platform
+            .bus
+            .publish_confirmed(&[platform::bus::Outgoing {
+                exchange: app.platform.bus.exchange(),
+                routing_key: "routing.ticket.assigned",
+                body: &body,
+                message_id: None,
+                headers: Default::default(),
+            }])
+            .await
+            .expect("publish");
+    }
+    let staff = app.token(agent, Role::Agent);
+    let ticket = testkit::eventually(10, "assigned", || async {
+        let v = app.get_json(&format!("/v1/tickets/{id}"), &staff).await;
+        Ok((v["status"] == "assigned").then_some(v))
+    })
+    .await
+    .expect("assigned");
+    assert_eq!(ticket["assignee_id"], agent.to_string());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let changes = count(
+        &app,
+        &format!(
+            "SELECT count(*) FROM outbox_event WHERE event_type = 'intake.ticket.status_changed' \
+             AND envelope->'data'->>'ticket_id' = '{id}' AND envelope->'data'->>'to' = 'assigned' \
+             AND envelope->'data'->>'assignee_id' = '{agent}'"
+        ),
+    )
+    .await;
+    assert_eq!(changes, 1, "one change, naming the agent, for a redelivered assignment");
+}

@@ -151,3 +151,56 @@ async fn the_inbox_pages_marks_read_and_shows_only_the_callers_messages() {
     let bad = app.get("/v1/inbox?cursor=nonsense", &token).send().await.expect("bad");
     assert_eq!(bad.status(), 422);
 }
+
+#[tokio::test]
+async fn a_breached_service_level_reaches_the_supervisors_inbox() {
+    use contracts::routing::{SlaBreachedV1, SlaTimerRef};
+    let app = app().await;
+    let supervisor = Uuid::new_v4();
+    let env = EventEnvelope::new(
+        "routing",
+        SlaBreachedV1 {
+            timer: SlaTimerRef {
+                ticket_id: Uuid::now_v7(),
+                customer_id: Uuid::new_v4(),
+                metric: "first_response".into(),
+                policy: "live-chat".into(),
+                target_secs: 30,
+                due_at: Utc::now(),
+                agent_id: None,
+                supervisor_id: Some(supervisor),
+            },
+            escalated_to_tier: Some("mid".into()),
+            breached_at: Utc::now(),
+        },
+    );
+    let body = serde_json::to_vec(&env).expect("json");
+    for _ in 0..2 {
+        app.platform
+            .bus
+            .publish_confirmed(&[Outgoing {
+                exchange: app.platform.bus.exchange(),
+                routing_key: "routing.sla.breached",
+                body: &body,
+                message_id: None,
+                headers: Default::default(),
+            }])
+            .await
+            .expect("publish");
+    }
+    let token = app.token(supervisor, Role::Supervisor);
+    let items = testkit::eventually(10, "the supervisor told", || async {
+        let v = inbox(&app, &token, "").await;
+        Ok(v["items"].as_array().filter(|a| !a.is_empty()).cloned())
+    })
+    .await
+    .expect("inbox");
+    assert_eq!(items[0]["kind"], "sla_breached");
+    assert!(items[0]["body"].as_str().unwrap_or_default().contains("mid"));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        inbox(&app, &token, "").await["items"].as_array().map(Vec::len),
+        Some(1),
+        "once"
+    );
+}
