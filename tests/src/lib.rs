@@ -107,8 +107,14 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Starts all five services and waits until each answers `/readyz` with 200.
+    /// Starts all five services and waits until each answers `/readyz` with 200; `extra_env`
+    /// keys (without the service prefix) go to every service.
     pub async fn start(extra_env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::start_with(extra_env, &[]).await
+    }
+
+    /// [`Stack::start`], with `(service, key, value)` settings for one service each.
+    pub async fn start_with(extra_env: &[(&str, &str)], per_service: &[(&str, &str, &str)]) -> anyhow::Result<Self> {
         let iso = testkit::Isolation::new();
         let mut services = Vec::new();
         for (name, prefix) in SERVICES {
@@ -119,6 +125,11 @@ impl Stack {
             env.insert(format!("{prefix}__BUS__QUEUE_PREFIX"), format!("t.{}.{name}", iso.id));
             for (k, v) in extra_env {
                 env.insert(format!("{prefix}__{k}"), (*v).to_owned());
+            }
+            for (service, k, v) in per_service {
+                if *service == name {
+                    env.insert(format!("{prefix}__{k}"), (*v).to_owned());
+                }
             }
             services.push(Service {
                 name,

@@ -1,4 +1,5 @@
 //! System tests: the five services as separate processes, driven over HTTP only.
 
 mod intake_flows;
+mod routing_flows;
 mod walking_skeleton;
