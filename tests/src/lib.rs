@@ -165,6 +165,35 @@ impl Stack {
             .unwrap_or_default()
     }
 
+    /// Starts one more process of `name` with the same settings on its own port (another
+    /// replica); its URL.
+    pub async fn add_replica(&mut self, name: &str) -> anyhow::Result<String> {
+        let first = self
+            .services
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| anyhow::anyhow!("no service {name}"))?;
+        let mut env = first.env.clone();
+        let port = free_port()?;
+        let key = env
+            .keys()
+            .find(|k| k.ends_with("__HTTP__PORT"))
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("{name} has no port setting"))?;
+        env.insert(key, port.to_string());
+        let mut replica = Service {
+            name: first.name,
+            url: format!("http://127.0.0.1:{port}"),
+            env,
+            child: None,
+        };
+        replica.start().await?;
+        wait_ready(&replica.url, replica.name).await?;
+        let url = replica.url.clone();
+        self.services.push(replica);
+        Ok(url)
+    }
+
     /// The database URL a service was started with.
     pub fn database_url(&self, name: &str) -> String {
         self.services

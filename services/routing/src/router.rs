@@ -38,7 +38,11 @@ struct Inner {
     sla: Sla,
     settings: RoutingSettings,
     wake: Notify,
+    agent_states: std::sync::Mutex<Option<(std::time::Instant, Vec<matching::Candidate>)>>,
 }
+
+/// How long the dispatcher trusts its copy of agents' presence and load.
+const AGENT_STATE_TTL: Duration = Duration::from_millis(100);
 
 /// Cheap to clone.
 #[derive(Clone)]
@@ -111,6 +115,7 @@ impl Router {
                 sla,
                 settings,
                 wake: Notify::new(),
+                agent_states: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -256,16 +261,8 @@ impl Router {
     pub async fn dispatch(&self) -> anyhow::Result<usize> {
         let s = &self.inner.settings;
         self.inner.catalog.fresh().await?;
-        let agents = self.inner.catalog.agents();
-        let ids: Vec<Uuid> = agents.iter().map(|a| a.id).collect();
-        let states = self.inner.live.agents(&ids).await?;
-        let mut candidates: Vec<matching::Candidate> = agents
-            .iter()
-            .zip(states)
-            .filter(|(_, st)| st.presence.as_deref() == Some("online"))
-            .map(|(a, st)| catalog::candidate(a, st.load, st.idle_since_ms))
-            .filter(|c| c.capacity.keys().any(|ch| c.free_on(ch) > 0))
-            .collect();
+        let mut candidates = self.online_agents().await?;
+        candidates.retain(|c| c.capacity.keys().any(|ch| c.free_on(ch) > 0));
         if candidates.is_empty() {
             return Ok(0);
         }
@@ -303,6 +300,7 @@ impl Router {
                         if let Some(c) = candidates.iter_mut().find(|c| c.id == agent) {
                             *c.load.entry(t.channel.clone()).or_default() += 1;
                         }
+                        self.note_load(agent, &t.channel, 1);
                         offered += 1;
                         break;
                     }
@@ -310,11 +308,53 @@ impl Router {
                     TakeOutcome::Full | TakeOutcome::NotOnline => {
                         // Another replica filled them, or they left: not this pass.
                         candidates.retain(|c| c.id != agent);
+                        self.forget_agents();
                     }
                 }
             }
         }
         Ok(offered)
+    }
+
+    /// Online agents with their load, from a copy at most `AGENT_STATE_TTL` old: matching reads
+    /// it on every pass, and the Lua step re-checks presence and capacity anyway, so a stale
+    /// copy costs at most a refused attempt.
+    async fn online_agents(&self) -> anyhow::Result<Vec<matching::Candidate>> {
+        if let Ok(guard) = self.inner.agent_states.lock()
+            && let Some((at, cached)) = guard.as_ref()
+            && at.elapsed() < AGENT_STATE_TTL
+        {
+            return Ok(cached.clone());
+        }
+        let agents = self.inner.catalog.agents();
+        let ids: Vec<Uuid> = agents.iter().map(|a| a.id).collect();
+        let states = self.inner.live.agents(&ids).await?;
+        let online: Vec<matching::Candidate> = agents
+            .iter()
+            .zip(states)
+            .filter(|(_, st)| st.presence.as_deref() == Some("online"))
+            .map(|(a, st)| catalog::candidate(a, st.load, st.idle_since_ms))
+            .collect();
+        if let Ok(mut guard) = self.inner.agent_states.lock() {
+            *guard = Some((std::time::Instant::now(), online.clone()));
+        }
+        Ok(online)
+    }
+
+    fn note_load(&self, agent: Uuid, channel: &str, delta: u16) {
+        if let Ok(mut guard) = self.inner.agent_states.lock()
+            && let Some((_, cached)) = guard.as_mut()
+            && let Some(c) = cached.iter_mut().find(|c| c.id == agent)
+        {
+            *c.load.entry(channel.to_owned()).or_default() += delta;
+        }
+    }
+
+    /// Drops the copy of agents' states (something changed that it does not show).
+    pub fn forget_agents(&self) {
+        if let Ok(mut guard) = self.inner.agent_states.lock() {
+            *guard = None;
+        }
     }
 
     /// Offers (`offer`) or gives a waiting ticket to an agent.
@@ -329,6 +369,7 @@ impl Router {
             Move::new(t.ticket_id, &["waiting"], "assigned", "assigned")
         };
         m.agent = Some(agent);
+        m.skip_locked = true;
         m.offer_expires_at = offer.then_some(expires);
         m.detail = serde_json::json!({"how": if offer { "offer" } else { "pull" }, "waited_secs": waited});
         let Some(entry) = store::apply(&mut tx, &m).await? else {
@@ -362,7 +403,7 @@ impl Router {
                     )
                     .await?;
             } else {
-                store::open_assignment(&mut tx, entry.ticket_id, agent, &entry.channel, "pull").await?;
+                store::open_assignment(&mut tx, entry.ticket_id, agent, &entry.channel, "pull", false).await?;
                 self.stage_assigned(&mut tx, &entry, agent, "pull", now).await?;
             }
             self.inner.outbox.commit(tx).await
@@ -428,7 +469,7 @@ impl Router {
         m.agent = Some(agent);
         m.detail = serde_json::json!({"how": "offer"});
         let entry = store::apply(&mut tx, &m).await?.ok_or_else(not_yours)?;
-        store::open_assignment(&mut tx, ticket, agent, &entry.channel, "offer").await?;
+        store::open_assignment(&mut tx, ticket, agent, &entry.channel, "offer", false).await?;
         if !self.inner.live.accept(ticket, agent).await? {
             return Err(not_yours());
         }
@@ -457,6 +498,7 @@ impl Router {
         }
         self.inner.outbox.commit(tx).await?;
         tracing::info!(ticket_id = %ticket, agent_id = %agent, kind, "offer returned to the queue");
+        self.forget_agents();
         self.wake();
         Ok(entry)
     }
@@ -569,6 +611,7 @@ impl Router {
             .live
             .release(ticket, &before.queue, &before.channel, now.timestamp_millis())
             .await?;
+        self.forget_agents();
         self.wake();
         Ok(())
     }
@@ -598,7 +641,7 @@ impl Router {
                 m.agent = Some(agent);
                 m.detail = serde_json::json!({"how": "manual", "from_agent_id": before.agent_id});
                 store::apply(tx, &m).await?;
-                store::open_assignment(tx, ticket, agent, &before.channel, "manual").await?;
+                store::open_assignment(tx, ticket, agent, &before.channel, "manual", true).await?;
             }
             None => {
                 self.inner
@@ -653,7 +696,7 @@ impl Router {
             let entry = store::apply(&mut tx, &m)
                 .await?
                 .ok_or_else(|| ApiError::conflict("not_transferable", "the ticket changed meanwhile"))?;
-            store::open_assignment(&mut tx, ticket, to, &entry.channel, "transfer").await?;
+            store::open_assignment(&mut tx, ticket, to, &entry.channel, "transfer", true).await?;
             let (outcome, _) = self
                 .inner
                 .live

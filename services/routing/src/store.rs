@@ -98,6 +98,8 @@ pub struct Move<'a> {
     pub enqueued_at: Option<DateTime<Utc>>,
     pub kind: &'a str,
     pub detail: serde_json::Value,
+    /// Skip (do not wait for) an entry another transaction has locked.
+    pub skip_locked: bool,
 }
 
 impl<'a> Move<'a> {
@@ -114,6 +116,7 @@ impl<'a> Move<'a> {
             enqueued_at: None,
             kind,
             detail: serde_json::json!({}),
+            skip_locked: false,
         }
     }
 }
@@ -122,11 +125,13 @@ impl<'a> Move<'a> {
 /// not in a state the move applies to.
 pub async fn apply(tx: &mut Tx, m: &Move<'_>) -> Result<Option<QueueEntryRow>, sqlx::Error> {
     let from: Vec<String> = m.from.iter().map(|s| (*s).to_owned()).collect();
+    let lock = if m.skip_locked { "FOR UPDATE SKIP LOCKED" } else { "FOR UPDATE" };
     sqlx::query_as(&format!(
         "WITH e AS (UPDATE queue_entry SET status = $3, agent_id = $4, offer_expires_at = $5, \
                         queue = COALESCE($6, queue), score = COALESCE($7, score), \
                         enqueued_at = COALESCE($8, enqueued_at), updated_at = now() \
-                    WHERE ticket_id = $1 AND status = ANY($2) AND ($9::uuid IS NULL OR agent_id = $9) \
+                    WHERE ticket_id = (SELECT ticket_id FROM queue_entry WHERE ticket_id = $1 AND status = ANY($2) \
+                                         AND ($9::uuid IS NULL OR agent_id = $9) {lock}) \
                     RETURNING {COLUMNS}), \
          l AS (INSERT INTO routing_log (ticket_id, kind, agent_id, queue, detail) \
                SELECT ticket_id, $10, $4, queue, $11 FROM e) \
@@ -147,16 +152,20 @@ pub async fn apply(tx: &mut Tx, m: &Move<'_>) -> Result<Option<QueueEntryRow>, s
     .await
 }
 
-/// Opens an assignment (capacity taken until released).
+/// Opens an assignment (capacity taken until released); `replace` first closes one the ticket
+/// has open (a transfer).
 pub async fn open_assignment(
     tx: &mut Tx,
     ticket: Uuid,
     agent: Uuid,
     channel: &str,
     how: &str,
+    replace: bool,
 ) -> Result<(), sqlx::Error> {
     // Two statements: within one, the insert would still see the row being released.
-    release_assignment(tx, ticket).await?;
+    if replace {
+        release_assignment(tx, ticket).await?;
+    }
     sqlx::query("INSERT INTO assignment (ticket_id, agent_id, channel, how) VALUES ($1, $2, $3, $4)")
         .bind(ticket)
         .bind(agent)

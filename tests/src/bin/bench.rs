@@ -12,6 +12,9 @@
 //! 4. Idle memory (RSS) of each service.
 //! 5. The quality report over 1,000,000 tickets vs the same figures computed by one SQL pass
 //!    over the tickets.
+//! 6. Routing with two replicas: assignments per second vs pgbench single-insert transactions;
+//!    the live state rebuilt from Postgres; `intake.ticket.created` published → offer latency
+//!    at 500 tickets/s.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -45,7 +48,7 @@ struct Args {
     /// Tickets generated for the quality-report benchmark.
     #[arg(long, default_value_t = 1_000_000)]
     report_tickets: u64,
-    /// Run only these benchmarks (comma-separated): memory, create, inbox, queue, report.
+    /// Run only these benchmarks (comma-separated): memory, create, inbox, queue, report, routing.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Where the Markdown report is written as well as printed.
@@ -72,10 +75,18 @@ async fn main() -> anyhow::Result<()> {
         args.clients
     )?;
     eprintln!("starting the five services (release build)...");
-    let mut stack = Stack::start(&[("TELEMETRY__LEVEL", "warn"), ("DATABASE__MAX_CONNECTIONS", "20")]).await?;
+    let mut stack = Stack::start_with(
+        &[("TELEMETRY__LEVEL", "warn"), ("DATABASE__MAX_CONNECTIONS", "20")],
+        // The routing run's agents neither send heartbeats nor answer offers.
+        &[
+            ("routing", "SERVICE__PRESENCE_TTL_SECS", "3600"),
+            ("routing", "SERVICE__OFFER_TIMEOUT_SECS", "3600"),
+        ],
+    )
+    .await?;
 
     if args.wants("memory") {
-        eprintln!("[1/5] idle memory...");
+        eprintln!("[1/6] idle memory...");
         tokio::time::sleep(Duration::from_secs(3)).await;
         writeln!(
             report,
@@ -88,7 +99,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     if args.wants("create") {
-        eprintln!("[2/5] ticket creation throughput: pgbench, then intake...");
+        eprintln!("[2/6] ticket creation throughput: pgbench, then intake...");
         let raw_tps = pgbench_two_inserts(&stack, &args).await?;
         seed_knowledge_base(&stack).await?;
         // Intake alone: routing and notifications wait (their queues keep the events), so the
@@ -158,7 +169,7 @@ async fn main() -> anyhow::Result<()> {
 
     if args.wants("inbox") {
         eprintln!(
-            "[3/5] ticket → inbox latency at {} tickets/s, then a bare broker hop...",
+            "[3/6] ticket → inbox latency at {} tickets/s, then a bare broker hop...",
             args.rate
         );
         let e2e = ticket_to_inbox(&stack, &args).await?;
@@ -185,7 +196,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     if args.wants("queue") {
-        eprintln!("[4/5] live-queue writes: Redis ZADD vs redis-benchmark...");
+        eprintln!("[4/6] live-queue writes: Redis ZADD vs redis-benchmark...");
         let (ours, raw) = redis_zadd(&args).await?;
         writeln!(
             report,
@@ -202,8 +213,13 @@ async fn main() -> anyhow::Result<()> {
     }
 
     if args.wants("report") {
-        eprintln!("[5/5] quality report over {} tickets...", args.report_tickets);
+        eprintln!("[5/6] quality report over {} tickets...", args.report_tickets);
         quality_report(&mut stack, &args, &mut report).await?;
+    }
+
+    if args.wants("routing") {
+        eprintln!("[6/6] routing with two replicas: pgbench single inserts, assignments, created → offer...");
+        routing_bench(&mut stack, &args, &mut report).await?;
     }
 
     stack.stop().await?;
@@ -887,4 +903,296 @@ async fn quality_report(stack: &mut Stack, args: &Args, report: &mut String) -> 
         raw.last().copied().unwrap_or(f64::NAN)
     )?;
     Ok(())
+}
+
+/// pgbench on a scratch database migrated with routing's schema: one insert per transaction
+/// (a routing-log row), the raw figure assignments are compared with.
+async fn pgbench_single_insert(args: &Args) -> anyhow::Result<f64> {
+    let url = testkit::create_database("bench_raw_routing").await?;
+    let status = Command::new(system_tests::bin_dir().join("routing"))
+        .arg("migrate")
+        .env("ROUTING__DATABASE__URL", &url)
+        .status()?;
+    anyhow::ensure!(status.success(), "migrating the scratch database failed");
+    let path = std::env::temp_dir().join(format!("bench-{}.sql", Uuid::new_v4()));
+    std::fs::write(
+        &path,
+        "INSERT INTO routing_log (ticket_id, kind, agent_id, queue) VALUES (gen_random_uuid(), 'assigned', gen_random_uuid(), 'general');\n",
+    )?;
+    let out = Command::new("pgbench")
+        .args(["-n", "-c", &args.clients.to_string(), "-j", "2", "-T", &args.seconds.to_string(), "-f"])
+        .arg(&path)
+        .arg(&url)
+        .output()?;
+    let _ = std::fs::remove_file(&path);
+    anyhow::ensure!(out.status.success(), "pgbench failed: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find(|l| l.starts_with("tps ="))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no tps in pgbench output: {text}"))
+}
+
+/// Defines `n` online agents through routing; their ids.
+async fn routing_agents(client: &reqwest::Client, url: &str, n: usize, skills: &[&str]) -> anyhow::Result<Vec<Uuid>> {
+    let supervisor = token(Uuid::new_v4(), Role::Supervisor);
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = Uuid::new_v4();
+        let res = client
+            .put(format!("{url}/v1/agents/{id}"))
+            .bearer_auth(&supervisor)
+            .json(&json!({"display_name": format!("bench agent {i}"), "tier": "junior", "skills": skills,
+                          "capacity": {"web": 50}}))
+            .send()
+            .await?;
+        anyhow::ensure!(res.status() == 201, "agent: {}", res.text().await?);
+        let res = client
+            .put(format!("{url}/v1/agents/{id}/presence"))
+            .bearer_auth(token(id, Role::Agent))
+            .json(&json!({"status": "online"}))
+            .send()
+            .await?;
+        anyhow::ensure!(res.status() == 200, "presence: {}", res.text().await?);
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// Routing with two replicas: assignments per second (agents asking for their next ticket,
+/// alternating replicas) vs pgbench single-insert transactions; the live state rebuilt from
+/// Postgres; and `intake.ticket.created` published → offer at a steady rate.
+async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> anyhow::Result<()> {
+    let raw_tps = pgbench_single_insert(args).await?;
+    let second = stack.add_replica("routing").await?;
+    let replicas = [stack.url("routing"), second];
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.clients).build()?;
+    let supervisor = token(Uuid::new_v4(), Role::Supervisor);
+
+    // Assignments: the general queue becomes a pull queue, filled straight from Postgres and
+    // rebuilt into Redis, then agents take tickets as fast as they can.
+    let res = client
+        .put(format!("{}/v1/queues/general", replicas[0]))
+        .bearer_auth(&supervisor)
+        .json(&json!({"description": "Bench: pulled", "tier": "junior", "push": false}))
+        .send()
+        .await?;
+    anyhow::ensure!(res.status().is_success(), "queue: {}", res.text().await?);
+    let agents = routing_agents(&client, &replicas[0], 400, &[]).await?;
+    let preload: i64 = 25_000;
+    {
+        let mut db = sqlx::PgConnection::connect(&stack.database_url("routing")).await?;
+        sqlx::query(
+            "INSERT INTO queue_entry (ticket_id, customer_id, queue, channel, priority, status, score, enqueued_at, tier) \
+             SELECT gen_random_uuid(), gen_random_uuid(), 'general', 'web', 'normal', 'waiting', \
+                    extract(epoch FROM now()) * 1000 + g, now(), 'junior' FROM generate_series(1, $1) g",
+        )
+        .bind(preload)
+        .execute(&mut db)
+        .await?;
+    }
+    let started = Instant::now();
+    let res = client
+        .post(format!("{}/v1/admin/rebuild", replicas[0]))
+        .bearer_auth(token(Uuid::new_v4(), Role::Admin))
+        .send()
+        .await?;
+    anyhow::ensure!(res.status() == 200, "rebuild: {}", res.text().await?);
+    let rebuild_secs = started.elapsed().as_secs_f64();
+    // Both replicas' caches see the pull queue and the agents.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    eprintln!("      {preload} waiting tickets rebuilt into Redis in {rebuild_secs:.1}s; {} agents pulling...", agents.len());
+    let stop = Arc::new(AtomicBool::new(false));
+    let agents = Arc::new(agents);
+    let mut tasks = Vec::new();
+    for c in 0..args.clients {
+        let (client, stop, agents, url) = (client.clone(), stop.clone(), agents.clone(), replicas[c % 2].clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut i = c;
+            while !stop.load(Ordering::Relaxed) {
+                let agent = agents[i % agents.len()];
+                i += args_clients_step(c);
+                let t = Instant::now();
+                let res = client
+                    .post(format!("{url}/v1/agents/{agent}/next"))
+                    .bearer_auth(token(agent, Role::Agent))
+                    .send()
+                    .await;
+                if matches!(res, Ok(ref r) if r.status() == 200) {
+                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+            lat
+        }));
+    }
+    let run = Instant::now();
+    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = run.elapsed().as_secs_f64();
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await?);
+    }
+    lat.sort_by(f64::total_cmp);
+    let assigned = lat.len();
+    let rate = assigned as f64 / elapsed;
+
+    // Offers: tickets published as intake publishes them, at a steady rate, offered by the two
+    // replicas' dispatchers to agents with the skill.
+    let offer_rate: u64 = 500;
+    let _offerers = routing_agents(&client, &replicas[0], 100, &["technical"]).await?;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (to_offer, to_event) = created_to_offer(stack, offer_rate, args.seconds).await?;
+
+    writeln!(report, "\n## Routing, two replicas\n")?;
+    writeln!(report, "| measure | value |\n|---|---|")?;
+    writeln!(
+        report,
+        "| assignments/s: agents asking for their next ticket ({} clients, alternating replicas; Lua take + Postgres entry, log, assignment and outbox rows) | {rate:.0} |",
+        args.clients
+    )?;
+    writeln!(report, "| raw PostgreSQL single-insert transactions (pgbench) tx/s | {raw_tps:.0} |")?;
+    writeln!(report, "| ratio (target ≥ 50%) | {:.0}% |", 100.0 * rate / raw_tps)?;
+    writeln!(
+        report,
+        "| \"next ticket\" request latency p50 / p99 ms | {:.1} / {:.1} |",
+        pct(&lat, 0.5),
+        pct(&lat, 0.99)
+    )?;
+    writeln!(report, "| live state rebuilt from Postgres: {preload} waiting tickets, s | {rebuild_secs:.2} |")?;
+    writeln!(
+        report,
+        "| `intake.ticket.created` published → offer committed at {offer_rate}/s ({} tickets) p50 / p99 ms (target p99 ≤ 100) | {:.1} / {:.1} |",
+        to_offer.len(),
+        pct(&to_offer, 0.5),
+        pct(&to_offer, 0.99)
+    )?;
+    writeln!(
+        report,
+        "| … → `routing.ticket.offered` received by a subscriber p50 / p99 ms | {:.1} / {:.1} |",
+        pct(&to_event, 0.5),
+        pct(&to_event, 0.99)
+    )?;
+    Ok(())
+}
+
+fn args_clients_step(_c: usize) -> usize {
+    // Each client walks the agent list with a stride, so clients rarely ask for the same agent.
+    97
+}
+
+fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
+}
+
+/// Publishes `intake.ticket.created` (technical, web) at `rate`/s for `seconds`; latencies from
+/// each publish to its offer's `offered_at`, and to the `routing.ticket.offered` event arriving.
+async fn created_to_offer(stack: &Stack, rate: u64, seconds: u64) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    use contracts::intake::TicketCreatedV1;
+    use contracts::routing::TicketOfferedV1;
+    let exchange = stack
+        .services
+        .iter()
+        .find(|s| s.name == "routing")
+        .and_then(|s| s.setting("BUS__EXCHANGE"))
+        .ok_or_else(|| anyhow::anyhow!("no exchange"))?
+        .to_owned();
+    let conn = lapin::Connection::connect(&testkit::amqp_url(), lapin::ConnectionProperties::default()).await?;
+    let ch = conn.create_channel().await?;
+    ch.confirm_select(Default::default()).await?;
+    let queue = format!("bench.offered.{}", Uuid::new_v4().simple());
+    ch.queue_declare(
+        ShortString::from(queue.as_str()),
+        QueueDeclareOptions {
+            exclusive: true,
+            auto_delete: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await?;
+    ch.queue_bind(
+        ShortString::from(queue.as_str()),
+        ShortString::from(exchange.as_str()),
+        ShortString::from("routing.ticket.offered"),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await?;
+    let mut consumer = ch
+        .basic_consume(
+            ShortString::from(queue.as_str()),
+            ShortString::from(""),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    let sent: Arc<std::sync::Mutex<std::collections::HashMap<Uuid, f64>>> = Arc::default();
+    let total = rate * seconds;
+    let receiver = {
+        let sent = sent.clone();
+        tokio::spawn(async move {
+            let (mut to_offer, mut to_event) = (Vec::new(), Vec::new());
+            while let Ok(Some(Ok(d))) = tokio::time::timeout(Duration::from_secs(15), consumer.next()).await {
+                let arrived = now_ms();
+                let Ok(env) = serde_json::from_slice::<contracts::EventEnvelope<TicketOfferedV1>>(&d.data) else {
+                    continue;
+                };
+                let published = sent.lock().ok().and_then(|m| m.get(&env.data.ticket_id).copied());
+                if let Some(p) = published {
+                    to_offer.push(env.data.offered_at.timestamp_micros() as f64 / 1000.0 - p);
+                    to_event.push(arrived - p);
+                }
+                if to_event.len() as u64 >= total {
+                    break;
+                }
+            }
+            (to_offer, to_event)
+        })
+    };
+    let mut interval = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
+    for i in 0..total {
+        interval.tick().await;
+        let env = contracts::EventEnvelope::new(
+            "intake",
+            TicketCreatedV1 {
+                ticket_id: Uuid::now_v7(),
+                customer_id: Uuid::new_v4(),
+                channel: contracts::vocabulary::Channel::Web,
+                subject: format!("直播课进不去 {i}"),
+                priority: contracts::vocabulary::Priority::Normal,
+                category: Some("technical".into()),
+                language: Some("zh-CN".into()),
+                details: Default::default(),
+                created_at: chrono::Utc::now(),
+            },
+        );
+        let body = serde_json::to_vec(&env)?;
+        if let Ok(mut m) = sent.lock() {
+            m.insert(env.data.ticket_id, now_ms());
+        }
+        ch.basic_publish(
+            ShortString::from(exchange.as_str()),
+            ShortString::from("intake.ticket.created"),
+            Default::default(),
+            &body,
+            lapin::BasicProperties::default()
+                .with_delivery_mode(2)
+                .with_content_type(ShortString::from("application/cloudevents+json")),
+        )
+        .await?;
+    }
+    let (mut to_offer, mut to_event) = receiver.await?;
+    to_offer.sort_by(f64::total_cmp);
+    to_event.sort_by(f64::total_cmp);
+    let _ = conn.close(200, ShortString::from("done")).await;
+    Ok((to_offer, to_event))
 }

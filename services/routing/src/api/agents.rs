@@ -77,6 +77,7 @@ pub async fn upsert(
     let (row, created) = agents::upsert(&platform.pool, id, &profile).await?;
     router.live().set_capacity(id, &row.capacity.0).await?;
     router.catalog().invalidate();
+    router.forget_agents();
     router.wake();
     let status = presence.get(id).await.map_err(ApiError::internal)?;
     let body = response(row, status);
@@ -206,6 +207,7 @@ pub async fn set_presence(
         .ok_or_else(|| ApiError::not_found("agent"))?;
     presence.set(id, &body.status).await.map_err(ApiError::internal)?;
     // Coming online frees offers for them; going away returns theirs to the queue.
+    router.forget_agents();
     router.wake();
     Ok(web::Json(PresenceResponse {
         agent_id: id,
