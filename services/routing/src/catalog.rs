@@ -135,10 +135,16 @@ impl Catalog {
         if stale { self.refresh().await } else { Ok(()) }
     }
 
-    /// Forces the next [`Catalog::fresh`] to reload.
+    /// Forces the next [`Catalog::fresh`] to reload; until then readers keep the current copy
+    /// (never an empty one).
     pub fn invalidate(&self) {
         if let Ok(mut s) = self.snapshot.write() {
-            *s = Arc::new(Snapshot::default());
+            *s = Arc::new(Snapshot {
+                queues: s.queues.clone(),
+                agents: s.agents.clone(),
+                policies: s.policies.clone(),
+                loaded: None,
+            });
         }
     }
 

@@ -132,6 +132,10 @@ pub async fn build(settings: Settings<RoutingSettings>) -> anyhow::Result<Applic
         sla,
         service.clone(),
     );
+    // Redis lost the live state (or this is the first start): rebuilt before serving.
+    if !live.is_built().await? {
+        router.rebuild(false).await?;
+    }
     platform.jobs = platform
         .jobs
         .clone()

@@ -29,6 +29,8 @@ use crate::agents;
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveTicket {
     pub ticket_id: Uuid,
+    /// Carried for the events an offer or take publishes.
+    pub customer_id: Option<Uuid>,
     pub queue: String,
     pub score: f64,
     pub channel: String,
@@ -58,6 +60,8 @@ pub enum TakeOutcome {
     NotOnline,
     /// The agent is at capacity on the ticket's channel.
     Full,
+    /// The live state is being rebuilt from Postgres; try again shortly.
+    Rebuilding,
 }
 
 /// A queue's live figures.
@@ -74,8 +78,9 @@ pub struct QueueStats {
 static TAKE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-        -- KEYS: queue, presence, load, cap, offer, offers, holder
+        -- KEYS: queue, presence, load, cap, offer, offers, holder, rebuilding
         -- ARGV: ticket, agent, channel, mode (offer|take), offer expiry (ms)
+        if redis.call('EXISTS', KEYS[8]) == 1 then return -3 end
         if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false then return 0 end
         if redis.call('GET', KEYS[2]) ~= 'online' then return -1 end
         local load = tonumber(redis.call('HGET', KEYS[3], ARGV[3]) or '0')
@@ -96,7 +101,8 @@ static TAKE: LazyLock<Script> = LazyLock::new(|| {
 static ACCEPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-        -- KEYS: offer, offers, holder; ARGV: ticket, agent
+        -- KEYS: offer, offers, holder, rebuilding; ARGV: ticket, agent
+        if redis.call('EXISTS', KEYS[4]) == 1 then return -3 end
         if redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end
         redis.call('DEL', KEYS[1])
         redis.call('ZREM', KEYS[2], ARGV[1])
@@ -146,9 +152,10 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
 static ASSIGN_TO: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-        -- KEYS: offer, offers, holder, queue, to presence, to load, to cap, ticket hash
+        -- KEYS: offer, offers, holder, queue, to presence, to load, to cap, ticket hash, rebuilding
         -- ARGV: ticket, to agent, channel, check (1: must be online with free capacity), load key prefix,
         --       expected current holder ('' for any)
+        if redis.call('EXISTS', KEYS[9]) == 1 then return {-3, ''} end
         local cur = redis.call('GET', KEYS[3])
         if not cur then cur = redis.call('GET', KEYS[1]) end
         if ARGV[6] ~= '' and cur ~= ARGV[6] then return {0, ''} end
@@ -177,6 +184,7 @@ fn outcome(code: i64) -> TakeOutcome {
         1 => TakeOutcome::Done,
         -1 => TakeOutcome::NotOnline,
         -2 => TakeOutcome::Full,
+        -3 => TakeOutcome::Rebuilding,
         _ => TakeOutcome::Gone,
     }
 }
@@ -247,6 +255,7 @@ impl LiveQueues {
                     ("lang", t.language.as_deref().unwrap_or("")),
                     ("enq", &t.enqueued_ms.to_string()),
                     ("tried", &tried.join(",")),
+                    ("cust", &t.customer_id.map(|c| c.to_string()).unwrap_or_default()),
                 ],
             )
             .ignore()
@@ -281,6 +290,9 @@ impl LiveQueues {
 
     /// The first `per_queue` waiting tickets of each queue, with what they need.
     pub async fn heads(&self, queues: &[String], per_queue: isize) -> redis::RedisResult<Vec<LiveTicket>> {
+        if queues.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut conn = self.redis.conn.clone();
         let mut pipe = redis::pipe();
         for q in queues {
@@ -302,7 +314,7 @@ impl LiveQueues {
         for (_, id, _) in &members {
             pipe.cmd("HMGET")
                 .arg(self.ticket_key(*id))
-                .arg(&["ch", "tier", "skill", "lang", "enq", "tried"]);
+                .arg(&["ch", "tier", "skill", "lang", "enq", "tried", "cust"]);
         }
         let fields: Vec<Vec<Option<String>>> = pipe.query_async(&mut conn).await?;
         let opt = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
@@ -314,6 +326,7 @@ impl LiveQueues {
                 let channel = opt(f.first()?)?;
                 Some(LiveTicket {
                     ticket_id,
+                    customer_id: opt(f.get(6)?).and_then(|s| s.parse().ok()),
                     queue,
                     score,
                     channel,
@@ -345,6 +358,7 @@ impl LiveQueues {
             .key(self.offer_key(t.ticket_id))
             .key(self.key(&["offers"]))
             .key(self.holder_key(t.ticket_id))
+            .key(self.key(&["rebuilding"]))
             .arg(t.ticket_id.to_string())
             .arg(agent.to_string())
             .arg(&t.channel)
@@ -355,18 +369,19 @@ impl LiveQueues {
         Ok(outcome(code))
     }
 
-    /// The agent accepts their offer; false when it is not (or no longer) theirs.
-    pub async fn accept(&self, ticket: Uuid, agent: Uuid) -> redis::RedisResult<bool> {
+    /// The agent accepts their offer: `Done`, `Gone` (not, or no longer, theirs) or `Rebuilding`.
+    pub async fn accept(&self, ticket: Uuid, agent: Uuid) -> redis::RedisResult<TakeOutcome> {
         let mut conn = self.redis.conn.clone();
         let code: i64 = ACCEPT
             .key(self.offer_key(ticket))
             .key(self.key(&["offers"]))
             .key(self.holder_key(ticket))
+            .key(self.key(&["rebuilding"]))
             .arg(ticket.to_string())
             .arg(agent.to_string())
             .invoke_async(&mut conn)
             .await?;
-        Ok(code == 1)
+        Ok(outcome(code))
     }
 
     /// Puts a ticket offered to or held by `agent` back in `queue` at `score`; `remember` keeps
@@ -449,6 +464,7 @@ impl LiveQueues {
             .key(self.load_key(to))
             .key(self.cap_key(to))
             .key(self.ticket_key(ticket))
+            .key(self.key(&["rebuilding"]))
             .arg(ticket.to_string())
             .arg(to.to_string())
             .arg(channel)
@@ -532,6 +548,9 @@ impl LiveQueues {
         let mut conn = self.redis.conn.clone();
         let mut names: Vec<String> = conn.smembers(self.key(&["queues"])).await?;
         names.sort();
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut pipe = redis::pipe();
         for name in &names {
             let key = self.queue_key(name);
@@ -603,17 +622,22 @@ impl LiveQueues {
         Ok(())
     }
 
-    /// Restores an offer or a holding during a rebuild.
+    /// Sets an agent's load on a channel during a rebuild.
+    pub async fn set_load(&self, agent: Uuid, channel: &str, n: u32) -> redis::RedisResult<()> {
+        let mut conn = self.redis.conn.clone();
+        conn.hset::<_, _, _, ()>(self.load_key(agent), channel, n).await
+    }
+
+    /// Restores an offer or a holding during a rebuild (loads are set with [`Self::set_load`]).
     pub async fn restore_holding(
         &self,
         ticket: Uuid,
         agent: Uuid,
-        channel: &str,
         offer_expires_ms: Option<i64>,
     ) -> redis::RedisResult<()> {
         let mut conn = self.redis.conn.clone();
         let mut pipe = redis::pipe();
-        pipe.atomic().hincr(self.load_key(agent), channel, 1).ignore();
+        pipe.atomic();
         match offer_expires_ms {
             Some(ms) => pipe
                 .set(self.offer_key(ticket), agent.to_string())

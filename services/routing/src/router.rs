@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use contracts::intake::TicketCreatedV1;
 use contracts::routing::{TicketAssignedV1, TicketEscalatedV1, TicketOfferedV1, TicketQueuedV1, TicketTransferredV1};
 use contracts::vocabulary::{Channel, Priority};
+use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use platform::bus::outbox::Outbox;
 use platform::{ApiError, Task, Tx};
@@ -41,6 +42,17 @@ struct Inner {
     agent_states: std::sync::Mutex<Option<(std::time::Instant, Vec<matching::Candidate>)>>,
 }
 
+type ClaimResult = anyhow::Result<(TakeOutcome, Option<QueueEntryRow>)>;
+
+/// How long a rebuild waits, holding the lock, for claims already past their Lua step.
+const REBUILD_GRACE: Duration = Duration::from_millis(300);
+
+/// Waiting tickets per queue a pull looks at.
+const PULL_HEADS: isize = 64;
+
+/// Offers a dispatcher makes at once.
+const OFFERS_IN_FLIGHT: usize = 8;
+
 /// How long the dispatcher trusts its copy of agents' presence and load.
 const AGENT_STATE_TTL: Duration = Duration::from_millis(100);
 
@@ -62,6 +74,7 @@ fn priority(s: &str) -> Priority {
 pub fn live_ticket(e: &QueueEntryRow) -> LiveTicket {
     LiveTicket {
         ticket_id: e.ticket_id,
+        customer_id: Some(e.customer_id),
         queue: e.queue.clone(),
         score: e.score,
         channel: e.channel.clone(),
@@ -88,6 +101,10 @@ fn standing(e: &QueueEntryRow, near_breach: bool) -> Standing {
         high_emotion: e.high_emotion,
         near_breach,
     }
+}
+
+fn rebuilding() -> ApiError {
+    ApiError::unavailable("the live state is being rebuilt from the database; try again in a moment")
 }
 
 fn not_yours() -> ApiError {
@@ -281,36 +298,38 @@ impl Router {
         heads.sort_by(|a, b| a.score.total_cmp(&b.score));
         let now_ms = Utc::now().timestamp_millis();
         let relax = s.relax_after();
-        let mut offered = 0;
+        // Plan one offer per ticket, best agent first, counting the planned load locally.
+        let mut plan: Vec<(LiveTicket, Uuid)> = Vec::new();
         for t in heads {
-            if candidates.iter().all(|c| c.free_on(&t.channel) == 0) {
-                continue;
-            }
             let waited = u64::try_from((now_ms - t.enqueued_ms) / 1000).unwrap_or(0);
             let level = Relaxation::after(waited, &relax);
-            let req = requirement(&t);
-            let ranked: Vec<Uuid> = matching::rank(&candidates, &req, level, &t.tried)
-                .iter()
-                .take(3)
+            let Some(agent) = matching::rank(&candidates, &requirement(&t), level, &t.tried)
+                .first()
                 .map(|c| c.id)
-                .collect();
-            for agent in ranked {
-                match self.claim(&t, agent, true).await? {
-                    TakeOutcome::Done => {
-                        if let Some(c) = candidates.iter_mut().find(|c| c.id == agent) {
-                            *c.load.entry(t.channel.clone()).or_default() += 1;
-                        }
-                        self.note_load(agent, &t.channel, 1);
-                        offered += 1;
-                        break;
-                    }
-                    TakeOutcome::Gone => break,
-                    TakeOutcome::Full | TakeOutcome::NotOnline => {
-                        // Another replica filled them, or they left: not this pass.
-                        candidates.retain(|c| c.id != agent);
-                        self.forget_agents();
-                    }
+            else {
+                continue;
+            };
+            if let Some(c) = candidates.iter_mut().find(|c| c.id == agent) {
+                *c.load.entry(t.channel.clone()).or_default() += 1;
+            }
+            plan.push((t, agent));
+        }
+        let results: Vec<(Uuid, String, ClaimResult)> = futures_util::stream::iter(plan)
+            .map(|(t, agent)| async move { (agent, t.channel.clone(), self.claim(&t, agent, true).await) })
+            .buffer_unordered(OFFERS_IN_FLIGHT)
+            .collect()
+            .await;
+        let mut offered = 0;
+        for (agent, channel, result) in results {
+            match result {
+                Ok((TakeOutcome::Done, _)) => {
+                    self.note_load(agent, &channel, 1);
+                    offered += 1;
                 }
+                Ok((TakeOutcome::Gone | TakeOutcome::Rebuilding, _)) => {}
+                // Another replica filled them, or they left: a fresh look next pass.
+                Ok((TakeOutcome::Full | TakeOutcome::NotOnline, _)) => self.forget_agents(),
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), agent_id = %agent, "offer failed"),
             }
         }
         Ok(offered)
@@ -357,78 +376,107 @@ impl Router {
         }
     }
 
-    /// Offers (`offer`) or gives a waiting ticket to an agent.
-    async fn claim(&self, t: &LiveTicket, agent: Uuid, offer: bool) -> anyhow::Result<TakeOutcome> {
+    /// Offers (`offer`) or gives a waiting ticket to an agent: the Lua step first (one winner
+    /// per ticket, capacity checked), then one Postgres statement writing the entry, its log,
+    /// the assignment and the event; a Postgres refusal or failure undoes the Lua step.
+    async fn claim(
+        &self,
+        t: &LiveTicket,
+        agent: Uuid,
+        offer: bool,
+    ) -> anyhow::Result<(TakeOutcome, Option<QueueEntryRow>)> {
         let now = Utc::now();
         let expires = now + self.offer_timeout();
-        let mut tx = self.inner.pool.begin().await?;
-        let waited = (now.timestamp_millis() - t.enqueued_ms) / 1000;
-        let mut m = if offer {
-            Move::new(t.ticket_id, &["waiting"], "offered", "offered")
-        } else {
-            Move::new(t.ticket_id, &["waiting"], "assigned", "assigned")
-        };
-        m.agent = Some(agent);
-        m.skip_locked = true;
-        m.offer_expires_at = offer.then_some(expires);
-        m.detail = serde_json::json!({"how": if offer { "offer" } else { "pull" }, "waited_secs": waited});
-        let Some(entry) = store::apply(&mut tx, &m).await? else {
-            drop(tx);
-            self.heal(t).await?;
-            return Ok(TakeOutcome::Gone);
-        };
         let outcome = self
             .inner
             .live
             .take(t, agent, offer.then_some(expires.timestamp_millis()))
             .await?;
         if outcome != TakeOutcome::Done {
-            return Ok(outcome);
+            return Ok((outcome, None));
         }
-        let staged = async {
-            if offer {
-                self.inner
-                    .outbox
-                    .stage(
-                        &mut tx,
-                        TicketOfferedV1 {
-                            ticket_id: entry.ticket_id,
-                            customer_id: entry.customer_id,
-                            agent_id: agent,
-                            queue: entry.queue.clone(),
-                            channel: channel(&entry.channel),
-                            expires_at: expires,
-                            offered_at: now,
-                        },
-                    )
-                    .await?;
+        let written = async {
+            let customer_id = match t.customer_id {
+                Some(c) => c,
+                None => store::entry(&self.inner.pool, t.ticket_id)
+                    .await?
+                    .map(|e| e.customer_id)
+                    .unwrap_or_default(),
+            };
+            let event = if offer {
+                self.inner.outbox.prepare(TicketOfferedV1 {
+                    ticket_id: t.ticket_id,
+                    customer_id,
+                    agent_id: agent,
+                    queue: t.queue.clone(),
+                    channel: channel(&t.channel),
+                    expires_at: expires,
+                    offered_at: now,
+                })?
             } else {
-                store::open_assignment(&mut tx, entry.ticket_id, agent, &entry.channel, "pull", false).await?;
-                self.stage_assigned(&mut tx, &entry, agent, "pull", now).await?;
-            }
-            self.inner.outbox.commit(tx).await
+                self.inner.outbox.prepare(TicketAssignedV1 {
+                    ticket_id: t.ticket_id,
+                    customer_id,
+                    agent_id: agent,
+                    queue: t.queue.clone(),
+                    channel: channel(&t.channel),
+                    tier: t.tier.clone(),
+                    how: "pull".to_owned(),
+                    assigned_at: now,
+                })?
+            };
+            let how = if offer { "offer" } else { "pull" };
+            let waited = (now.timestamp_millis() - t.enqueued_ms) / 1000;
+            let detail = serde_json::json!({"how": how, "waited_secs": waited});
+            store::claim(
+                &self.inner.pool,
+                t.ticket_id,
+                agent,
+                offer.then_some(expires),
+                how,
+                detail,
+                &event,
+            )
+            .await
         }
         .await;
-        if let Err(e) = staged {
-            self.inner
-                .live
-                .give_back(t.ticket_id, agent, &t.channel, &t.queue, t.score, false)
-                .await?;
-            return Err(e.into());
+        match written {
+            Ok(Some(entry)) => {
+                self.inner.outbox.wake();
+                tracing::info!(ticket_id = %t.ticket_id, agent_id = %agent, offer, "ticket {}", if offer { "offered" } else { "taken" });
+                Ok((TakeOutcome::Done, Some(entry)))
+            }
+            Ok(None) => {
+                self.undo_take(t, agent).await?;
+                Ok((TakeOutcome::Gone, None))
+            }
+            Err(e) => {
+                self.inner
+                    .live
+                    .give_back(t.ticket_id, agent, &t.channel, &t.queue, t.score, false)
+                    .await?;
+                Err(e.into())
+            }
         }
-        tracing::info!(ticket_id = %t.ticket_id, agent_id = %agent, offer, "ticket {}", if offer { "offered" } else { "taken" });
-        Ok(TakeOutcome::Done)
     }
 
-    /// A ticket in a live queue that Postgres says is not waiting: removed, unless Postgres
-    /// does not know it yet (its transaction has not committed).
-    async fn heal(&self, t: &LiveTicket) -> anyhow::Result<()> {
-        if let Some(e) = store::entry(&self.inner.pool, t.ticket_id).await?
-            && e.status != "waiting"
-        {
-            let mut conn = self.inner.live.redis().conn.clone();
-            let key = self.inner.live.redis().keys.key(&["queue", &t.queue]);
-            redis::AsyncCommands::zrem::<_, _, ()>(&mut conn, key, t.ticket_id.to_string()).await?;
+    /// Postgres refused a claim Redis allowed: the ticket is finished with (taken out of the live
+    /// state), or Postgres does not know it yet (its transaction has not committed: it goes back
+    /// to its place).
+    async fn undo_take(&self, t: &LiveTicket, agent: Uuid) -> anyhow::Result<()> {
+        match store::entry(&self.inner.pool, t.ticket_id).await? {
+            Some(e) if e.status != "waiting" => {
+                self.inner
+                    .live
+                    .release(t.ticket_id, &t.queue, &t.channel, Utc::now().timestamp_millis())
+                    .await?;
+            }
+            _ => {
+                self.inner
+                    .live
+                    .give_back(t.ticket_id, agent, &t.channel, &t.queue, t.score, false)
+                    .await?;
+            }
         }
         Ok(())
     }
@@ -470,8 +518,10 @@ impl Router {
         m.detail = serde_json::json!({"how": "offer"});
         let entry = store::apply(&mut tx, &m).await?.ok_or_else(not_yours)?;
         store::open_assignment(&mut tx, ticket, agent, &entry.channel, "offer", false).await?;
-        if !self.inner.live.accept(ticket, agent).await? {
-            return Err(not_yours());
+        match self.inner.live.accept(ticket, agent).await? {
+            TakeOutcome::Done => {}
+            TakeOutcome::Rebuilding => return Err(rebuilding()),
+            _ => return Err(not_yours()),
         }
         self.stage_assigned(&mut tx, &entry, agent, "offer", now).await?;
         self.inner.outbox.commit(tx).await?;
@@ -551,7 +601,12 @@ impl Router {
             ));
         }
         let queues = self.inner.live.queue_names().await?;
-        let mut heads = self.inner.live.heads(&queues, s.heads_per_queue as isize).await?;
+        // Many agents pull at once: look deeper than the dispatcher, so they spread out.
+        let mut heads = self
+            .inner
+            .live
+            .heads(&queues, (s.heads_per_queue as isize).max(PULL_HEADS))
+            .await?;
         heads.sort_by(|a, b| a.score.total_cmp(&b.score));
         let now_ms = Utc::now().timestamp_millis();
         let relax = s.relax_after();
@@ -566,15 +621,14 @@ impl Router {
                 continue;
             }
             match self.claim(t, agent, false).await? {
-                TakeOutcome::Done => {
-                    return Ok(store::entry(&self.inner.pool, t.ticket_id).await?);
-                }
-                TakeOutcome::Gone => continue,
-                TakeOutcome::Full => {
+                (TakeOutcome::Done, entry) => return Ok(entry),
+                (TakeOutcome::Gone, _) => continue,
+                (TakeOutcome::Rebuilding, _) => return Err(rebuilding()),
+                (TakeOutcome::Full, _) => {
                     full = true;
                     continue;
                 }
-                TakeOutcome::NotOnline => {
+                (TakeOutcome::NotOnline, _) => {
                     return Err(ApiError::conflict(
                         "agent_not_online",
                         "set your presence to online to take tickets",
@@ -716,6 +770,7 @@ impl Router {
                 TakeOutcome::Gone => {
                     return Err(ApiError::conflict("not_transferable", "the ticket changed meanwhile"));
                 }
+                TakeOutcome::Rebuilding => return Err(rebuilding()),
             }
             self.stage_assigned(&mut tx, &entry, to, "transfer", now).await?;
             entry
@@ -924,13 +979,22 @@ impl Router {
             .or(self.inner.settings.escalation_supervisor_id)
     }
 
-    /// Rebuilds the live state from Postgres (Redis was flushed or lost). One replica at a time.
-    pub async fn rebuild(&self) -> anyhow::Result<Option<usize>> {
+    /// Rebuilds the live state from Postgres (Redis was flushed or lost; `force`: an admin asked).
+    /// One replica at a time; while it runs, offers, takes and accepts are refused (the Lua
+    /// steps see the lock), and claims already in flight get a moment to commit first.
+    pub async fn rebuild(&self, force: bool) -> anyhow::Result<Option<usize>> {
         let owner = Uuid::new_v4().to_string();
         if !self.inner.live.lock_rebuild(&owner, 60_000).await? {
             return Ok(None);
         }
         let live = &self.inner.live;
+        if !force && live.is_built().await? {
+            // Another replica finished a rebuild just before this one took the lock.
+            live.finish_rebuild(&[]).await?;
+            return Ok(Some(0));
+        }
+        tokio::time::sleep(REBUILD_GRACE).await;
+        let started = Utc::now();
         live.wipe().await?;
         self.inner.catalog.refresh().await?;
         for a in self.inner.catalog.agents() {
@@ -944,11 +1008,11 @@ impl Router {
              GROUP BY l.ticket_id",
         )
         .fetch_all(&self.inner.pool)
-        .await
-        .unwrap_or_default()
+        .await?
         .into_iter()
         .collect();
         let mut queues: Vec<String> = self.inner.catalog.queue_names();
+        let mut loads: std::collections::HashMap<(Uuid, String), u32> = std::collections::HashMap::new();
         for e in &entries {
             match (e.status.as_str(), e.agent_id) {
                 ("waiting", _) => {
@@ -956,13 +1020,11 @@ impl Router {
                     t.tried = tried.get(&e.ticket_id).cloned().unwrap_or_default();
                     live.enqueue(&t).await?;
                 }
-                ("offered", Some(agent)) => {
-                    let expires = e.offer_expires_at.map_or(0, |t| t.timestamp_millis());
-                    live.restore_holding(e.ticket_id, agent, &e.channel, Some(expires))
-                        .await?;
-                }
-                ("assigned", Some(agent)) => {
-                    live.restore_holding(e.ticket_id, agent, &e.channel, None).await?;
+                ("offered" | "assigned", Some(agent)) => {
+                    let expires =
+                        (e.status == "offered").then(|| e.offer_expires_at.map_or(0, |t| t.timestamp_millis()));
+                    live.restore_holding(e.ticket_id, agent, expires).await?;
+                    *loads.entry((agent, e.channel.clone())).or_default() += 1;
                 }
                 _ => {}
             }
@@ -970,8 +1032,26 @@ impl Router {
                 queues.push(e.queue.clone());
             }
         }
+        for ((agent, channel), n) in loads {
+            live.set_load(agent, &channel, n).await?;
+        }
         live.finish_rebuild(&queues).await?;
         tracing::info!(entries = entries.len(), "live state rebuilt from Postgres");
+        // A ticket queued while the rebuild read Postgres may have reached Redis before the
+        // wipe and Postgres after the read: queue again what started waiting since (ZADD NX,
+        // so tickets already there keep their place).
+        tokio::time::sleep(REBUILD_GRACE).await;
+        let late: Vec<QueueEntryRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM queue_entry WHERE status = 'waiting' AND updated_at >= $1",
+            store::COLUMNS
+        ))
+        .bind(started - chrono::Duration::seconds(2))
+        .fetch_all(&self.inner.pool)
+        .await?;
+        for e in &late {
+            live.enqueue(&live_ticket(e)).await?;
+        }
+        self.forget_agents();
         self.wake();
         Ok(Some(entries.len()))
     }
@@ -992,7 +1072,7 @@ impl Task for Dispatcher {
             loop {
                 let pass = async {
                     if !r.inner.live.is_built().await? {
-                        r.rebuild().await?;
+                        r.rebuild(false).await?;
                     }
                     if last_sweep.elapsed() >= Duration::from_millis(500) {
                         last_sweep = std::time::Instant::now();

@@ -165,12 +165,7 @@ impl Sla {
         policies: &[Policy],
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
-        let runs: Vec<Run> = sla::targets(policies, &facts(entry))
-            .iter()
-            .filter(|t| t.metric != "next_update")
-            .map(|t| self.run_for(t, now))
-            .collect();
-        self.start(tx, entry.ticket_id, &runs, false, "applied", now).await
+        self.start_for(tx, entry, policies, now, false).await
     }
 
     /// After an agent's public reply or progress update: the next-update clock starts again.
@@ -181,12 +176,25 @@ impl Sla {
         policies: &[Policy],
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
+        self.start_for(tx, entry, policies, now, true).await
+    }
+
+    /// The next-update clock (`next_update`) or the others, from the policies' targets.
+    async fn start_for(
+        &self,
+        tx: &mut Tx,
+        entry: &QueueEntryRow,
+        policies: &[Policy],
+        now: DateTime<Utc>,
+        next_update: bool,
+    ) -> Result<(), sqlx::Error> {
         let runs: Vec<Run> = sla::targets(policies, &facts(entry))
             .iter()
-            .filter(|t| t.metric == "next_update")
+            .filter(|t| (t.metric == "next_update") == next_update)
             .map(|t| self.run_for(t, now))
             .collect();
-        self.start(tx, entry.ticket_id, &runs, true, "applied", now).await
+        self.start(tx, entry.ticket_id, &runs, next_update, "applied", now)
+            .await
     }
 
     async fn start(

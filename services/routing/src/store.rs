@@ -6,7 +6,9 @@ use platform::Tx;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A ticket's entry: where it waits, what it needs, who has it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = QueueEntry)]
 pub struct QueueEntryRow {
     pub ticket_id: Uuid,
     pub customer_id: Uuid,
@@ -16,6 +18,8 @@ pub struct QueueEntryRow {
     pub category: Option<String>,
     /// `held`, `waiting`, `offered`, `assigned` or `closed`.
     pub status: String,
+    /// Its place in line: the enqueue time in ms moved earlier by priority, VIP, high emotion
+    /// and SLA warnings (lower is served first).
     pub score: f64,
     pub enqueued_at: DateTime<Utc>,
     pub high_emotion: bool,
@@ -98,8 +102,6 @@ pub struct Move<'a> {
     pub enqueued_at: Option<DateTime<Utc>>,
     pub kind: &'a str,
     pub detail: serde_json::Value,
-    /// Skip (do not wait for) an entry another transaction has locked.
-    pub skip_locked: bool,
 }
 
 impl<'a> Move<'a> {
@@ -116,7 +118,6 @@ impl<'a> Move<'a> {
             enqueued_at: None,
             kind,
             detail: serde_json::json!({}),
-            skip_locked: false,
         }
     }
 }
@@ -125,13 +126,11 @@ impl<'a> Move<'a> {
 /// not in a state the move applies to.
 pub async fn apply(tx: &mut Tx, m: &Move<'_>) -> Result<Option<QueueEntryRow>, sqlx::Error> {
     let from: Vec<String> = m.from.iter().map(|s| (*s).to_owned()).collect();
-    let lock = if m.skip_locked { "FOR UPDATE SKIP LOCKED" } else { "FOR UPDATE" };
     sqlx::query_as(&format!(
         "WITH e AS (UPDATE queue_entry SET status = $3, agent_id = $4, offer_expires_at = $5, \
                         queue = COALESCE($6, queue), score = COALESCE($7, score), \
                         enqueued_at = COALESCE($8, enqueued_at), updated_at = now() \
-                    WHERE ticket_id = (SELECT ticket_id FROM queue_entry WHERE ticket_id = $1 AND status = ANY($2) \
-                                         AND ($9::uuid IS NULL OR agent_id = $9) {lock}) \
+                    WHERE ticket_id = $1 AND status = ANY($2) AND ($9::uuid IS NULL OR agent_id = $9) \
                     RETURNING {COLUMNS}), \
          l AS (INSERT INTO routing_log (ticket_id, kind, agent_id, queue, detail) \
                SELECT ticket_id, $10, $4, queue, $11 FROM e) \
@@ -247,5 +246,49 @@ pub async fn live_entries(pool: &PgPool) -> Result<Vec<QueueEntryRow>, sqlx::Err
         "SELECT {COLUMNS} FROM queue_entry WHERE status IN ('waiting', 'offered', 'assigned')"
     ))
     .fetch_all(pool)
+    .await
+}
+
+/// Offers (`offer_expires_at` set) or assigns a waiting ticket to `agent` in one statement: the
+/// entry, its log row, the assignment (when assigned) and the event commit together. `None`
+/// when the entry is not waiting (or not yet committed).
+#[allow(clippy::too_many_arguments)]
+pub async fn claim(
+    pool: &PgPool,
+    ticket: Uuid,
+    agent: Uuid,
+    offer_expires_at: Option<DateTime<Utc>>,
+    how: &str,
+    detail: serde_json::Value,
+    event: &platform::bus::outbox::Prepared,
+) -> Result<Option<QueueEntryRow>, sqlx::Error> {
+    let (status, kind) = if offer_expires_at.is_some() {
+        ("offered", "offered")
+    } else {
+        ("assigned", "assigned")
+    };
+    sqlx::query_as(&format!(
+        "WITH e AS (UPDATE queue_entry SET status = $3, agent_id = $2, offer_expires_at = $4, updated_at = now() \
+                    WHERE ticket_id = $1 AND status = 'waiting' RETURNING {COLUMNS}), \
+         l AS (INSERT INTO routing_log (ticket_id, kind, agent_id, queue, detail) \
+               SELECT ticket_id, $5, $2, queue, $6 FROM e), \
+         a AS (INSERT INTO assignment (ticket_id, agent_id, channel, how) \
+               SELECT ticket_id, $2, channel, $7 FROM e WHERE $3 = 'assigned'), \
+         o AS (INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) \
+               SELECT $8, $9, $10, $11 FROM e) \
+         SELECT {COLUMNS} FROM e"
+    ))
+    .bind(ticket)
+    .bind(agent)
+    .bind(status)
+    .bind(offer_expires_at)
+    .bind(kind)
+    .bind(detail)
+    .bind(how)
+    .bind(event.event_id)
+    .bind(&event.event_type)
+    .bind(&event.envelope)
+    .bind(&event.traceparent)
+    .fetch_optional(pool)
     .await
 }

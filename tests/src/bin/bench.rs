@@ -556,6 +556,7 @@ async fn redis_zadd(args: &Args) -> anyhow::Result<(f64, f64)> {
             while !stop.load(Ordering::Relaxed) {
                 let ticket = routing::live::LiveTicket {
                     ticket_id: Uuid::new_v4(),
+                    customer_id: None,
                     queue: queue.clone(),
                     score: n as f64,
                     channel: "chat".into(),
@@ -920,12 +921,25 @@ async fn pgbench_single_insert(args: &Args) -> anyhow::Result<f64> {
         "INSERT INTO routing_log (ticket_id, kind, agent_id, queue) VALUES (gen_random_uuid(), 'assigned', gen_random_uuid(), 'general');\n",
     )?;
     let out = Command::new("pgbench")
-        .args(["-n", "-c", &args.clients.to_string(), "-j", "2", "-T", &args.seconds.to_string(), "-f"])
+        .args([
+            "-n",
+            "-c",
+            &args.clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &args.seconds.to_string(),
+            "-f",
+        ])
         .arg(&path)
         .arg(&url)
         .output()?;
     let _ = std::fs::remove_file(&path);
-    anyhow::ensure!(out.status.success(), "pgbench failed: {}", String::from_utf8_lossy(&out.stderr));
+    anyhow::ensure!(
+        out.status.success(),
+        "pgbench failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .find(|l| l.starts_with("tps ="))
@@ -943,8 +957,10 @@ async fn routing_agents(client: &reqwest::Client, url: &str, n: usize, skills: &
         let res = client
             .put(format!("{url}/v1/agents/{id}"))
             .bearer_auth(&supervisor)
-            .json(&json!({"display_name": format!("bench agent {i}"), "tier": "junior", "skills": skills,
-                          "capacity": {"web": 50}}))
+            .json(
+                &json!({"display_name": format!("bench agent {i}"), "tier": "junior", "skills": skills,
+                          "capacity": {"web": 50}}),
+            )
             .send()
             .await?;
         anyhow::ensure!(res.status() == 201, "agent: {}", res.text().await?);
@@ -967,7 +983,9 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
     let raw_tps = pgbench_single_insert(args).await?;
     let second = stack.add_replica("routing").await?;
     let replicas = [stack.url("routing"), second];
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.clients).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients)
+        .build()?;
     let supervisor = token(Uuid::new_v4(), Role::Supervisor);
 
     // Assignments: the general queue becomes a pull queue, filled straight from Postgres and
@@ -1002,7 +1020,10 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
     let rebuild_secs = started.elapsed().as_secs_f64();
     // Both replicas' caches see the pull queue and the agents.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    eprintln!("      {preload} waiting tickets rebuilt into Redis in {rebuild_secs:.1}s; {} agents pulling...", agents.len());
+    eprintln!(
+        "      {preload} waiting tickets rebuilt into Redis in {rebuild_secs:.1}s; {} agents pulling...",
+        agents.len()
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let agents = Arc::new(agents);
     let mut tasks = Vec::new();
@@ -1053,7 +1074,10 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
         "| assignments/s: agents asking for their next ticket ({} clients, alternating replicas; Lua take + Postgres entry, log, assignment and outbox rows) | {rate:.0} |",
         args.clients
     )?;
-    writeln!(report, "| raw PostgreSQL single-insert transactions (pgbench) tx/s | {raw_tps:.0} |")?;
+    writeln!(
+        report,
+        "| raw PostgreSQL single-insert transactions (pgbench) tx/s | {raw_tps:.0} |"
+    )?;
     writeln!(report, "| ratio (target ≥ 50%) | {:.0}% |", 100.0 * rate / raw_tps)?;
     writeln!(
         report,
@@ -1061,7 +1085,10 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
         pct(&lat, 0.5),
         pct(&lat, 0.99)
     )?;
-    writeln!(report, "| live state rebuilt from Postgres: {preload} waiting tickets, s | {rebuild_secs:.2} |")?;
+    writeln!(
+        report,
+        "| live state rebuilt from Postgres: {preload} waiting tickets, s | {rebuild_secs:.2} |"
+    )?;
     writeln!(
         report,
         "| `intake.ticket.created` published → offer committed at {offer_rate}/s ({} tickets) p50 / p99 ms (target p99 ≤ 100) | {:.1} / {:.1} |",

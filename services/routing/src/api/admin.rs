@@ -154,7 +154,7 @@ pub struct RebuildResponse {
               (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn rebuild(caller: Principal, router: web::Data<Router>) -> Result<web::Json<RebuildResponse>, ApiError> {
     caller.require_any(&[Role::Admin])?;
-    match router.rebuild().await? {
+    match router.rebuild(true).await? {
         Some(entries) => Ok(web::Json(RebuildResponse { entries })),
         None => Err(ApiError::conflict(
             "rebuild_running",

@@ -13,7 +13,7 @@ use crate::catalog::{self, QueueDef};
 use crate::domain::agent::{CHANNELS, SKILLS, TIERS};
 use crate::domain::queue::is_valid_name;
 use crate::router::Router;
-use crate::store::{self, LogRow, QueueEntryRow};
+use crate::store::{self, LogRow};
 
 pub const STAFF: [Role; 4] = [Role::Agent, Role::Supervisor, Role::Admin, Role::Service];
 pub const MANAGERS: [Role; 2] = [Role::Supervisor, Role::Admin];
@@ -179,51 +179,8 @@ pub async fn put_queue(
     })
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct QueueEntryResponse {
-    pub ticket_id: Uuid,
-    pub customer_id: Uuid,
-    pub queue: String,
-    pub channel: String,
-    pub priority: String,
-    pub category: Option<String>,
-    /// `held`, `waiting`, `offered`, `assigned` or `closed`.
-    pub status: String,
-    /// The tier it needs now, the skill and language it asks for.
-    pub tier: String,
-    pub skill: Option<String>,
-    pub language: Option<String>,
-    pub high_emotion: bool,
-    pub segments: Vec<String>,
-    /// The agent it is offered to or held by.
-    pub agent_id: Option<Uuid>,
-    pub offer_expires_at: Option<DateTime<Utc>>,
-    pub escalations: i32,
-    pub enqueued_at: DateTime<Utc>,
-}
-
-impl From<QueueEntryRow> for QueueEntryResponse {
-    fn from(e: QueueEntryRow) -> Self {
-        Self {
-            ticket_id: e.ticket_id,
-            customer_id: e.customer_id,
-            queue: e.queue,
-            channel: e.channel,
-            priority: e.priority,
-            category: e.category,
-            status: e.status,
-            tier: e.tier,
-            skill: e.skill,
-            language: e.language,
-            high_emotion: e.high_emotion,
-            segments: e.segments,
-            agent_id: e.agent_id,
-            offer_expires_at: e.offer_expires_at,
-            escalations: e.escalations,
-            enqueued_at: e.enqueued_at,
-        }
-    }
-}
+/// A ticket's place in routing, as the API shows it.
+pub use crate::store::QueueEntryRow as QueueEntryResponse;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueEntryDetail {
@@ -248,5 +205,5 @@ pub async fn get_queue_entry(
         .await?
         .ok_or_else(|| ApiError::not_found("queue entry"))?;
     let log = store::log(&platform.pool, id).await?;
-    Ok(web::Json(QueueEntryDetail { entry: e.into(), log }))
+    Ok(web::Json(QueueEntryDetail { entry: e, log }))
 }

@@ -35,13 +35,17 @@ pub async fn offers(
     router: web::Data<Router>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<EntryListResponse>, ApiError> {
-    let agent = path.into_inner();
-    self_or_manager(&caller, agent)?;
-    let items = store::entries_of(router.pool(), agent, "offered")
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect();
+    entries_of(&caller, &router, path.into_inner(), "offered").await
+}
+
+async fn entries_of(
+    caller: &Principal,
+    router: &Router,
+    agent: Uuid,
+    status: &str,
+) -> Result<web::Json<EntryListResponse>, ApiError> {
+    self_or_manager(caller, agent)?;
+    let items = store::entries_of(router.pool(), agent, status).await?;
     Ok(web::Json(EntryListResponse { items }))
 }
 
@@ -53,14 +57,7 @@ pub async fn held(
     router: web::Data<Router>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<EntryListResponse>, ApiError> {
-    let agent = path.into_inner();
-    self_or_manager(&caller, agent)?;
-    let items = store::entries_of(router.pool(), agent, "assigned")
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect();
-    Ok(web::Json(EntryListResponse { items }))
+    entries_of(&caller, &router, path.into_inner(), "assigned").await
 }
 
 /// Accept a ticket offered to you (the agent). 409 `offer_not_open` when it lapsed or is not
@@ -75,7 +72,7 @@ pub async fn accept(
 ) -> Result<web::Json<QueueEntryResponse>, ApiError> {
     caller.require_any(&[Role::Agent])?;
     let entry = router.accept(path.into_inner(), caller.subject).await?;
-    Ok(web::Json(entry.into()))
+    Ok(web::Json(entry))
 }
 
 /// Decline a ticket offered to you (the agent): it keeps its place and goes to someone else.
@@ -91,7 +88,7 @@ pub async fn decline(
     let entry = router
         .give_back_offer(path.into_inner(), caller.subject, "declined")
         .await?;
-    Ok(web::Json(entry.into()))
+    Ok(web::Json(entry))
 }
 
 /// Give me my next ticket (the agent, online): the best waiting ticket you may take, yours at
@@ -108,7 +105,7 @@ pub async fn next(
     let agent = path.into_inner();
     the_agent(&caller, agent)?;
     Ok(match router.pull(agent).await? {
-        Some(e) => HttpResponse::Ok().json(QueueEntryResponse::from(e)),
+        Some(e) => HttpResponse::Ok().json(e),
         None => HttpResponse::NoContent().finish(),
     })
 }
@@ -161,7 +158,7 @@ pub async fn transfer(
             b.reason,
         )
         .await?;
-    Ok(web::Json(entry.into()))
+    Ok(web::Json(entry))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -211,7 +208,7 @@ pub async fn escalate(
         .ok_or_else(|| ApiError::conflict("not_escalatable", format!("the ticket is {}", before.status)))?;
     tx.commit().await?;
     router.wake();
-    Ok(web::Json(entry.into()))
+    Ok(web::Json(entry))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -19,6 +19,17 @@ use crate::config::OutboxSettings;
 use crate::db::Tx;
 use crate::metrics::Metrics;
 
+/// An outbox row ready to insert: a caller that changes its state in one statement inserts it
+/// there (`INSERT INTO outbox_event (event_id, event_type, envelope, traceparent)`) so the event
+/// commits with the change, then calls [`Outbox::wake`].
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub envelope: serde_json::Value,
+    pub traceparent: Option<String>,
+}
+
 /// Stages events and relays them. Cheap to clone.
 #[derive(Clone)]
 pub struct Outbox {
@@ -48,25 +59,38 @@ impl Outbox {
         }
     }
 
-    /// Writes `data` as an event in the caller's transaction, stamped with the current trace
-    /// context. Nothing is sent unless the transaction commits.
-    pub async fn stage<T: Event>(&self, tx: &mut Tx, data: T) -> Result<Uuid, sqlx::Error> {
+    /// Builds the outbox row for `data`, stamped with the current trace context, for a caller
+    /// that writes it within its own statement (see [`Prepared`]).
+    pub fn prepare<T: Event>(&self, data: T) -> Result<Prepared, sqlx::Error> {
         let mut envelope = EventEnvelope::new(&self.inner.service, data);
         let headers = crate::telemetry::trace_headers(&tracing::Span::current());
         envelope.traceparent = headers.get("traceparent").cloned();
         envelope.tracestate = headers.get("tracestate").filter(|s| !s.is_empty()).cloned();
-        let id = envelope.id;
+        let event_id = envelope.id;
         let event_type = envelope.event_type.clone();
         let traceparent = envelope.traceparent.clone();
         let raw = envelope.into_raw().map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let envelope = serde_json::to_value(&raw).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        Ok(Prepared {
+            event_id,
+            event_type,
+            envelope,
+            traceparent,
+        })
+    }
+
+    /// Writes `data` as an event in the caller's transaction, stamped with the current trace
+    /// context. Nothing is sent unless the transaction commits.
+    pub async fn stage<T: Event>(&self, tx: &mut Tx, data: T) -> Result<Uuid, sqlx::Error> {
+        let p = self.prepare(data)?;
         sqlx::query("INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) VALUES ($1, $2, $3, $4)")
-            .bind(id)
-            .bind(event_type)
-            .bind(sqlx::types::Json(&raw))
-            .bind(traceparent)
+            .bind(p.event_id)
+            .bind(&p.event_type)
+            .bind(&p.envelope)
+            .bind(&p.traceparent)
             .execute(&mut **tx)
             .await?;
-        Ok(id)
+        Ok(p.event_id)
     }
 
     /// Commits `tx` and wakes the relay, so staged events go out at once.
