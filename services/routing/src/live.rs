@@ -241,11 +241,20 @@ impl LiveQueues {
 
     /// Puts a ticket in its queue with what it needs (idempotent: re-adding keeps its score).
     pub async fn enqueue(&self, t: &LiveTicket) -> redis::RedisResult<()> {
+        self.enqueue_many(std::slice::from_ref(t)).await
+    }
+
+    /// [`Self::enqueue`] for many tickets in one atomic pipeline.
+    pub async fn enqueue_many(&self, tickets: &[LiveTicket]) -> redis::RedisResult<()> {
+        if tickets.is_empty() {
+            return Ok(());
+        }
         let mut conn = self.redis.conn.clone();
-        let tried: Vec<String> = t.tried.iter().map(Uuid::to_string).collect();
-        redis::pipe()
-            .atomic()
-            .hset_multiple(
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for t in tickets {
+            let tried: Vec<String> = t.tried.iter().map(Uuid::to_string).collect();
+            pipe.hset_multiple(
                 self.ticket_key(t.ticket_id),
                 &[
                     ("q", t.queue.as_str()),
@@ -266,9 +275,9 @@ impl LiveQueues {
             .arg(t.ticket_id.to_string())
             .ignore()
             .sadd(self.key(&["queues"]), &t.queue)
-            .ignore()
-            .query_async::<()>(&mut conn)
-            .await
+            .ignore();
+        }
+        pipe.query_async::<()>(&mut conn).await
     }
 
     /// Changes what a waiting ticket needs and its place (an escalation, an SLA warning).

@@ -1013,12 +1013,17 @@ impl Router {
         .collect();
         let mut queues: Vec<String> = self.inner.catalog.queue_names();
         let mut loads: std::collections::HashMap<(Uuid, String), u32> = std::collections::HashMap::new();
+        let mut waiting = Vec::new();
         for e in &entries {
             match (e.status.as_str(), e.agent_id) {
                 ("waiting", _) => {
                     let mut t = live_ticket(e);
                     t.tried = tried.get(&e.ticket_id).cloned().unwrap_or_default();
-                    live.enqueue(&t).await?;
+                    waiting.push(t);
+                    if waiting.len() >= 500 {
+                        live.enqueue_many(&waiting).await?;
+                        waiting.clear();
+                    }
                 }
                 ("offered" | "assigned", Some(agent)) => {
                     let expires =
@@ -1032,6 +1037,7 @@ impl Router {
                 queues.push(e.queue.clone());
             }
         }
+        live.enqueue_many(&waiting).await?;
         for ((agent, channel), n) in loads {
             live.set_load(agent, &channel, n).await?;
         }
@@ -1048,9 +1054,8 @@ impl Router {
         .bind(started - chrono::Duration::seconds(2))
         .fetch_all(&self.inner.pool)
         .await?;
-        for e in &late {
-            live.enqueue(&live_ticket(e)).await?;
-        }
+        let late: Vec<LiveTicket> = late.iter().map(live_ticket).collect();
+        live.enqueue_many(&late).await?;
         self.forget_agents();
         self.wake();
         Ok(Some(entries.len()))

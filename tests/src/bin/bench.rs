@@ -81,6 +81,9 @@ async fn main() -> anyhow::Result<()> {
         &[
             ("routing", "SERVICE__PRESENCE_TTL_SECS", "3600"),
             ("routing", "SERVICE__OFFER_TIMEOUT_SECS", "3600"),
+            // Handlers wait on round trips more than on the CPU: more of them per replica.
+            ("routing", "BUS__CONSUMERS_PER_QUEUE", "16"),
+            ("routing", "DATABASE__MAX_CONNECTIONS", "40"),
         ],
     )
     .await?;
@@ -1031,6 +1034,7 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
         let (client, stop, agents, url) = (client.clone(), stop.clone(), agents.clone(), replicas[c % 2].clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
+            let mut others: BTreeMap<u16, u64> = BTreeMap::new();
             let mut i = c;
             while !stop.load(Ordering::Relaxed) {
                 let agent = agents[i % agents.len()];
@@ -1041,11 +1045,13 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
                     .bearer_auth(token(agent, Role::Agent))
                     .send()
                     .await;
-                if matches!(res, Ok(ref r) if r.status() == 200) {
+                let code = res.as_ref().map(|r| r.status().as_u16()).unwrap_or(0);
+                *others.entry(code).or_insert(0u64) += 1;
+                if code == 200 {
                     lat.push(t.elapsed().as_secs_f64() * 1000.0);
                 }
             }
-            lat
+            (lat, others)
         }));
     }
     let run = Instant::now();
@@ -1053,9 +1059,15 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
     stop.store(true, Ordering::Relaxed);
     let elapsed = run.elapsed().as_secs_f64();
     let mut lat = Vec::new();
+    let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
     for t in tasks {
-        lat.extend(t.await?);
+        let (l, s) = t.await?;
+        lat.extend(l);
+        for (code, n) in s {
+            *statuses.entry(code).or_insert(0) += n;
+        }
     }
+    eprintln!("      \"next\" answers by status: {statuses:?}");
     lat.sort_by(f64::total_cmp);
     let assigned = lat.len();
     let rate = assigned as f64 / elapsed;
