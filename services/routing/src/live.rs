@@ -98,6 +98,34 @@ static TAKE: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
+static TAKE_FIRST: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        -- KEYS: presence, load, cap, rebuilding
+        -- ARGV: agent, key prefix, then (queue, ticket, channel) for each candidate, best first
+        if redis.call('EXISTS', KEYS[4]) == 1 then return {-3, 0} end
+        if redis.call('GET', KEYS[1]) ~= 'online' then return {-1, 0} end
+        local full = false
+        for i = 3, #ARGV, 3 do
+          local qk = ARGV[2] .. 'queue:' .. ARGV[i]
+          if redis.call('ZSCORE', qk, ARGV[i + 1]) ~= false then
+            local load = tonumber(redis.call('HGET', KEYS[2], ARGV[i + 2]) or '0')
+            local cap = tonumber(redis.call('HGET', KEYS[3], ARGV[i + 2]) or '0')
+            if load >= cap then
+              full = true
+            else
+              redis.call('ZREM', qk, ARGV[i + 1])
+              redis.call('HINCRBY', KEYS[2], ARGV[i + 2], 1)
+              redis.call('SET', ARGV[2] .. 'holder:' .. ARGV[i + 1], ARGV[1])
+              return {1, (i - 3) / 3}
+            end
+          end
+        end
+        if full then return {-2, 0} end
+        return {0, 0}",
+    )
+});
+
 static ACCEPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -376,6 +404,28 @@ impl LiveQueues {
             .invoke_async(&mut conn)
             .await?;
         Ok(outcome(code))
+    }
+
+    /// Gives `agent` the first of `candidates` (best first) still waiting, in one atomic step:
+    /// the outcome and the index taken. Concurrent callers with the same list each get a
+    /// different ticket without a round trip per ticket someone else took.
+    pub async fn take_first(&self, candidates: &[LiveTicket], agent: Uuid) -> redis::RedisResult<(TakeOutcome, usize)> {
+        if candidates.is_empty() {
+            return Ok((TakeOutcome::Gone, 0));
+        }
+        let mut conn = self.redis.conn.clone();
+        let mut inv = TAKE_FIRST.prepare_invoke();
+        inv.key(self.presence_key(agent))
+            .key(self.load_key(agent))
+            .key(self.cap_key(agent))
+            .key(self.key(&["rebuilding"]))
+            .arg(agent.to_string())
+            .arg(self.key(&[""]));
+        for t in candidates {
+            inv.arg(&t.queue).arg(t.ticket_id.to_string()).arg(&t.channel);
+        }
+        let (code, index): (i64, i64) = inv.invoke_async(&mut conn).await?;
+        Ok((outcome(code), usize::try_from(index).unwrap_or(0)))
     }
 
     /// The agent accepts their offer: `Done`, `Gone` (not, or no longer, theirs) or `Rebuilding`.

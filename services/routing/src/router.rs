@@ -47,6 +47,9 @@ type ClaimResult = anyhow::Result<(TakeOutcome, Option<QueueEntryRow>)>;
 /// How long a rebuild waits, holding the lock, for claims already past their Lua step.
 const REBUILD_GRACE: Duration = Duration::from_millis(300);
 
+/// Candidates a pull hands to one Lua call.
+const PULL_BATCH: usize = 32;
+
 /// Waiting tickets per queue a pull looks at.
 const PULL_HEADS: isize = 64;
 
@@ -395,6 +398,18 @@ impl Router {
         if outcome != TakeOutcome::Done {
             return Ok((outcome, None));
         }
+        self.record_claim(t, agent, offer, now, expires).await
+    }
+
+    /// Writes a claim Redis granted (see [`Self::claim`]).
+    async fn record_claim(
+        &self,
+        t: &LiveTicket,
+        agent: Uuid,
+        offer: bool,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> anyhow::Result<(TakeOutcome, Option<QueueEntryRow>)> {
         let written = async {
             let customer_id = match t.customer_id {
                 Some(c) => c,
@@ -611,24 +626,37 @@ impl Router {
         let now_ms = Utc::now().timestamp_millis();
         let relax = s.relax_after();
         let mut full = false;
-        for t in heads.iter().take(200) {
+        let mut eligible: Vec<LiveTicket> = Vec::new();
+        for t in heads.into_iter().take(200) {
             let waited = u64::try_from((now_ms - t.enqueued_ms) / 1000).unwrap_or(0);
             if me.free_on(&t.channel) == 0 {
                 full = true;
                 continue;
             }
-            if !matching::eligible(&me, &requirement(t), Relaxation::after(waited, &relax)) {
-                continue;
+            if matching::eligible(&me, &requirement(&t), Relaxation::after(waited, &relax)) {
+                eligible.push(t);
             }
-            match self.claim(t, agent, false).await? {
-                (TakeOutcome::Done, entry) => return Ok(entry),
-                (TakeOutcome::Gone, _) => continue,
-                (TakeOutcome::Rebuilding, _) => return Err(rebuilding()),
-                (TakeOutcome::Full, _) => {
-                    full = true;
-                    continue;
+        }
+        let mut rest: &[LiveTicket] = &eligible;
+        while !rest.is_empty() {
+            let batch = &rest[..rest.len().min(PULL_BATCH)];
+            let (outcome, i) = self.inner.live.take_first(batch, agent).await?;
+            match outcome {
+                TakeOutcome::Done => {
+                    let now = Utc::now();
+                    if let (TakeOutcome::Done, entry) = self.record_claim(&batch[i], agent, false, now, now).await? {
+                        return Ok(entry);
+                    }
+                    // Postgres refused that one (finished meanwhile): go on after it.
+                    rest = &rest[i + 1..];
                 }
-                (TakeOutcome::NotOnline, _) => {
+                TakeOutcome::Gone => rest = &rest[batch.len()..],
+                TakeOutcome::Rebuilding => return Err(rebuilding()),
+                TakeOutcome::Full => {
+                    full = true;
+                    break;
+                }
+                TakeOutcome::NotOnline => {
                     return Err(ApiError::conflict(
                         "agent_not_online",
                         "set your presence to online to take tickets",
