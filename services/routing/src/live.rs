@@ -723,17 +723,6 @@ impl LiveQueues {
             .await
     }
 
-    /// The agent a ticket is offered to or held by, per Redis.
-    pub async fn holder(&self, ticket: Uuid) -> redis::RedisResult<Option<Uuid>> {
-        let mut conn = self.redis.conn.clone();
-        let (h, o): (Option<String>, Option<String>) = redis::pipe()
-            .get(self.holder_key(ticket))
-            .get(self.offer_key(ticket))
-            .query_async(&mut conn)
-            .await?;
-        Ok(h.or(o).and_then(|s| s.parse().ok()))
-    }
-
     /// Tickets waiting in `queue`, head first.
     pub async fn waiting(&self, queue: &str, limit: isize) -> redis::RedisResult<Vec<String>> {
         let mut conn = self.redis.conn.clone();

@@ -244,6 +244,15 @@ impl Validator {
         }
     }
 
+    /// A value from a fixed vocabulary; the message lists the allowed ones.
+    pub fn one_of(&mut self, value: &str, allowed: &[&str], field: &str) -> &mut Self {
+        self.check(
+            allowed.contains(&value),
+            field,
+            format!("`{value}` is not one of {}", allowed.join(", ")),
+        )
+    }
+
     /// An IANA time zone name (`Asia/Shanghai`).
     pub fn time_zone(&mut self, value: &str, field: &str) -> &mut Self {
         self.check(

@@ -256,13 +256,7 @@ fn pct(sorted_ms: &[f64], p: f64) -> f64 {
 /// pgbench on a scratch database migrated with intake's own schema, inserting a ticket row and
 /// an outbox row per transaction, as intake does.
 async fn pgbench_two_inserts(stack: &Stack, args: &Args) -> anyhow::Result<f64> {
-    let url = testkit::create_database("bench_raw").await?;
-    let bin = system_tests::bin_dir().join("intake");
-    let status = Command::new(bin)
-        .arg("migrate")
-        .env("INTAKE__DATABASE__URL", &url)
-        .status()?;
-    anyhow::ensure!(status.success(), "migrating the scratch database failed");
+    let url = scratch_database("intake").await?;
     let envelope = json!({"specversion": "1.0", "id": Uuid::now_v7(), "source": "/intake", "type": "intake.ticket.created",
         "time": chrono::Utc::now(), "datacontenttype": "application/json", "dataschema": "urn:edu-support:intake.ticket.created:v1",
         "data": {"ticket_id": Uuid::now_v7(), "customer_id": Uuid::new_v4(), "channel": "web", "subject": "直播课进不去", "priority": "normal", "created_at": chrono::Utc::now()}});
@@ -273,35 +267,8 @@ async fn pgbench_two_inserts(stack: &Stack, args: &Args) -> anyhow::Result<f64> 
          COMMIT;\n",
         envelope.to_string().replace('\'', "''")
     );
-    let path = std::env::temp_dir().join(format!("bench-{}.sql", Uuid::new_v4()));
-    std::fs::write(&path, script)?;
-    let out = Command::new("pgbench")
-        .args([
-            "-n",
-            "-c",
-            &args.clients.to_string(),
-            "-j",
-            "2",
-            "-T",
-            &args.seconds.to_string(),
-            "-f",
-        ])
-        .arg(&path)
-        .arg(&url)
-        .output()?;
-    let _ = std::fs::remove_file(&path);
-    let text = String::from_utf8_lossy(&out.stdout);
-    anyhow::ensure!(
-        out.status.success(),
-        "pgbench failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let _ = stack;
-    text.lines()
-        .find(|l| l.starts_with("tps ="))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("no tps in pgbench output: {text}"))
+    pgbench(&script, &url, args)
 }
 
 /// `clients` tasks opening tickets as fast as they can for `seconds`.
@@ -909,20 +876,22 @@ async fn quality_report(stack: &mut Stack, args: &Args, report: &mut String) -> 
     Ok(())
 }
 
-/// pgbench on a scratch database migrated with routing's schema: one insert per transaction
-/// (a routing-log row), the raw figure assignments are compared with.
-async fn pgbench_single_insert(args: &Args) -> anyhow::Result<f64> {
-    let url = testkit::create_database("bench_raw_routing").await?;
-    let status = Command::new(system_tests::bin_dir().join("routing"))
+/// A fresh database migrated with `service`'s own schema (its binary's `migrate`); its URL.
+async fn scratch_database(service: &str) -> anyhow::Result<String> {
+    let url = testkit::create_database(&format!("bench_raw_{}", service.replace('-', "_"))).await?;
+    let prefix = service.to_uppercase().replace('-', "_");
+    let status = Command::new(system_tests::bin_dir().join(service))
         .arg("migrate")
-        .env("ROUTING__DATABASE__URL", &url)
+        .env(format!("{prefix}__DATABASE__URL"), &url)
         .status()?;
     anyhow::ensure!(status.success(), "migrating the scratch database failed");
+    Ok(url)
+}
+
+/// Runs `script` with pgbench (as many clients as the run, `--seconds` long); transactions/s.
+fn pgbench(script: &str, url: &str, args: &Args) -> anyhow::Result<f64> {
     let path = std::env::temp_dir().join(format!("bench-{}.sql", Uuid::new_v4()));
-    std::fs::write(
-        &path,
-        "INSERT INTO routing_log (ticket_id, kind, agent_id, queue) VALUES (gen_random_uuid(), 'assigned', gen_random_uuid(), 'general');\n",
-    )?;
+    std::fs::write(&path, script)?;
     let out = Command::new("pgbench")
         .args([
             "-n",
@@ -935,7 +904,7 @@ async fn pgbench_single_insert(args: &Args) -> anyhow::Result<f64> {
             "-f",
         ])
         .arg(&path)
-        .arg(&url)
+        .arg(url)
         .output()?;
     let _ = std::fs::remove_file(&path);
     anyhow::ensure!(
@@ -949,6 +918,17 @@ async fn pgbench_single_insert(args: &Args) -> anyhow::Result<f64> {
         .and_then(|l| l.split_whitespace().nth(2))
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| anyhow::anyhow!("no tps in pgbench output: {text}"))
+}
+
+/// pgbench on a scratch database migrated with routing's schema: one insert per transaction
+/// (a routing-log row), the raw figure assignments are compared with.
+async fn pgbench_single_insert(args: &Args) -> anyhow::Result<f64> {
+    let url = scratch_database("routing").await?;
+    pgbench(
+        "INSERT INTO routing_log (ticket_id, kind, agent_id, queue) VALUES (gen_random_uuid(), 'assigned', gen_random_uuid(), 'general');\n",
+        &url,
+        args,
+    )
 }
 
 /// Defines `n` online agents through routing; their ids.

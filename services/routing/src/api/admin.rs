@@ -8,11 +8,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::queues::{MANAGERS, STAFF};
-use crate::domain::agent::{CHANNELS, TIERS, parse_time};
+use crate::domain::agent::{CHANNELS, SEGMENTS, TIERS, parse_time};
 use crate::domain::queue::is_valid_name;
 use crate::domain::sla::Policy;
 use crate::router::Router;
 use crate::sla;
+use contracts::vocabulary::Priority;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PolicyListResponse {
@@ -45,32 +46,17 @@ fn validate(p: &Policy) -> Result<(), ApiError> {
         "at most 500 characters",
     );
     for c in &p.channels {
-        v.check(
-            CHANNELS.contains(&c.as_str()),
-            "channels",
-            format!("`{c}` is not a channel"),
-        );
+        v.one_of(c, &CHANNELS, "channels");
     }
     for t in &p.tiers {
-        v.check(
-            TIERS.contains(&t.as_str()),
-            "tiers",
-            "each must be junior, mid or senior",
-        );
+        v.one_of(t, &TIERS, "tiers");
     }
     for s in &p.segments {
-        v.check(
-            ["new_user", "vip", "special_needs"].contains(&s.as_str()),
-            "segments",
-            "each must be new_user, vip or special_needs",
-        );
+        v.one_of(s, &SEGMENTS, "segments");
     }
+    let priorities = Priority::ALL.map(Priority::as_str);
     for pr in &p.priorities {
-        v.check(
-            ["low", "normal", "high", "urgent"].contains(&pr.as_str()),
-            "priorities",
-            "each must be low, normal, high or urgent",
-        );
+        v.one_of(pr, &priorities, "priorities");
     }
     for (field, secs) in [
         ("first_response_secs", p.first_response_secs),

@@ -10,24 +10,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::catalog::{self, QueueDef};
-use crate::domain::agent::{CHANNELS, SKILLS, TIERS};
+use crate::domain::agent::{CATEGORIES, CHANNELS, SKILLS, TIERS};
 use crate::domain::queue::is_valid_name;
 use crate::router::Router;
 use crate::store::{self, LogRow};
 
 pub const STAFF: [Role; 4] = [Role::Agent, Role::Supervisor, Role::Admin, Role::Service];
 pub const MANAGERS: [Role; 2] = [Role::Supervisor, Role::Admin];
-
-const CATEGORIES: [&str; 8] = [
-    "course_consultation",
-    "technical",
-    "learning_progress",
-    "refund",
-    "complaint",
-    "course_suggestion",
-    "resource_request",
-    "other",
-];
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueResponse {
@@ -131,26 +120,14 @@ pub async fn put_queue(
         "at most 500 characters",
     );
     for c in &b.categories {
-        v.check(
-            CATEGORIES.contains(&c.as_str()),
-            "categories",
-            format!("`{c}` is not one of {}", CATEGORIES.join(", ")),
-        );
+        v.one_of(c, CATEGORIES, "categories");
     }
     for c in &b.channels {
-        v.check(
-            CHANNELS.contains(&c.as_str()),
-            "channels",
-            format!("`{c}` is not one of {}", CHANNELS.join(", ")),
-        );
+        v.one_of(c, &CHANNELS, "channels");
     }
     v.check(TIERS.contains(&tier.as_str()), "tier", "must be junior, mid or senior");
     if let Some(s) = &b.skill {
-        v.check(
-            SKILLS.contains(&s.as_str()),
-            "skill",
-            format!("`{s}` is not one of {}", SKILLS.join(", ")),
-        );
+        v.one_of(s, &SKILLS, "skill");
     }
     v.check(
         (-1000..=1000).contains(&b.precedence),

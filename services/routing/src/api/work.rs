@@ -64,7 +64,8 @@ pub async fn held(
 /// yours.
 #[utoipa::path(post, path = "/v1/offers/{ticket_id}/accept", tag = "assignment", params(("ticket_id" = Uuid, Path)),
     responses((status = 200, body = QueueEntryResponse), (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json")))]
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 503, description = "The live state is being rebuilt: try again", body = Problem, content_type = "application/problem+json")))]
 pub async fn accept(
     caller: Principal,
     router: web::Data<Router>,
@@ -92,11 +93,13 @@ pub async fn decline(
 }
 
 /// Give me my next ticket (the agent, online): the best waiting ticket you may take, yours at
-/// once. 204 when nothing waits for you; 409 `at_capacity` or `agent_not_online`.
+/// once. 204 when nothing waits for you; 409 `at_capacity` or `agent_not_online`; 503 while
+/// the live state is being rebuilt.
 #[utoipa::path(post, path = "/v1/agents/{agent_id}/next", tag = "assignment", params(("agent_id" = Uuid, Path)),
     responses((status = 200, body = QueueEntryResponse), (status = 204, description = "Nothing waits for this agent"),
               (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json")))]
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 503, description = "The live state is being rebuilt: try again", body = Problem, content_type = "application/problem+json")))]
 pub async fn next(
     caller: Principal,
     router: web::Data<Router>,

@@ -10,21 +10,26 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub const TIERS: [&str; 3] = ["junior", "mid", "senior"];
+/// Skills: the ticket categories, as intake classifies them, then the technical sub-skills.
 pub const SKILLS: [&str; 11] = [
     "course_consultation",
     "technical",
-    "technical.hardware",
-    "technical.software",
-    "technical.network",
     "learning_progress",
     "refund",
     "complaint",
     "course_suggestion",
     "resource_request",
     "other",
+    "technical.hardware",
+    "technical.software",
+    "technical.network",
 ];
+/// The ticket categories (the skills before the sub-skills).
+pub const CATEGORIES: &[&str] = SKILLS.split_at(8).0;
 pub const LANGUAGES: [&str; 2] = ["zh-CN", "en"];
 pub const CHANNELS: [&str; 6] = ["web", "chat", "email", "phone", "walk_in", "api"];
+/// Customer segments policies can match.
+pub const SEGMENTS: [&str; 3] = ["new_user", "vip", "special_needs"];
 pub const PRESENCE: [&str; 3] = ["online", "away", "offline"];
 
 /// A weekly working window in the agent's time zone.
@@ -83,11 +88,7 @@ impl AgentProfile {
             "must be junior, mid or senior",
         );
         for s in &self.skills {
-            v.check(
-                SKILLS.contains(&s.as_str()),
-                "skills",
-                format!("`{s}` is not one of {}", SKILLS.join(", ")),
-            );
+            v.one_of(s, &SKILLS, "skills");
         }
         if self.languages.is_empty() {
             self.languages.push("zh-CN".to_owned());
@@ -101,11 +102,7 @@ impl AgentProfile {
             "give at least one channel's capacity",
         );
         for (channel, n) in &self.capacity {
-            v.check(
-                CHANNELS.contains(&channel.as_str()),
-                "capacity",
-                format!("`{channel}` is not one of {}", CHANNELS.join(", ")),
-            );
+            v.one_of(channel, &CHANNELS, "capacity");
             v.check(*n <= 50, "capacity", "at most 50 tickets at once per channel");
         }
         let zone = self.time_zone.get_or_insert_with(|| "Asia/Shanghai".to_owned());

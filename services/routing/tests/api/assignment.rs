@@ -94,14 +94,7 @@ async fn a_ticket_is_offered_to_the_best_matching_agent_who_accepts_it() {
         assert_eq!(a[0]["data"]["how"], "offer");
     })
     .expect("events");
-    let load: Option<u32> = redis::AsyncCommands::hget(
-        &mut app.platform.redis.conn.clone(),
-        app.platform.redis.keys.key(&["load", &network.to_string()]),
-        "chat",
-    )
-    .await
-    .expect("load");
-    assert_eq!(load, Some(1));
+    assert_eq!(chat_load(&app, network).await, 1);
 }
 
 #[tokio::test]
@@ -357,20 +350,7 @@ async fn tickets_move_between_agents_and_queues_and_escalate() {
     .await;
     assert_eq!(status, 200, "{moved}");
     assert_eq!(moved["agent_id"], b.to_string());
-    let loads = |agent: Uuid| {
-        let app = &app;
-        async move {
-            let v: Option<u32> = redis::AsyncCommands::hget(
-                &mut app.platform.redis.conn.clone(),
-                app.platform.redis.keys.key(&["load", &agent.to_string()]),
-                "chat",
-            )
-            .await
-            .expect("load");
-            v.unwrap_or(0)
-        }
-    };
-    assert_eq!((loads(a).await, loads(b).await), (0, 1));
+    assert_eq!((chat_load(&app, a).await, chat_load(&app, b).await), (0, 1));
     // B is full: a supervisor cannot push another ticket onto them.
     let env2 = created(Priority::Normal, None);
     publish(&app, &env2).await;
@@ -401,7 +381,7 @@ async fn tickets_move_between_agents_and_queues_and_escalate() {
     assert_eq!(queued["status"], "waiting");
     assert_eq!(queued["queue"], "refund");
     assert_eq!(queued["tier"], "mid");
-    assert_eq!(loads(b).await, 0);
+    assert_eq!(chat_load(&app, b).await, 0);
     let live = LiveQueues::new(app.platform.redis.clone());
     assert_eq!(
         live.waiting("refund", 10).await.expect("live"),

@@ -8,17 +8,6 @@ use uuid::Uuid;
 
 use super::*;
 
-async fn load(app: &TestApp, agent: Uuid) -> u32 {
-    let v: Option<u32> = redis::AsyncCommands::hget(
-        &mut app.platform.redis.conn.clone(),
-        app.platform.redis.keys.key(&["load", &agent.to_string()]),
-        "chat",
-    )
-    .await
-    .expect("load");
-    v.unwrap_or(0)
-}
-
 #[tokio::test]
 async fn the_live_state_is_rebuilt_from_postgres_after_redis_loses_it() {
     let app = app().await;
@@ -55,7 +44,7 @@ async fn the_live_state_is_rebuilt_from_postgres_after_redis_loses_it() {
     .expect("state");
     let offered = offers_of(&app, agent).await[0];
     let waiting = if offered == t1 { t2 } else { t1 };
-    assert_eq!(load(&app, agent).await, 2);
+    assert_eq!(chat_load(&app, agent).await, 2);
 
     // Redis loses everything routing had.
     let mut conn = app.platform.redis.conn.clone();
@@ -82,7 +71,7 @@ async fn the_live_state_is_rebuilt_from_postgres_after_redis_loses_it() {
         vec![waiting.to_string()]
     );
     assert_eq!(
-        load(&app, agent).await,
+        chat_load(&app, agent).await,
         2,
         "the held and the offered ticket count again"
     );
@@ -95,7 +84,7 @@ async fn the_live_state_is_rebuilt_from_postgres_after_redis_loses_it() {
     let (status, rebuilt) = post_json(&app, "/v1/admin/rebuild", &admin, None).await;
     assert_eq!(status, 200, "{rebuilt}");
     assert_eq!(rebuilt["entries"], 3);
-    assert_eq!(load(&app, agent).await, 2);
+    assert_eq!(chat_load(&app, agent).await, 2);
     assert_eq!(
         live.waiting("general", 10).await.expect("live"),
         vec![waiting.to_string()]

@@ -337,3 +337,15 @@ async fn events_about(app: &TestApp, event_type: &str, ticket: Uuid) -> Vec<Valu
     .await
     .expect("events")
 }
+
+/// An agent's load on chat in Redis (tickets offered to or held by them).
+async fn chat_load(app: &TestApp, agent: Uuid) -> u32 {
+    let v: Option<u32> = redis::AsyncCommands::hget(
+        &mut app.platform.redis.conn.clone(),
+        app.platform.redis.keys.key(&["load", &agent.to_string()]),
+        "chat",
+    )
+    .await
+    .expect("load");
+    v.unwrap_or(0)
+}
