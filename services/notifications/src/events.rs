@@ -1,98 +1,258 @@
-//! What notifications consumes.
+//! Every consumed event becomes deliveries: per matching rule, recipient and channel, plus one
+//! per subscribed webhook endpoint; written in the consumer's transaction, so a redelivered
+//! event never produces a second message.
 
-use chrono::Utc;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use contracts::RawEnvelope;
-use contracts::routing::{SlaBreachedV1, TicketQueuedV1};
 use futures_util::future::BoxFuture;
 use platform::Tx;
 use platform::bus::consumer::{ConsumerSpec, EventHandler, HandlerError};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::domain::message::{self, Locale};
-use crate::store::{self, DeliveryRow};
+use crate::NotificationSettings;
+use crate::catalog::Catalog;
+use crate::dispatch::Waker;
+use crate::domain::locale_of;
+use crate::domain::render::Renderer;
+use crate::domain::rules::Rule;
+use crate::domain::schedule::QuietHours;
+use crate::store::{self, NewDelivery, RecipientRow};
 
-/// `routing.ticket.queued` → "ticket received" in the customer's in-app inbox.
-pub struct TicketQueued {
-    pub locale: Locale,
+pub struct Notifier {
+    pub catalog: Catalog,
+    pub settings: Arc<NotificationSettings>,
+    pub wake: Waker,
 }
 
-impl TicketQueued {
-    pub fn spec() -> ConsumerSpec {
-        ConsumerSpec::new("ticket-queued", &[<TicketQueuedV1 as contracts::Event>::TYPE])
+impl Notifier {
+    pub fn spec(patterns: &[&str]) -> ConsumerSpec {
+        ConsumerSpec::new("notify", patterns)
     }
 }
 
-/// Puts `msg` in `recipient`'s in-app inbox, once per event; true when it was new.
-async fn to_inbox(
+/// What a message about one event says and to whom, before it is split into channels.
+pub struct Request<'a> {
+    pub event_id: Uuid,
+    pub event_type: &'a str,
+    pub source: &'static str,
+    pub notification: &'a str,
+    pub category: &'a str,
+    pub urgency: &'a str,
+    pub channels: &'a [String],
+    pub digest_secs: Option<i32>,
+    /// The template's data.
+    pub data: &'a Value,
+    /// Send no earlier than this (scheduled sends).
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+/// Builds the deliveries of `req` for `recipient` and writes them (digest items folded into
+/// their digest). Returns how many were written.
+pub async fn deliver(
     tx: &mut Tx,
-    event: &RawEnvelope,
-    recipient: Uuid,
-    locale: Locale,
-    msg: message::Message,
-) -> Result<bool, sqlx::Error> {
-    store::insert_delivery(
-        tx,
-        &DeliveryRow {
+    renderer: &Renderer,
+    settings: &NotificationSettings,
+    req: &Request<'_>,
+    recipient_id: Uuid,
+    prefs: Option<&RecipientRow>,
+) -> Result<usize, HandlerError> {
+    let now = Utc::now();
+    let locale = prefs
+        .and_then(|p| p.locale.clone())
+        .or_else(|| req.data.get("language").and_then(Value::as_str).map(str::to_owned))
+        .map_or_else(|| settings.default_locale.clone(), |l| locale_of(&l));
+    let quiet = prefs.and_then(|p| {
+        Some(QuietHours {
+            tz: p.time_zone.parse().ok()?,
+            start: p.quiet_start?,
+            end: p.quiet_end?,
+        })
+    });
+    let rule_view = Rule {
+        name: String::new(),
+        event_type: req.event_type.to_owned(),
+        conditions: Default::default(),
+        recipient: String::new(),
+        notification: req.notification.to_owned(),
+        channels: req.channels.to_vec(),
+        category: req.category.to_owned(),
+        urgency: req.urgency.to_owned(),
+        digest_secs: req.digest_secs,
+        enabled: true,
+    };
+    let mut ctx = req.data.clone();
+    if let Value::Object(m) = &mut ctx {
+        m.insert("base_url".into(), json!(settings.public_base_url));
+        m.insert("event_type".into(), json!(req.event_type));
+    }
+    let trace_id = platform::telemetry::current_trace_id();
+    let mut rows = Vec::new();
+    let mut digest_items = Vec::new();
+    for channel in req.channels {
+        let address = match channel.as_str() {
+            "email" => prefs.and_then(|p| p.email.clone()),
+            "sms" => prefs.and_then(|p| p.phone.clone()),
+            _ => None,
+        };
+        if channel != "in_app" && address.is_none() {
+            tracing::debug!(%recipient_id, channel, "no address on this channel; skipped");
+            continue;
+        }
+        let opted_out = prefs.is_some_and(|p| rule_view.opted_out(&p.opt_outs, channel));
+        let rendered = renderer.render(req.notification, channel, &locale, &ctx);
+        let (title, body, html, used_locale, render_error) = match rendered {
+            Ok(r) => (r.subject, r.body, r.html, r.locale, None),
+            Err(e) => {
+                tracing::error!(notification = req.notification, channel, error = %e, "template does not render; delivery failed");
+                (String::new(), String::new(), None, locale.clone(), Some(e.to_string()))
+            }
+        };
+        let mut due = req.not_before.filter(|t| *t > now).unwrap_or(now);
+        if rule_view.waits_for_morning(channel)
+            && let Some(release) = quiet.and_then(|q| q.release(due))
+        {
+            due = release;
+        }
+        let (status, next) = if render_error.is_some() {
+            ("failed", None)
+        } else if opted_out {
+            ("suppressed", None)
+        } else if channel == "in_app" && due <= now {
+            ("delivered", None)
+        } else {
+            ("pending", Some(due))
+        };
+        let row = NewDelivery {
             id: Uuid::now_v7(),
-            event_id: event.id,
-            event_type: event.event_type.clone(),
-            recipient_id: recipient,
-            channel: "in_app".to_owned(),
-            kind: msg.kind.to_owned(),
-            locale: locale.as_str().to_owned(),
-            title: msg.title,
-            body: msg.body,
-            status: "delivered".to_owned(),
-            trace_id: platform::telemetry::current_trace_id(),
-            read_at: None,
-            created_at: Utc::now(),
-        },
-    )
-    .await
+            event_id: req.event_id,
+            event_type: req.event_type.to_owned(),
+            recipient_id,
+            channel: channel.clone(),
+            kind: req.notification.to_owned(),
+            category: req.category.to_owned(),
+            urgency: req.urgency.to_owned(),
+            locale: used_locale,
+            title,
+            body,
+            html,
+            address,
+            endpoint_id: None,
+            payload: render_error.is_some().then(|| req.data.clone()),
+            source: req.source,
+            status,
+            next_attempt_at: next,
+            last_error: render_error.or_else(|| opted_out.then(|| format!("opted out of {}", req.category))),
+            trace_id: trace_id.clone(),
+        };
+        match req.digest_secs {
+            Some(window) if status == "delivered" || status == "pending" => digest_items.push((row, window)),
+            _ => rows.push(row),
+        }
+    }
+    let mut written = store::insert_deliveries(tx, &rows).await?.len();
+    for (item, window) in &digest_items {
+        written += usize::from(store::insert_digest_item(tx, item, *window).await?);
+    }
+    Ok(written)
 }
 
-impl EventHandler for TicketQueued {
+impl EventHandler for Notifier {
     fn handle<'a>(&'a self, tx: &'a mut Tx, event: &'a RawEnvelope) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            let queued = event.decode::<TicketQueuedV1>()?.data;
-            let msg = message::ticket_received(self.locale, queued.ticket_id);
-            if to_inbox(tx, event, queued.customer_id, self.locale, msg).await? {
-                tracing::info!(ticket_id = %queued.ticket_id, "ticket-received delivered to the inbox");
-            }
-            Ok(())
-        })
-    }
-}
-
-/// `routing.sla.breached` → the supervisor's in-app inbox.
-pub struct SlaBreached {
-    pub locale: Locale,
-}
-
-impl SlaBreached {
-    pub fn spec() -> ConsumerSpec {
-        ConsumerSpec::new("sla-breached", &[<SlaBreachedV1 as contracts::Event>::TYPE])
-    }
-}
-
-impl EventHandler for SlaBreached {
-    fn handle<'a>(&'a self, tx: &'a mut Tx, event: &'a RawEnvelope) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            let b = event.decode::<SlaBreachedV1>()?.data;
-            let Some(supervisor) = b.timer.supervisor_id else {
-                tracing::warn!(ticket_id = %b.timer.ticket_id, "breach with no supervisor to tell");
+            let snapshot = self.catalog.get().await.map_err(HandlerError::Retry)?;
+            let rules: Vec<&Rule> = snapshot
+                .rules_for(&event.event_type)
+                .iter()
+                .filter(|r| r.matches(&event.data))
+                .collect();
+            let endpoints: Vec<_> = snapshot.endpoints_for(&event.event_type).collect();
+            if rules.is_empty() && endpoints.is_empty() {
                 return Ok(());
-            };
-            let msg = message::sla_breached(
-                self.locale,
-                b.timer.ticket_id,
-                &b.timer.metric,
-                b.escalated_to_tier.as_deref(),
-            );
-            if to_inbox(tx, event, supervisor, self.locale, msg).await? {
-                tracing::info!(ticket_id = %b.timer.ticket_id, supervisor_id = %supervisor, "breach delivered to the supervisor");
             }
+            let targets: Vec<(&Rule, Uuid)> = rules
+                .iter()
+                .filter_map(|r| match r.recipient_in(&event.data) {
+                    Some(id) => Some((*r, id)),
+                    None => {
+                        tracing::debug!(rule = %r.name, "the event names no recipient for this rule");
+                        None
+                    }
+                })
+                .collect();
+            let ids: Vec<Uuid> = targets.iter().map(|(_, id)| *id).collect();
+            let prefs: HashMap<Uuid, RecipientRow> = if ids.is_empty() {
+                HashMap::new()
+            } else {
+                store::recipients(&mut **tx, &ids)
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.id, r))
+                    .collect()
+            };
+            let mut written = 0;
+            for (rule, recipient) in &targets {
+                let req = Request {
+                    event_id: event.id,
+                    event_type: &event.event_type,
+                    source: "event",
+                    notification: &rule.notification,
+                    category: &rule.category,
+                    urgency: &rule.urgency,
+                    channels: &rule.channels,
+                    digest_secs: rule.digest_secs,
+                    data: &event.data,
+                    not_before: None,
+                };
+                written += deliver(
+                    tx,
+                    &snapshot.renderer,
+                    &self.settings,
+                    &req,
+                    *recipient,
+                    prefs.get(recipient),
+                )
+                .await?;
+            }
+            if !endpoints.is_empty() {
+                let payload = serde_json::to_value(event).map_err(|e| HandlerError::Reject(e.into()))?;
+                let trace_id = platform::telemetry::current_trace_id();
+                let rows: Vec<NewDelivery> = endpoints
+                    .iter()
+                    .map(|e| NewDelivery {
+                        id: Uuid::now_v7(),
+                        event_id: event.id,
+                        event_type: event.event_type.clone(),
+                        recipient_id: e.id,
+                        channel: "webhook".to_owned(),
+                        kind: event.event_type.clone(),
+                        category: "webhook".to_owned(),
+                        urgency: "urgent".to_owned(),
+                        locale: String::new(),
+                        title: event.event_type.clone(),
+                        body: String::new(),
+                        html: None,
+                        address: Some(e.url.clone()),
+                        endpoint_id: Some(e.id),
+                        payload: Some(payload.clone()),
+                        source: "event",
+                        status: "pending",
+                        next_attempt_at: Some(Utc::now()),
+                        last_error: None,
+                        trace_id: trace_id.clone(),
+                    })
+                    .collect();
+                written += store::insert_deliveries(tx, &rows).await?.len();
+            }
+            tracing::debug!(event_type = %event.event_type, written, "deliveries written");
             Ok(())
         })
+    }
+
+    fn committed(&self, _event: &RawEnvelope) {
+        self.wake.wake();
     }
 }

@@ -71,6 +71,8 @@ pub fn load_from<T: DeserializeOwned + Validate>(
         .list_separator(",")
         .with_list_parse_key("http.cors_allowed_origins")
         .with_list_parse_key("bus.retry_delays_ms")
+        .with_list_parse_key("service.retry_schedule_secs")
+        .with_list_parse_key("service.event_patterns")
         .source(Some(vars.clone().into_iter().collect()));
     let cfg = builder
         .add_source(env_source)

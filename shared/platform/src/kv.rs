@@ -48,6 +48,30 @@ impl Redis {
         Ok(u64::try_from(ttl).ok().map(|t| t.max(1)))
     }
 
+    /// Takes up to `wanted` of the `limit` tokens of the current second under `key`, shared by
+    /// every replica; returns how many were granted (0 when the second's budget is spent).
+    pub async fn take_tokens(&self, key: &str, wanted: u32, limit: u32) -> redis::RedisResult<u32> {
+        static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+            redis::Script::new(
+                "local n = tonumber(ARGV[1]) local limit = tonumber(ARGV[2]) \
+                 local k = KEYS[1] .. ':' .. redis.call('TIME')[1] \
+                 local used = redis.call('INCRBY', k, n) \
+                 if used == n then redis.call('EXPIRE', k, 2) end \
+                 local over = used - limit \
+                 if over <= 0 then return n end \
+                 local granted = n - over \
+                 if granted < 0 then granted = 0 end \
+                 redis.call('DECRBY', k, n - granted) \
+                 return granted",
+            )
+        });
+        if wanted == 0 {
+            return Ok(0);
+        }
+        let mut conn = self.conn.clone();
+        SCRIPT.key(key).arg(wanted).arg(limit).invoke_async(&mut conn).await
+    }
+
     pub async fn ping(&self) -> redis::RedisResult<()> {
         let mut conn = self.conn.clone();
         redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ())

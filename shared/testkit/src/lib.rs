@@ -9,6 +9,8 @@ use std::collections::HashMap;
 
 use sqlx::Connection;
 
+pub mod sinks;
+
 pub fn pg_admin_url() -> String {
     std::env::var("TEST_PG_ADMIN_URL")
         .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".to_owned())

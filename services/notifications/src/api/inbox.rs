@@ -1,22 +1,22 @@
-//! `/v1/inbox` and `/v1/deliveries`.
+//! `/v1/inbox` (a recipient's own) and `/v1/deliveries` (the log, for operators).
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use platform::auth::{Principal, Role};
-use platform::error::Problem;
+use platform::error::{Problem, Validator};
 use platform::pagination::{self, PageQuery};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::NotificationSettings;
-use crate::store::{self, DeliveryRow};
+use super::{OPERATORS, State};
+use crate::store::{self, DeliveryRow, LogFilter};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InboxItemResponse {
     pub id: Uuid,
-    /// What the message is about (`ticket_received`, ...).
+    /// What the message is about (`ticket_received`, `digest`, ...).
     pub kind: String,
     pub locale: String,
     pub title: String,
@@ -38,13 +38,15 @@ pub struct InboxResponse {
 pub async fn list_inbox(
     caller: Principal,
     platform: web::Data<Platform>,
-    settings: web::Data<NotificationSettings>,
+    state: web::Data<State>,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<InboxResponse>, ApiError> {
-    let (limit, after) = page.resolve(settings.max_page_size)?;
-    let rows = store::inbox(&platform.pool, caller.subject, after, limit).await?;
+    let (limit, after) = page.resolve(state.settings.max_page_size)?;
+    let (rows, unread_count) = tokio::try_join!(
+        store::inbox(&platform.pool, caller.subject, after, limit),
+        store::unread_count(&platform.pool, caller.subject),
+    )?;
     let next_cursor = pagination::next_cursor(&rows, limit, |r| (r.created_at, r.id));
-    let unread_count = store::unread_count(&platform.pool, caller.subject).await?;
     Ok(web::Json(InboxResponse {
         items: rows
             .into_iter()
@@ -78,14 +80,47 @@ pub async fn mark_read(
     }
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarkedResponse {
+    pub marked: u64,
+}
+
+/// Mark all of the caller's messages read.
+#[utoipa::path(post, path = "/v1/inbox/read-all", tag = "inbox",
+    responses((status = 200, body = inline(MarkedResponse))))]
+pub async fn mark_all_read(
+    caller: Principal,
+    platform: web::Data<Platform>,
+) -> Result<web::Json<MarkedResponse>, ApiError> {
+    Ok(web::Json(MarkedResponse {
+        marked: store::mark_all_read(&platform.pool, caller.subject).await?,
+    }))
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     pub recipient_id: Option<Uuid>,
     pub event_id: Option<Uuid>,
-    /// At most `service.max_page_size` (default 20).
+    /// `pending`, `sending`, `delivered`, `failed`, `suppressed`, `digested`, `cancelled`.
+    pub status: Option<String>,
+    /// `in_app`, `email`, `sms`, `webhook`.
+    pub channel: Option<String>,
+    /// At most `service.max_page_size`.
     pub limit: Option<i64>,
+    pub cursor: Option<String>,
 }
+
+pub const STATUSES: [&str; 7] = [
+    "pending",
+    "sending",
+    "delivered",
+    "failed",
+    "suppressed",
+    "digested",
+    "cancelled",
+];
+pub const ALL_CHANNELS: [&str; 4] = ["in_app", "email", "sms", "webhook"];
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryResponse {
@@ -95,39 +130,155 @@ pub struct DeliveryResponse {
     pub recipient_id: Uuid,
     pub channel: String,
     pub kind: String,
+    pub category: String,
+    pub urgency: String,
+    pub locale: String,
+    /// `event` (from a rule or subscription) or `api` (a direct send).
+    pub source: String,
     pub status: String,
+    pub attempts: i32,
+    /// When the next attempt is due (pending), or when a claim lapses (sending).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub provider: Option<String>,
+    pub last_error: Option<String>,
+    /// The digest this message was folded into.
+    pub digest_id: Option<Uuid>,
     /// The trace of the request that caused the message, end to end.
     pub trace_id: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryListResponse {
     pub items: Vec<DeliveryResponse>,
+    pub next_cursor: Option<String>,
 }
 
-/// The delivery log (admins, supervisors and services).
+/// The delivery log, searchable by recipient, event, status and channel (operators).
 #[utoipa::path(get, path = "/v1/deliveries", tag = "deliveries", params(DeliveryQuery),
     responses((status = 200, body = DeliveryListResponse), (status = 403, body = Problem, content_type = "application/problem+json")))]
 pub async fn list_deliveries(
     caller: Principal,
     platform: web::Data<Platform>,
-    settings: web::Data<NotificationSettings>,
+    state: web::Data<State>,
     query: web::Query<DeliveryQuery>,
 ) -> Result<web::Json<DeliveryListResponse>, ApiError> {
-    caller.require_any(&[Role::Admin, Role::Supervisor, Role::Service])?;
+    caller.require_any(&OPERATORS)?;
+    let q = query.into_inner();
+    let mut v = Validator::new();
+    if let Some(s) = &q.status {
+        v.one_of(s, &STATUSES, "status");
+    }
+    if let Some(c) = &q.channel {
+        v.one_of(c, &ALL_CHANNELS, "channel");
+    }
+    v.finish()?;
     let page = PageQuery {
-        limit: query.limit,
-        cursor: None,
+        limit: q.limit,
+        cursor: q.cursor,
     };
-    let (limit, _) = page.resolve(settings.max_page_size)?;
-    let rows = store::deliveries(&platform.pool, query.recipient_id, query.event_id, limit).await?;
+    let (limit, after) = page.resolve(state.settings.max_page_size)?;
+    let filter = LogFilter {
+        recipient: q.recipient_id,
+        event: q.event_id,
+        status: q.status,
+        channel: q.channel,
+    };
+    let rows = store::deliveries(&platform.pool, &filter, after, limit).await?;
+    let next_cursor = pagination::next_cursor(&rows, limit, |r| (r.created_at, r.id));
     Ok(web::Json(DeliveryListResponse {
         items: rows.into_iter().map(delivery_response).collect(),
+        next_cursor,
     }))
 }
 
-fn delivery_response(r: DeliveryRow) -> DeliveryResponse {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptResponse {
+    pub attempt: i32,
+    pub provider: String,
+    /// `delivered`, `retry`, `failed` or `gone`.
+    pub outcome: String,
+    pub status_code: Option<i32>,
+    /// The provider's answer (truncated).
+    pub response: Option<String>,
+    pub duration_ms: i32,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryDetailResponse {
+    #[serde(flatten)]
+    pub delivery: DeliveryResponse,
+    pub title: String,
+    pub body: String,
+    pub address: Option<String>,
+    pub attempts_log: Vec<AttemptResponse>,
+}
+
+/// One delivery with every attempt and the provider's answers (operators; recipients for their
+/// own).
+#[utoipa::path(get, path = "/v1/deliveries/{delivery_id}", tag = "deliveries", params(("delivery_id" = Uuid, Path)),
+    responses((status = 200, body = DeliveryDetailResponse), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_delivery(
+    caller: Principal,
+    platform: web::Data<Platform>,
+    path: web::Path<Uuid>,
+) -> Result<web::Json<DeliveryDetailResponse>, ApiError> {
+    let id = path.into_inner();
+    let Some(row) = store::delivery(&platform.pool, id).await? else {
+        return Err(ApiError::not_found("delivery"));
+    };
+    if !caller.has_any(&OPERATORS) && row.recipient_id != caller.subject {
+        return Err(ApiError::not_found("delivery"));
+    }
+    let attempts = store::attempts(&platform.pool, id).await?;
+    let (title, body, address) = (row.title.clone(), row.body.clone(), row.address.clone());
+    Ok(web::Json(DeliveryDetailResponse {
+        delivery: delivery_response(row),
+        title,
+        body,
+        address,
+        attempts_log: attempts
+            .into_iter()
+            .map(|a| AttemptResponse {
+                attempt: a.attempt,
+                provider: a.provider,
+                outcome: a.outcome,
+                status_code: a.status_code,
+                response: a.response,
+                duration_ms: a.duration_ms,
+                at: a.at,
+            })
+            .collect(),
+    }))
+}
+
+/// Send a failed delivery again now (admins).
+#[utoipa::path(post, path = "/v1/deliveries/{delivery_id}/resend", tag = "deliveries", params(("delivery_id" = Uuid, Path)),
+    responses((status = 202), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn resend(
+    caller: Principal,
+    platform: web::Data<Platform>,
+    state: web::Data<State>,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    match store::resend(&platform.pool, path.into_inner()).await? {
+        None => Err(ApiError::not_found("delivery")),
+        Some(false) => Err(ApiError::conflict(
+            "not_failed",
+            "only a failed delivery can be sent again",
+        )),
+        Some(true) => {
+            state.wake.wake();
+            Ok(HttpResponse::Accepted().finish())
+        }
+    }
+}
+
+pub fn delivery_response(r: DeliveryRow) -> DeliveryResponse {
     DeliveryResponse {
         id: r.id,
         event_id: r.event_id,
@@ -135,8 +286,18 @@ fn delivery_response(r: DeliveryRow) -> DeliveryResponse {
         recipient_id: r.recipient_id,
         channel: r.channel,
         kind: r.kind,
+        category: r.category,
+        urgency: r.urgency,
+        locale: r.locale,
+        source: r.source,
         status: r.status,
+        attempts: r.attempts,
+        next_attempt_at: r.next_attempt_at,
+        provider: r.provider,
+        last_error: r.last_error,
+        digest_id: r.digest_id,
         trace_id: r.trace_id,
+        sent_at: r.sent_at,
         created_at: r.created_at,
     }
 }

@@ -10,12 +10,95 @@ use platform::testing::{TestApp, spawn};
 use serde_json::Value;
 use uuid::Uuid;
 
+mod admin;
+mod channels;
+mod sends;
+
 async fn app() -> TestApp {
-    let vars = testkit::Isolation::new()
+    app_with(&[]).await
+}
+
+/// The service with `extra` settings (keys without the `NOTIFICATIONS__` prefix).
+pub async fn app_with(extra: &[(&str, String)]) -> TestApp {
+    let mut vars = testkit::Isolation::new()
         .service_env("NOTIFICATIONS", "notifications")
         .await
         .expect("env");
+    vars.insert("NOTIFICATIONS__SERVICE__IDLE_POLL_MS".into(), "50".into());
+    vars.insert("NOTIFICATIONS__SERVICE__CATALOG_REFRESH_MS".into(), "200".into());
+    for (k, v) in extra {
+        vars.insert(format!("NOTIFICATIONS__{k}"), v.clone());
+    }
     spawn(&notifications::SPEC, &vars).await.expect("spawn")
+}
+
+/// Publishes an event of `event_type` with `data` as routing would; returns its id.
+pub async fn publish_event(app: &TestApp, event_type: &str, data: Value) -> Uuid {
+    let id = Uuid::now_v7();
+    let env = serde_json::json!({
+        "specversion": "1.0", "id": id, "source": "/test", "type": event_type,
+        "time": Utc::now(), "datacontenttype": "application/json",
+        "dataschema": format!("urn:edu-support:{event_type}:v1"), "data": data,
+    });
+    publish_envelope(app, event_type, &env).await;
+    id
+}
+
+pub async fn publish_envelope(app: &TestApp, event_type: &str, env: &Value) {
+    let body = serde_json::to_vec(env).expect("json");
+    app.platform
+        .bus
+        .publish_confirmed(&[Outgoing {
+            exchange: app.platform.bus.exchange(),
+            routing_key: event_type,
+            body: &body,
+            message_id: None,
+            headers: Default::default(),
+        }])
+        .await
+        .expect("publish");
+}
+
+/// The delivery log of one event (as an admin).
+pub async fn log_of(app: &TestApp, query: &str) -> Vec<Value> {
+    let admin = app.token(Uuid::new_v4(), Role::Admin);
+    app.get_json(&format!("/v1/deliveries?{query}"), &admin).await["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Waits until the log for `query` holds a delivery on `channel` with `status`.
+pub async fn wait_status(app: &TestApp, query: &str, channel: &str, status: &str, secs: u64) -> Value {
+    testkit::eventually(secs, &format!("{channel} {status}"), || async {
+        Ok(log_of(app, query)
+            .await
+            .into_iter()
+            .find(|d| d["channel"] == channel && d["status"] == status))
+    })
+    .await
+    .expect("delivery status")
+}
+
+pub async fn put_json(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
+    app.client
+        .put(format!("{}{path}", app.url))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("put")
+}
+
+pub async fn post_json(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
+    app.post(path, token).json(&body).send().await.expect("post")
+}
+
+/// Sets a recipient's preferences as a service would.
+pub async fn set_prefs(app: &TestApp, id: Uuid, prefs: Value) {
+    let service = app.token(Uuid::new_v4(), Role::Service);
+    let resp = put_json(app, &format!("/v1/recipients/{id}"), &service, prefs).await;
+    assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
 }
 
 fn queued(customer: Uuid) -> EventEnvelope<TicketQueuedV1> {
@@ -79,7 +162,7 @@ async fn a_queued_ticket_puts_one_message_in_the_customers_inbox_with_its_trace(
     assert_eq!(body["items"][0]["kind"], "ticket_received");
     assert_eq!(body["items"][0]["locale"], "zh-CN");
     assert_eq!(body["unread_count"], 1);
-    let queue = format!("{}.ticket-queued", app.platform.bus.queue_prefix());
+    let queue = format!("{}.notify", app.platform.bus.queue_prefix());
     testkit::eventually(5, "the redelivery skipped", || async {
         Ok((app
             .platform

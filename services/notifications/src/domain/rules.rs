@@ -1,0 +1,133 @@
+//! Which event produces which notification, to whom and on which channels.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Channels a rule can name (webhooks go to subscribed endpoints, not through rules).
+pub const CHANNELS: [&str; 3] = ["in_app", "email", "sms"];
+
+/// How a message may be held back.
+pub const URGENCIES: [&str; 4] = ["urgent", "transactional", "normal", "low"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Rule {
+    /// Unique name (`ticket-received`).
+    pub name: String,
+    /// The event type it reacts to (`routing.ticket.queued`).
+    pub event_type: String,
+    /// JSON pointers into the event's data and the values they must equal.
+    #[sqlx(json)]
+    #[schema(value_type = Object)]
+    pub conditions: BTreeMap<String, Value>,
+    /// JSON pointer to the recipient's id in the event's data (`/customer_id`).
+    pub recipient: String,
+    /// The template family it renders (`ticket_received`).
+    pub notification: String,
+    pub channels: Vec<String>,
+    /// What recipients can opt out of (`progress`); transactional and urgent rules ignore
+    /// opt-outs.
+    pub category: String,
+    /// `urgent` (sent at once, any hour), `transactional` (cannot be opted out of),
+    /// `normal` or `low` (held through quiet hours).
+    pub urgency: String,
+    /// Messages of this rule to one recipient within this many seconds go out as one digest.
+    pub digest_secs: Option<i32>,
+    pub enabled: bool,
+}
+
+impl Rule {
+    /// Whether `data` (an event's payload) satisfies every condition.
+    pub fn matches(&self, data: &Value) -> bool {
+        self.enabled
+            && self
+                .conditions
+                .iter()
+                .all(|(pointer, want)| data.pointer(pointer) == Some(want))
+    }
+
+    /// The recipient named by the event, if the pointer leads to an id.
+    pub fn recipient_in(&self, data: &Value) -> Option<Uuid> {
+        data.pointer(&self.recipient)
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok())
+    }
+
+    /// Whether the recipient's opt-outs silence this rule on `channel`.
+    pub fn opted_out(&self, opt_outs: &[String], channel: &str) -> bool {
+        if matches!(self.urgency.as_str(), "urgent" | "transactional") {
+            return false;
+        }
+        opt_outs
+            .iter()
+            .any(|o| o == &format!("{}:{channel}", self.category) || o == &format!("{}:*", self.category))
+    }
+
+    /// Held through the recipient's quiet hours on channels that interrupt (email, SMS).
+    pub fn waits_for_morning(&self, channel: &str) -> bool {
+        self.urgency != "urgent" && channel != "in_app"
+    }
+}
+
+/// Whether an endpoint subscribed with `patterns` gets `event_type` (`intake.*` is a prefix).
+pub fn subscribed(patterns: &[String], event_type: &str) -> bool {
+    patterns.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => event_type.starts_with(prefix),
+        None => p == event_type,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rule() -> Rule {
+        Rule {
+            name: "ticket-progress".into(),
+            event_type: "intake.ticket.message_added".into(),
+            conditions: BTreeMap::from([("/kind".to_owned(), json!("progress_update"))]),
+            recipient: "/customer_id".into(),
+            notification: "ticket_progress".into(),
+            channels: vec!["in_app".into(), "email".into()],
+            category: "progress".into(),
+            urgency: "low".into(),
+            digest_secs: Some(600),
+            enabled: true,
+        }
+    }
+
+    #[test]
+    fn conditions_and_the_recipient_come_from_the_event() {
+        let id = Uuid::now_v7();
+        let data = json!({"kind": "progress_update", "customer_id": id});
+        assert!(rule().matches(&data));
+        assert_eq!(rule().recipient_in(&data), Some(id));
+        assert!(!rule().matches(&json!({"kind": "message"})));
+        assert_eq!(rule().recipient_in(&json!({"customer_id": "nope"})), None);
+        let mut off = rule();
+        off.enabled = false;
+        assert!(!off.matches(&data));
+    }
+
+    #[test]
+    fn opt_outs_spare_transactional_messages() {
+        let outs = vec!["progress:email".to_owned()];
+        assert!(rule().opted_out(&outs, "email"));
+        assert!(!rule().opted_out(&outs, "in_app"));
+        assert!(rule().opted_out(&["progress:*".to_owned()], "in_app"));
+        let mut tx = rule();
+        tx.urgency = "transactional".into();
+        assert!(!tx.opted_out(&["progress:*".to_owned()], "email"));
+    }
+
+    #[test]
+    fn subscriptions_take_exact_types_and_prefixes() {
+        let p = vec!["intake.*".to_owned(), "routing.sla.breached".to_owned()];
+        assert!(subscribed(&p, "intake.ticket.created"));
+        assert!(subscribed(&p, "routing.sla.breached"));
+        assert!(!subscribed(&p, "routing.sla.warning"));
+    }
+}

@@ -1,0 +1,230 @@
+//! Rules and templates as data, previews, and who may change them.
+
+use platform::auth::Role;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{app, log_of, post_json, publish_event, put_json};
+
+#[tokio::test]
+async fn a_rule_added_over_the_api_turns_a_new_event_into_messages() {
+    let app = app().await;
+    let admin = app.token(Uuid::new_v4(), Role::Admin);
+    let rule = json!({"event_type": "refund.refund.approved", "conditions": {"/method": "original"},
+        "recipient": "/customer_id", "notification": "refund_approved", "channels": ["in_app"],
+        "category": "refund", "urgency": "transactional"});
+    let customer = app.token(Uuid::new_v4(), Role::Customer);
+    assert_eq!(
+        put_json(&app, "/v1/rules/refund-approved", &customer, rule.clone())
+            .await
+            .status(),
+        403
+    );
+    let bad = put_json(
+        &app,
+        "/v1/rules/Refund!",
+        &admin,
+        json!({"event_type": "x", "recipient": "customer_id",
+        "notification": "n", "channels": ["fax"], "category": "c", "urgency": "whenever"}),
+    )
+    .await;
+    assert_eq!(bad.status(), 422);
+    let problem: Value = bad.json().await.expect("problem");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    for f in ["name", "event_type", "recipient", "channels", "urgency"] {
+        assert!(fields.contains(&f), "{f} in {fields:?}");
+    }
+    assert_eq!(
+        put_json(&app, "/v1/rules/refund-approved", &admin, rule).await.status(),
+        201
+    );
+    let t = json!({"subject": "退款已批准", "body": "您的退款 {{ amount }} 元已批准。", "sample": {"amount": "99.00"}});
+    assert_eq!(
+        put_json(&app, "/v1/templates/refund_approved/in_app/zh-CN", &admin, t)
+            .await
+            .status(),
+        201
+    );
+
+    let who = Uuid::new_v4();
+    publish_event(
+        &app,
+        "refund.refund.approved",
+        json!({"customer_id": who, "amount": "120.50", "method": "original"}),
+    )
+    .await;
+    publish_event(
+        &app,
+        "refund.refund.approved",
+        json!({"customer_id": who, "amount": "1.00", "method": "voucher"}),
+    )
+    .await;
+    let token = app.token(who, Role::Customer);
+    let items = testkit::eventually(10, "the refund message", || async {
+        let v = app.get_json("/v1/inbox", &token).await;
+        Ok(v["items"].as_array().filter(|a| !a.is_empty()).cloned())
+    })
+    .await
+    .expect("inbox");
+    assert_eq!(items[0]["body"], "您的退款 120.50 元已批准。");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        app.get_json("/v1/inbox", &token).await["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "the condition filtered one"
+    );
+    let rules = app.get_json("/v1/rules", &admin).await;
+    assert!(
+        rules["items"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .any(|r| r["name"] == "sla-breached"),
+        "seeded"
+    );
+    let del = app
+        .client
+        .delete(format!("{}/v1/rules/refund-approved", app.url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(del.status(), 204);
+    let later = publish_event(
+        &app,
+        "refund.refund.approved",
+        json!({"customer_id": who, "amount": "2", "method": "original"}),
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(log_of(&app, &format!("event_id={later}")).await.is_empty());
+}
+
+#[tokio::test]
+async fn templates_are_versioned_previewed_and_refused_when_they_cannot_render() {
+    let app = app().await;
+    let admin = app.token(Uuid::new_v4(), Role::Admin);
+    let v2 = json!({"subject": "收到啦 {{ ticket_id|ref }}", "body": "队列：{{ queue }}"});
+    let saved = put_json(&app, "/v1/templates/ticket_received/in_app/zh-CN", &admin, v2).await;
+    assert_eq!(saved.status(), 201);
+    assert_eq!(saved.json::<Value>().await.expect("json")["version"], 2);
+    let versions = app.get_json("/v1/templates/ticket_received", &admin).await;
+    let zh: Vec<&Value> = versions["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|t| t["locale"] == "zh-CN")
+        .collect();
+    assert_eq!(
+        (zh.len(), zh[0]["version"].as_i64()),
+        (2, Some(2)),
+        "both kept, newest first"
+    );
+
+    let customer = Uuid::new_v4();
+    publish_event(&app, "routing.ticket.queued", json!({"ticket_id": "0190f2a1-7c3b-7def-8123-456789abcdef",
+        "customer_id": customer, "queue": "general", "channel": "web", "priority": "normal", "queued_at": chrono::Utc::now()})).await;
+    let token = app.token(customer, Role::Customer);
+    let items = testkit::eventually(10, "the message", || async {
+        let v = app.get_json("/v1/inbox", &token).await;
+        Ok(v["items"].as_array().filter(|a| !a.is_empty()).cloned())
+    })
+    .await
+    .expect("inbox");
+    assert_eq!(
+        (items[0]["title"].as_str(), items[0]["body"].as_str()),
+        (Some("收到啦 0190F2A1"), Some("队列：general"))
+    );
+
+    let preview = post_json(&app, "/v1/templates/preview", &admin, json!({"notification": "sla_breached", "channel": "email",
+        "locale": "en", "data": {"ticket_id": "0190f2a1-7c3b-7def-8123-456789abcdef", "metric": "first_response", "escalated_to_tier": "mid"}})).await;
+    assert_eq!(preview.status(), 200);
+    let p: Value = preview.json().await.expect("json");
+    assert_eq!(p["subject"], "Ticket 0190F2A1 missed its first response target");
+    assert_eq!(p["locale"], "en");
+    let missing = post_json(
+        &app,
+        "/v1/templates/preview",
+        &admin,
+        json!({"notification": "survey_requested", "channel": "sms",
+        "locale": "en", "data": {}, "draft": {"body": "{{ ticket.number.value }}"}}),
+    )
+    .await;
+    assert_eq!(missing.status(), 422);
+    let p: Value = missing.json().await.expect("problem");
+    assert_eq!(p["code"], "template_does_not_render");
+    let broken = put_json(
+        &app,
+        "/v1/templates/x/in_app/en",
+        &admin,
+        json!({"subject": "{{ oops", "body": "b"}),
+    )
+    .await;
+    assert_eq!(broken.status(), 422);
+    let unrenderable = put_json(
+        &app,
+        "/v1/templates/x/in_app/en",
+        &admin,
+        json!({"subject": "s", "body": "{{ a.b }}", "sample": {"c": 1}}),
+    )
+    .await;
+    assert_eq!(unrenderable.status(), 422);
+    let agent = app.token(Uuid::new_v4(), Role::Agent);
+    assert_eq!(
+        put_json(&app, "/v1/templates/x/in_app/en", &agent, json!({"body": "b"}))
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(app.get("/v1/rules", &agent).send().await.expect("rules").status(), 403);
+}
+
+#[tokio::test]
+async fn recipients_manage_only_their_own_preferences() {
+    let app = app().await;
+    let me = Uuid::new_v4();
+    let token = app.token(me, Role::Customer);
+    let mine = put_json(&app, &format!("/v1/recipients/{me}"), &token,
+        json!({"email": "me@example.com", "locale": "en", "quiet_start": "22:00", "quiet_end": "07:30", "opt_outs": ["progress:email"]})).await;
+    assert_eq!(mine.status(), 200);
+    let got = app.get_json(&format!("/v1/recipients/{me}"), &token).await;
+    assert_eq!(
+        (got["quiet_end"].as_str(), got["time_zone"].as_str()),
+        (Some("07:30"), Some("Asia/Shanghai"))
+    );
+    let other = Uuid::new_v4();
+    assert_eq!(
+        app.get(&format!("/v1/recipients/{other}"), &token)
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        403
+    );
+    assert_eq!(
+        put_json(&app, &format!("/v1/recipients/{other}"), &token, json!({}))
+            .await
+            .status(),
+        403
+    );
+    let bad = put_json(
+        &app,
+        &format!("/v1/recipients/{me}"),
+        &token,
+        json!({"email": "nope", "phone": "12345",
+        "time_zone": "Mars/Base", "quiet_start": "25:00", "opt_outs": ["everything"]}),
+    )
+    .await;
+    assert_eq!(bad.status(), 422);
+    let p: Value = bad.json().await.expect("problem");
+    assert_eq!(p["errors"].as_array().map(Vec::len), Some(6), "{p}");
+    let unchanged = app.get_json(&format!("/v1/recipients/{me}"), &token).await;
+    assert_eq!(unchanged["email"], "me@example.com", "a refused change changes nothing");
+}
