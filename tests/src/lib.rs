@@ -79,6 +79,15 @@ impl Service {
         Ok(())
     }
 
+    /// Kills the process with SIGKILL (a crash: nothing is finished or flushed) and waits for it.
+    pub async fn kill(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.start_kill()?;
+            child.wait().await?;
+        }
+        Ok(())
+    }
+
     /// Stops the process if it runs, starts it again with the same environment and waits until
     /// it is ready.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
