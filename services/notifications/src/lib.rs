@@ -37,6 +37,7 @@ pub struct NotificationSettings {
     pub max_page_size: i64,
     pub public_base_url: String,
     pub event_patterns: Vec<String>,
+    pub consumer_batch: usize,
     pub catalog_refresh_ms: u64,
     pub dispatch_loops: usize,
     pub dispatch_batch: i64,
@@ -99,6 +100,9 @@ impl Validate for NotificationSettings {
                 "must name at least one pattern",
             ));
         }
+        if !(1..=1000).contains(&self.consumer_batch) {
+            return Err(ConfigError::key("service.consumer_batch", "must be 1 to 1000"));
+        }
         if self.dispatch_loops == 0 || self.dispatch_concurrency == 0 || !(1..=5000).contains(&self.dispatch_batch) {
             return Err(ConfigError::key(
                 "service.dispatch_*",
@@ -149,7 +153,7 @@ pub async fn build(settings: Settings<NotificationSettings>) -> anyhow::Result<A
     let dispatcher = dispatch::Dispatcher::new(platform.clone(), catalog.clone(), providers, own.clone());
     let patterns: Vec<&str> = own.event_patterns.iter().map(String::as_str).collect();
     let consumer = platform.consumer(
-        events::Notifier::spec(&patterns),
+        events::Notifier::spec(&patterns).batched(own.consumer_batch),
         events::Notifier {
             catalog: catalog.clone(),
             settings: own.clone(),

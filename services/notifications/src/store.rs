@@ -88,7 +88,7 @@ pub async fn insert_deliveries(tx: &mut Tx, rows: &[NewDelivery]) -> Result<Vec<
         "INSERT INTO delivery (id, event_id, event_type, recipient_id, channel, kind, category, urgency, locale, \
            title, body, html, address, endpoint_id, payload, source, status, next_attempt_at, last_error, trace_id, \
            sent_at) \
-         SELECT u.*, CASE WHEN u.status = 'delivered' THEN now() END FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], \
+         SELECT u.*, CASE WHEN u.status = 'delivered' THEN clock_timestamp() END FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], \
            $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], \
            $12::text[], $13::text[], $14::uuid[], $15::jsonb[], $16::text[], $17::text[], $18::timestamptz[], \
            $19::text[], $20::text[]) AS u(id, event_id, event_type, recipient_id, channel, kind, category, urgency, \

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use contracts::RawEnvelope;
-use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt};
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
 use lapin::types::{FieldTable, ShortString};
 use lapin::{Channel, message::Delivery};
@@ -85,6 +85,9 @@ pub trait EventHandler: Send + Sync + 'static {
 pub struct ConsumerSpec {
     pub name: String,
     pub patterns: Vec<String>,
+    /// At most this many messages already received are handled in one transaction (1: each
+    /// alone).
+    pub batch: usize,
 }
 
 impl ConsumerSpec {
@@ -92,7 +95,17 @@ impl ConsumerSpec {
         Self {
             name: name.to_owned(),
             patterns: patterns.iter().map(|p| (*p).to_owned()).collect(),
+            batch: 1,
         }
+    }
+
+    /// Handles up to `n` messages that have already arrived in one transaction: one commit
+    /// for many events under load, each still alone when it arrives alone. When any of them
+    /// fails, the batch is rolled back and its messages are handled one by one, so a bad
+    /// message is retried or parked by itself.
+    pub fn batched(mut self, n: usize) -> Self {
+        self.batch = n.max(1);
+        self
     }
 }
 
@@ -253,6 +266,24 @@ impl<H: EventHandler> Consumer<H> {
                     return Ok(());
                 }
                 next = stream.next() => match next {
+                    Some(Ok(delivery)) if self.spec.batch > 1 => {
+                        let mut batch = vec![delivery];
+                        let mut failed = None;
+                        while batch.len() < self.spec.batch {
+                            match stream.next().now_or_never() {
+                                Some(Some(Ok(d))) => batch.push(d),
+                                Some(Some(Err(e))) => {
+                                    failed = Some(e);
+                                    break;
+                                }
+                                _ => break,
+                            }
+                        }
+                        self.process_batch(&channel, batch).await?;
+                        if let Some(e) = failed {
+                            return Err(e.into());
+                        }
+                    }
                     Some(Ok(delivery)) => {
                         self.process(&channel, delivery).await?;
                     }
@@ -263,31 +294,132 @@ impl<H: EventHandler> Consumer<H> {
         }
     }
 
+    /// The span of one event's handling, a child of the producer's trace.
+    fn span_for(
+        &self,
+        event: &RawEnvelope,
+        headers: &std::collections::BTreeMap<String, HeaderValue>,
+        attempt: i64,
+    ) -> tracing::Span {
+        let span = tracing::info_span!(
+            "bus.consume",
+            otel.kind = "consumer",
+            otel.name = %format!("{} process", self.queues.main),
+            messaging.destination.name = %self.queues.main,
+            event.r#type = %event.event_type,
+            event.id = %event.id,
+            attempt,
+        );
+        let traceparent = headers
+            .get("traceparent")
+            .and_then(HeaderValue::as_text)
+            .map(str::to_owned)
+            .or_else(|| event.traceparent.clone());
+        crate::telemetry::set_remote_parent(&span, |k| match k {
+            "traceparent" => traceparent.as_deref(),
+            "tracestate" => event.tracestate.as_deref(),
+            _ => None,
+        });
+        span
+    }
+
+    /// Handles several received messages in one transaction; falls back to one by one when
+    /// one of them does not parse or its handler fails.
+    async fn process_batch(&self, channel: &Channel, deliveries: Vec<Delivery>) -> anyhow::Result<()> {
+        if deliveries.len() == 1 {
+            for d in deliveries {
+                self.process(channel, d).await?;
+            }
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut events = Vec::with_capacity(deliveries.len());
+        for d in &deliveries {
+            let headers = read_headers(&d.properties);
+            let attempt = headers.get(ATTEMPT_HEADER).and_then(HeaderValue::as_int).unwrap_or(1);
+            match RawEnvelope::from_slice(&d.data) {
+                Ok(event) => {
+                    let span = self.span_for(&event, &headers, attempt);
+                    events.push((event, span));
+                }
+                Err(_) => break,
+            }
+        }
+        let outcomes = if events.len() == deliveries.len() {
+            match self.handle_batch(&events).await {
+                Ok(outcomes) => Some(outcomes),
+                Err(e) => {
+                    tracing::warn!(queue = %self.queues.main, size = deliveries.len(), error = %e, "batch failed; handling its messages one by one");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let Some(outcomes) = outcomes else {
+            for d in deliveries {
+                self.process(channel, d).await?;
+            }
+            return Ok(());
+        };
+        if let Some(last) = deliveries.last() {
+            last.ack(BasicAckOptions { multiple: true }).await?;
+        }
+        let per_message = started.elapsed().as_secs_f64() / outcomes.len() as f64;
+        for outcome in outcomes {
+            self.metrics
+                .bus_consumed
+                .with_label_values(&[self.queues.main.as_str(), outcome.label()])
+                .inc();
+            self.metrics
+                .bus_handle_duration
+                .with_label_values(&[self.queues.main.as_str()])
+                .observe(per_message);
+        }
+        Ok(())
+    }
+
+    async fn handle_batch(&self, events: &[(RawEnvelope, tracing::Span)]) -> Result<Vec<Outcome>, HandlerError> {
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<uuid::Uuid> = events.iter().map(|(e, _)| e.id).collect();
+        let types: Vec<&str> = events.iter().map(|(e, _)| e.event_type.as_str()).collect();
+        let mut fresh: std::collections::HashSet<uuid::Uuid> = sqlx::query_scalar(
+            "INSERT INTO processed_event (consumer, event_id, event_type) \
+             SELECT $1, u.id, u.t FROM UNNEST($2::uuid[], $3::text[]) AS u(id, t) ON CONFLICT DO NOTHING \
+             RETURNING event_id",
+        )
+        .bind(&self.spec.name)
+        .bind(&ids)
+        .bind(&types)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        let mut outcomes = Vec::with_capacity(events.len());
+        for (event, span) in events {
+            if fresh.remove(&event.id) {
+                self.handler.handle(&mut tx, event).instrument(span.clone()).await?;
+                outcomes.push(Outcome::Handled);
+            } else {
+                outcomes.push(Outcome::Duplicate);
+            }
+        }
+        self.outbox.commit(tx).await?;
+        for ((event, _), outcome) in events.iter().zip(&outcomes) {
+            if *outcome == Outcome::Handled {
+                self.handler.committed(event);
+            }
+        }
+        Ok(outcomes)
+    }
+
     async fn process(&self, channel: &Channel, delivery: Delivery) -> anyhow::Result<Outcome> {
         let started = Instant::now();
         let headers = read_headers(&delivery.properties);
         let attempt = headers.get(ATTEMPT_HEADER).and_then(HeaderValue::as_int).unwrap_or(1);
         let result = match RawEnvelope::from_slice(&delivery.data) {
             Ok(event) => {
-                let span = tracing::info_span!(
-                    "bus.consume",
-                    otel.kind = "consumer",
-                    otel.name = %format!("{} process", self.queues.main),
-                    messaging.destination.name = %self.queues.main,
-                    event.r#type = %event.event_type,
-                    event.id = %event.id,
-                    attempt,
-                );
-                let traceparent = headers
-                    .get("traceparent")
-                    .and_then(HeaderValue::as_text)
-                    .map(str::to_owned)
-                    .or_else(|| event.traceparent.clone());
-                crate::telemetry::set_remote_parent(&span, |k| match k {
-                    "traceparent" => traceparent.as_deref(),
-                    "tracestate" => event.tracestate.as_deref(),
-                    _ => None,
-                });
+                let span = self.span_for(&event, &headers, attempt);
                 self.handle_once(&event).instrument(span).await
             }
             Err(e) => Err(HandlerError::Reject(anyhow::anyhow!(

@@ -274,3 +274,61 @@ async fn consumers_and_the_relay_carry_on_after_the_broker_connection_drops() {
     cancel.cancel();
     assert_eq!(count(&p.pool, "SELECT count(*) FROM effect").await, 2);
 }
+
+/// Rejects the event whose `n` is 13; records every other one.
+struct AllBut13;
+
+impl EventHandler for AllBut13 {
+    fn handle<'a>(&'a self, tx: &'a mut Tx, event: &'a RawEnvelope) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let n = event.decode::<Ping>()?.data.n;
+            sqlx::query("INSERT INTO effect (n) VALUES ($1)")
+                .bind(i64::from(n))
+                .execute(&mut **tx)
+                .await?;
+            if n == 13 {
+                return Err(HandlerError::Reject(anyhow::anyhow!("thirteen")));
+            }
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_batched_consumer_commits_many_events_at_once_and_isolates_a_bad_one() {
+    let t = platform("batch", &[("BUS__CONSUMERS_PER_QUEUE", "1")]).await;
+    let p = &t.platform;
+    sqlx::query("CREATE TABLE effect (n BIGINT NOT NULL)")
+        .execute(&p.pool)
+        .await
+        .expect("table");
+    let consumer = p.consumer(ConsumerSpec::new("batched", &["test.ping"]).batched(16), AllBut13);
+    consumer.declare().await.expect("declare");
+    let queues = consumer.queues().clone();
+    // The backlog is waiting before the consumer starts, so batches fill up.
+    for n in 0..50 {
+        let env = EventEnvelope::new("test", Ping { n }).into_raw().expect("raw");
+        publish_raw(p, &serde_json::to_vec(&env).expect("json")).await;
+    }
+    let cancel = CancellationToken::new();
+    tokio::spawn(consumer.run(cancel.clone()));
+    let ch = p.bus.channel().await.expect("channel");
+    let parked = take(&ch, &queues.parking, 15).await.expect("the bad one parked");
+    testkit::eventually(10, "the others handled", || async {
+        Ok((consumed(p, &queues.main, "handled") == 49).then_some(()))
+    })
+    .await
+    .expect("handled");
+    cancel.cancel();
+    let back = RawEnvelope::from_slice(&parked.delivery.data).expect("envelope");
+    assert_eq!(back.decode::<Ping>().expect("ping").data.n, 13);
+    assert_eq!(count(&p.pool, "SELECT count(DISTINCT n) FROM effect").await, 49);
+    assert_eq!(
+        count(&p.pool, "SELECT count(*) FROM effect WHERE n = 13").await,
+        0,
+        "its effect rolled back"
+    );
+    assert_eq!(count(&p.pool, "SELECT count(*) FROM processed_event").await, 49);
+    let transactions = count(&p.pool, "SELECT count(DISTINCT xmin::text) FROM processed_event").await;
+    assert!(transactions < 49, "49 events in {transactions} transactions");
+}
