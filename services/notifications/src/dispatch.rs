@@ -117,7 +117,30 @@ impl Dispatcher {
     }
 
     async fn plan(&self, snapshot: &Snapshot, row: &DeliveryRow) -> Plan {
-        let (mut subject, mut body, mut text) = (row.title.clone(), row.body.clone(), None);
+        let (mut subject, mut body, mut html, mut text) = (row.title.clone(), row.body.clone(), row.html.clone(), None);
+        // A delivery whose template failed keeps the event's data: rendered again (a resend
+        // after the template was fixed).
+        if row.channel != "webhook"
+            && row.kind != "digest"
+            && subject.is_empty()
+            && body.is_empty()
+            && let Some(data) = &row.payload
+        {
+            let mut ctx = data.clone();
+            if let serde_json::Value::Object(m) = &mut ctx {
+                m.insert("base_url".into(), json!(self.settings.public_base_url));
+                m.insert("event_type".into(), json!(row.event_type));
+            }
+            match snapshot.renderer.render(&row.kind, &row.channel, &row.locale, &ctx) {
+                Ok(r) => {
+                    text = Some((r.subject.clone(), r.body.clone()));
+                    subject = r.subject;
+                    body = r.body;
+                    html = r.html;
+                }
+                Err(e) => return Plan::Fail(e.to_string()),
+            }
+        }
         if row.kind == "digest" {
             match self.render_digest(snapshot, row).await {
                 Ok((s, b)) => {
@@ -150,7 +173,7 @@ impl Dispatcher {
                     to: to.to_owned(),
                     subject,
                     body,
-                    html: row.html.clone(),
+                    html,
                     text,
                 },
                 _ => Plan::Fail(format!("the recipient has no {channel} address")),

@@ -15,6 +15,9 @@
 //! 6. Routing with two replicas: assignments per second vs pgbench single-insert transactions;
 //!    the live state rebuilt from Postgres; `intake.ticket.created` published → offer latency
 //!    at 500 tickets/s.
+//! 7. Notifications, one instance: deliveries per second into the in-app inbox and into an
+//!    HTTP webhook sink (signed), from a backlog, vs bare RabbitMQ publish + consume of as many
+//!    messages; event published → inbox delivery latency at 1,000 events/s.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -48,7 +51,8 @@ struct Args {
     /// Tickets generated for the quality-report benchmark.
     #[arg(long, default_value_t = 1_000_000)]
     report_tickets: u64,
-    /// Run only these benchmarks (comma-separated): memory, create, inbox, queue, report, routing.
+    /// Run only these benchmarks (comma-separated): memory, create, inbox, queue, report,
+    /// routing, notify.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Where the Markdown report is written as well as printed.
@@ -84,12 +88,14 @@ async fn main() -> anyhow::Result<()> {
             // Handlers wait on round trips more than on the CPU: more of them per replica.
             ("routing", "BUS__CONSUMERS_PER_QUEUE", "16"),
             ("routing", "DATABASE__MAX_CONNECTIONS", "40"),
+            // The webhook sink is local: no need to spare it.
+            ("notifications", "SERVICE__WEBHOOK__RATE_PER_SEC", "1000000"),
         ],
     )
     .await?;
 
     if args.wants("memory") {
-        eprintln!("[1/6] idle memory...");
+        eprintln!("[1/7] idle memory...");
         tokio::time::sleep(Duration::from_secs(3)).await;
         writeln!(
             report,
@@ -102,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     if args.wants("create") {
-        eprintln!("[2/6] ticket creation throughput: pgbench, then intake...");
+        eprintln!("[2/7] ticket creation throughput: pgbench, then intake...");
         let raw_tps = pgbench_two_inserts(&stack, &args).await?;
         seed_knowledge_base(&stack).await?;
         // Intake alone: routing and notifications wait (their queues keep the events), so the
@@ -172,7 +178,7 @@ async fn main() -> anyhow::Result<()> {
 
     if args.wants("inbox") {
         eprintln!(
-            "[3/6] ticket → inbox latency at {} tickets/s, then a bare broker hop...",
+            "[3/7] ticket → inbox latency at {} tickets/s, then a bare broker hop...",
             args.rate
         );
         let e2e = ticket_to_inbox(&stack, &args).await?;
@@ -199,7 +205,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     if args.wants("queue") {
-        eprintln!("[4/6] live-queue writes: Redis ZADD vs redis-benchmark...");
+        eprintln!("[4/7] live-queue writes: Redis ZADD vs redis-benchmark...");
         let (ours, raw) = redis_zadd(&args).await?;
         writeln!(
             report,
@@ -216,13 +222,20 @@ async fn main() -> anyhow::Result<()> {
     }
 
     if args.wants("report") {
-        eprintln!("[5/6] quality report over {} tickets...", args.report_tickets);
+        eprintln!("[5/7] quality report over {} tickets...", args.report_tickets);
         quality_report(&mut stack, &args, &mut report).await?;
     }
 
     if args.wants("routing") {
-        eprintln!("[6/6] routing with two replicas: pgbench single inserts, assignments, created → offer...");
+        eprintln!("[6/7] routing with two replicas: pgbench single inserts, assignments, created → offer...");
         routing_bench(&mut stack, &args, &mut report).await?;
+    }
+
+    if args.wants("notify") {
+        eprintln!(
+            "[7/7] notifications: inbox and webhook deliveries/s, bare RabbitMQ, published → inbox at 1,000/s..."
+        );
+        notify_bench(&mut stack, &args, &mut report).await?;
     }
 
     stack.stop().await?;
@@ -1214,4 +1227,258 @@ async fn created_to_offer(stack: &Stack, rate: u64, seconds: u64) -> anyhow::Res
     to_event.sort_by(f64::total_cmp);
     let _ = conn.close(200, ShortString::from("done")).await;
     Ok((to_offer, to_event))
+}
+
+fn epoch_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
+}
+
+/// A CloudEvents envelope of `event_type` with `data`, as producers write them.
+fn envelope(id: Uuid, event_type: &str, data: serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(
+        &json!({"specversion": "1.0", "id": id, "source": "/bench", "type": event_type,
+        "time": chrono::Utc::now(), "datacontenttype": "application/json",
+        "dataschema": format!("urn:edu-support:{event_type}:v1"), "data": data}),
+    )
+    .unwrap_or_default()
+}
+
+fn queued(customer: Uuid) -> serde_json::Value {
+    json!({"ticket_id": Uuid::now_v7(), "customer_id": customer, "queue": "general", "channel": "web",
+           "priority": "normal", "queued_at": chrono::Utc::now()})
+}
+
+/// Publishes `bodies` to the exchange as fast as confirms allow (pipelined in chunks).
+async fn publish_all(ch: &lapin::Channel, exchange: &str, routing_key: &str, bodies: &[Vec<u8>]) -> anyhow::Result<()> {
+    for chunk in bodies.chunks(500) {
+        let mut confirms = Vec::with_capacity(chunk.len());
+        for b in chunk {
+            confirms.push(
+                ch.basic_publish(
+                    ShortString::from(exchange),
+                    ShortString::from(routing_key),
+                    Default::default(),
+                    b,
+                    lapin::BasicProperties::default().with_delivery_mode(2),
+                )
+                .await?,
+            );
+        }
+        for c in confirms {
+            c.await?;
+        }
+    }
+    Ok(())
+}
+
+/// Bare RabbitMQ: `n` persistent messages published with confirms into a quorum queue and
+/// consumed with acknowledgements, as the services do; messages per second end to end.
+async fn bare_throughput(n: usize) -> anyhow::Result<f64> {
+    let conn = lapin::Connection::connect(&testkit::amqp_url(), lapin::ConnectionProperties::default()).await?;
+    let ch = conn.create_channel().await?;
+    ch.confirm_select(Default::default()).await?;
+    let queue = format!("bench.flow.{}", Uuid::new_v4().simple());
+    let mut qargs = FieldTable::default();
+    qargs.insert(
+        ShortString::from("x-queue-type"),
+        lapin::types::AMQPValue::LongString("quorum".into()),
+    );
+    qargs.insert(
+        ShortString::from("x-expires"),
+        lapin::types::AMQPValue::LongLongInt(60_000),
+    );
+    ch.queue_declare(
+        ShortString::from(queue.as_str()),
+        QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        qargs,
+    )
+    .await?;
+    let consumer_ch = conn.create_channel().await?;
+    consumer_ch.basic_qos(128, Default::default()).await?;
+    let mut consumer = consumer_ch
+        .basic_consume(
+            ShortString::from(queue.as_str()),
+            ShortString::from(""),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let body = envelope(Uuid::now_v7(), "bench.flow", queued(Uuid::new_v4()));
+    let bodies = vec![body; n];
+    let started = Instant::now();
+    let receiver = tokio::spawn(async move {
+        let mut got = 0usize;
+        while let Some(Ok(d)) = consumer.next().await {
+            got += 1;
+            let _ = d.ack(BasicAckOptions::default()).await;
+            if got >= n {
+                break;
+            }
+        }
+        got
+    });
+    publish_all(&ch, "", &queue, &bodies).await?;
+    let got = tokio::time::timeout(Duration::from_secs(300), receiver).await??;
+    let rate = got as f64 / started.elapsed().as_secs_f64();
+    let _ = conn.close(200, ShortString::from("done")).await;
+    Ok(rate)
+}
+
+async fn notify_bench(stack: &mut Stack, args: &Args, report: &mut String) -> anyhow::Result<()> {
+    // Notifications alone: the producers stay quiet.
+    stack.service("intake").stop().await?;
+    stack.service("routing").stop().await?;
+    let n = 20_000usize;
+    let url = stack.url("notifications");
+    let exchange = stack
+        .service("notifications")
+        .setting("BUS__EXCHANGE")
+        .unwrap_or_default()
+        .to_owned();
+    let db_url = stack.database_url("notifications");
+    let mut db = sqlx::PgConnection::connect(&db_url).await?;
+    let sink = testkit::sinks::HttpSink::start().await?;
+    let res = stack
+        .client
+        .post(format!("{url}/v1/webhook-endpoints"))
+        .bearer_auth(token(Uuid::new_v4(), Role::Admin))
+        .json(&json!({"url": format!("{}/hooks", sink.url()), "event_types": ["intake.incident.opened"], "allow_private": true}))
+        .send()
+        .await?;
+    anyhow::ensure!(res.status().is_success(), "endpoint: {}", res.text().await?);
+
+    eprintln!("      bare RabbitMQ: {n} messages published and consumed...");
+    let bare = bare_throughput(n).await?;
+
+    let conn = lapin::Connection::connect(&testkit::amqp_url(), lapin::ConnectionProperties::default()).await?;
+    let ch = conn.create_channel().await?;
+    ch.confirm_select(Default::default()).await?;
+
+    // Inbox: a backlog of `n` events waits while the service is down, then drains.
+    eprintln!("      inbox: {n} events queued while notifications is stopped...");
+    stack.service("notifications").stop().await?;
+    let bodies: Vec<Vec<u8>> = (0..n)
+        .map(|_| envelope(Uuid::now_v7(), "routing.ticket.queued", queued(Uuid::new_v4())))
+        .collect();
+    publish_all(&ch, &exchange, "routing.ticket.queued", &bodies).await?;
+    let inbox_count = "SELECT count(*) FROM delivery WHERE channel = 'in_app' AND event_type = 'routing.ticket.queued'";
+    stack.service("notifications").restart().await?;
+    let started = Instant::now();
+    let at_ready: i64 = sqlx::query_scalar(inbox_count).fetch_one(&mut db).await?;
+    loop {
+        let done: i64 = sqlx::query_scalar(inbox_count).fetch_one(&mut db).await?;
+        if done >= n as i64 {
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(300),
+            "only {done} of {n} inbox deliveries after 300 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let inbox_rate = (n as i64 - at_ready) as f64 / started.elapsed().as_secs_f64();
+
+    // Webhooks: the same with events only the endpoint subscribes to.
+    eprintln!("      webhooks: {n} events queued while notifications is stopped...");
+    stack.service("notifications").stop().await?;
+    let bodies: Vec<Vec<u8>> = (0..n)
+        .map(|_| {
+            envelope(
+                Uuid::now_v7(),
+                "intake.incident.opened",
+                json!({"incident_id": Uuid::now_v7(), "fault_type": "network",
+                "title": "Live classroom down", "ticket_ids": [Uuid::now_v7()], "opened_at": chrono::Utc::now()}),
+            )
+        })
+        .collect();
+    publish_all(&ch, &exchange, "intake.incident.opened", &bodies).await?;
+    stack.service("notifications").restart().await?;
+    let started = Instant::now();
+    let at_ready = sink.count();
+    sink.wait_for(n, 300).await?;
+    let hook_rate = (n - at_ready) as f64 / started.elapsed().as_secs_f64();
+    let failed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM delivery WHERE channel = 'webhook' AND status <> 'delivered'")
+            .fetch_one(&mut db)
+            .await?;
+
+    // Latency: events published at 1,000/s; the inbox row's write time vs the publish time.
+    let rate = 1000u64;
+    let total = rate * args.seconds;
+    eprintln!("      latency: {total} events at {rate}/s...");
+    let mut sent: Vec<(Uuid, f64)> = Vec::with_capacity(total as usize);
+    let mut interval = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    for _ in 0..total {
+        interval.tick().await;
+        let id = Uuid::now_v7();
+        let body = envelope(id, "routing.ticket.queued", queued(Uuid::new_v4()));
+        let at = epoch_ms();
+        ch.basic_publish(
+            ShortString::from(exchange.as_str()),
+            ShortString::from("routing.ticket.queued"),
+            Default::default(),
+            &body,
+            lapin::BasicProperties::default().with_delivery_mode(2),
+        )
+        .await?;
+        sent.push((id, at));
+    }
+    let ids: Vec<Uuid> = sent.iter().map(|s| s.0).collect();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let rows: Vec<(Uuid, f64)> = loop {
+        let rows: Vec<(Uuid, f64)> = sqlx::query_as(
+            "SELECT event_id, (extract(epoch FROM sent_at) * 1000)::float8 FROM delivery \
+             WHERE channel = 'in_app' AND event_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut db)
+        .await?;
+        if rows.len() >= ids.len() || Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let at: std::collections::HashMap<Uuid, f64> = sent.into_iter().collect();
+    let mut lat: Vec<f64> = rows
+        .iter()
+        .filter_map(|(id, done)| at.get(id).map(|s| (done - s).max(0.0)))
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    let _ = conn.close(200, ShortString::from("done")).await;
+
+    writeln!(
+        report,
+        "\n## Notifications (one instance, consumer batches of 64, 4 dispatch loops)\n"
+    )?;
+    writeln!(report, "| measure | value |\n|---|---|")?;
+    writeln!(
+        report,
+        "| bare RabbitMQ publish (confirmed) + consume (acked), {n} persistent messages, msgs/s | {bare:.0} |"
+    )?;
+    writeln!(
+        report,
+        "| in-app inbox deliveries/s, {n} events from a backlog (target ≥ 5,000) | {inbox_rate:.0} ({:.0}% of bare) |",
+        100.0 * inbox_rate / bare
+    )?;
+    writeln!(
+        report,
+        "| signed webhook deliveries/s into a local HTTP sink, {n} events from a backlog (target ≥ 5,000) | {hook_rate:.0} ({:.0}% of bare); {failed} not delivered |",
+        100.0 * hook_rate / bare
+    )?;
+    writeln!(
+        report,
+        "| event published → inbox delivery written at {rate}/s ({} of {total} events), p50 / p99 / max ms (target p99 ≤ 50) | {:.1} / {:.1} / {:.1} |",
+        lat.len(),
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        lat.last().copied().unwrap_or(f64::NAN)
+    )?;
+    Ok(())
 }

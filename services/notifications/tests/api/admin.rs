@@ -228,3 +228,65 @@ async fn recipients_manage_only_their_own_preferences() {
     let unchanged = app.get_json(&format!("/v1/recipients/{me}"), &token).await;
     assert_eq!(unchanged["email"], "me@example.com", "a refused change changes nothing");
 }
+
+#[tokio::test]
+async fn a_template_failing_on_real_data_fails_the_delivery_and_a_resend_after_the_fix_renders_again() {
+    let app = app().await;
+    let admin = app.token(Uuid::new_v4(), Role::Admin);
+    let rule = json!({"event_type": "training.session.reminder", "recipient": "/customer_id",
+        "notification": "session_reminder", "channels": ["in_app"], "category": "training", "urgency": "normal"});
+    assert_eq!(
+        put_json(&app, "/v1/rules/session-reminder", &admin, rule)
+            .await
+            .status(),
+        201
+    );
+    let t = json!({"subject": "上课提醒", "body": "{{ session.title }} 即将开始", "sample": {"session": {"title": "Python"}}});
+    assert_eq!(
+        put_json(&app, "/v1/templates/session_reminder/in_app/zh-CN", &admin, t)
+            .await
+            .status(),
+        201
+    );
+    let who = Uuid::new_v4();
+    let event = publish_event(
+        &app,
+        "training.session.reminder",
+        json!({"customer_id": who, "title": "Python 入门"}),
+    )
+    .await;
+    let failed = crate::wait_status(&app, &format!("event_id={event}"), "in_app", "failed", 10).await;
+    assert!(
+        failed["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("session_reminder/in_app/zh-CN body"),
+        "{failed}"
+    );
+    let token = app.token(who, Role::Customer);
+    assert_eq!(
+        app.get_json("/v1/inbox", &token).await["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    let fixed = json!({"subject": "上课提醒", "body": "{{ title }} 即将开始"});
+    assert_eq!(
+        put_json(&app, "/v1/templates/session_reminder/in_app/zh-CN", &admin, fixed)
+            .await
+            .status(),
+        201
+    );
+    let id = failed["id"].as_str().expect("id");
+    assert_eq!(
+        app.post(&format!("/v1/deliveries/{id}/resend"), &admin)
+            .send()
+            .await
+            .expect("resend")
+            .status(),
+        202
+    );
+    crate::wait_status(&app, &format!("event_id={event}"), "in_app", "delivered", 10).await;
+    let inbox = app.get_json("/v1/inbox", &token).await;
+    assert_eq!(inbox["items"][0]["body"], "Python 入门 即将开始");
+}

@@ -394,3 +394,54 @@ async fn webhooks_are_signed_rotated_and_a_gone_endpoint_is_disabled_and_its_own
     );
     assert_eq!(hook.count(), 3);
 }
+
+#[tokio::test]
+async fn an_endpoint_failing_for_too_long_is_disabled_and_its_owner_told() {
+    // Zero hours: the first failure after the first one's record is already too long.
+    let (app, _sinks) = with_sinks(&[("SERVICE__ENDPOINT_DISABLE_AFTER_HOURS", "0".to_owned())]).await;
+    let hook = HttpSink::start().await.expect("hook");
+    hook.set_status(500);
+    let owner = Uuid::new_v4();
+    let admin = app.token(Uuid::new_v4(), Role::Admin);
+    let created = post_json(
+        &app,
+        "/v1/webhook-endpoints",
+        &admin,
+        json!({"url": hook.url(), "event_types": ["routing.sla.*"],
+        "allow_private": true, "owner_id": owner}),
+    )
+    .await;
+    assert_eq!(created.status(), 201);
+    let id = created.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let breach = json!({"ticket_id": Uuid::now_v7(), "customer_id": Uuid::new_v4(), "metric": "resolution",
+        "policy": "default", "target_secs": 60, "due_at": Utc::now(), "agent_id": null, "supervisor_id": null,
+        "escalated_to_tier": null, "breached_at": Utc::now()});
+    publish_event(&app, "routing.sla.breached", breach).await;
+    let token = app.token(owner, Role::Service);
+    let told = testkit::eventually(15, "the owner told", || async {
+        let v = app.get_json("/v1/inbox", &token).await;
+        Ok(v["items"].as_array().filter(|a| !a.is_empty()).cloned())
+    })
+    .await
+    .expect("owner inbox");
+    assert_eq!(told[0]["kind"], "endpoint_disabled");
+    let e = app.get_json(&format!("/v1/webhook-endpoints/{id}"), &admin).await;
+    assert_eq!(e["enabled"], false);
+    assert!(
+        e["disabled_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("failing since"),
+        "{e}"
+    );
+    assert!(hook.count() >= 1);
+    // Re-enabled by an admin, it gets events again.
+    hook.set_status(200);
+    let again = json!({"url": hook.url(), "event_types": ["routing.sla.*"], "allow_private": true, "enabled": true});
+    let res = put_json(&app, &format!("/v1/webhook-endpoints/{id}"), &admin, again).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.expect("json")["failing_since"], Value::Null);
+}
