@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use testkit::sinks::{HttpSink, SmtpSink};
 use uuid::Uuid;
 
-use crate::{app_with, log_of, post_json, publish_envelope, publish_event, put_json, set_prefs, wait_status};
+use crate::{log_of, post_json, publish_envelope, publish_event, put_json, set_prefs, vars_with, wait_status};
 
 struct Sinks {
     smtp: SmtpSink,
@@ -20,6 +20,16 @@ struct Sinks {
 }
 
 async fn with_sinks(extra: &[(&str, String)]) -> (TestApp, Sinks) {
+    let (vars, sinks) = sink_vars(extra).await;
+    (
+        platform::testing::spawn(&notifications::SPEC, &vars)
+            .await
+            .expect("spawn"),
+        sinks,
+    )
+}
+
+async fn sink_vars(extra: &[(&str, String)]) -> (std::collections::HashMap<String, String>, Sinks) {
     let sinks = Sinks {
         smtp: SmtpSink::start().await.expect("smtp"),
         smtp2: SmtpSink::start().await.expect("smtp2"),
@@ -46,7 +56,7 @@ async fn with_sinks(extra: &[(&str, String)]) -> (TestApp, Sinks) {
         ("SERVICE__BREAKER_OPEN_SECS", "60".to_owned()),
     ];
     vars.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
-    (app_with(&vars).await, sinks)
+    (vars_with(&vars).await, sinks)
 }
 
 fn survey(customer: Uuid, ticket: Uuid) -> Value {
@@ -444,4 +454,46 @@ async fn an_endpoint_failing_for_too_long_is_disabled_and_its_owner_told() {
     let res = put_json(&app, &format!("/v1/webhook-endpoints/{id}"), &admin, again).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.expect("json")["failing_since"], Value::Null);
+}
+
+#[tokio::test]
+async fn scheduled_sends_go_out_once_across_two_replicas() {
+    let (vars, sinks) = sink_vars(&[]).await;
+    let a = platform::testing::spawn(&notifications::SPEC, &vars)
+        .await
+        .expect("replica a");
+    let b = platform::testing::spawn(&notifications::SPEC, &vars)
+        .await
+        .expect("replica b");
+    let service = a.token(Uuid::new_v4(), Role::Service);
+    let at = Utc::now() + chrono::Duration::seconds(2);
+    let mut expected = Vec::new();
+    for i in 0..60 {
+        let who = Uuid::new_v4();
+        set_prefs(&a, who, json!({"email": format!("p{i}@example.com")})).await;
+        let app = if i % 2 == 0 { &a } else { &b };
+        let res = post_json(
+            app,
+            "/v1/messages",
+            &service,
+            json!({"recipient_id": who, "notification": "notice",
+            "channels": ["email"], "send_at": at, "draft": {"subject": "Notice {{ n }}", "body": "Number {{ n }}"},
+            "data": {"n": i}}),
+        )
+        .await;
+        assert_eq!(res.status(), 202);
+        let body: Value = res.json().await.expect("json");
+        expected.push(body["deliveries"][0]["id"].as_str().expect("id").to_owned());
+    }
+    let mails = sinks.smtp.wait_for(60, 20).await.expect("all sent");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mails = if sinks.smtp.count() > mails.len() {
+        sinks.smtp.mails()
+    } else {
+        mails
+    };
+    assert_eq!(mails.len(), 60, "each scheduled send went out once");
+    let ids: std::collections::HashSet<String> = mails.iter().filter_map(|m| m.header("Message-ID")).collect();
+    assert_eq!(ids.len(), 60);
+    assert!(expected.iter().all(|id| ids.iter().any(|m| m.contains(id.as_str()))));
 }

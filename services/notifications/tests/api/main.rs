@@ -20,6 +20,13 @@ async fn app() -> TestApp {
 
 /// The service with `extra` settings (keys without the `NOTIFICATIONS__` prefix).
 pub async fn app_with(extra: &[(&str, String)]) -> TestApp {
+    spawn(&notifications::SPEC, &vars_with(extra).await)
+        .await
+        .expect("spawn")
+}
+
+/// A fresh isolated environment with `extra` settings (start replicas with the same one).
+pub async fn vars_with(extra: &[(&str, String)]) -> std::collections::HashMap<String, String> {
     let mut vars = testkit::Isolation::new()
         .service_env("NOTIFICATIONS", "notifications")
         .await
@@ -29,7 +36,7 @@ pub async fn app_with(extra: &[(&str, String)]) -> TestApp {
     for (k, v) in extra {
         vars.insert(format!("NOTIFICATIONS__{k}"), v.clone());
     }
-    spawn(&notifications::SPEC, &vars).await.expect("spawn")
+    vars
 }
 
 /// Publishes an event of `event_type` with `data` as routing would; returns its id.
