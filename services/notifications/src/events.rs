@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::NotificationSettings;
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Snapshot};
 use crate::dispatch::Waker;
 use crate::domain::locale_of;
 use crate::domain::render::Renderer;
@@ -50,6 +50,24 @@ pub struct Request<'a> {
     pub not_before: Option<DateTime<Utc>>,
 }
 
+/// Deliveries about to be written: plain ones, and digest items with their window.
+#[derive(Default)]
+pub struct Batch {
+    pub rows: Vec<NewDelivery>,
+    pub digest_items: Vec<(NewDelivery, i32)>,
+}
+
+impl Batch {
+    /// Writes everything: the plain deliveries in one statement; returns how many were new.
+    pub async fn write(self, tx: &mut Tx) -> Result<usize, HandlerError> {
+        let mut written = store::insert_deliveries(tx, &self.rows).await?.len();
+        for (item, window) in &self.digest_items {
+            written += usize::from(store::insert_digest_item(tx, item, *window).await?);
+        }
+        Ok(written)
+    }
+}
+
 /// Builds the deliveries of `req` for `recipient` and writes them (digest items folded into
 /// their digest). Returns how many were written.
 pub async fn deliver(
@@ -60,6 +78,22 @@ pub async fn deliver(
     recipient_id: Uuid,
     prefs: Option<&RecipientRow>,
 ) -> Result<usize, HandlerError> {
+    let mut batch = Batch::default();
+    build(&mut batch, renderer, settings, req, recipient_id, prefs, platform::telemetry::current_trace_id());
+    batch.write(tx).await
+}
+
+/// Adds the deliveries of `req` for `recipient` to `batch`: per channel, rendered in the
+/// recipient's locale, suppressed when opted out, held through quiet hours.
+pub fn build(
+    batch: &mut Batch,
+    renderer: &Renderer,
+    settings: &NotificationSettings,
+    req: &Request<'_>,
+    recipient_id: Uuid,
+    prefs: Option<&RecipientRow>,
+    trace_id: Option<String>,
+) {
     let now = Utc::now();
     let locale = prefs
         .and_then(|p| p.locale.clone())
@@ -89,9 +123,6 @@ pub async fn deliver(
         m.insert("base_url".into(), json!(settings.public_base_url));
         m.insert("event_type".into(), json!(req.event_type));
     }
-    let trace_id = platform::telemetry::current_trace_id();
-    let mut rows = Vec::new();
-    let mut digest_items = Vec::new();
     for channel in req.channels {
         let address = match channel.as_str() {
             "email" => prefs.and_then(|p| p.email.clone()),
@@ -149,107 +180,127 @@ pub async fn deliver(
             trace_id: trace_id.clone(),
         };
         match req.digest_secs {
-            Some(window) if status == "delivered" || status == "pending" => digest_items.push((row, window)),
-            _ => rows.push(row),
+            Some(window) if status == "delivered" || status == "pending" => batch.digest_items.push((row, window)),
+            _ => batch.rows.push(row),
         }
     }
-    let mut written = store::insert_deliveries(tx, &rows).await?.len();
-    for (item, window) in &digest_items {
-        written += usize::from(store::insert_digest_item(tx, item, *window).await?);
+}
+
+impl Notifier {
+    /// The rules that match `event` and their recipients.
+    fn targets<'s>(snapshot: &'s Snapshot, event: &RawEnvelope) -> Vec<(&'s Rule, Uuid)> {
+        snapshot
+            .rules_for(&event.event_type)
+            .iter()
+            .filter(|r| r.matches(&event.data))
+            .filter_map(|r| match r.recipient_in(&event.data) {
+                Some(id) => Some((r, id)),
+                None => {
+                    tracing::debug!(rule = %r.name, "the event names no recipient for this rule");
+                    None
+                }
+            })
+            .collect()
     }
-    Ok(written)
+
+    /// Adds every delivery `event` causes to `batch` (rules and webhook subscriptions).
+    fn build_event(
+        &self,
+        batch: &mut Batch,
+        snapshot: &Snapshot,
+        event: &RawEnvelope,
+        prefs: &HashMap<Uuid, RecipientRow>,
+        trace_id: Option<String>,
+    ) -> Result<(), HandlerError> {
+        for (rule, recipient) in Self::targets(snapshot, event) {
+            let req = Request {
+                event_id: event.id,
+                event_type: &event.event_type,
+                source: "event",
+                notification: &rule.notification,
+                category: &rule.category,
+                urgency: &rule.urgency,
+                channels: &rule.channels,
+                digest_secs: rule.digest_secs,
+                data: &event.data,
+                not_before: None,
+            };
+            build(batch, &snapshot.renderer, &self.settings, &req, recipient, prefs.get(&recipient), trace_id.clone());
+        }
+        let endpoints: Vec<_> = snapshot.endpoints_for(&event.event_type).collect();
+        if !endpoints.is_empty() {
+            let payload = serde_json::to_value(event).map_err(|e| HandlerError::Reject(e.into()))?;
+            for e in endpoints {
+                batch.rows.push(NewDelivery {
+                    id: Uuid::now_v7(),
+                    event_id: event.id,
+                    event_type: event.event_type.clone(),
+                    recipient_id: e.id,
+                    channel: "webhook".to_owned(),
+                    kind: event.event_type.clone(),
+                    category: "webhook".to_owned(),
+                    urgency: "urgent".to_owned(),
+                    locale: String::new(),
+                    title: event.event_type.clone(),
+                    body: String::new(),
+                    html: None,
+                    address: Some(e.url.clone()),
+                    endpoint_id: Some(e.id),
+                    payload: Some(payload.clone()),
+                    source: "event",
+                    status: "pending",
+                    next_attempt_at: Some(Utc::now()),
+                    last_error: None,
+                    trace_id: trace_id.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Turns `events` into deliveries with one preferences query and one insert.
+    async fn notify(&self, tx: &mut Tx, events: &[(&RawEnvelope, tracing::Span)]) -> Result<(), HandlerError> {
+        let snapshot = self.catalog.get().await.map_err(HandlerError::Retry)?;
+        let mut ids: Vec<Uuid> = events
+            .iter()
+            .flat_map(|(e, _)| Self::targets(&snapshot, e).into_iter().map(|(_, id)| id))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let prefs: HashMap<Uuid, RecipientRow> = if ids.is_empty() {
+            HashMap::new()
+        } else {
+            store::recipients(&mut **tx, &ids)
+                .await?
+                .into_iter()
+                .map(|r| (r.id, r))
+                .collect()
+        };
+        let mut batch = Batch::default();
+        for (event, span) in events {
+            let trace_id = span.in_scope(platform::telemetry::current_trace_id);
+            self.build_event(&mut batch, &snapshot, event, &prefs, trace_id)?;
+        }
+        if batch.rows.is_empty() && batch.digest_items.is_empty() {
+            return Ok(());
+        }
+        let written = batch.write(tx).await?;
+        tracing::debug!(events = events.len(), written, "deliveries written");
+        Ok(())
+    }
 }
 
 impl EventHandler for Notifier {
     fn handle<'a>(&'a self, tx: &'a mut Tx, event: &'a RawEnvelope) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            let snapshot = self.catalog.get().await.map_err(HandlerError::Retry)?;
-            let rules: Vec<&Rule> = snapshot
-                .rules_for(&event.event_type)
-                .iter()
-                .filter(|r| r.matches(&event.data))
-                .collect();
-            let endpoints: Vec<_> = snapshot.endpoints_for(&event.event_type).collect();
-            if rules.is_empty() && endpoints.is_empty() {
-                return Ok(());
-            }
-            let targets: Vec<(&Rule, Uuid)> = rules
-                .iter()
-                .filter_map(|r| match r.recipient_in(&event.data) {
-                    Some(id) => Some((*r, id)),
-                    None => {
-                        tracing::debug!(rule = %r.name, "the event names no recipient for this rule");
-                        None
-                    }
-                })
-                .collect();
-            let ids: Vec<Uuid> = targets.iter().map(|(_, id)| *id).collect();
-            let prefs: HashMap<Uuid, RecipientRow> = if ids.is_empty() {
-                HashMap::new()
-            } else {
-                store::recipients(&mut **tx, &ids)
-                    .await?
-                    .into_iter()
-                    .map(|r| (r.id, r))
-                    .collect()
-            };
-            let mut written = 0;
-            for (rule, recipient) in &targets {
-                let req = Request {
-                    event_id: event.id,
-                    event_type: &event.event_type,
-                    source: "event",
-                    notification: &rule.notification,
-                    category: &rule.category,
-                    urgency: &rule.urgency,
-                    channels: &rule.channels,
-                    digest_secs: rule.digest_secs,
-                    data: &event.data,
-                    not_before: None,
-                };
-                written += deliver(
-                    tx,
-                    &snapshot.renderer,
-                    &self.settings,
-                    &req,
-                    *recipient,
-                    prefs.get(recipient),
-                )
-                .await?;
-            }
-            if !endpoints.is_empty() {
-                let payload = serde_json::to_value(event).map_err(|e| HandlerError::Reject(e.into()))?;
-                let trace_id = platform::telemetry::current_trace_id();
-                let rows: Vec<NewDelivery> = endpoints
-                    .iter()
-                    .map(|e| NewDelivery {
-                        id: Uuid::now_v7(),
-                        event_id: event.id,
-                        event_type: event.event_type.clone(),
-                        recipient_id: e.id,
-                        channel: "webhook".to_owned(),
-                        kind: event.event_type.clone(),
-                        category: "webhook".to_owned(),
-                        urgency: "urgent".to_owned(),
-                        locale: String::new(),
-                        title: event.event_type.clone(),
-                        body: String::new(),
-                        html: None,
-                        address: Some(e.url.clone()),
-                        endpoint_id: Some(e.id),
-                        payload: Some(payload.clone()),
-                        source: "event",
-                        status: "pending",
-                        next_attempt_at: Some(Utc::now()),
-                        last_error: None,
-                        trace_id: trace_id.clone(),
-                    })
-                    .collect();
-                written += store::insert_deliveries(tx, &rows).await?.len();
-            }
-            tracing::debug!(event_type = %event.event_type, written, "deliveries written");
-            Ok(())
-        })
+        Box::pin(async move { self.notify(tx, &[(event, tracing::Span::current())]).await })
+    }
+
+    fn handle_batch<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        events: &'a [(&'a RawEnvelope, tracing::Span)],
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(self.notify(tx, events))
     }
 
     fn committed(&self, _event: &RawEnvelope) {

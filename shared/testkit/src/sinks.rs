@@ -14,7 +14,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
 const HOST: &str = "127.0.0.1";
@@ -108,7 +108,11 @@ pub struct SmtpSink {
 impl SmtpSink {
     /// Binds `127.0.0.1` on a free port and starts accepting connections.
     pub async fn start() -> anyhow::Result<SmtpSink> {
-        let listener = TcpListener::bind((HOST, 0)).await?;
+        // A deep backlog, so that a burst of clients connecting at once is not dropped.
+        let socket = TcpSocket::new_v4()?;
+        socket.set_reuseaddr(true)?;
+        socket.bind((std::net::Ipv4Addr::LOCALHOST, 0).into())?;
+        let listener = socket.listen(4096)?;
         let port = listener.local_addr()?.port();
         let state = Arc::new(SmtpState::default());
         let task = tokio::spawn(accept_smtp(listener, state.clone()));
@@ -169,6 +173,7 @@ async fn accept_smtp(listener: TcpListener, state: Arc<SmtpState>) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
+            biased;
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     connections.spawn(serve_smtp(stream, state.clone()));
@@ -632,71 +637,5 @@ mod tests {
 
         sink.stop().await;
         assert!(client.get(sink.url()).send().await.is_err());
-    }
-}
-#[cfg(test)]
-mod scratch_bench {
-    use super::*;
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn bench_http() {
-        let sink = HttpSink::start().await.expect("s");
-        let client = reqwest::Client::new();
-        let url = format!("{}/hook", sink.url());
-        let start = Instant::now();
-        let mut tasks = Vec::new();
-        for _ in 0..32 {
-            let c = client.clone();
-            let u = url.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut n = 0u32;
-                while start.elapsed() < Duration::from_secs(3) {
-                    let r = c
-                        .post(&u)
-                        .json(&serde_json::json!({"a": 1}))
-                        .send()
-                        .await
-                        .expect("send");
-                    assert_eq!(r.status().as_u16(), 200);
-                    n += 1;
-                }
-                n
-            }));
-        }
-        let mut total = 0;
-        for t in tasks {
-            total += t.await.expect("j");
-        }
-        eprintln!(
-            "HTTP {} req/s, recorded {}",
-            total as f64 / start.elapsed().as_secs_f64(),
-            sink.count()
-        );
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn bench_smtp() {
-        use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-        let sink = SmtpSink::start().await.expect("s");
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(sink.host())
-            .port(sink.port())
-            .build();
-        let start = Instant::now();
-        let mut tasks = Vec::new();
-        for i in 0..1000 {
-            let t = transport.clone();
-            tasks.push(tokio::spawn(async move {
-                let m = Message::builder()
-                    .from("a@b.c".parse().expect("f"))
-                    .to(format!("u{i}@x.y").parse().expect("t"))
-                    .subject("s")
-                    .body(String::from("hi"))
-                    .expect("m");
-                t.send(m).await.expect("send");
-            }));
-        }
-        for t in tasks {
-            t.await.expect("j");
-        }
-        sink.wait_for(1000, 5).await.expect("w");
-        eprintln!("SMTP 1000 mails in {:?}", start.elapsed());
     }
 }

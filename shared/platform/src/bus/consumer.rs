@@ -75,6 +75,22 @@ impl From<contracts::DecodeError> for HandlerError {
 pub trait EventHandler: Send + Sync + 'static {
     fn handle<'a>(&'a self, tx: &'a mut Tx, event: &'a RawEnvelope) -> BoxFuture<'a, Result<(), HandlerError>>;
 
+    /// Handles several events in one transaction (a batched consumer, see
+    /// [`ConsumerSpec::batched`]); each comes with the span of its own trace. By default, one
+    /// after the other; handlers override it to share round trips between events.
+    fn handle_batch<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        events: &'a [(&'a RawEnvelope, tracing::Span)],
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            for (event, span) in events {
+                self.handle(tx, event).instrument(span.clone()).await?;
+            }
+            Ok(())
+        })
+    }
+
     /// Called once the transaction `handle` wrote in has committed (to wake work that must see
     /// its rows).
     fn committed(&self, _event: &RawEnvelope) {}
@@ -396,13 +412,17 @@ impl<H: EventHandler> Consumer<H> {
         .into_iter()
         .collect();
         let mut outcomes = Vec::with_capacity(events.len());
+        let mut todo = Vec::with_capacity(events.len());
         for (event, span) in events {
             if fresh.remove(&event.id) {
-                self.handler.handle(&mut tx, event).instrument(span.clone()).await?;
+                todo.push((event, span.clone()));
                 outcomes.push(Outcome::Handled);
             } else {
                 outcomes.push(Outcome::Duplicate);
             }
+        }
+        if !todo.is_empty() {
+            self.handler.handle_batch(&mut tx, &todo).await?;
         }
         self.outbox.commit(tx).await?;
         for ((event, _), outcome) in events.iter().zip(&outcomes) {
