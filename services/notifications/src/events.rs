@@ -79,7 +79,15 @@ pub async fn deliver(
     prefs: Option<&RecipientRow>,
 ) -> Result<usize, HandlerError> {
     let mut batch = Batch::default();
-    build(&mut batch, renderer, settings, req, recipient_id, prefs, platform::telemetry::current_trace_id());
+    build(
+        &mut batch,
+        renderer,
+        settings,
+        req,
+        recipient_id,
+        prefs,
+        platform::telemetry::current_trace_id(),
+    );
     batch.write(tx).await
 }
 
@@ -225,7 +233,15 @@ impl Notifier {
                 data: &event.data,
                 not_before: None,
             };
-            build(batch, &snapshot.renderer, &self.settings, &req, recipient, prefs.get(&recipient), trace_id.clone());
+            build(
+                batch,
+                &snapshot.renderer,
+                &self.settings,
+                &req,
+                recipient,
+                prefs.get(&recipient),
+                trace_id.clone(),
+            );
         }
         let endpoints: Vec<_> = snapshot.endpoints_for(&event.event_type).collect();
         if !endpoints.is_empty() {
