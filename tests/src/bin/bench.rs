@@ -427,13 +427,10 @@ async fn ticket_to_inbox(stack: &Stack, args: &Args) -> anyhow::Result<Vec<f64>>
     Ok(lat)
 }
 
-/// One confirmed publish → consume hop through a bare queue, at `rate` messages/s.
-async fn bare_hop(stack: &Stack, rate: u64, seconds: u64) -> anyhow::Result<Vec<f64>> {
-    let _ = stack;
-    let conn = lapin::Connection::connect(&testkit::amqp_url(), lapin::ConnectionProperties::default()).await?;
-    let ch = conn.create_channel().await?;
-    ch.confirm_select(Default::default()).await?;
-    let queue = format!("bench.hop.{}", Uuid::new_v4().simple());
+/// Declares a durable quorum queue named `prefix.<random>`, as the services' queues are,
+/// that expires a minute after its last consumer; its name.
+async fn quorum_queue(ch: &lapin::Channel, prefix: &str) -> anyhow::Result<String> {
+    let queue = format!("{prefix}.{}", Uuid::new_v4().simple());
     let mut args = FieldTable::default();
     args.insert(
         ShortString::from("x-queue-type"),
@@ -452,6 +449,16 @@ async fn bare_hop(stack: &Stack, rate: u64, seconds: u64) -> anyhow::Result<Vec<
         args,
     )
     .await?;
+    Ok(queue)
+}
+
+/// One confirmed publish → consume hop through a bare queue, at `rate` messages/s.
+async fn bare_hop(stack: &Stack, rate: u64, seconds: u64) -> anyhow::Result<Vec<f64>> {
+    let _ = stack;
+    let conn = lapin::Connection::connect(&testkit::amqp_url(), lapin::ConnectionProperties::default()).await?;
+    let ch = conn.create_channel().await?;
+    ch.confirm_select(Default::default()).await?;
+    let queue = quorum_queue(&ch, "bench.hop").await?;
     ch.exchange_declare(
         ShortString::from("bench.hop"),
         lapin::ExchangeKind::Topic,
@@ -1285,25 +1292,7 @@ async fn bare_throughput(n: usize) -> anyhow::Result<(f64, f64)> {
     let bodies = vec![body; n];
     let mut rates = Vec::new();
     for backlog in [false, true] {
-        let queue = format!("bench.flow.{}", Uuid::new_v4().simple());
-        let mut qargs = FieldTable::default();
-        qargs.insert(
-            ShortString::from("x-queue-type"),
-            lapin::types::AMQPValue::LongString("quorum".into()),
-        );
-        qargs.insert(
-            ShortString::from("x-expires"),
-            lapin::types::AMQPValue::LongLongInt(60_000),
-        );
-        ch.queue_declare(
-            ShortString::from(queue.as_str()),
-            QueueDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            qargs,
-        )
-        .await?;
+        let queue = quorum_queue(&ch, "bench.flow").await?;
         if backlog {
             publish_all(&ch, "", &queue, &bodies).await?;
         }

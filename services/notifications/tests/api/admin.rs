@@ -65,12 +65,7 @@ async fn a_rule_added_over_the_api_turns_a_new_event_into_messages() {
     )
     .await;
     let token = app.token(who, Role::Customer);
-    let items = testkit::eventually(10, "the refund message", || async {
-        let v = app.get_json("/v1/inbox", &token).await;
-        Ok(v["items"].as_array().filter(|a| !a.is_empty()).cloned())
-    })
-    .await
-    .expect("inbox");
+    let items = crate::inbox_items(&app, &token, 10, "the refund message").await;
     assert_eq!(items[0]["body"], "您的退款 120.50 元已批准。");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(
@@ -132,12 +127,7 @@ async fn templates_are_versioned_previewed_and_refused_when_they_cannot_render()
     publish_event(&app, "routing.ticket.queued", json!({"ticket_id": "0190f2a1-7c3b-7def-8123-456789abcdef",
         "customer_id": customer, "queue": "general", "channel": "web", "priority": "normal", "queued_at": chrono::Utc::now()})).await;
     let token = app.token(customer, Role::Customer);
-    let items = testkit::eventually(10, "the message", || async {
-        let v = app.get_json("/v1/inbox", &token).await;
-        Ok(v["items"].as_array().filter(|a| !a.is_empty()).cloned())
-    })
-    .await
-    .expect("inbox");
+    let items = crate::inbox_items(&app, &token, 10, "the message").await;
     assert_eq!(
         (items[0]["title"].as_str(), items[0]["body"].as_str()),
         (Some("收到啦 0190F2A1"), Some("队列：general"))

@@ -286,12 +286,7 @@ async fn progress_updates_within_the_window_go_out_as_one_digest() {
     let mails = sinks.smtp.wait_for(1, 15).await.expect("one digest mail");
     assert_eq!(mails[0].header("Subject").as_deref(), Some("You have 3 new updates"));
     let token = app.token(customer, Role::Customer);
-    let inbox = testkit::eventually(10, "the digest in the inbox", || async {
-        let v = app.get_json("/v1/inbox", &token).await;
-        Ok(v["items"].as_array().filter(|a| !a.is_empty()).cloned())
-    })
-    .await
-    .expect("inbox");
+    let inbox = crate::inbox_items(&app, &token, 10, "the digest in the inbox").await;
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0]["kind"], "digest");
     assert_eq!(
@@ -431,12 +426,7 @@ async fn an_endpoint_failing_for_too_long_is_disabled_and_its_owner_told() {
         "escalated_to_tier": null, "breached_at": Utc::now()});
     publish_event(&app, "routing.sla.breached", breach).await;
     let token = app.token(owner, Role::Service);
-    let told = testkit::eventually(15, "the owner told", || async {
-        let v = app.get_json("/v1/inbox", &token).await;
-        Ok(v["items"].as_array().filter(|a| !a.is_empty()).cloned())
-    })
-    .await
-    .expect("owner inbox");
+    let told = crate::inbox_items(&app, &token, 15, "the owner told").await;
     assert_eq!(told[0]["kind"], "endpoint_disabled");
     let e = app.get_json(&format!("/v1/webhook-endpoints/{id}"), &admin).await;
     assert_eq!(e["enabled"], false);

@@ -87,6 +87,16 @@ pub async fn wait_status(app: &TestApp, query: &str, channel: &str, status: &str
     .expect("delivery status")
 }
 
+/// Waits until the holder of `token` has something in their inbox; its items.
+pub async fn inbox_items(app: &TestApp, token: &str, secs: u64, what: &str) -> Vec<Value> {
+    testkit::eventually(secs, what, || async {
+        let v = app.get_json("/v1/inbox", token).await;
+        Ok(v["items"].as_array().filter(|a| !a.is_empty()).cloned())
+    })
+    .await
+    .expect("inbox")
+}
+
 pub async fn put_json(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
     app.client
         .put(format!("{}{path}", app.url))
@@ -279,12 +289,7 @@ async fn a_breached_service_level_reaches_the_supervisors_inbox() {
             .expect("publish");
     }
     let token = app.token(supervisor, Role::Supervisor);
-    let items = testkit::eventually(10, "the supervisor told", || async {
-        let v = inbox(&app, &token, "").await;
-        Ok(v["items"].as_array().filter(|a| !a.is_empty()).cloned())
-    })
-    .await
-    .expect("inbox");
+    let items = crate::inbox_items(&app, &token, 10, "the supervisor told").await;
     assert_eq!(items[0]["kind"], "sla_breached");
     assert!(items[0]["body"].as_str().unwrap_or_default().contains("mid"));
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
