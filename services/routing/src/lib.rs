@@ -51,6 +51,7 @@ pub struct RoutingSettings {
     pub catalog_refresh_ms: u64,
     pub sla_warn_ratio: f64,
     pub default_handle_secs: u64,
+    pub consumer_batch: usize,
     #[serde(default, deserialize_with = "empty_is_none")]
     pub escalation_supervisor_id: Option<uuid::Uuid>,
 }
@@ -75,6 +76,9 @@ impl RoutingSettings {
 
 impl Validate for RoutingSettings {
     fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=1000).contains(&self.consumer_batch) {
+            return Err(ConfigError::key("service.consumer_batch", "must be 1 to 1000"));
+        }
         if !domain::queue::is_valid_name(&self.default_queue) {
             return Err(ConfigError::key(
                 "service.default_queue",
@@ -155,7 +159,7 @@ pub async fn build(settings: Settings<RoutingSettings>) -> anyhow::Result<Applic
         );
     let tasks: Vec<Box<dyn Task>> = vec![
         Box::new(platform.consumer(
-            events::TicketCreated::spec(),
+            events::TicketCreated::spec().batched(service.consumer_batch),
             events::TicketCreated { router: router.clone() },
         )),
         Box::new(platform.consumer(
