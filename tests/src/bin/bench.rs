@@ -984,6 +984,10 @@ async fn routing_agents(client: &reqwest::Client, url: &str, n: usize, skills: &
 /// Postgres; and `intake.ticket.created` published → offer at a steady rate.
 async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> anyhow::Result<()> {
     let raw_tps = pgbench_single_insert(args).await?;
+    // Routing alone, as intake is measured alone: intake and notifications (which consume
+    // routing's events) wait, their queues keeping the events, and drain them afterwards.
+    stack.service("intake").stop().await?;
+    stack.service("notifications").stop().await?;
     let second = stack.add_replica("routing").await?;
     let replicas = [stack.url("routing"), second];
     let client = reqwest::Client::builder()
@@ -1078,8 +1082,13 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
     let _offerers = routing_agents(&client, &replicas[0], 100, &["technical"]).await?;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let (to_offer, to_event) = created_to_offer(stack, offer_rate, args.seconds).await?;
+    stack.service("intake").restart().await?;
+    stack.service("notifications").restart().await?;
 
-    writeln!(report, "\n## Routing, two replicas\n")?;
+    writeln!(
+        report,
+        "\n## Routing, two replicas (intake and notifications paused; their queues keep routing's events)\n"
+    )?;
     writeln!(report, "| measure | value |\n|---|---|")?;
     writeln!(
         report,
