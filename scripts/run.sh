@@ -32,6 +32,15 @@ for svc in "${ORDER[@]}"; do
   pids+=($!)
 done
 
+# Stand-ins for the email and SMS providers, unless something already listens there.
+if ! (echo >/dev/tcp/127.0.0.1/1025) 2>/dev/null && ! (echo >/dev/tcp/127.0.0.1/9090) 2>/dev/null; then
+  "$BIN_DIR/devsinks" >".run/devsinks.log" 2>&1 &
+  pids+=($!)
+  sinks="  emails and SMS the platform sends: .run/devsinks.log"
+else
+  sinks="  ports 1025/9090 are taken: emails and SMS go to whatever listens there"
+fi
+
 for svc in "${ORDER[@]}"; do
   url="http://127.0.0.1:${PORTS[$svc]}"
   for _ in $(seq 1 300); do
@@ -64,6 +73,7 @@ then see it arrive in the customer's inbox:
   curl -s http://127.0.0.1:8085/v1/inbox -H "Authorization: Bearer $token"
 
 More tokens: make token ROLE=agent|supervisor|admin|service SUB=<uuid>. Logs: .run/*.log
+$sinks
 Press Ctrl-C to stop.
 MSG
 

@@ -7,6 +7,7 @@ pub mod channels;
 pub mod dispatch;
 pub mod domain;
 pub mod events;
+pub mod retention;
 pub mod store;
 
 use std::sync::Arc;
@@ -50,6 +51,7 @@ pub struct NotificationSettings {
     pub breaker_open_secs: u64,
     pub endpoint_disable_after_hours: i64,
     pub send_timeout_ms: u64,
+    pub retention_days: i64,
     pub email: ProviderPair<SmtpSettings>,
     pub sms: ProviderPair<SmsSettings>,
     pub webhook: WebhookSettings,
@@ -127,6 +129,9 @@ impl Validate for NotificationSettings {
                 "must be at least 0 and below 1",
             ));
         }
+        if !(1..=3650).contains(&self.retention_days) {
+            return Err(ConfigError::key("service.retention_days", "must be 1 to 3650"));
+        }
         if self.breaker_failures == 0 {
             return Err(ConfigError::key("service.breaker_failures", "must be at least 1"));
         }
@@ -160,7 +165,14 @@ pub async fn build(settings: Settings<NotificationSettings>) -> anyhow::Result<A
             wake: dispatcher.waker(),
         },
     );
-    let tasks: Vec<Box<dyn Task>> = vec![Box::new(consumer), Box::new(dispatcher.clone())];
+    let tasks: Vec<Box<dyn Task>> = vec![
+        Box::new(consumer),
+        Box::new(dispatcher.clone()),
+        Box::new(retention::Retention {
+            pool: platform.pool.clone(),
+            settings: own.clone(),
+        }),
+    ];
     let state = api::State {
         catalog,
         settings: own,

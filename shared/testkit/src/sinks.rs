@@ -108,10 +108,15 @@ pub struct SmtpSink {
 impl SmtpSink {
     /// Binds `127.0.0.1` on a free port and starts accepting connections.
     pub async fn start() -> anyhow::Result<SmtpSink> {
+        Self::start_on(0).await
+    }
+
+    /// Binds `127.0.0.1:port` (0: a free port) and starts accepting connections.
+    pub async fn start_on(port: u16) -> anyhow::Result<SmtpSink> {
         // A deep backlog, so that a burst of clients connecting at once is not dropped.
         let socket = TcpSocket::new_v4()?;
         socket.set_reuseaddr(true)?;
-        socket.bind((std::net::Ipv4Addr::LOCALHOST, 0).into())?;
+        socket.bind((std::net::Ipv4Addr::LOCALHOST, port).into())?;
         let listener = socket.listen(4096)?;
         let port = listener.local_addr()?.port();
         let state = Arc::new(SmtpState::default());
@@ -363,7 +368,12 @@ pub struct HttpSink {
 impl HttpSink {
     /// Binds `127.0.0.1` on a free port and starts serving on a Tokio task.
     pub async fn start() -> anyhow::Result<HttpSink> {
-        let listener = std::net::TcpListener::bind((HOST, 0))?;
+        Self::start_on(0).await
+    }
+
+    /// Binds `127.0.0.1:port` (0: a free port) and starts serving on a Tokio task.
+    pub async fn start_on(port: u16) -> anyhow::Result<HttpSink> {
+        let listener = std::net::TcpListener::bind((HOST, port))?;
         let port = listener.local_addr()?.port();
         let state = Arc::new(HttpState {
             requests: Mutex::new(Vec::new()),

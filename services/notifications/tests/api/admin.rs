@@ -280,3 +280,48 @@ async fn a_template_failing_on_real_data_fails_the_delivery_and_a_resend_after_t
     let inbox = app.get_json("/v1/inbox", &token).await;
     assert_eq!(inbox["items"][0]["body"], "Python 入门 即将开始");
 }
+
+#[tokio::test]
+async fn finished_deliveries_are_purged_after_the_retention_and_pending_ones_kept() {
+    let app = app().await;
+    let old = publish_event(
+        &app,
+        "routing.ticket.queued",
+        json!({"ticket_id": Uuid::now_v7(),
+        "customer_id": Uuid::new_v4(), "queue": "general", "channel": "web", "priority": "normal",
+        "queued_at": chrono::Utc::now()}),
+    )
+    .await;
+    let recent = publish_event(
+        &app,
+        "routing.ticket.queued",
+        json!({"ticket_id": Uuid::now_v7(),
+        "customer_id": Uuid::new_v4(), "queue": "general", "channel": "web", "priority": "normal",
+        "queued_at": chrono::Utc::now()}),
+    )
+    .await;
+    crate::wait_status(&app, &format!("event_id={recent}"), "in_app", "delivered", 10).await;
+    crate::wait_status(&app, &format!("event_id={old}"), "in_app", "delivered", 10).await;
+    let service = app.token(Uuid::new_v4(), Role::Service);
+    let later = post_json(&app, "/v1/messages", &service, json!({"recipient_id": Uuid::new_v4(), "notification": "n",
+        "channels": ["in_app"], "send_at": chrono::Utc::now() + chrono::Duration::days(30), "draft": {"body": "later"}})).await;
+    let later: Value = later.json().await.expect("json");
+    let pool = &app.platform.pool;
+    sqlx::query("UPDATE delivery SET created_at = now() - interval '200 days' WHERE event_id = ANY($1)")
+        .bind(vec![
+            old,
+            later["id"].as_str().expect("id").parse::<Uuid>().expect("uuid"),
+        ])
+        .execute(pool)
+        .await
+        .expect("age");
+    assert_eq!(
+        notifications::retention::purge(pool, 180, 1).await.expect("purge"),
+        1,
+        "in batches of one"
+    );
+    assert!(log_of(&app, &format!("event_id={old}")).await.is_empty());
+    assert_eq!(log_of(&app, &format!("event_id={recent}")).await.len(), 1);
+    let kept = log_of(&app, &format!("event_id={}", later["id"].as_str().expect("id"))).await;
+    assert_eq!(kept[0]["status"], "pending", "a pending delivery is never purged");
+}
