@@ -121,16 +121,18 @@ pub async fn insert_deliveries(tx: &mut Tx, rows: &[NewDelivery]) -> Result<Vec<
 }
 
 /// Folds `item` into the recipient's open digest for its notification and channel, opening
-/// one due in `window_secs` when there is none; the item is kept as `digested`.
+/// one due in `window_secs` when there is none (or when the item is due, if later: quiet
+/// hours); the item is kept as `digested`.
 pub async fn insert_digest_item(tx: &mut Tx, item: &NewDelivery, window_secs: i32) -> Result<bool, sqlx::Error> {
     let n = sqlx::query(
         "WITH digest AS ( \
            INSERT INTO delivery (id, event_id, event_type, recipient_id, channel, kind, category, urgency, locale, \
              title, body, address, source, status, next_attempt_at, digest_key, trace_id) \
            VALUES ($1, $1, 'digest', $2, $3, 'digest', $4, 'low', $5, '', '', $6, $7, 'pending', \
-             now() + make_interval(secs => $8), $9, $10) \
+             GREATEST(now() + make_interval(secs => $8), $19), $9, $10) \
            ON CONFLICT (recipient_id, channel, digest_key) WHERE status = 'pending' AND kind = 'digest' \
-           DO UPDATE SET updated_at = now() RETURNING id) \
+           DO UPDATE SET updated_at = now(), \
+             next_attempt_at = GREATEST(delivery.next_attempt_at, EXCLUDED.next_attempt_at) RETURNING id) \
          INSERT INTO delivery (id, event_id, event_type, recipient_id, channel, kind, category, urgency, locale, \
            title, body, html, address, source, status, digest_id, trace_id) \
          SELECT $11, $12, $13, $2, $3, $14, $4, $15, $5, $16, $17, $18, $6, $7, 'digested', digest.id, $10 FROM digest \
@@ -154,6 +156,8 @@ pub async fn insert_digest_item(tx: &mut Tx, item: &NewDelivery, window_secs: i3
     .bind(&item.title)
     .bind(&item.body)
     .bind(&item.html)
+    // An item held through quiet hours holds its digest too.
+    .bind(item.next_attempt_at)
     .execute(&mut **tx)
     .await?
     .rows_affected();

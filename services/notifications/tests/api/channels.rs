@@ -102,8 +102,14 @@ async fn email_and_sms_are_received_once_in_the_recipients_language() {
     // The delivery id is the Message-ID and the SMS reference: stable across retries.
     let log = log_of(&app, &format!("event_id={}", env["id"].as_str().expect("id"))).await;
     assert_eq!(log.len(), 3, "in-app, email and SMS: {log:?}");
-    let email = log.iter().find(|d| d["channel"] == "email").expect("email delivery");
-    assert_eq!(email["status"], "delivered");
+    let email = wait_status(
+        &app,
+        &format!("event_id={}", env["id"].as_str().expect("id")),
+        "email",
+        "delivered",
+        10,
+    )
+    .await;
     assert_eq!(email["locale"], "en");
     let id = email["id"].as_str().expect("id");
     assert!(mail.header("Message-ID").unwrap_or_default().contains(id));
@@ -203,8 +209,13 @@ async fn a_paused_email_provider_fails_over_to_the_secondary() {
     }
     sinks.smtp2.wait_for(4, 15).await.expect("the secondary sent all four");
     assert_eq!(sinks.smtp.count(), 0);
-    let log = log_of(&app, &format!("recipient_id={customer}&channel=email")).await;
-    assert_eq!(log.len(), 4);
+    // The server has them; their outcomes are written once the batch's sends are done.
+    let log = testkit::eventually(10, "four delivered", || async {
+        let log = log_of(&app, &format!("recipient_id={customer}&channel=email&status=delivered")).await;
+        Ok((log.len() == 4).then_some(log))
+    })
+    .await
+    .expect("log");
     assert!(
         log.iter()
             .all(|d| d["provider"] == "smtp-secondary" && d["status"] == "delivered"),
@@ -245,6 +256,26 @@ async fn opt_outs_spare_transactional_messages_and_quiet_hours_hold_mail_until_m
                       "resolved_at": Utc::now(), "created_at": Utc::now()});
     let resolved = publish_event(&app, "intake.ticket.resolved", data).await;
     wait_status(&app, &format!("event_id={resolved}"), "email", "pending", 10).await;
+    // A digest holding an item that waits for the morning waits too.
+    let progress = json!({"ticket_id": Uuid::now_v7(), "customer_id": customer, "message_id": Uuid::now_v7(),
+        "author_role": "agent", "author_id": Uuid::new_v4(), "visibility": "public", "kind": "progress_update",
+        "first_response": false, "added_at": Utc::now()});
+    publish_event(&app, "intake.ticket.message_added", progress).await;
+    let digest = testkit::eventually(10, "the digest", || async {
+        Ok(
+            log_of(&app, &format!("recipient_id={customer}&channel=email&status=pending"))
+                .await
+                .into_iter()
+                .find(|d| d["kind"] == "digest"),
+        )
+    })
+    .await
+    .expect("digest");
+    let due: chrono::DateTime<Utc> = digest["next_attempt_at"].as_str().expect("due").parse().expect("time");
+    assert!(
+        due - Utc::now() > chrono::Duration::minutes(55),
+        "digest held until {due}"
+    );
     // An urgent message ignores quiet hours.
     let supervisor = Uuid::new_v4();
     set_prefs(
