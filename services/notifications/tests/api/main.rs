@@ -299,3 +299,32 @@ async fn a_breached_service_level_reaches_the_supervisors_inbox() {
         "once"
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let app = app().await;
+    let doc: Value = app
+        .client
+        .get(format!("{}/openapi.json", app.url))
+        .send()
+        .await
+        .expect("openapi")
+        .json()
+        .await
+        .expect("json");
+    let paths = doc["paths"].as_object().expect("paths");
+    for p in [
+        "/v1/inbox",
+        "/v1/inbox/read-all",
+        "/v1/deliveries/{delivery_id}/resend",
+        "/v1/rules/{name}",
+        "/v1/templates/{notification}/{channel}/{locale}",
+        "/v1/templates/preview",
+        "/v1/recipients/{recipient_id}",
+        "/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+        "/v1/messages/{send_id}",
+    ] {
+        assert!(paths.contains_key(p), "{p} is documented");
+    }
+    assert!(doc["components"]["schemas"]["SendRequest"].is_object());
+}
