@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::NotificationSettings;
 use crate::catalog::{Catalog, Snapshot};
 use crate::channels::{Breaker, Outgoing, Providers, Receipt, SendError};
+use crate::domain::render;
 use crate::domain::schedule::retry_delay;
 use crate::store::{self, Attempt, DeliveryRow, NewDelivery, Settled};
 
@@ -97,7 +98,8 @@ impl Dispatcher {
         let snapshot = self.catalog.get().await?;
         let mut plans = Vec::with_capacity(batch.len());
         for row in batch {
-            let plan = self.plan(&snapshot, &row).await;
+            // A database error here ends the pass; the claims lapse and are taken again.
+            let plan = self.plan(&snapshot, &row).await?;
             plans.push((row, plan));
         }
         let budget = self.take_budget(&plans).await;
@@ -116,7 +118,7 @@ impl Dispatcher {
         Ok(n)
     }
 
-    async fn plan(&self, snapshot: &Snapshot, row: &DeliveryRow) -> Plan {
+    async fn plan(&self, snapshot: &Snapshot, row: &DeliveryRow) -> Result<Plan, sqlx::Error> {
         let (mut subject, mut body, mut html, mut text) = (row.title.clone(), row.body.clone(), row.html.clone(), None);
         // A delivery whose template failed keeps the event's data: rendered again (a resend
         // after the template was fixed).
@@ -126,11 +128,7 @@ impl Dispatcher {
             && body.is_empty()
             && let Some(data) = &row.payload
         {
-            let mut ctx = data.clone();
-            if let serde_json::Value::Object(m) = &mut ctx {
-                m.insert("base_url".into(), json!(self.settings.public_base_url));
-                m.insert("event_type".into(), json!(row.event_type));
-            }
+            let ctx = render::context(data, &self.settings.public_base_url, &row.event_type);
             match snapshot.renderer.render(&row.kind, &row.channel, &row.locale, &ctx) {
                 Ok(r) => {
                     text = Some((r.subject.clone(), r.body.clone()));
@@ -138,20 +136,20 @@ impl Dispatcher {
                     body = r.body;
                     html = r.html;
                 }
-                Err(e) => return Plan::Fail(e.to_string()),
+                Err(e) => return Ok(Plan::Fail(e.to_string())),
             }
         }
         if row.kind == "digest" {
-            match self.render_digest(snapshot, row).await {
+            match self.render_digest(snapshot, row).await? {
                 Ok((s, b)) => {
                     text = Some((s.clone(), b.clone()));
                     subject = s;
                     body = b;
                 }
-                Err(e) => return Plan::Fail(e),
+                Err(e) => return Ok(Plan::Fail(e)),
             }
         }
-        match row.channel.as_str() {
+        Ok(match row.channel.as_str() {
             "in_app" => Plan::Inbox { subject, body },
             "webhook" => match (row.endpoint_id, row.payload.as_ref()) {
                 (Some(endpoint), Some(payload)) => match snapshot.endpoint(endpoint) {
@@ -178,21 +176,24 @@ impl Dispatcher {
                 },
                 _ => Plan::Fail(format!("the recipient has no {channel} address")),
             },
-        }
+        })
     }
 
-    async fn render_digest(&self, snapshot: &Snapshot, row: &DeliveryRow) -> Result<(String, String), String> {
-        let items = store::digest_items(&self.platform.pool, row.id)
-            .await
-            .map_err(|e| format!("digest items: {e}"))?;
+    /// The digest's title and text from its items; `Err` inside when the template fails.
+    async fn render_digest(
+        &self,
+        snapshot: &Snapshot,
+        row: &DeliveryRow,
+    ) -> Result<Result<(String, String), String>, sqlx::Error> {
+        let items = store::digest_items(&self.platform.pool, row.id).await?;
         let ctx = json!({
             "items": items.iter().map(|i| json!({"title": i.title, "body": i.body, "kind": i.kind, "at": i.created_at})).collect::<Vec<_>>(),
         });
-        snapshot
+        Ok(snapshot
             .renderer
             .render("digest", &row.channel, &row.locale, &ctx)
             .map(|r| (r.subject, r.body))
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string()))
     }
 
     /// Rate-limit tokens for this batch, per provider and per endpoint (shared by replicas).
@@ -200,8 +201,15 @@ impl Dispatcher {
         let mut wanted: HashMap<String, (u32, u32)> = HashMap::new();
         for (_, plan) in plans {
             match plan {
+                // The first provider not paused is the one expected to send it; a failover
+                // takes a token when it happens.
                 Plan::Provider { channel, .. } => {
-                    for g in self.providers.for_channel(channel) {
+                    if let Some(g) = self
+                        .providers
+                        .for_channel(channel)
+                        .iter()
+                        .find(|g| !g.breaker.is_open())
+                    {
                         wanted
                             .entry(g.provider.name().to_owned())
                             .or_insert((0, g.provider.rate_per_sec()))
@@ -219,18 +227,23 @@ impl Dispatcher {
         }
         let mut budget = HashMap::new();
         for (name, (n, limit)) in wanted {
-            let key = self.platform.redis.keys.key(&["rate", &name]);
-            let granted = match self.platform.redis.take_tokens(&key, n, limit).await {
-                Ok(g) => g,
-                Err(e) => {
-                    // Without Redis, each replica keeps to the limit on its own.
-                    tracing::warn!(error = %e, "rate limiter unavailable; limiting locally");
-                    n.min(limit)
-                }
-            };
+            let granted = self.take_tokens(&name, n, limit).await;
             budget.insert(name, granted);
         }
         budget
+    }
+
+    /// Up to `n` of this second's `limit` tokens of `name`, shared by replicas.
+    async fn take_tokens(&self, name: &str, n: u32, limit: u32) -> u32 {
+        let key = self.platform.redis.keys.key(&["rate", name]);
+        match self.platform.redis.take_tokens(&key, n, limit).await {
+            Ok(g) => g,
+            Err(e) => {
+                // Without Redis, each replica keeps to the limit on its own.
+                tracing::warn!(error = %e, "rate limiter unavailable; limiting locally");
+                n.min(limit)
+            }
+        }
     }
 
     fn spend(budget: &std::sync::Mutex<HashMap<String, u32>>, name: &str) -> bool {
@@ -367,7 +380,10 @@ impl Dispatcher {
                             .min(Duration::from_secs(self.settings.breaker_open_secs));
                         continue;
                     }
-                    if !Self::spend(budget, g.provider.name()) {
+                    // The batch's tokens went to the expected provider; a failover takes its own.
+                    if !Self::spend(budget, g.provider.name())
+                        && self.take_tokens(g.provider.name(), 1, g.provider.rate_per_sec()).await == 0
+                    {
                         continue;
                     }
                     let started = Instant::now();

@@ -10,15 +10,15 @@ use contracts::RawEnvelope;
 use futures_util::future::BoxFuture;
 use platform::Tx;
 use platform::bus::consumer::{ConsumerSpec, EventHandler, HandlerError};
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::NotificationSettings;
 use crate::catalog::{Catalog, Snapshot};
 use crate::dispatch::Waker;
 use crate::domain::locale_of;
-use crate::domain::render::Renderer;
-use crate::domain::rules::Rule;
+use crate::domain::render::{self, Renderer};
+use crate::domain::rules::{self, Rule};
 use crate::domain::schedule::QuietHours;
 use crate::store::{self, NewDelivery, RecipientRow};
 
@@ -114,23 +114,7 @@ pub fn build(
             end: p.quiet_end?,
         })
     });
-    let rule_view = Rule {
-        name: String::new(),
-        event_type: req.event_type.to_owned(),
-        conditions: Default::default(),
-        recipient: String::new(),
-        notification: req.notification.to_owned(),
-        channels: req.channels.to_vec(),
-        category: req.category.to_owned(),
-        urgency: req.urgency.to_owned(),
-        digest_secs: req.digest_secs,
-        enabled: true,
-    };
-    let mut ctx = req.data.clone();
-    if let Value::Object(m) = &mut ctx {
-        m.insert("base_url".into(), json!(settings.public_base_url));
-        m.insert("event_type".into(), json!(req.event_type));
-    }
+    let ctx = render::context(req.data, &settings.public_base_url, req.event_type);
     for channel in req.channels {
         let address = match channel.as_str() {
             "email" => prefs.and_then(|p| p.email.clone()),
@@ -141,7 +125,7 @@ pub fn build(
             tracing::debug!(%recipient_id, channel, "no address on this channel; skipped");
             continue;
         }
-        let opted_out = prefs.is_some_and(|p| rule_view.opted_out(&p.opt_outs, channel));
+        let opted_out = prefs.is_some_and(|p| rules::opted_out(req.category, req.urgency, &p.opt_outs, channel));
         let rendered = renderer.render(req.notification, channel, &locale, &ctx);
         let (title, body, html, used_locale, render_error) = match rendered {
             Ok(r) => (r.subject, r.body, r.html, r.locale, None),
@@ -151,7 +135,7 @@ pub fn build(
             }
         };
         let mut due = req.not_before.filter(|t| *t > now).unwrap_or(now);
-        if rule_view.waits_for_morning(channel)
+        if rules::waits_for_morning(req.urgency, channel)
             && let Some(release) = quiet.and_then(|q| q.release(due))
         {
             due = release;

@@ -40,7 +40,7 @@ pub struct DeliveryRow {
     pub created_at: DateTime<Utc>,
 }
 
-pub const COLUMNS: &str = "id, event_id, event_type, recipient_id, channel, kind, category, urgency, locale, title, body, \
+const COLUMNS: &str = "id, event_id, event_type, recipient_id, channel, kind, category, urgency, locale, title, body, \
      html, address, endpoint_id, payload, source, status, attempts, next_attempt_at, provider, last_error, digest_id, \
      trace_id, read_at, sent_at, created_at";
 
@@ -129,13 +129,13 @@ pub async fn insert_digest_item(tx: &mut Tx, item: &NewDelivery, window_secs: i3
            INSERT INTO delivery (id, event_id, event_type, recipient_id, channel, kind, category, urgency, locale, \
              title, body, address, source, status, next_attempt_at, digest_key, trace_id) \
            VALUES ($1, $1, 'digest', $2, $3, 'digest', $4, 'low', $5, '', '', $6, $7, 'pending', \
-             GREATEST(now() + make_interval(secs => $8), $19), $9, $10) \
+             GREATEST(now() + make_interval(secs => $8), $18), $9, $10) \
            ON CONFLICT (recipient_id, channel, digest_key) WHERE status = 'pending' AND kind = 'digest' \
            DO UPDATE SET updated_at = now(), \
              next_attempt_at = GREATEST(delivery.next_attempt_at, EXCLUDED.next_attempt_at) RETURNING id) \
          INSERT INTO delivery (id, event_id, event_type, recipient_id, channel, kind, category, urgency, locale, \
            title, body, html, address, source, status, digest_id, trace_id) \
-         SELECT $11, $12, $13, $2, $3, $14, $4, $15, $5, $16, $17, $18, $6, $7, 'digested', digest.id, $10 FROM digest \
+         SELECT $11, $12, $13, $2, $3, $9, $4, $14, $5, $15, $16, $17, $6, $7, 'digested', digest.id, $10 FROM digest \
          ON CONFLICT ON CONSTRAINT delivery_event_recipient_channel_key DO NOTHING",
     )
     .bind(Uuid::now_v7())
@@ -151,7 +151,6 @@ pub async fn insert_digest_item(tx: &mut Tx, item: &NewDelivery, window_secs: i3
     .bind(item.id)
     .bind(item.event_id)
     .bind(&item.event_type)
-    .bind(&item.kind)
     .bind(&item.urgency)
     .bind(&item.title)
     .bind(&item.body)
@@ -228,7 +227,7 @@ pub async fn settle(pool: &PgPool, rows: &[Settled]) -> Result<(), sqlx::Error> 
     let tried: Vec<i32> = rows.iter().map(|r| i32::from(r.attempt.is_some())).collect();
     let titles: Vec<Option<String>> = rows.iter().map(|r| r.text.as_ref().map(|t| t.0.clone())).collect();
     let bodies: Vec<Option<String>> = rows.iter().map(|r| r.text.as_ref().map(|t| t.1.clone())).collect();
-    let attempts: Vec<i32> = sqlx::query_scalar(
+    sqlx::query(
         "UPDATE delivery d SET status = u.status, next_attempt_at = u.next, provider = COALESCE(u.provider, d.provider), \
            last_error = u.error, attempts = d.attempts + u.tried, title = COALESCE(u.title, d.title), \
            body = COALESCE(u.body, d.body), \
@@ -237,7 +236,7 @@ pub async fn settle(pool: &PgPool, rows: &[Settled]) -> Result<(), sqlx::Error> 
            updated_at = now() \
          FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::int[], $7::text[], \
            $8::text[]) AS u(id, status, next, provider, error, tried, title, body) \
-         WHERE d.id = u.id AND d.status = 'sending' RETURNING d.attempts",
+         WHERE d.id = u.id AND d.status = 'sending'",
     )
     .bind(&ids)
     .bind(&statuses)
@@ -247,9 +246,8 @@ pub async fn settle(pool: &PgPool, rows: &[Settled]) -> Result<(), sqlx::Error> 
     .bind(&tried)
     .bind(&titles)
     .bind(&bodies)
-    .fetch_all(&mut *tx)
+    .execute(&mut *tx)
     .await?;
-    drop(attempts);
     let tried: Vec<&Settled> = rows.iter().filter(|r| r.attempt.is_some()).collect();
     if !tried.is_empty() {
         let a = |f: fn(&Attempt) -> Option<String>| -> Vec<Option<String>> {
@@ -435,12 +433,15 @@ pub async fn cancel_send(pool: &PgPool, send_id: Uuid) -> Result<(u64, i64), sql
 }
 
 /// The deliveries of one direct send.
-pub async fn send_deliveries(pool: &PgPool, send_id: Uuid) -> Result<Vec<DeliveryRow>, sqlx::Error> {
+pub async fn send_deliveries<'e>(
+    exec: impl sqlx::PgExecutor<'e>,
+    send_id: Uuid,
+) -> Result<Vec<DeliveryRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM delivery WHERE event_id = $1 AND source = 'api' ORDER BY channel"
     ))
     .bind(send_id)
-    .fetch_all(pool)
+    .fetch_all(exec)
     .await
 }
 

@@ -290,11 +290,7 @@ pub async fn preview(
         check_template(&mut v, &d.subject, &d.body, d.html.as_deref());
     }
     v.finish()?;
-    let mut ctx = b.data;
-    if let Value::Object(m) = &mut ctx {
-        m.entry("base_url")
-            .or_insert(Value::String(state.settings.public_base_url.clone()));
-    }
+    let ctx = render::context(&b.data, &state.settings.public_base_url, "");
     let rendered = match b.draft {
         Some(d) => {
             let t = Template {

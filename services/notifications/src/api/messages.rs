@@ -23,6 +23,9 @@ use crate::store;
 
 const SENDERS: [Role; 2] = [Role::Admin, Role::Service];
 
+/// The `event_type` of a direct send's deliveries.
+const DIRECT: &str = "notifications.direct";
+
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
@@ -127,9 +130,10 @@ pub async fn send(
         Renderer::new(&[t("in_app")], &state.settings.default_locale)
     });
     let renderer = draft_renderer.as_ref().unwrap_or(&snapshot.renderer);
+    let ctx = crate::domain::render::context(&b.data, &state.settings.public_base_url, DIRECT);
     for c in &b.channels {
         renderer
-            .render(&b.notification, c, &state.settings.default_locale, &b.data)
+            .render(&b.notification, c, &state.settings.default_locale, &ctx)
             .map_err(|e| ApiError::unprocessable("template_does_not_render", e.to_string()))?;
     }
     let mut work = match idempotency::begin(&platform.pool, &req, &format!("messages:{}", caller.subject), &b).await? {
@@ -140,7 +144,7 @@ pub async fn send(
     let prefs = store::recipients(&mut *work.tx, &[b.recipient_id]).await?;
     let request = Request {
         event_id: id,
-        event_type: "notifications.direct",
+        event_type: DIRECT,
         source: "api",
         notification: &b.notification,
         category: &category,
@@ -160,16 +164,11 @@ pub async fn send(
     )
     .await
     .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
-    let rows: Vec<DeliveryResponse> = sqlx::query_as::<_, store::DeliveryRow>(&format!(
-        "SELECT {} FROM delivery WHERE event_id = $1 AND source = 'api' ORDER BY channel",
-        store::COLUMNS
-    ))
-    .bind(id)
-    .fetch_all(&mut *work.tx)
-    .await?
-    .into_iter()
-    .map(delivery_response)
-    .collect();
+    let rows: Vec<DeliveryResponse> = store::send_deliveries(&mut *work.tx, id)
+        .await?
+        .into_iter()
+        .map(delivery_response)
+        .collect();
     let out = SendResponse {
         id,
         send_at: b.send_at,

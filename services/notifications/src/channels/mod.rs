@@ -54,6 +54,43 @@ impl SendError {
     }
 }
 
+/// Classifies an HTTP answer: 2xx sent, 410 gone, 408/429/5xx worth a retry, other 4xx final.
+pub fn classify(status: reqwest::StatusCode, body: String) -> Result<Receipt, SendError> {
+    let code = Some(i32::from(status.as_u16()));
+    let message = format!(
+        "HTTP {}: {}",
+        status.as_u16(),
+        body.chars().take(500).collect::<String>()
+    );
+    if status.is_success() {
+        Ok(Receipt {
+            code,
+            response: message,
+        })
+    } else if status == reqwest::StatusCode::GONE {
+        Err(SendError::Gone { code, message })
+    } else if status.is_server_error()
+        || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+        || status == reqwest::StatusCode::REQUEST_TIMEOUT
+    {
+        Err(SendError::Retry { code, message })
+    } else {
+        Err(SendError::Permanent { code, message })
+    }
+}
+
+/// A transport error (refused, reset, timed out) is always worth a retry.
+pub fn transport_error(e: &reqwest::Error) -> SendError {
+    SendError::Retry {
+        code: None,
+        message: if e.is_timeout() {
+            "timed out".to_owned()
+        } else {
+            format!("request failed: {e}")
+        },
+    }
+}
+
 /// Sends email or SMS through one provider.
 pub trait Provider: Send + Sync + 'static {
     /// Unique name (`smtp-primary`), used in the log and for rate limits and breakers.

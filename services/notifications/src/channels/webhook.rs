@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::sms::{classify, transport_error};
-use super::{Receipt, SendError};
+use super::{Receipt, SendError, classify, transport_error};
 use crate::domain::{address, webhook};
 use crate::store::Endpoint;
 

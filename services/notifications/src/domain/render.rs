@@ -203,6 +203,19 @@ fn describe(e: &minijinja::Error) -> String {
     s
 }
 
+/// The data templates render with: the event's (or send's) data plus `base_url` and
+/// `event_type`, unless the data has its own.
+pub fn context(data: &Value, base_url: &str, event_type: &str) -> Value {
+    let mut ctx = data.clone();
+    if let Value::Object(m) = &mut ctx {
+        m.entry("base_url")
+            .or_insert_with(|| Value::String(base_url.to_owned()));
+        m.entry("event_type")
+            .or_insert_with(|| Value::String(event_type.to_owned()));
+    }
+    ctx
+}
+
 /// Plain text as simple HTML paragraphs, escaped.
 pub fn text_to_html(text: &str) -> String {
     let escaped = text
@@ -284,6 +297,38 @@ mod tests {
         assert!(err.to_string().contains("x/in_app/en body"), "{err}");
         assert!(compile_check("{{ a", "b", None).is_err());
         assert!(compile_check("{{ a }}", "b", Some("<p>{{ b }}</p>")).is_ok());
+    }
+
+    #[test]
+    fn the_context_adds_the_base_url_and_the_event_type() {
+        let r = Renderer::new(
+            &[t(
+                "s",
+                "in_app",
+                "en",
+                1,
+                "{{ event_type }}",
+                "{{ base_url }}/s/{{ token }}",
+            )],
+            "en",
+        );
+        let data = json!({"token": "t1"});
+        assert!(
+            r.render("s", "in_app", "en", &data).is_err(),
+            "undefined values are not printed"
+        );
+        let ok = r
+            .render(
+                "s",
+                "in_app",
+                "en",
+                &context(&data, "https://x.example", "intake.survey.requested"),
+            )
+            .expect("render");
+        assert_eq!(
+            (ok.subject.as_str(), ok.body.as_str()),
+            ("intake.survey.requested", "https://x.example/s/t1")
+        );
     }
 
     #[test]

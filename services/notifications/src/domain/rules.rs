@@ -54,21 +54,24 @@ impl Rule {
             .and_then(Value::as_str)
             .and_then(|s| Uuid::parse_str(s).ok())
     }
+}
 
-    /// Whether the recipient's opt-outs silence this rule on `channel`.
-    pub fn opted_out(&self, opt_outs: &[String], channel: &str) -> bool {
-        if matches!(self.urgency.as_str(), "urgent" | "transactional") {
-            return false;
-        }
-        opt_outs
-            .iter()
-            .any(|o| o == &format!("{}:{channel}", self.category) || o == &format!("{}:*", self.category))
+/// Whether a recipient's opt-outs silence a message of `category` and `urgency` on `channel`
+/// (urgent and transactional messages are never silenced).
+pub fn opted_out(category: &str, urgency: &str, opt_outs: &[String], channel: &str) -> bool {
+    if matches!(urgency, "urgent" | "transactional") {
+        return false;
     }
+    opt_outs.iter().any(|o| {
+        o.split_once(':')
+            .is_some_and(|(c, ch)| c == category && (ch == channel || ch == "*"))
+    })
+}
 
-    /// Held through the recipient's quiet hours on channels that interrupt (email, SMS).
-    pub fn waits_for_morning(&self, channel: &str) -> bool {
-        self.urgency != "urgent" && channel != "in_app"
-    }
+/// Whether a message of `urgency` waits through quiet hours on `channel` (email and SMS
+/// interrupt; the inbox does not).
+pub fn waits_for_morning(urgency: &str, channel: &str) -> bool {
+    urgency != "urgent" && channel != "in_app"
 }
 
 /// Whether an endpoint subscribed with `patterns` gets `event_type` (`intake.*` is a prefix).
@@ -114,13 +117,18 @@ mod tests {
 
     #[test]
     fn opt_outs_spare_transactional_messages() {
+        let r = rule();
         let outs = vec!["progress:email".to_owned()];
-        assert!(rule().opted_out(&outs, "email"));
-        assert!(!rule().opted_out(&outs, "in_app"));
-        assert!(rule().opted_out(&["progress:*".to_owned()], "in_app"));
-        let mut tx = rule();
-        tx.urgency = "transactional".into();
-        assert!(!tx.opted_out(&["progress:*".to_owned()], "email"));
+        assert!(opted_out(&r.category, &r.urgency, &outs, "email"));
+        assert!(!opted_out(&r.category, &r.urgency, &outs, "in_app"));
+        assert!(opted_out(&r.category, &r.urgency, &["progress:*".to_owned()], "in_app"));
+        assert!(!opted_out(
+            &r.category,
+            "transactional",
+            &["progress:*".to_owned()],
+            "email"
+        ));
+        assert!(waits_for_morning(&r.urgency, "email") && !waits_for_morning("urgent", "email"));
     }
 
     #[test]

@@ -284,22 +284,13 @@ async fn a_template_failing_on_real_data_fails_the_delivery_and_a_resend_after_t
 #[tokio::test]
 async fn finished_deliveries_are_purged_after_the_retention_and_pending_ones_kept() {
     let app = app().await;
-    let old = publish_event(
-        &app,
-        "routing.ticket.queued",
-        json!({"ticket_id": Uuid::now_v7(),
-        "customer_id": Uuid::new_v4(), "queue": "general", "channel": "web", "priority": "normal",
-        "queued_at": chrono::Utc::now()}),
-    )
-    .await;
-    let recent = publish_event(
-        &app,
-        "routing.ticket.queued",
-        json!({"ticket_id": Uuid::now_v7(),
-        "customer_id": Uuid::new_v4(), "queue": "general", "channel": "web", "priority": "normal",
-        "queued_at": chrono::Utc::now()}),
-    )
-    .await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let env = crate::queued(Uuid::new_v4());
+        crate::publish(&app, &env, None).await;
+        ids.push(env.id);
+    }
+    let (old, recent) = (ids[0], ids[1]);
     crate::wait_status(&app, &format!("event_id={recent}"), "in_app", "delivered", 10).await;
     crate::wait_status(&app, &format!("event_id={old}"), "in_app", "delivered", 10).await;
     let service = app.token(Uuid::new_v4(), Role::Service);

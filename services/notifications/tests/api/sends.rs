@@ -127,6 +127,16 @@ async fn bad_sends_are_refused_and_change_nothing() {
     )
     .await;
     assert_eq!(unknown.status(), 422);
+    // A saved template may use what deliveries add to the data (`base_url`).
+    let survey = post_json(
+        &app,
+        "/v1/messages",
+        &service,
+        json!({"recipient_id": Uuid::new_v4(), "notification": "survey_requested",
+        "channels": ["in_app"], "data": {"ticket_id": Uuid::now_v7(), "token": "t1"}}),
+    )
+    .await;
+    assert_eq!(survey.status(), 202);
     let customer = app.token(who, Role::Customer);
     let forbidden = post_json(
         &app,

@@ -362,7 +362,8 @@ impl<H: EventHandler> Consumer<H> {
             }
         }
         let outcomes = if events.len() == deliveries.len() {
-            match self.handle_batch(&events).await {
+            let refs: Vec<(&RawEnvelope, tracing::Span)> = events.iter().map(|(e, s)| (e, s.clone())).collect();
+            match self.handle_batch(&refs).await {
                 Ok(outcomes) => Some(outcomes),
                 Err(e) => {
                     tracing::warn!(queue = %self.queues.main, size = deliveries.len(), error = %e, "batch failed; handling its messages one by one");
@@ -395,7 +396,8 @@ impl<H: EventHandler> Consumer<H> {
         Ok(())
     }
 
-    async fn handle_batch(&self, events: &[(RawEnvelope, tracing::Span)]) -> Result<Vec<Outcome>, HandlerError> {
+    /// Records the events' ids and hands the new ones to the handler, in one transaction.
+    async fn handle_batch(&self, events: &[(&RawEnvelope, tracing::Span)]) -> Result<Vec<Outcome>, HandlerError> {
         let mut tx = self.pool.begin().await?;
         let ids: Vec<uuid::Uuid> = events.iter().map(|(e, _)| e.id).collect();
         let types: Vec<&str> = events.iter().map(|(e, _)| e.event_type.as_str()).collect();
@@ -415,9 +417,10 @@ impl<H: EventHandler> Consumer<H> {
         let mut todo = Vec::with_capacity(events.len());
         for (event, span) in events {
             if fresh.remove(&event.id) {
-                todo.push((event, span.clone()));
+                todo.push((*event, span.clone()));
                 outcomes.push(Outcome::Handled);
             } else {
+                tracing::debug!(event_id = %event.id, "already handled; skipping");
                 outcomes.push(Outcome::Duplicate);
             }
         }
@@ -501,25 +504,8 @@ impl<H: EventHandler> Consumer<H> {
     }
 
     async fn handle_once(&self, event: &RawEnvelope) -> Result<Outcome, HandlerError> {
-        let mut tx = self.pool.begin().await?;
-        let fresh = sqlx::query(
-            "INSERT INTO processed_event (consumer, event_id, event_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(&self.spec.name)
-        .bind(event.id)
-        .bind(&event.event_type)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !fresh {
-            tracing::debug!(event_id = %event.id, "already handled; skipping");
-            return Ok(Outcome::Duplicate);
-        }
-        self.handler.handle(&mut tx, event).await?;
-        self.outbox.commit(tx).await?;
-        self.handler.committed(event);
-        Ok(Outcome::Handled)
+        let outcomes = self.handle_batch(&[(event, tracing::Span::current())]).await?;
+        Ok(outcomes.first().copied().unwrap_or(Outcome::Duplicate))
     }
 }
 
