@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
             eprintln!(
                 "email to {}: {}",
                 m.to.join(", "),
-                m.header("Subject").unwrap_or_default()
+                decode_words(&m.header("Subject").unwrap_or_default())
             );
         }
         mails = smtp.count();
@@ -38,6 +38,34 @@ async fn main() -> anyhow::Result<()> {
         }
         texts = sms.count();
     }
+}
+
+/// Decodes RFC 2047 base64 words (`=?utf-8?b?...?=`, how non-ASCII subjects travel) for
+/// display; anything else is shown as it is.
+fn decode_words(header: &str) -> String {
+    use base64::Engine as _;
+    let mut out = String::new();
+    let mut last_encoded = false;
+    for word in header.split_whitespace() {
+        let decoded = word
+            .to_ascii_lowercase()
+            .strip_prefix("=?utf-8?b?")
+            .and_then(|rest| rest.strip_suffix("?="))
+            .and_then(|_| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(&word[10..word.len() - 2])
+                    .ok()
+            })
+            .and_then(|bytes| String::from_utf8(bytes).ok());
+        // Whitespace between two encoded words is not part of the text.
+        let joined = last_encoded && decoded.is_some();
+        if !out.is_empty() && !joined {
+            out.push(' ');
+        }
+        last_encoded = decoded.is_some();
+        out.push_str(decoded.as_deref().unwrap_or(word));
+    }
+    out
 }
 
 fn port(var: &str, default: u16) -> anyhow::Result<u16> {
