@@ -4,6 +4,7 @@ pub mod api;
 pub mod consumers;
 pub mod domain;
 pub mod events;
+pub mod kb_index;
 pub mod lifecycle;
 pub mod open;
 pub mod reports;
@@ -42,6 +43,11 @@ pub struct IntakeSettings {
     pub duplicate_min_similarity: f64,
     pub create_limit: u32,
     pub create_limit_window_secs: u32,
+    /// At most this many new tickets of concurrent requests written in one statement.
+    pub create_batch: usize,
+    /// Seconds a replica answers new tickets from its copy of the knowledge base before checking
+    /// for changes made elsewhere.
+    pub kb_cache_secs: u64,
     pub auto_answer_min_confidence: f64,
     pub auto_answer_wait_minutes: u32,
     pub incident_window_minutes: u32,
@@ -57,6 +63,15 @@ pub struct IntakeSettings {
 }
 
 impl IntakeSettings {
+    /// How far back opening a ticket looks.
+    pub fn context_windows(&self) -> store::ContextWindows {
+        store::ContextWindows {
+            repeat_hours: self.repeat_contact_window_hours,
+            duplicate_minutes: self.duplicate_window_minutes,
+            incident_minutes: self.incident_window_minutes,
+        }
+    }
+
     /// The shipped `[service]` defaults (for tests and tools).
     pub fn defaults() -> Self {
         #[derive(Deserialize)]
@@ -101,6 +116,9 @@ impl Validate for IntakeSettings {
         }
         if self.create_limit == 0 || self.create_limit_window_secs == 0 {
             return Err(ConfigError::key("service.create_limit", "must be positive"));
+        }
+        if self.create_batch == 0 {
+            return Err(ConfigError::key("service.create_batch", "must be positive"));
         }
         if self.incident_min_tickets < 2 {
             return Err(ConfigError::key("service.incident_min_tickets", "must be at least 2"));
@@ -161,11 +179,20 @@ pub async fn build(settings: Settings<IntakeSettings>) -> anyhow::Result<Applica
             lifecycle::ANSWER_TIMEOUT_JOB,
             lifecycle::TimedTransition::answer_timeout(lifecycle.clone()),
         );
+    let classifier = std::sync::Arc::new(domain::classify::Classifier::new(service.rules()?));
+    let kb = kb_index::KbIndex::new(
+        platform.pool.clone(),
+        classifier.clone(),
+        std::time::Duration::from_secs(service.kb_cache_secs.max(1)),
+    );
     let opener = open::Opener {
         platform: platform.clone(),
         settings: service.clone(),
-        classifier: std::sync::Arc::new(domain::classify::Classifier::new(service.rules()?)),
+        classifier: classifier.clone(),
         lifecycle: lifecycle.clone(),
+        writer: open::ticket_writer(&platform, service.create_batch),
+        reader: open::context_reader(&platform, &service, service.create_batch),
+        kb: kb.clone(),
     };
     let api = Api::new(api::openapi(), move |cfg| api::configure(cfg, &opener));
     let rollups = reports::Rollups {
@@ -178,5 +205,15 @@ pub async fn build(settings: Settings<IntakeSettings>) -> anyhow::Result<Applica
             lifecycle: lifecycle.clone(),
         },
     );
-    Application::build(platform, &settings, api, vec![Box::new(rollups), Box::new(assigned)]).await
+    Application::build(
+        platform,
+        &settings,
+        api,
+        vec![
+            Box::new(rollups),
+            Box::new(assigned),
+            Box::new(kb_index::KbRefresher(kb)),
+        ],
+    )
+    .await
 }

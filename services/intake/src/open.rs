@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use contracts::intake::IncidentOpenedV1;
+use platform::batch::Batcher;
+use platform::bus::outbox::{Prepared, PreparedColumns};
 use platform::jobs::NewJob;
 use platform::{ApiError, Platform, Tx};
 use serde::Deserialize;
@@ -16,8 +18,9 @@ use crate::domain::classify::{Classifier, Input};
 use crate::domain::kb;
 use crate::domain::lifecycle::Status;
 use crate::domain::ticket::{self, ValidTicket};
+use crate::kb_index::{Article, KbIndex};
 use crate::lifecycle::{ANSWER_TIMEOUT_JOB, Lifecycle};
-use crate::store::{self, NewMessage, TicketExtras, TicketRow};
+use crate::store::{self, ContextQuery, NewMessage, NewTicketRow, OpenContext, TicketExtras, TicketRow};
 
 /// What opening a ticket came to.
 #[derive(Debug)]
@@ -27,6 +30,32 @@ pub enum Opened {
     Merged(TicketRow),
 }
 
+/// What opening a ticket will do, decided from one read (see [`Opener::plan`]).
+pub enum Plan {
+    /// The same question from the same customer on another channel: added to this ticket.
+    Merge {
+        into: Uuid,
+    },
+    New(Box<NewTicket>),
+}
+
+/// A new ticket, built whole, and the article that answers it, if one does.
+pub struct NewTicket {
+    pub row: TicketRow,
+    answer: Option<(Article, kb::Match)>,
+}
+
+/// Writes plain new tickets (row and `intake.ticket.created`) of concurrent requests together.
+pub type TicketWriter = Batcher<(TicketRow, Prepared), TicketRow, ApiError>;
+
+async fn write_tickets(pool: &sqlx::PgPool, items: &[(TicketRow, Prepared)]) -> Result<(), sqlx::Error> {
+    let rows: Vec<NewTicketRow> = items
+        .iter()
+        .map(|(row, _)| NewTicketRow { row, source_ref: None })
+        .collect();
+    store::insert_tickets(pool, &rows, items.iter().map(|(_, e)| e.clone()).collect()).await
+}
+
 /// Everything opening a ticket uses.
 #[derive(Clone)]
 pub struct Opener {
@@ -34,15 +63,79 @@ pub struct Opener {
     pub settings: Arc<IntakeSettings>,
     pub classifier: Arc<Classifier>,
     pub lifecycle: Lifecycle,
+    pub writer: TicketWriter,
+    pub reader: ContextReader,
+    pub kb: KbIndex,
 }
 
-/// A knowledge-base article that may answer a new ticket.
-#[derive(Debug, Deserialize)]
-pub struct Candidate {
-    pub id: Uuid,
-    pub title: String,
-    pub body: String,
-    pub terms: Vec<String>,
+/// Reads what opening tickets needs for concurrent requests in one query.
+pub type ContextReader = Batcher<ContextQuery, OpenContext, ApiError>;
+
+/// Starts the reader [`Opener::plan`] uses outside a transaction: up to `max` contexts per
+/// query, one query at a time (requests arriving meanwhile wait for the next).
+pub fn context_reader(platform: &Platform, settings: &IntakeSettings, max: usize) -> ContextReader {
+    let pool = platform.pool.clone();
+    let windows = settings.context_windows();
+    Batcher::spawn(max, 1, move |queries: Vec<ContextQuery>| {
+        let pool = pool.clone();
+        async move {
+            match store::open_contexts(&pool, &queries, &windows).await {
+                Ok(contexts) if contexts.len() == queries.len() => contexts.into_iter().map(Ok).collect(),
+                Ok(contexts) => {
+                    let e = anyhow::anyhow!("{} contexts read for {} tickets", contexts.len(), queries.len());
+                    queries
+                        .iter()
+                        .map(|_| Err(ApiError::internal(anyhow::anyhow!("{e}"))))
+                        .collect()
+                }
+                Err(e) => {
+                    let e = e.to_string();
+                    queries
+                        .iter()
+                        .map(|_| {
+                            Err(ApiError::internal(anyhow::anyhow!(
+                                "reading the new tickets' context: {e}"
+                            )))
+                        })
+                        .collect()
+                }
+            }
+        }
+    })
+}
+
+/// Starts the writer [`Opener::open_alone`] hands plain new tickets to: up to `max` tickets and
+/// their events per statement, one statement at a time; when a statement fails, its tickets
+/// are written one by one so each gets its own answer.
+pub fn ticket_writer(platform: &Platform, max: usize) -> TicketWriter {
+    let (pool, outbox) = (platform.pool.clone(), platform.outbox.clone());
+    Batcher::spawn(max, 1, move |items: Vec<(TicketRow, Prepared)>| {
+        let (pool, outbox) = (pool.clone(), outbox.clone());
+        async move {
+            let results = match write_tickets(&pool, &items).await {
+                Ok(()) => items.into_iter().map(|(row, _)| Ok(row)).collect(),
+                Err(e) if items.len() == 1 => vec![Err(ApiError::from(e))],
+                Err(e) => {
+                    tracing::warn!(error = %e, tickets = items.len(), "writing new tickets together failed; writing them one by one");
+                    let mut results = Vec::with_capacity(items.len());
+                    for item in items {
+                        let one = write_tickets(&pool, std::slice::from_ref(&item)).await;
+                        results.push(one.map(|()| item.0).map_err(ApiError::from));
+                    }
+                    results
+                }
+            };
+            outbox.wake();
+            results
+        }
+    })
+}
+
+#[derive(Deserialize)]
+struct OpenIncident {
+    id: Uuid,
+    fault_type: String,
+    terms: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -76,7 +169,7 @@ impl Opener {
         }
     }
 
-    /// Opens `t` (or merges it into the customer's open duplicate).
+    /// Opens `t` (or merges it into the customer's open duplicate) in the caller's transaction.
     pub async fn open(
         &self,
         tx: &mut Tx,
@@ -84,19 +177,51 @@ impl Opener {
         created_by: Uuid,
         source_ref: Option<&str>,
     ) -> Result<Opened, ApiError> {
+        let plan = self.plan(Some(&mut *tx), t, created_by).await?;
+        self.apply(tx, plan, t, source_ref).await
+    }
+
+    /// Opens `t` with no transaction of the caller's: a new ticket that needs nothing but its
+    /// own row and event (no answer to post, no incident to look for: none, or an open one
+    /// already found) goes to the shared writer,
+    /// which writes the tickets of concurrent requests in one statement and one commit; anything
+    /// else runs in a transaction of its own.
+    pub async fn open_alone(&self, t: &ValidTicket, created_by: Uuid) -> Result<Opened, ApiError> {
+        match self.plan(None, t, created_by).await? {
+            Plan::New(new)
+                if new.answer.is_none() && (new.row.fault_type.is_none() || new.row.incident_id.is_some()) =>
+            {
+                let event = self.platform.outbox.prepare(crate::events::ticket_created(&new.row))?;
+                self.writer.submit((new.row, event)).await.map(Opened::Created)
+            }
+            plan => {
+                let mut tx = self.platform.pool.begin().await?;
+                let opened = self.apply(&mut tx, plan, t, None).await?;
+                self.platform.outbox.commit(tx).await?;
+                Ok(opened)
+            }
+        }
+    }
+
+    /// Reads what opening `t` needs (one query, in `tx` or shared with concurrent requests) and
+    /// decides: a merge into the customer's open duplicate, or a new ticket, built whole, with
+    /// its answer if one fits.
+    pub async fn plan(&self, tx: Option<&mut Tx>, t: &ValidTicket, created_by: Uuid) -> Result<Plan, ApiError> {
         let s = &self.settings;
         let text = format!("{}\n{}", t.subject, t.body);
         let terms = self.classifier.terms(&text);
-        let language = self.classifier.language(&text);
-        let ctx = store::open_context(
-            tx,
-            t.customer_id,
-            s.repeat_contact_window_hours,
-            s.duplicate_window_minutes,
-            &search_terms(&terms),
-            language,
-        )
-        .await?;
+        let language = self.classifier.language(&text).to_owned();
+        let query = ContextQuery {
+            customer_id: t.customer_id,
+            terms: distinct(&terms),
+        };
+        let ctx = match tx {
+            Some(tx) => store::open_contexts(&mut **tx, std::slice::from_ref(&query), &s.context_windows())
+                .await?
+                .pop()
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no context read for the new ticket")))?,
+            None => self.reader.submit(query).await?,
+        };
         let c = self.classifier.classify_with_terms(
             Input {
                 subject: &t.subject,
@@ -110,7 +235,7 @@ impl Opener {
         let open: Vec<OpenTicket> = serde_json::from_value(ctx.open).unwrap_or_default();
         for candidate in open.iter().filter(|o| o.channel != t.channel.as_str()) {
             if kb::jaccard(&c.keywords, &candidate.keywords) >= s.duplicate_min_similarity {
-                return self.merge(tx, candidate.id, t, source_ref).await.map(Opened::Merged);
+                return Ok(Plan::Merge { into: candidate.id });
             }
         }
 
@@ -119,8 +244,7 @@ impl Opener {
         let answer = if c.category == "complaint" || c.high_emotion {
             None
         } else {
-            let candidates: Vec<Candidate> = serde_json::from_value(ctx.articles).unwrap_or_default();
-            self.best_answer(&terms, candidates)
+            self.kb.best(&language, &terms, s.auto_answer_min_confidence)
         };
         let fault_type = t
             .fault
@@ -141,8 +265,16 @@ impl Opener {
             .resolution_target_hours
             .get(&c.category)
             .map(|h| Utc::now() + chrono::Duration::hours(i64::from(*h)));
-        let mut row = store::insert_ticket(
-            tx,
+        // An open incident about the same fault takes the ticket at once; a ticket matching
+        // none may still start one with other recent tickets (see `group_into_incident`).
+        let incidents: Vec<OpenIncident> = serde_json::from_value(ctx.incidents).unwrap_or_default();
+        let incident = fault_type.as_deref().and_then(|ft| {
+            incidents
+                .iter()
+                .find(|i| i.fault_type == ft && kb::overlap(&c.keywords, &i.terms) >= s.incident_min_overlap)
+                .map(|i| i.id)
+        });
+        let mut row = TicketRow::new(
             t,
             &c,
             &TicketExtras {
@@ -158,16 +290,38 @@ impl Opener {
                 fault_type: fault_type.as_deref(),
                 answer: answer.as_ref().map(|(a, m)| (a.id, m.confidence as f32)),
                 resolve_by,
-                source_ref,
             },
+            ctx.number,
+        );
+        row.incident_id = incident;
+        Ok(Plan::New(Box::new(NewTicket { row, answer })))
+    }
+
+    /// Carries out `plan` in `tx`: the merge, or the new ticket with its answer, its incident
+    /// and its event.
+    pub async fn apply(
+        &self,
+        tx: &mut Tx,
+        plan: Plan,
+        t: &ValidTicket,
+        source_ref: Option<&str>,
+    ) -> Result<Opened, ApiError> {
+        let NewTicket { mut row, answer } = match plan {
+            Plan::Merge { into } => return self.merge(tx, into, t, source_ref).await.map(Opened::Merged),
+            Plan::New(new) => *new,
+        };
+        store::insert_tickets(
+            &mut **tx,
+            &[NewTicketRow { row: &row, source_ref }],
+            PreparedColumns::default(),
         )
         .await?;
-
         if let Some((article, m)) = &answer {
             self.send_answer(tx, &row, article, m).await?;
         }
-        if let Some(fault_type) = &fault_type
-            && let Some(incident) = self.group_into_incident(tx, &row, fault_type, &c.keywords).await?
+        if row.incident_id.is_none()
+            && let Some(fault_type) = row.fault_type.clone()
+            && let Some(incident) = self.group_into_incident(tx, &row, &fault_type, &row.keywords).await?
         {
             row.incident_id = Some(incident);
         }
@@ -212,28 +366,20 @@ impl Opener {
         Ok(ticket)
     }
 
-    /// The candidate that answers the ticket with enough confidence, if any.
-    fn best_answer(&self, terms: &[String], candidates: Vec<Candidate>) -> Option<(Candidate, kb::Match)> {
-        candidates
-            .into_iter()
-            .map(|article| {
-                let title_terms = self.classifier.terms(&article.title);
-                let m = kb::score(terms, &title_terms, &article.terms);
-                (article, m)
-            })
-            .filter(|(_, m)| m.confidence >= self.settings.auto_answer_min_confidence)
-            .max_by(|a, b| a.1.confidence.total_cmp(&b.1.confidence))
-    }
-
     /// Posts the article as the system's answer and starts the wait for the customer's verdict.
     async fn send_answer(
         &self,
         tx: &mut Tx,
         row: &TicketRow,
-        article: &Candidate,
+        article: &Article,
         m: &kb::Match,
     ) -> Result<(), ApiError> {
-        let body = format!("{}\n\n{}", article.title, article.body);
+        // The index holds articles' words, not their text.
+        let text: String = sqlx::query_scalar("SELECT body FROM kb_article WHERE id = $1")
+            .bind(article.id)
+            .fetch_one(&mut **tx)
+            .await?;
+        let body = format!("{}\n\n{}", article.title, text);
         let message = store::insert_message(
             tx,
             &NewMessage {
@@ -269,8 +415,8 @@ impl Opener {
         Ok(())
     }
 
-    /// Links the ticket to an open incident about the same fault, or opens one when enough
-    /// recent tickets report it. Returns the incident.
+    /// Opens an incident when enough recent tickets report the same fault as this one, which
+    /// no open incident matched (see [`Self::plan`]). Returns the incident.
     async fn group_into_incident(
         &self,
         tx: &mut Tx,
@@ -279,12 +425,6 @@ impl Opener {
         terms: &[String],
     ) -> Result<Option<Uuid>, ApiError> {
         let s = &self.settings;
-        for incident in store::incidents::open_recent(tx, fault_type, s.incident_window_minutes).await? {
-            if kb::overlap(terms, &incident.terms) >= s.incident_min_overlap {
-                store::incidents::link(tx, incident.id, &[row.id]).await?;
-                return Ok(Some(incident.id));
-            }
-        }
         let similar: Vec<(Uuid, Vec<String>)> =
             store::incidents::unlinked_recent(tx, fault_type, s.incident_window_minutes, row.id)
                 .await?
@@ -330,9 +470,8 @@ impl Opener {
     }
 }
 
-/// The distinct words a knowledge-base search uses (the first 64: a long mail does not make a
-/// huge query).
-fn search_terms(terms: &[String]) -> Vec<String> {
+/// The distinct words of a ticket (the first 64: a long mail does not make a huge query).
+fn distinct(terms: &[String]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     terms
         .iter()

@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod batch;
 pub mod bus;
 pub mod cli;
 pub mod config;

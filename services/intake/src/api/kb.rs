@@ -1,5 +1,6 @@
 //! `/v1/kb`: the knowledge base, and the customer's verdict on an automatic answer.
 
+use crate::kb_index::KbIndex;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use platform::auth::{Principal, Role};
@@ -134,12 +135,14 @@ pub async fn create(
     platform: web::Data<Platform>,
     classifier: web::Data<Classifier>,
     body: web::Json<ArticleRequest>,
+    kb_index: web::Data<KbIndex>,
 ) -> Result<HttpResponse, ApiError> {
     require_staff(&caller)?;
     check(&body)?;
     let mut tx = platform.pool.begin().await?;
     let row = insert(&mut tx, &classifier, &body, caller.subject, None).await?;
     tx.commit().await?;
+    refreshed(&kb_index).await;
     Ok(HttpResponse::Created().json(ArticleResponse::from(row)))
 }
 
@@ -177,6 +180,7 @@ pub async fn update(
     classifier: web::Data<Classifier>,
     path: web::Path<Uuid>,
     body: web::Json<ArticleRequest>,
+    kb_index: web::Data<KbIndex>,
 ) -> Result<web::Json<ArticleResponse>, ApiError> {
     require_staff(&caller)?;
     let status = check(&body)?;
@@ -191,6 +195,7 @@ pub async fn update(
     .await?
     .ok_or_else(|| ApiError::not_found("article"))?;
     tx.commit().await?;
+    refreshed(&kb_index).await;
     Ok(web::Json(row.into()))
 }
 
@@ -368,6 +373,7 @@ pub async fn article_from_ticket(
     classifier: web::Data<Classifier>,
     path: web::Path<Uuid>,
     body: web::Json<ArticleFromTicket>,
+    kb_index: web::Data<KbIndex>,
 ) -> Result<HttpResponse, ApiError> {
     require_staff(&caller)?;
     let ticket = store::ticket(&platform.pool, path.into_inner())
@@ -401,5 +407,13 @@ pub async fn article_from_ticket(
     let mut tx = platform.pool.begin().await?;
     let row = insert(&mut tx, &classifier, &request, caller.subject, Some(ticket.id)).await?;
     tx.commit().await?;
+    refreshed(&kb_index).await;
     Ok(HttpResponse::Created().json(ArticleResponse::from(row)))
+}
+
+/// After an article changed here: new tickets on this replica are answered from it at once.
+async fn refreshed(kb_index: &KbIndex) {
+    if let Err(e) = kb_index.refresh().await {
+        tracing::warn!(error = %e, "reloading the knowledge base for answering failed; the next check retries");
+    }
 }

@@ -64,6 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, opener: &Opener) {
         .app_data(web::Data::from(opener.settings.clone()))
         .app_data(web::Data::from(opener.classifier.clone()))
         .app_data(web::Data::new(opener.lifecycle.clone()))
+        .app_data(web::Data::new(opener.kb.clone()))
         .service(
             web::scope("/v1")
                 .route("/tickets", web::post().to(tickets::create_ticket))

@@ -177,19 +177,35 @@ pub async fn create_ticket(
         },
         &opener.settings,
     )?;
-    let scope = format!("tickets:{}", caller.subject);
-    let mut work = match idempotency::begin(&platform.pool, &req, &scope, &*body).await? {
-        Begun::Fresh(work) => work,
-        Begun::Replay(first) => return Ok(first),
+    let opened = if idempotency::key_from(&req)?.is_none() {
+        opener.rate_limit(&valid.customer_id.to_string()).await?;
+        opener.open_alone(&valid, caller.subject).await?
+    } else {
+        let scope = format!("tickets:{}", caller.subject);
+        let mut work = match idempotency::begin(&platform.pool, &req, &scope, &*body).await? {
+            Begun::Fresh(work) => work,
+            Begun::Replay(first) => return Ok(first),
+        };
+        opener.rate_limit(&valid.customer_id.to_string()).await?;
+        let opened = opener.open(&mut work.tx, &valid, caller.subject, None).await?;
+        let (status, response) = created_or_merged(opened);
+        let tx = work.finish(status, &response).await?;
+        platform.outbox.commit(tx).await?;
+        return Ok(opened_response(status, response));
     };
-    opener.rate_limit(&valid.customer_id.to_string()).await?;
-    let (status, row) = match opener.open(&mut work.tx, &valid, caller.subject, None).await? {
-        Opened::Created(row) => (StatusCode::CREATED, row),
-        Opened::Merged(row) => (StatusCode::OK, row),
-    };
-    let response = TicketResponse::from(row);
-    let tx = work.finish(status, &response).await?;
-    platform.outbox.commit(tx).await?;
+    let (status, response) = created_or_merged(opened);
+    Ok(opened_response(status, response))
+}
+
+/// 201 for a new ticket, 200 for a merge into the open one.
+fn created_or_merged(opened: Opened) -> (StatusCode, TicketResponse) {
+    match opened {
+        Opened::Created(row) => (StatusCode::CREATED, TicketResponse::from(row)),
+        Opened::Merged(row) => (StatusCode::OK, TicketResponse::from(row)),
+    }
+}
+
+fn opened_response(status: StatusCode, response: TicketResponse) -> HttpResponse {
     tracing::info!(
         ticket_id = %response.id,
         channel = %response.channel,
@@ -199,9 +215,9 @@ pub async fn create_ticket(
         merged = status == StatusCode::OK,
         "ticket opened"
     );
-    Ok(HttpResponse::build(status)
+    HttpResponse::build(status)
         .insert_header((LOCATION, format!("/v1/tickets/{}", response.id)))
-        .json(response))
+        .json(response)
 }
 
 /// Read a ticket. Customers see only their own; another's is a 404.

@@ -26,18 +26,6 @@ const COLUMNS: &str = "i.id, i.number, i.fault_type, i.title, i.terms, i.status,
                        i.created_at, i.last_linked_at, i.resolved_at, i.resolved_by, \
                        (SELECT count(*) FROM ticket t WHERE t.incident_id = i.id) AS ticket_count";
 
-/// Open incidents of `fault_type` that had a ticket linked within `minutes`, newest first.
-pub async fn open_recent(tx: &mut Tx, fault_type: &str, minutes: u32) -> Result<Vec<IncidentRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM incident i WHERE i.status = 'open' AND i.fault_type = $1 \
-           AND i.last_linked_at > now() - make_interval(mins => $2) ORDER BY i.last_linked_at DESC LIMIT 10"
-    ))
-    .bind(fault_type)
-    .bind(i32::try_from(minutes).unwrap_or(i32::MAX))
-    .fetch_all(&mut **tx)
-    .await
-}
-
 /// Recent open tickets of `fault_type` in no incident: `(id, keywords)`.
 pub async fn unlinked_recent(
     tx: &mut Tx,

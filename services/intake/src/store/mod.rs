@@ -1,7 +1,8 @@
 //! Intake's tables.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use platform::Tx;
+use platform::bus::outbox::PreparedColumns;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -69,55 +70,141 @@ pub struct TicketExtras<'a> {
     pub fault_type: Option<&'a str>,
     pub answer: Option<(Uuid, f32)>,
     pub resolve_by: Option<DateTime<Utc>>,
+}
+
+impl TicketRow {
+    /// A new ticket, whole before it is written: `number` comes from the ticket number sequence
+    /// (see [`OpenContext::number`]), the times are now (to the microsecond, as stored).
+    pub fn new(t: &ValidTicket, c: &Classification, x: &TicketExtras<'_>, number: i64) -> Self {
+        let now = Utc::now().trunc_subsecs(6);
+        let (role, segments) = x
+            .customer
+            .map_or((None, Vec::new()), |(r, s)| (Some(r.clone()), s.clone()));
+        Self {
+            id: Uuid::now_v7(),
+            customer_id: t.customer_id,
+            channel: t.channel.as_str().to_owned(),
+            subject: t.subject.clone(),
+            body: t.body.clone(),
+            status: x.status.as_str().to_owned(),
+            priority: x.priority.as_str().to_owned(),
+            category: c.category.clone(),
+            language: c.language.clone(),
+            education_level: c.education_level.clone(),
+            keywords: c.keywords.clone(),
+            high_emotion: c.high_emotion,
+            classification: serde_json::to_value(&c.explanation).unwrap_or_default(),
+            created_by: x.created_by,
+            first_response_at: None,
+            resolved_at: None,
+            closed_at: None,
+            reopen_count: 0,
+            number,
+            customer_role: role,
+            customer_segments: segments,
+            fault: x.fault.clone(),
+            fault_type: x.fault_type.map(str::to_owned),
+            assignee_id: None,
+            resolved_by: None,
+            incident_id: None,
+            answer_article_id: x.answer.map(|a| a.0),
+            answer_score: x.answer.map(|a| a.1),
+            deflected: false,
+            resolve_by: x.resolve_by,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// A new ticket as [`insert_tickets`] writes it.
+#[derive(Debug)]
+pub struct NewTicketRow<'a> {
+    pub row: &'a TicketRow,
     pub source_ref: Option<&'a str>,
 }
 
-#[tracing::instrument(skip_all, fields(customer_id = %t.customer_id))]
-pub async fn insert_ticket(
-    tx: &mut Tx,
-    t: &ValidTicket,
-    c: &Classification,
-    x: &TicketExtras<'_>,
-) -> Result<TicketRow, sqlx::Error> {
-    let explanation = serde_json::to_value(&c.explanation).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let (role, segments) = x
-        .customer
-        .map_or((None, &[][..]), |(r, s)| (Some(r.as_str()), s.as_slice()));
-    sqlx::query_as(&format!(
-        "INSERT INTO ticket (id, customer_id, channel, subject, body, status, priority, category, language, \
-                             education_level, keywords, high_emotion, classification, created_by, customer_role, \
-                             customer_segments, fault, fault_type, answer_article_id, answer_score, resolve_by, \
-                             source_ref) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
-         RETURNING {COLUMNS}"
-    ))
-    .bind(Uuid::now_v7())
-    .bind(t.customer_id)
-    .bind(t.channel.as_str())
-    .bind(&t.subject)
-    .bind(&t.body)
-    .bind(x.status.as_str())
-    .bind(x.priority.as_str())
-    .bind(&c.category)
-    .bind(&c.language)
-    .bind(&c.education_level)
-    .bind(&c.keywords)
-    .bind(c.high_emotion)
-    .bind(explanation)
-    .bind(x.created_by)
-    .bind(role)
-    .bind(segments)
-    .bind(&x.fault)
-    .bind(x.fault_type)
-    .bind(x.answer.map(|a| a.0))
-    .bind(x.answer.map(|a| a.1))
-    .bind(x.resolve_by)
-    .bind(x.source_ref)
-    .fetch_one(&mut **tx)
-    .await
+/// Writes new tickets (linked to their incident, if they have one) and outbox rows in one
+/// statement (atomic on its own, or part of the caller's transaction).
+#[tracing::instrument(skip_all, fields(tickets = rows.len()))]
+pub async fn insert_tickets<'c>(
+    conn: impl sqlx::PgExecutor<'c>,
+    rows: &[NewTicketRow<'_>],
+    events: PreparedColumns,
+) -> Result<(), sqlx::Error> {
+    // Column arrays (a row set from JSON costs more per statement than the rows themselves);
+    // word lists travel as JSON arrays, as arrays of arrays cannot.
+    macro_rules! col {
+        ($f:expr) => {
+            rows.iter().map($f).collect::<Vec<_>>()
+        };
+    }
+    let words = |w: &[String]| serde_json::json!(w);
+    // A ticket linked to an incident keeps it current (at most once a minute: under an outage
+    // every new ticket links there, and the window is counted in minutes anyway).
+    sqlx::query(
+        "WITH t AS (INSERT INTO ticket (id, customer_id, channel, subject, body, status, priority, category, \
+                        language, education_level, keywords, high_emotion, classification, created_by, \
+                        customer_role, customer_segments, fault, fault_type, answer_article_id, answer_score, \
+                        resolve_by, source_ref, incident_id, number, created_at, updated_at) OVERRIDING SYSTEM VALUE \
+                    SELECT id, customer_id, channel, subject, body, status, priority, category, language, \
+                        education_level, ARRAY(SELECT jsonb_array_elements_text(keywords)), high_emotion, \
+                        classification, created_by, customer_role, \
+                        ARRAY(SELECT jsonb_array_elements_text(customer_segments)), fault, fault_type, \
+                        answer_article_id, answer_score, resolve_by, source_ref, incident_id, number, created_at, \
+                        updated_at \
+                    FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+                                $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::bool[], $13::jsonb[], \
+                                $14::uuid[], $15::text[], $16::jsonb[], $17::jsonb[], $18::text[], $19::uuid[], \
+                                $20::float4[], $21::timestamptz[], $22::text[], $23::uuid[], $24::int8[], \
+                                $25::timestamptz[], $26::timestamptz[]) \
+                         AS r(id, customer_id, channel, subject, body, status, priority, category, language, \
+                              education_level, keywords, high_emotion, classification, created_by, customer_role, \
+                              customer_segments, fault, fault_type, answer_article_id, answer_score, resolve_by, \
+                              source_ref, incident_id, number, created_at, updated_at) \
+                    RETURNING incident_id), \
+              i AS (UPDATE incident SET last_linked_at = now() \
+                    WHERE id IN (SELECT incident_id FROM t) AND last_linked_at < now() - interval '1 minute'), \
+              o AS (INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) \
+                    SELECT * FROM unnest($27::uuid[], $28::text[], $29::jsonb[], $30::text[])) \
+         SELECT 1",
+    )
+    .bind(col!(|r| r.row.id))
+    .bind(col!(|r| r.row.customer_id))
+    .bind(col!(|r| r.row.channel.as_str()))
+    .bind(col!(|r| r.row.subject.as_str()))
+    .bind(col!(|r| r.row.body.as_str()))
+    .bind(col!(|r| r.row.status.as_str()))
+    .bind(col!(|r| r.row.priority.as_str()))
+    .bind(col!(|r| r.row.category.as_str()))
+    .bind(col!(|r| r.row.language.as_str()))
+    .bind(col!(|r| r.row.education_level.as_deref()))
+    .bind(col!(|r| words(&r.row.keywords)))
+    .bind(col!(|r| r.row.high_emotion))
+    .bind(col!(|r| &r.row.classification))
+    .bind(col!(|r| r.row.created_by))
+    .bind(col!(|r| r.row.customer_role.as_deref()))
+    .bind(col!(|r| words(&r.row.customer_segments)))
+    .bind(col!(|r| r.row.fault.as_ref()))
+    .bind(col!(|r| r.row.fault_type.as_deref()))
+    .bind(col!(|r| r.row.answer_article_id))
+    .bind(col!(|r| r.row.answer_score))
+    .bind(col!(|r| r.row.resolve_by))
+    .bind(col!(|r| r.source_ref))
+    .bind(col!(|r| r.row.incident_id))
+    .bind(col!(|r| r.row.number))
+    .bind(col!(|r| r.row.created_at))
+    .bind(col!(|r| r.row.updated_at))
+    .bind(events.event_ids)
+    .bind(events.event_types)
+    .bind(events.envelopes)
+    .bind(events.traceparents)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
-/// What opening a ticket for a customer needs to know first, in one round trip.
+/// What opening a ticket for a customer needs to know first.
 #[derive(Debug, sqlx::FromRow)]
 pub struct OpenContext {
     pub role: Option<String>,
@@ -126,44 +213,63 @@ pub struct OpenContext {
     pub recent: i64,
     /// Open tickets opened in the duplicate window: `[{id, channel, keywords}]`.
     pub open: serde_json::Value,
-    /// The best-ranked published articles in the ticket's language matching any of its words:
-    /// `[{id, title, body, terms}]`.
-    pub articles: serde_json::Value,
+    /// Open incidents sharing a word with the ticket that had a ticket linked within the
+    /// incident window, newest first: `[{id, fault_type, terms}]`.
+    pub incidents: serde_json::Value,
+    /// The next ticket number, taken whether or not a ticket is opened (numbers may skip).
+    pub number: i64,
 }
 
-/// One round trip for everything opening a ticket reads: the customer's profile, recent and
-/// open tickets, and the knowledge-base candidates for `terms` in `language`.
-pub async fn open_context(
-    tx: &mut Tx,
-    customer_id: Uuid,
-    repeat_hours: u32,
-    duplicate_minutes: u32,
-    terms: &[String],
-    language: &str,
-) -> Result<OpenContext, sqlx::Error> {
+/// What [`open_contexts`] looks up for one new ticket.
+#[derive(Debug, Clone)]
+pub struct ContextQuery {
+    pub customer_id: Uuid,
+    /// The ticket's words.
+    pub terms: Vec<String>,
+}
+
+/// How far back [`open_contexts`] looks: repeated contacts, open duplicates, incidents.
+#[derive(Debug, Clone, Copy)]
+pub struct ContextWindows {
+    pub repeat_hours: u32,
+    pub duplicate_minutes: u32,
+    pub incident_minutes: u32,
+}
+
+/// One round trip for everything opening tickets reads, for any number of them at once: each
+/// customer's profile, recent and open tickets, and the open incidents sharing words with the
+/// ticket; one context per query, in order.
+pub async fn open_contexts<'c>(
+    conn: impl sqlx::PgExecutor<'c>,
+    queries: &[ContextQuery],
+    windows: &ContextWindows,
+) -> Result<Vec<OpenContext>, sqlx::Error> {
     sqlx::query_as(
         "SELECT c.role, c.segments, \
-            (SELECT count(*) FROM ticket WHERE customer_id = $1 \
+            (SELECT count(*) FROM ticket WHERE customer_id = x.customer_id \
                 AND created_at > now() - make_interval(hours => $2)) AS recent, \
             (SELECT coalesce(json_agg(json_build_object('id', o.id, 'channel', o.channel, 'keywords', o.keywords)), \
                              '[]'::json) \
-               FROM (SELECT id, channel, keywords FROM ticket WHERE customer_id = $1 \
+               FROM (SELECT id, channel, keywords FROM ticket WHERE customer_id = x.customer_id \
                        AND status NOT IN ('resolved', 'closed', 'cancelled') \
                        AND created_at > now() - make_interval(mins => $3) \
                      ORDER BY created_at DESC LIMIT 5) o)::jsonb AS open, \
-            (SELECT coalesce(json_agg(json_build_object('id', a.id, 'title', a.title, 'body', a.body, 'terms', a.terms)), \
-                             '[]'::json) \
-               FROM (SELECT id, title, body, terms FROM kb_article, websearch_to_tsquery('simple', $4) AS q \
-                     WHERE status = 'published' AND language = $5 AND search @@ q \
-                     ORDER BY ts_rank_cd(search, q) DESC, updated_at DESC LIMIT 5) a)::jsonb AS articles \
-         FROM (SELECT 1) AS one LEFT JOIN customer c ON c.id = $1",
+            (SELECT coalesce(json_agg(json_build_object('id', i.id, 'fault_type', i.fault_type, 'terms', i.terms) \
+                                      ORDER BY i.last_linked_at DESC), '[]'::json) \
+               FROM (SELECT id, fault_type, terms, last_linked_at FROM incident WHERE status = 'open' \
+                       AND last_linked_at > now() - make_interval(mins => $4) AND terms && ARRAY(SELECT jsonb_array_elements_text(x.terms)) \
+                     ORDER BY last_linked_at DESC LIMIT 20) i)::jsonb AS incidents, \
+            nextval('ticket_number_seq') AS number \
+         FROM unnest($1::uuid[], $5::jsonb[]) WITH ORDINALITY AS x(customer_id, terms, ord) \
+         LEFT JOIN customer c ON c.id = x.customer_id \
+         ORDER BY x.ord",
     )
-    .bind(customer_id)
-    .bind(i32::try_from(repeat_hours).unwrap_or(i32::MAX))
-    .bind(i32::try_from(duplicate_minutes).unwrap_or(i32::MAX))
-    .bind(terms.join(" OR "))
-    .bind(language)
-    .fetch_one(&mut **tx)
+    .bind(queries.iter().map(|q| q.customer_id).collect::<Vec<_>>())
+    .bind(i32::try_from(windows.repeat_hours).unwrap_or(i32::MAX))
+    .bind(i32::try_from(windows.duplicate_minutes).unwrap_or(i32::MAX))
+    .bind(i32::try_from(windows.incident_minutes).unwrap_or(i32::MAX))
+    .bind(queries.iter().map(|q| serde_json::json!(q.terms)).collect::<Vec<_>>())
+    .fetch_all(conn)
     .await
 }
 

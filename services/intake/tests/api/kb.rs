@@ -231,3 +231,29 @@ async fn no_verdict_in_time_hands_the_ticket_to_a_person_and_answers_become_arti
     assert_eq!(next["status"], "auto_answered", "the new article answers the next one");
     assert_eq!(next["answer_article_id"], a["id"]);
 }
+
+/// Each replica answers from its own copy of the knowledge base: an article published through
+/// another replica (here written straight into the shared database) answers new tickets once
+/// this replica's next check (`kb_cache_secs`) has seen it.
+#[tokio::test]
+async fn an_article_published_elsewhere_answers_tickets_after_the_next_check() {
+    let app = app_with(&[("INTAKE__SERVICE__KB_CACHE_SECS", "1")]).await;
+    let me = app.token(Uuid::new_v4(), Role::Customer);
+    let before = open(&app, &me, "发票怎么开", "我想开发票，发票怎么开？").await;
+    assert_eq!(before["status"], "queued", "{before}");
+    sqlx::query(
+        "INSERT INTO kb_article (id, language, category, tags, title, body, terms, search, created_by) \
+         VALUES ($1, 'zh-CN', 'other', '{}', '发票怎么开', '在“我的订单”里点击“申请发票”，填写抬头和税号即可。', \
+                 ARRAY['发票', '怎么', '订单', '申请', '抬头', '税号'], to_tsvector('simple', '发票 怎么 订单 申请 抬头 税号'), $2)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(Uuid::new_v4())
+    .execute(&app.platform.pool)
+    .await
+    .expect("article");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let other = app.token(Uuid::new_v4(), Role::Customer);
+    let after = open(&app, &other, "发票怎么开", "我想开发票，发票怎么开？").await;
+    assert_eq!(after["status"], "auto_answered", "{after}");
+    app.stop().await.expect("stop");
+}

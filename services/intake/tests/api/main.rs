@@ -85,6 +85,54 @@ async fn a_customer_opens_a_ticket_and_the_created_event_is_published() {
     app.stop().await.expect("stop");
 }
 
+/// Concurrent creates share statements (the ticket writer): each still gets its own whole
+/// ticket, number and event.
+#[tokio::test]
+async fn tickets_opened_at_once_are_each_written_whole_with_their_own_event() {
+    let app = app().await;
+    let n = 60;
+    let opened = futures_util::future::join_all((0..n).map(|i| {
+        let token = app.token(Uuid::new_v4(), Role::Customer);
+        let app = &app;
+        async move {
+            let ticket = open(
+                app,
+                &token,
+                &format!("想咨询Python课程 {i}"),
+                "请问这门课多少钱，适合零基础吗",
+            )
+            .await;
+            (token, ticket)
+        }
+    }))
+    .await;
+    let mut numbers: Vec<i64> = opened
+        .iter()
+        .map(|(_, t)| t["number"].as_i64().expect("number"))
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), n);
+    for (token, ticket) in &opened {
+        let id = ticket["id"].as_str().expect("id");
+        let got: Value = app.get_json(&format!("/v1/tickets/{id}"), token).await;
+        assert_eq!(&got, ticket);
+        let events = count(
+            &app,
+            &format!(
+                "SELECT count(*) FROM outbox_event WHERE event_type = 'intake.ticket.created' \
+                 AND envelope->'data'->>'ticket_id' = '{id}' \
+                 AND (envelope->'data'->>'number')::bigint = {}",
+                ticket["number"]
+            ),
+        )
+        .await;
+        assert_eq!(events, 1, "{ticket}");
+    }
+    assert_eq!(count(&app, "SELECT count(*) FROM ticket").await, n as i64);
+    app.stop().await.expect("stop");
+}
+
 #[tokio::test]
 async fn a_retried_create_with_the_same_idempotency_key_opens_one_ticket() {
     let app = app().await;

@@ -30,6 +30,30 @@ pub struct Prepared {
     pub traceparent: Option<String>,
 }
 
+/// Outbox rows as column arrays, for a caller's own multi-row statement:
+/// `INSERT INTO outbox_event (event_id, event_type, envelope, traceparent)
+///  SELECT * FROM unnest($a::uuid[], $b::text[], $c::jsonb[], $d::text[])`.
+#[derive(Debug, Default)]
+pub struct PreparedColumns {
+    pub event_ids: Vec<Uuid>,
+    pub event_types: Vec<String>,
+    pub envelopes: Vec<serde_json::Value>,
+    pub traceparents: Vec<Option<String>>,
+}
+
+impl FromIterator<Prepared> for PreparedColumns {
+    fn from_iter<T: IntoIterator<Item = Prepared>>(events: T) -> Self {
+        let mut c = Self::default();
+        for p in events {
+            c.event_ids.push(p.event_id);
+            c.event_types.push(p.event_type);
+            c.envelopes.push(p.envelope);
+            c.traceparents.push(p.traceparent);
+        }
+        c
+    }
+}
+
 /// Stages events and relays them. Cheap to clone.
 #[derive(Clone)]
 pub struct Outbox {
