@@ -186,8 +186,17 @@ impl Opener {
     /// already found) goes to the shared writer,
     /// which writes the tickets of concurrent requests in one statement and one commit; anything
     /// else runs in a transaction of its own.
-    pub async fn open_alone(&self, t: &ValidTicket, created_by: Uuid) -> Result<Opened, ApiError> {
-        match self.plan(None, t, created_by).await? {
+    /// `allowed` (the caller's rate limit) is checked while the context is read; nothing is
+    /// written unless it passes.
+    pub async fn open_alone(
+        &self,
+        t: &ValidTicket,
+        created_by: Uuid,
+        allowed: impl std::future::Future<Output = Result<(), ApiError>>,
+    ) -> Result<Opened, ApiError> {
+        let (allowed, plan) = tokio::join!(allowed, self.plan(None, t, created_by));
+        allowed?;
+        match plan? {
             Plan::New(new)
                 if new.answer.is_none() && (new.row.fault_type.is_none() || new.row.incident_id.is_some()) =>
             {

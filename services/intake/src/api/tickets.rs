@@ -178,8 +178,10 @@ pub async fn create_ticket(
         &opener.settings,
     )?;
     let opened = if idempotency::key_from(&req)?.is_none() {
-        opener.rate_limit(&valid.customer_id.to_string()).await?;
-        opener.open_alone(&valid, caller.subject).await?
+        let who = valid.customer_id.to_string();
+        opener
+            .open_alone(&valid, caller.subject, opener.rate_limit(&who))
+            .await?
     } else {
         let scope = format!("tickets:{}", caller.subject);
         let mut work = match idempotency::begin(&platform.pool, &req, &scope, &*body).await? {
