@@ -7,4 +7,6 @@ for tool in pgbench redis-benchmark; do
   command -v "$tool" >/dev/null || { echo "$tool is missing: run scripts/deps.sh" >&2; exit 1; }
 done
 cargo build --release --workspace --bins
+# Leftovers of earlier runs would slow what is measured (Redis SCANs, Postgres catalogs).
+scripts/clean-test-state.sh
 SYSTEM_TEST_BIN_DIR="$PWD/target/release" ./target/release/bench "$@"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Drops what earlier test runs left behind: databases named t_* and RabbitMQ queues named t.*.
-# (New test queues expire by themselves; this catches runs that were killed.)
+# Drops what earlier test runs left behind: databases named t_*, RabbitMQ queues named t.* and
+# Redis keys under t:* (test prefixes). New test queues expire by themselves; this catches runs
+# that were killed, and keeps Redis from filling with keys that slow every SCAN (the routing
+# rebuild walks the keyspace).
 set -euo pipefail
 ADMIN_URL="${TEST_PG_ADMIN_URL:-${PGURL_ADMIN:-postgres://postgres:postgres@127.0.0.1:5432/postgres}}"
 dbs=$(psql "$ADMIN_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 't\_%'" 2>/dev/null || true)
@@ -14,4 +16,10 @@ if command -v rabbitmqctl >/dev/null 2>&1 && rabbitmqctl -q list_queues name >/d
     rabbitmqctl -q delete_queue "$queue" >/dev/null 2>&1 && q=$((q + 1))
   done
 fi
-echo "test state: dropped $n databases and $q queues from earlier runs"
+k=0
+REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+if command -v redis-cli >/dev/null 2>&1 && redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1; then
+  k=$(redis-cli -u "$REDIS_URL" --scan --pattern 't:*' | wc -l)
+  redis-cli -u "$REDIS_URL" --scan --pattern 't:*' | xargs -r -n 500 redis-cli -u "$REDIS_URL" unlink >/dev/null
+fi
+echo "test state: dropped $n databases, $q queues and $k Redis keys from earlier runs"

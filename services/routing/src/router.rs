@@ -30,6 +30,7 @@ use crate::domain::queue::{self, Standing};
 use crate::live::{LiveQueues, LiveTicket, TakeOutcome};
 use crate::sla::Sla;
 use crate::store::{self, Move, QueueEntryRow};
+use platform::batch::Batcher;
 
 struct Inner {
     pool: PgPool,
@@ -40,6 +41,43 @@ struct Inner {
     settings: RoutingSettings,
     wake: Notify,
     agent_states: std::sync::Mutex<Option<(std::time::Instant, Vec<matching::Candidate>)>>,
+    claims: ClaimWriter,
+}
+
+/// Writes the claims of concurrent pulls and offers together (see [`claim_writer`]).
+type ClaimWriter = Batcher<store::Claim, Option<QueueEntryRow>, anyhow::Error>;
+
+/// Claims per statement.
+const CLAIMS_PER_WRITE: usize = 64;
+
+/// Starts the writer for claims Redis granted: those of concurrent pulls and offers in one
+/// statement and one commit; one by one when a statement fails, so each gets its own answer.
+fn claim_writer(pool: PgPool, outbox: Outbox) -> ClaimWriter {
+    Batcher::spawn(CLAIMS_PER_WRITE, 1, move |items: Vec<store::Claim>| {
+        let (pool, outbox) = (pool.clone(), outbox.clone());
+        async move {
+            let written = store::claims(&pool, &items).await;
+            let results = match written {
+                Ok(rows) => {
+                    let mut by_ticket: std::collections::HashMap<Uuid, QueueEntryRow> =
+                        rows.into_iter().map(|r| (r.ticket_id, r)).collect();
+                    items.iter().map(|c| Ok(by_ticket.remove(&c.ticket))).collect()
+                }
+                Err(e) if items.len() == 1 => vec![Err(e.into())],
+                Err(e) => {
+                    tracing::warn!(error = %e, claims = items.len(), "writing claims together failed; writing them one by one");
+                    let mut results = Vec::with_capacity(items.len());
+                    for c in &items {
+                        let one = store::claims(&pool, std::slice::from_ref(c)).await;
+                        results.push(one.map(|rows| rows.into_iter().next()).map_err(anyhow::Error::from));
+                    }
+                    results
+                }
+            };
+            outbox.wake();
+            results
+        }
+    })
 }
 
 type ClaimResult = anyhow::Result<(TakeOutcome, Option<QueueEntryRow>)>;
@@ -57,7 +95,7 @@ const PULL_HEADS: isize = 64;
 const OFFERS_IN_FLIGHT: usize = 8;
 
 /// How long the dispatcher trusts its copy of agents' presence and load.
-const AGENT_STATE_TTL: Duration = Duration::from_millis(100);
+const AGENT_STATE_TTL: Duration = Duration::from_millis(500);
 
 /// Cheap to clone.
 #[derive(Clone)]
@@ -128,6 +166,7 @@ impl Router {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
+                claims: claim_writer(pool.clone(), outbox.clone()),
                 pool,
                 outbox,
                 live,
@@ -280,8 +319,11 @@ impl Router {
     /// Offers waiting tickets to the best free agents; returns how many offers were made.
     pub async fn dispatch(&self) -> anyhow::Result<usize> {
         let s = &self.inner.settings;
+        let t0 = std::time::Instant::now();
         self.inner.catalog.fresh().await?;
+        let t_catalog = t0.elapsed();
         let mut candidates = self.online_agents().await?;
+        let t_agents = t0.elapsed();
         candidates.retain(|c| c.capacity.keys().any(|ch| c.free_on(ch) > 0));
         if candidates.is_empty() {
             return Ok(0);
@@ -298,6 +340,7 @@ impl Router {
             .filter(|q| push.contains(q) || !defined.contains(q))
             .collect();
         let mut heads = self.inner.live.heads(&queues, s.heads_per_queue as isize).await?;
+        let t_heads = t0.elapsed();
         heads.sort_by(|a, b| a.score.total_cmp(&b.score));
         let now_ms = Utc::now().timestamp_millis();
         let relax = s.relax_after();
@@ -334,6 +377,9 @@ impl Router {
                 Ok((TakeOutcome::Full | TakeOutcome::NotOnline, _)) => self.forget_agents(),
                 Err(e) => tracing::warn!(error = %format!("{e:#}"), agent_id = %agent, "offer failed"),
             }
+        }
+        if t0.elapsed() > Duration::from_millis(50) {
+            tracing::debug!(catalog = ?t_catalog, agents = ?t_agents, heads = ?t_heads, total = ?t0.elapsed(), offered, "slow dispatch pass");
         }
         Ok(offered)
     }
@@ -443,21 +489,21 @@ impl Router {
             let how = if offer { "offer" } else { "pull" };
             let waited = (now.timestamp_millis() - t.enqueued_ms) / 1000;
             let detail = serde_json::json!({"how": how, "waited_secs": waited});
-            store::claim(
-                &self.inner.pool,
-                t.ticket_id,
-                agent,
-                offer.then_some(expires),
-                how,
-                detail,
-                &event,
-            )
-            .await
+            self.inner
+                .claims
+                .submit(store::Claim {
+                    ticket: t.ticket_id,
+                    agent,
+                    offer_expires_at: offer.then_some(expires),
+                    how,
+                    detail,
+                    event,
+                })
+                .await
         }
         .await;
         match written {
             Ok(Some(entry)) => {
-                self.inner.outbox.wake();
                 tracing::info!(ticket_id = %t.ticket_id, agent_id = %agent, offer, "ticket {}", if offer { "offered" } else { "taken" });
                 Ok((TakeOutcome::Done, Some(entry)))
             }
@@ -470,7 +516,7 @@ impl Router {
                     .live
                     .give_back(t.ticket_id, agent, &t.channel, &t.queue, t.score, false)
                     .await?;
-                Err(e.into())
+                Err(e)
             }
         }
     }

@@ -249,46 +249,57 @@ pub async fn live_entries(pool: &PgPool) -> Result<Vec<QueueEntryRow>, sqlx::Err
     .await
 }
 
-/// Offers (`offer_expires_at` set) or assigns a waiting ticket to `agent` in one statement: the
-/// entry, its log row, the assignment (when assigned) and the event commit together. `None`
-/// when the entry is not waiting (or not yet committed).
-#[allow(clippy::too_many_arguments)]
-pub async fn claim(
-    pool: &PgPool,
-    ticket: Uuid,
-    agent: Uuid,
-    offer_expires_at: Option<DateTime<Utc>>,
-    how: &str,
-    detail: serde_json::Value,
-    event: &platform::bus::outbox::Prepared,
-) -> Result<Option<QueueEntryRow>, sqlx::Error> {
-    let (status, kind) = if offer_expires_at.is_some() {
-        ("offered", "offered")
-    } else {
-        ("assigned", "assigned")
-    };
+/// One claim Redis granted, to be written: an offer (`offer_expires_at` set) or an assignment
+/// of a waiting ticket to `agent`, with its log detail and event.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub ticket: Uuid,
+    pub agent: Uuid,
+    pub offer_expires_at: Option<DateTime<Utc>>,
+    pub how: &'static str,
+    pub detail: serde_json::Value,
+    pub event: platform::bus::outbox::Prepared,
+}
+
+/// Writes claims in one statement: for each, the entry, its log row, the assignment (when
+/// assigned) and the event commit together. Returns the entries written; a claim whose entry is
+/// not waiting (or not yet committed) writes nothing and is absent.
+pub async fn claims(pool: &PgPool, claims: &[Claim]) -> Result<Vec<QueueEntryRow>, sqlx::Error> {
+    let q_columns: String = COLUMNS
+        .split(", ")
+        .map(|c| format!("q.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     sqlx::query_as(&format!(
-        "WITH e AS (UPDATE queue_entry SET status = $3, agent_id = $2, offer_expires_at = $4, updated_at = now() \
-                    WHERE ticket_id = $1 AND status = 'waiting' RETURNING {COLUMNS}), \
+        "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::jsonb[], \
+                                         $6::uuid[], $7::text[], $8::jsonb[], $9::text[]) \
+                    AS x(ticket_id, agent_id, expires, how, detail, event_id, event_type, envelope, traceparent)), \
+         e AS (UPDATE queue_entry q SET status = CASE WHEN x.expires IS NULL THEN 'assigned' ELSE 'offered' END, \
+                      agent_id = x.agent_id, offer_expires_at = x.expires, updated_at = now() \
+               FROM x WHERE q.ticket_id = x.ticket_id AND q.status = 'waiting' \
+               RETURNING {q_columns}, x.how, x.detail, x.event_id, x.event_type, x.envelope, x.traceparent), \
          l AS (INSERT INTO routing_log (ticket_id, kind, agent_id, queue, detail) \
-               SELECT ticket_id, $5, $2, queue, $6 FROM e), \
+               SELECT ticket_id, status, agent_id, queue, detail FROM e), \
          a AS (INSERT INTO assignment (ticket_id, agent_id, channel, how) \
-               SELECT ticket_id, $2, channel, $7 FROM e WHERE $3 = 'assigned'), \
+               SELECT ticket_id, agent_id, channel, how FROM e WHERE status = 'assigned'), \
          o AS (INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) \
-               SELECT $8, $9, $10, $11 FROM e) \
+               SELECT event_id, event_type, envelope, traceparent FROM e) \
          SELECT {COLUMNS} FROM e"
     ))
-    .bind(ticket)
-    .bind(agent)
-    .bind(status)
-    .bind(offer_expires_at)
-    .bind(kind)
-    .bind(detail)
-    .bind(how)
-    .bind(event.event_id)
-    .bind(&event.event_type)
-    .bind(&event.envelope)
-    .bind(&event.traceparent)
-    .fetch_optional(pool)
+    .bind(claims.iter().map(|c| c.ticket).collect::<Vec<_>>())
+    .bind(claims.iter().map(|c| c.agent).collect::<Vec<_>>())
+    .bind(claims.iter().map(|c| c.offer_expires_at).collect::<Vec<_>>())
+    .bind(claims.iter().map(|c| c.how).collect::<Vec<_>>())
+    .bind(claims.iter().map(|c| &c.detail).collect::<Vec<_>>())
+    .bind(claims.iter().map(|c| c.event.event_id).collect::<Vec<_>>())
+    .bind(claims.iter().map(|c| c.event.event_type.as_str()).collect::<Vec<_>>())
+    .bind(claims.iter().map(|c| &c.event.envelope).collect::<Vec<_>>())
+    .bind(
+        claims
+            .iter()
+            .map(|c| c.event.traceparent.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(pool)
     .await
 }
