@@ -97,6 +97,8 @@ pub struct Catalog {
     pool: PgPool,
     ttl: Duration,
     snapshot: Arc<RwLock<Arc<Snapshot>>>,
+    /// Held by the one caller reloading, so concurrent requests do not all read the tables.
+    reloading: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Catalog {
@@ -105,6 +107,7 @@ impl Catalog {
             pool,
             ttl,
             snapshot: Arc::new(RwLock::new(Arc::new(Snapshot::default()))),
+            reloading: Arc::default(),
         }
     }
 
@@ -114,6 +117,7 @@ impl Catalog {
 
     /// Reloads from Postgres.
     pub async fn refresh(&self) -> Result<(), sqlx::Error> {
+        let began = Instant::now();
         let queues = list_queues(&self.pool).await?;
         let agents = agents::list_active(&self.pool).await?;
         let policies = crate::sla::list_policies(&self.pool).await?;
@@ -121,7 +125,7 @@ impl Catalog {
             queues,
             agents,
             policies,
-            loaded: Some(Instant::now()),
+            loaded: Some(began),
         });
         if let Ok(mut s) = self.snapshot.write() {
             *s = snap;
@@ -129,10 +133,27 @@ impl Catalog {
         Ok(())
     }
 
-    /// Reloads when the copy is older than its time to live.
+    /// Makes sure the copy is current enough: one older than its time to live is reloaded by
+    /// one caller while the others go on with it; one never loaded or invalidated (a change made
+    /// here) is waited for, so this replica sees its own changes at once.
     pub async fn fresh(&self) -> Result<(), sqlx::Error> {
-        let stale = self.current().loaded.is_none_or(|t| t.elapsed() >= self.ttl);
-        if stale { self.refresh().await } else { Ok(()) }
+        match self.current().loaded {
+            Some(t) if t.elapsed() < self.ttl => Ok(()),
+            Some(_) => match self.reloading.try_lock() {
+                Ok(_one) => self.refresh().await,
+                Err(_) => Ok(()),
+            },
+            None => {
+                let asked = Instant::now();
+                let _one = self.reloading.lock().await;
+                // A reload that began after this call reads what was changed before it.
+                if self.current().loaded.is_some_and(|began| began > asked) {
+                    Ok(())
+                } else {
+                    self.refresh().await
+                }
+            }
+        }
     }
 
     /// Forces the next [`Catalog::fresh`] to reload; until then readers keep the current copy

@@ -126,6 +126,29 @@ static TAKE_FIRST: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
+static HEADS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        -- KEYS: the queues; ARGV: heads per queue, ticket hash key prefix.
+        -- Each head as 'queue index|ticket|score|ch|tier|skill|lang|enq|tried|cust'; a member
+        -- without its hash (a leftover the rebuild corrects) is left out.
+        local out = {}
+        local n = tonumber(ARGV[1])
+        for qi, q in ipairs(KEYS) do
+          local members = redis.call('ZRANGE', q, 0, n - 1, 'WITHSCORES')
+          for i = 1, #members, 2 do
+            local id = members[i]
+            local f = redis.call('HMGET', ARGV[2] .. id, 'ch', 'tier', 'skill', 'lang', 'enq', 'tried', 'cust')
+            if f[1] then
+              out[#out + 1] = table.concat({qi, id, members[i + 1], f[1], f[2] or '', f[3] or '', f[4] or '',
+                f[5] or '', f[6] or '', f[7] or ''}, '|')
+            end
+          end
+        end
+        return out",
+    )
+});
+
 static ACCEPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -327,53 +350,39 @@ impl LiveQueues {
 
     /// The first `per_queue` waiting tickets of each queue, with what they need.
     pub async fn heads(&self, queues: &[String], per_queue: isize) -> redis::RedisResult<Vec<LiveTicket>> {
-        if queues.is_empty() {
+        if queues.is_empty() || per_queue <= 0 {
             return Ok(Vec::new());
         }
         let mut conn = self.redis.conn.clone();
-        let mut pipe = redis::pipe();
+        // One script call: each head packed into one string, so a look at many heads costs one
+        // reply to parse instead of one per field.
+        let mut call = HEADS.prepare_invoke();
         for q in queues {
-            pipe.zrange_withscores(self.queue_key(q), 0, per_queue - 1);
+            call.key(self.queue_key(q));
         }
-        let lists: Vec<Vec<(String, f64)>> = pipe.query_async(&mut conn).await?;
-        let mut members = Vec::new();
-        for (q, list) in queues.iter().zip(lists) {
-            for (id, score) in list {
-                if let Ok(id) = id.parse::<Uuid>() {
-                    members.push((q.clone(), id, score));
-                }
-            }
-        }
-        if members.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = redis::pipe();
-        for (_, id, _) in &members {
-            pipe.cmd("HMGET")
-                .arg(self.ticket_key(*id))
-                .arg(&["ch", "tier", "skill", "lang", "enq", "tried", "cust"]);
-        }
-        let fields: Vec<Vec<Option<String>>> = pipe.query_async(&mut conn).await?;
-        let opt = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
-        Ok(members
-            .into_iter()
-            .zip(fields)
-            .filter_map(|((queue, ticket_id, score), f)| {
-                // A member without its hash is a leftover the rebuild will correct.
-                let channel = opt(f.first()?)?;
+        call.arg(per_queue).arg(self.key(&["t", ""]));
+        let packed: Vec<String> = call.invoke_async(&mut conn).await?;
+        let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        Ok(packed
+            .iter()
+            .filter_map(|p| {
+                let f: Vec<&str> = p.split('|').collect();
+                let [qi, id, score, ch, tier, skill, lang, enq, tried, cust] = f.as_slice() else {
+                    return None;
+                };
+                let queue = queues.get(qi.parse::<usize>().ok()?.checked_sub(1)?)?.clone();
+                let score: f64 = score.parse().ok()?;
                 Some(LiveTicket {
-                    ticket_id,
-                    customer_id: opt(f.get(6)?).and_then(|s| s.parse().ok()),
+                    ticket_id: id.parse().ok()?,
+                    customer_id: cust.parse().ok(),
                     queue,
                     score,
-                    channel,
-                    tier: opt(f.get(1)?).unwrap_or_else(|| "junior".to_owned()),
-                    skill: opt(f.get(2)?),
-                    language: opt(f.get(3)?),
-                    enqueued_ms: opt(f.get(4)?).and_then(|s| s.parse().ok()).unwrap_or(score as i64),
-                    tried: opt(f.get(5)?)
-                        .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
-                        .unwrap_or_default(),
+                    channel: opt(ch)?,
+                    tier: opt(tier).unwrap_or_else(|| "junior".to_owned()),
+                    skill: opt(skill),
+                    language: opt(lang),
+                    enqueued_ms: enq.parse().ok().unwrap_or(score as i64),
+                    tried: tried.split(',').filter_map(|x| x.parse().ok()).collect(),
                 })
             })
             .collect())
