@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use contracts::intake::IncidentOpenedV1;
-use platform::batch::Batcher;
+use platform::batch::{Batcher, one_by_one_on_failure};
 use platform::bus::outbox::{Prepared, PreparedColumns};
 use platform::jobs::NewJob;
 use platform::{ApiError, Platform, Tx};
@@ -45,15 +45,24 @@ pub struct NewTicket {
     answer: Option<(Article, kb::Match)>,
 }
 
+impl NewTicket {
+    /// More than its own row and event: an answer to post, or an incident to look for (a
+    /// technical ticket no open incident took).
+    fn needs_transaction(&self) -> bool {
+        self.answer.is_some() || (self.row.fault_type.is_some() && self.row.incident_id.is_none())
+    }
+}
+
 /// Writes plain new tickets (row and `intake.ticket.created`) of concurrent requests together.
 pub type TicketWriter = Batcher<(TicketRow, Prepared), TicketRow, ApiError>;
 
-async fn write_tickets(pool: &sqlx::PgPool, items: &[(TicketRow, Prepared)]) -> Result<(), sqlx::Error> {
+async fn write_tickets(pool: &sqlx::PgPool, items: &[(TicketRow, Prepared)]) -> Result<Vec<()>, ApiError> {
     let rows: Vec<NewTicketRow> = items
         .iter()
         .map(|(row, _)| NewTicketRow { row, source_ref: None })
         .collect();
-    store::insert_tickets(pool, &rows, items.iter().map(|(_, e)| e.clone()).collect()).await
+    store::insert_tickets(pool, &rows, items.iter().map(|(_, e)| e.clone()).collect()).await?;
+    Ok(vec![(); items.len()])
 }
 
 /// Everything opening a ticket uses.
@@ -79,27 +88,13 @@ pub fn context_reader(platform: &Platform, settings: &IntakeSettings, max: usize
     Batcher::spawn(max, 1, move |queries: Vec<ContextQuery>| {
         let pool = pool.clone();
         async move {
-            match store::open_contexts(&pool, &queries, &windows).await {
-                Ok(contexts) if contexts.len() == queries.len() => contexts.into_iter().map(Ok).collect(),
-                Ok(contexts) => {
-                    let e = anyhow::anyhow!("{} contexts read for {} tickets", contexts.len(), queries.len());
-                    queries
-                        .iter()
-                        .map(|_| Err(ApiError::internal(anyhow::anyhow!("{e}"))))
-                        .collect()
-                }
-                Err(e) => {
-                    let e = e.to_string();
-                    queries
-                        .iter()
-                        .map(|_| {
-                            Err(ApiError::internal(anyhow::anyhow!(
-                                "reading the new tickets' context: {e}"
-                            )))
-                        })
-                        .collect()
-                }
-            }
+            let failure = match store::open_contexts(&pool, &queries, &windows).await {
+                Ok(contexts) if contexts.len() == queries.len() => return contexts.into_iter().map(Ok).collect(),
+                Ok(contexts) => format!("{} contexts read for {} tickets", contexts.len(), queries.len()),
+                Err(e) => e.to_string(),
+            };
+            let failed = || ApiError::internal(anyhow::anyhow!("reading the new tickets' context: {failure}"));
+            queries.iter().map(|_| Err(failed())).collect()
         }
     })
 }
@@ -112,19 +107,12 @@ pub fn ticket_writer(platform: &Platform, max: usize) -> TicketWriter {
     Batcher::spawn(max, 1, move |items: Vec<(TicketRow, Prepared)>| {
         let (pool, outbox) = (pool.clone(), outbox.clone());
         async move {
-            let results = match write_tickets(&pool, &items).await {
-                Ok(()) => items.into_iter().map(|(row, _)| Ok(row)).collect(),
-                Err(e) if items.len() == 1 => vec![Err(ApiError::from(e))],
-                Err(e) => {
-                    tracing::warn!(error = %e, tickets = items.len(), "writing new tickets together failed; writing them one by one");
-                    let mut results = Vec::with_capacity(items.len());
-                    for item in items {
-                        let one = write_tickets(&pool, std::slice::from_ref(&item)).await;
-                        results.push(one.map(|()| item.0).map_err(ApiError::from));
-                    }
-                    results
-                }
-            };
+            let written = one_by_one_on_failure(&items, |batch| write_tickets(&pool, batch)).await;
+            let results = written
+                .into_iter()
+                .zip(items)
+                .map(|(written, (row, _))| written.map(|()| row))
+                .collect();
             outbox.wake();
             results
         }
@@ -197,9 +185,7 @@ impl Opener {
         let (allowed, plan) = tokio::join!(allowed, self.plan(None, t, created_by));
         allowed?;
         match plan? {
-            Plan::New(new)
-                if new.answer.is_none() && (new.row.fault_type.is_none() || new.row.incident_id.is_some()) =>
-            {
+            Plan::New(new) if !new.needs_transaction() => {
                 let event = self.platform.outbox.prepare(crate::events::ticket_created(&new.row))?;
                 self.writer.submit((new.row, event)).await.map(Opened::Created)
             }

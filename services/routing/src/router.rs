@@ -30,7 +30,7 @@ use crate::domain::queue::{self, Standing};
 use crate::live::{LiveQueues, LiveTicket, TakeOutcome};
 use crate::sla::Sla;
 use crate::store::{self, Move, QueueEntryRow};
-use platform::batch::Batcher;
+use platform::batch::{Batcher, one_by_one_on_failure};
 
 struct Inner {
     pool: PgPool,
@@ -56,24 +56,18 @@ fn claim_writer(pool: PgPool, outbox: Outbox) -> ClaimWriter {
     Batcher::spawn(CLAIMS_PER_WRITE, 1, move |items: Vec<store::Claim>| {
         let (pool, outbox) = (pool.clone(), outbox.clone());
         async move {
-            let written = store::claims(&pool, &items).await;
-            let results = match written {
-                Ok(rows) => {
-                    let mut by_ticket: std::collections::HashMap<Uuid, QueueEntryRow> =
-                        rows.into_iter().map(|r| (r.ticket_id, r)).collect();
-                    items.iter().map(|c| Ok(by_ticket.remove(&c.ticket))).collect()
+            let results = one_by_one_on_failure(&items, |batch| {
+                let pool = &pool;
+                async move {
+                    let mut by_ticket: std::collections::HashMap<Uuid, QueueEntryRow> = store::claims(pool, batch)
+                        .await?
+                        .into_iter()
+                        .map(|r| (r.ticket_id, r))
+                        .collect();
+                    anyhow::Ok(batch.iter().map(|c| by_ticket.remove(&c.ticket)).collect())
                 }
-                Err(e) if items.len() == 1 => vec![Err(e.into())],
-                Err(e) => {
-                    tracing::warn!(error = %e, claims = items.len(), "writing claims together failed; writing them one by one");
-                    let mut results = Vec::with_capacity(items.len());
-                    for c in &items {
-                        let one = store::claims(&pool, std::slice::from_ref(c)).await;
-                        results.push(one.map(|rows| rows.into_iter().next()).map_err(anyhow::Error::from));
-                    }
-                    results
-                }
-            };
+            })
+            .await;
             outbox.wake();
             results
         }

@@ -7,8 +7,8 @@
 //! run, new items gather for the next. An idle batcher writes a lone item at once, so a quiet
 //! service pays no added latency; a busy one pays one commit per batch instead of per request.
 //!
-//! The batch function decides what a failure means: typically it retries the items one by one
-//! when the batch statement fails, so one bad item fails alone.
+//! The batch function decides what a failure means: typically it writes the items one by one
+//! when the batch statement fails ([`one_by_one_on_failure`]), so one bad item fails alone.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -90,6 +90,30 @@ where
     }
 }
 
+/// Writes `items` with `write` (one output per item, in order); when that fails and there is
+/// more than one item, writes each alone, so an item that cannot be written fails alone and the
+/// others still get theirs. An output missing from `write`'s answer is reported as [`BatchLost`].
+pub async fn one_by_one_on_failure<'a, I, O, E, F, Fut>(items: &'a [I], write: F) -> Vec<Result<O, E>>
+where
+    E: From<BatchLost> + std::fmt::Display,
+    F: Fn(&'a [I]) -> Fut,
+    Fut: Future<Output = Result<Vec<O>, E>>,
+{
+    match write(items).await {
+        Ok(outputs) => outputs.into_iter().map(Ok).collect(),
+        Err(e) if items.len() <= 1 => vec![Err(e)],
+        Err(e) => {
+            tracing::warn!(error = %e, items = items.len(), "writing a batch together failed; writing its items one by one");
+            let mut results = Vec::with_capacity(items.len());
+            for item in items {
+                let one = write(std::slice::from_ref(item)).await;
+                results.push(one.and_then(|outputs| outputs.into_iter().next().ok_or_else(|| BatchLost.into())));
+            }
+            results
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
@@ -100,6 +124,12 @@ mod tests {
     enum Failure {
         Refused(u32),
         Lost,
+    }
+
+    impl std::fmt::Display for Failure {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{self:?}")
+        }
     }
 
     impl From<BatchLost> for Failure {
@@ -146,6 +176,25 @@ mod tests {
         assert_eq!(sizes.iter().sum::<usize>(), 100);
         assert!(sizes.iter().all(|n| *n <= 16), "{sizes:?}");
         assert!(sizes.len() < 100, "items were not gathered: {sizes:?}");
+    }
+
+    #[tokio::test]
+    async fn after_a_failed_batch_each_item_is_written_alone() {
+        let calls = Mutex::new(Vec::new());
+        let results = one_by_one_on_failure(&[1u32, 7, 3], |items| {
+            calls.lock().expect("calls").push(items.len());
+            let items = items.to_vec();
+            async move {
+                if items.contains(&7) {
+                    Err(Failure::Refused(7))
+                } else {
+                    Ok(items.iter().map(|i| i * 2).collect())
+                }
+            }
+        })
+        .await;
+        assert_eq!(results, vec![Ok(2), Err(Failure::Refused(7)), Ok(6)]);
+        assert_eq!(*calls.lock().expect("calls"), vec![3, 1, 1, 1]);
     }
 
     #[tokio::test]
