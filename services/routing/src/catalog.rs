@@ -2,6 +2,7 @@
 //! and at once after a change through this replica).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -99,6 +100,9 @@ pub struct Catalog {
     snapshot: Arc<RwLock<Arc<Snapshot>>>,
     /// Held by the one caller reloading, so concurrent requests do not all read the tables.
     reloading: Arc<tokio::sync::Mutex<()>>,
+    /// Bumped by [`Catalog::invalidate`]: a reload that began before a change does not count
+    /// as current.
+    changes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Catalog {
@@ -108,6 +112,7 @@ impl Catalog {
             ttl,
             snapshot: Arc::new(RwLock::new(Arc::new(Snapshot::default()))),
             reloading: Arc::default(),
+            changes: Arc::default(),
         }
     }
 
@@ -118,6 +123,7 @@ impl Catalog {
     /// Reloads from Postgres.
     pub async fn refresh(&self) -> Result<(), sqlx::Error> {
         let began = Instant::now();
+        let changes = self.changes.load(Ordering::SeqCst);
         let queues = list_queues(&self.pool).await?;
         let agents = agents::list_active(&self.pool).await?;
         let policies = crate::sla::list_policies(&self.pool).await?;
@@ -125,7 +131,8 @@ impl Catalog {
             queues,
             agents,
             policies,
-            loaded: Some(began),
+            // Changed while it read: it may have missed that, so the next use reads again.
+            loaded: (self.changes.load(Ordering::SeqCst) == changes).then_some(began),
         });
         if let Ok(mut s) = self.snapshot.write() {
             *s = snap;
@@ -159,6 +166,7 @@ impl Catalog {
     /// Forces the next [`Catalog::fresh`] to reload; until then readers keep the current copy
     /// (never an empty one).
     pub fn invalidate(&self) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut s) = self.snapshot.write() {
             *s = Arc::new(Snapshot {
                 queues: s.queues.clone(),
