@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod domain;
 pub mod events;
 pub mod live;
+pub mod pull_view;
 pub mod router;
 pub mod sla;
 pub mod store;
@@ -48,6 +49,7 @@ pub struct RoutingSettings {
     pub relax_tier_after_secs: u64,
     pub dispatch_interval_ms: u64,
     pub heads_per_queue: u16,
+    pub pull_view_ms: u64,
     pub catalog_refresh_ms: u64,
     pub sla_warn_ratio: f64,
     pub default_handle_secs: u64,

@@ -7,6 +7,7 @@
 //! failed Lua step rolls the transaction back; a failed commit after a Lua step is undone in
 //! Redis, and anything left over is corrected by the rebuild from Postgres.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ use crate::catalog::{self, Catalog, TicketFacts};
 use crate::domain::matching::{self, Relaxation, tier_rank, tier_up};
 use crate::domain::queue::{self, Standing};
 use crate::live::{LiveQueues, LiveTicket, TakeOutcome};
+use crate::pull_view::PullView;
 use crate::sla::Sla;
 use crate::store::{self, Move, QueueEntryRow};
 use platform::batch::{Batcher, one_by_one_on_failure};
@@ -42,6 +44,7 @@ struct Inner {
     wake: Notify,
     agent_states: std::sync::Mutex<Option<(std::time::Instant, Vec<matching::Candidate>)>>,
     claims: ClaimWriter,
+    pull_view: PullView,
 }
 
 /// Writes the claims of concurrent pulls and offers together (see [`claim_writer`]).
@@ -80,10 +83,14 @@ type ClaimResult = anyhow::Result<(TakeOutcome, Option<QueueEntryRow>)>;
 const REBUILD_GRACE: Duration = Duration::from_millis(300);
 
 /// Candidates a pull hands to one Lua call.
-const PULL_BATCH: usize = 32;
+const PULL_BATCH: usize = 8;
 
-/// Waiting tickets per queue a pull looks at.
-const PULL_HEADS: isize = 64;
+/// Waiting tickets per queue a replica's copy for pulls holds.
+const PULL_HEADS: isize = 256;
+
+/// Lua calls one pull makes at most before it answers that nothing is waiting (each call finds
+/// its candidates taken by other pulls only under extreme contention).
+const PULL_ROUNDS: usize = 16;
 
 /// Offers a dispatcher makes at once.
 const OFFERS_IN_FLIGHT: usize = 8;
@@ -142,6 +149,14 @@ fn rebuilding() -> ApiError {
     ApiError::unavailable("the live state is being rebuilt from the database; try again in a moment")
 }
 
+fn not_online() -> ApiError {
+    ApiError::conflict("agent_not_online", "set your presence to online to take tickets")
+}
+
+fn at_capacity() -> ApiError {
+    ApiError::conflict("at_capacity", "you hold as many tickets as your capacity allows")
+}
+
 fn not_yours() -> ApiError {
     ApiError::conflict(
         "offer_not_open",
@@ -166,9 +181,13 @@ impl Router {
                 live,
                 catalog,
                 sla,
-                settings,
                 wake: Notify::new(),
                 agent_states: std::sync::Mutex::new(None),
+                pull_view: PullView::new(
+                    Duration::from_millis(settings.pull_view_ms),
+                    PULL_HEADS.max(settings.heads_per_queue as isize),
+                ),
+                settings,
             }),
         }
     }
@@ -195,6 +214,7 @@ impl Router {
 
     /// Asks the dispatcher for a pass now (a ticket arrived, an agent came online or freed up).
     pub fn wake(&self) {
+        self.inner.pull_view.mark_stale();
         self.inner.wake.notify_one();
     }
 
@@ -633,84 +653,97 @@ impl Router {
     }
 
     /// "Give me my next ticket": the best waiting ticket this agent may take, theirs at once.
+    ///
+    /// Candidates come from the replica's copy of the queues' heads ([`PullView`]); the Lua take
+    /// checks presence and capacity as it takes, so the common case is one Redis call and a
+    /// share of one Postgres statement. The agent's live state is read only when the take says
+    /// they are full or nothing was found, to answer why.
     pub async fn pull(&self, agent: Uuid) -> Result<Option<QueueEntryRow>, ApiError> {
-        let s = &self.inner.settings;
         self.inner.catalog.fresh().await?;
         let row = self
             .inner
             .catalog
             .agent(agent)
             .ok_or_else(|| ApiError::not_found("active agent"))?;
-        let state = self.inner.live.agents(&[agent]).await?.pop().unwrap_or_default();
-        if state.presence.as_deref() != Some("online") {
-            return Err(ApiError::conflict(
-                "agent_not_online",
-                "set your presence to online to take tickets",
-            ));
-        }
-        let me = catalog::candidate(&row, state.load, state.idle_since_ms);
-        if me.capacity.keys().all(|ch| me.free_on(ch) == 0) {
-            return Err(ApiError::conflict(
-                "at_capacity",
-                "you hold as many tickets as your capacity allows",
-            ));
-        }
-        let queues = self.inner.live.queue_names().await?;
-        // Many agents pull at once: look deeper than the dispatcher, so they spread out.
-        let mut heads = self
-            .inner
-            .live
-            .heads(&queues, (s.heads_per_queue as isize).max(PULL_HEADS))
-            .await?;
-        heads.sort_by(|a, b| a.score.total_cmp(&b.score));
-        let now_ms = Utc::now().timestamp_millis();
-        let relax = s.relax_after();
-        let mut full = false;
-        let mut eligible: Vec<LiveTicket> = Vec::new();
-        for t in heads.into_iter().take(200) {
-            let waited = u64::try_from((now_ms - t.enqueued_ms) / 1000).unwrap_or(0);
-            if me.free_on(&t.channel) == 0 {
-                full = true;
-                continue;
-            }
-            if matching::eligible(&me, &requirement(&t), Relaxation::after(waited, &relax)) {
-                eligible.push(t);
-            }
-        }
-        let mut rest: &[LiveTicket] = &eligible;
-        while !rest.is_empty() {
-            let batch = &rest[..rest.len().min(PULL_BATCH)];
-            let (outcome, i) = self.inner.live.take_first(batch, agent).await?;
-            match outcome {
-                TakeOutcome::Done => {
-                    let now = Utc::now();
-                    if let (TakeOutcome::Done, entry) = self.record_claim(&batch[i], agent, false, now, now).await? {
-                        return Ok(entry);
-                    }
-                    // Postgres refused that one (finished meanwhile): go on after it.
-                    rest = &rest[i + 1..];
-                }
-                TakeOutcome::Gone => rest = &rest[batch.len()..],
-                TakeOutcome::Rebuilding => return Err(rebuilding()),
-                TakeOutcome::Full => {
-                    full = true;
+        let me = catalog::candidate(&row, BTreeMap::new(), 0);
+        let relax = self.inner.settings.relax_after();
+        let view = &self.inner.pull_view;
+        // Channels to look at: all the agent works on, then (once the take says they are full
+        // on some) those with free capacity.
+        let mut channels: Vec<String> = me
+            .capacity
+            .iter()
+            .filter(|(_, c)| **c > 0)
+            .map(|(ch, _)| ch.clone())
+            .collect();
+        let mut fresh = false;
+        for _ in 0..PULL_ROUNDS {
+            let now_ms = Utc::now().timestamp_millis();
+            let wanted = |t: &LiveTicket| {
+                let waited = u64::try_from((now_ms - t.enqueued_ms) / 1000).unwrap_or(0);
+                channels.contains(&t.channel)
+                    && matching::eligible(&me, &requirement(t), Relaxation::after(waited, &relax))
+            };
+            let mut reserved = view.reserve(&self.inner.live, PULL_BATCH, fresh, wanted).await?;
+            if reserved.tickets.is_empty() {
+                if fresh {
                     break;
                 }
+                // Nothing for this agent in the copy: look at the queues themselves.
+                fresh = true;
+                continue;
+            }
+            let (outcome, i) = self.inner.live.take_first(&reserved.tickets, agent).await?;
+            match outcome {
+                TakeOutcome::Done => {
+                    let taken = reserved.tickets[i].clone();
+                    reserved.tickets.drain(..=i);
+                    view.put_back(reserved);
+                    let now = Utc::now();
+                    if let (TakeOutcome::Done, entry) = self.record_claim(&taken, agent, false, now, now).await? {
+                        return Ok(entry);
+                    }
+                    // Postgres refused that one (finished meanwhile): go on.
+                }
+                // Every candidate went to someone else.
+                TakeOutcome::Gone => {}
+                TakeOutcome::Rebuilding => {
+                    view.put_back(reserved);
+                    return Err(rebuilding());
+                }
                 TakeOutcome::NotOnline => {
-                    return Err(ApiError::conflict(
-                        "agent_not_online",
-                        "set your presence to online to take tickets",
-                    ));
+                    view.put_back(reserved);
+                    return Err(not_online());
+                }
+                TakeOutcome::Full => {
+                    view.put_back(reserved);
+                    let free = self.free_channels(&me).await?;
+                    if free.is_empty() || free == channels {
+                        return Err(at_capacity());
+                    }
+                    channels = free;
                 }
             }
         }
-        if full && me.capacity.keys().all(|ch| me.free_on(ch) == 0) {
-            return Err(ApiError::conflict(
-                "at_capacity",
-                "you hold as many tickets as your capacity allows",
-            ));
+        // Nothing to take: say why when it is the agent's own state.
+        if self.free_channels(&me).await?.is_empty() {
+            return Err(at_capacity());
         }
         Ok(None)
+    }
+
+    /// The channels on which `me` has free capacity now (their live load read from Redis);
+    /// `agent_not_online` when they are not online.
+    async fn free_channels(&self, me: &matching::Candidate) -> Result<Vec<String>, ApiError> {
+        let state = self.inner.live.agents(&[me.id]).await?.pop().unwrap_or_default();
+        if state.presence.as_deref() != Some("online") {
+            return Err(not_online());
+        }
+        let me = matching::Candidate {
+            load: state.load,
+            ..me.clone()
+        };
+        Ok(me.capacity.keys().filter(|ch| me.free_on(ch) > 0).cloned().collect())
     }
 
     /// A ticket is finished with (resolved, closed, cancelled): out of the queues, its agent freed.

@@ -51,7 +51,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, router: &Router, presence: &Prese
         .app_data(web::Data::new(presence.clone()))
         .app_data(web::Data::new(router.settings().clone()))
         .service(
+            // Routes are matched in order: the ones agents call most come first.
             web::scope("/v1")
+                .route("/agents/{agent_id}/next", web::post().to(work::next))
                 .route("/queues", web::get().to(queues::list_queues))
                 .route("/queues/{name}", web::put().to(queues::put_queue))
                 .route("/queue-entries/{ticket_id}", web::get().to(queues::get_queue_entry))
@@ -62,7 +64,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, router: &Router, presence: &Prese
                 .route("/agents/{agent_id}/heartbeat", web::post().to(agents::heartbeat))
                 .route("/agents/{agent_id}/offers", web::get().to(work::offers))
                 .route("/agents/{agent_id}/tickets", web::get().to(work::held))
-                .route("/agents/{agent_id}/next", web::post().to(work::next))
                 .route("/offers/{ticket_id}/accept", web::post().to(work::accept))
                 .route("/offers/{ticket_id}/decline", web::post().to(work::decline))
                 .route("/tickets/{ticket_id}/transfer", web::post().to(work::transfer))
