@@ -246,10 +246,12 @@ async fn auto_answered_tickets_are_held_until_handed_to_people_and_angry_ones_go
     })
     .await
     .expect("removed");
-    assert_eq!(
-        entry_status(&app, answered.data.ticket_id).await.as_deref(),
-        Some("assigned")
-    );
+    // The live queue changes inside the transaction, just before it commits.
+    testkit::eventually(10, "recorded as assigned", || async {
+        Ok((entry_status(&app, answered.data.ticket_id).await.as_deref() == Some("assigned")).then_some(()))
+    })
+    .await
+    .expect("assigned");
 }
 
 /// PUTs or POSTs JSON; the status and the JSON body (null when none).
