@@ -8,8 +8,9 @@
 //!
 //! The copy is read again when it is older than `max_age` and when this replica queued a
 //! ticket (`mark_stale`); a ticket queued through another replica is seen within `max_age`. A
-//! pull that finds nothing in the copy for its agent reads the heads itself (`fresh`), so it
-//! never answers "nothing waiting" from an old copy or because other pulls hold the candidates.
+//! pull that finds nothing in the copy for its agent looks at the whole of a read begun after
+//! it started (`reserve_since`, one read shared by the pulls waiting for it), so it never
+//! answers "nothing waiting" from an old copy or because other pulls hold the candidates.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -29,6 +30,10 @@ struct Copy {
     tickets: Vec<LiveTicket>,
     /// When the read that produced `tickets` started; `None`: read before the next use.
     read_at: Option<Instant>,
+    /// The whole last read (nothing taken out) and when it started, for pulls that must see
+    /// every ticket waiting since they began.
+    last_read: std::sync::Arc<Vec<LiveTicket>>,
+    last_read_at: Option<Instant>,
 }
 
 /// Candidates handed to one pull.
@@ -82,36 +87,66 @@ impl PullView {
     }
 
     /// Up to `n` tickets `wanted` accepts, best first, taken out of the copy (read again first
-    /// when too old, one read at a time). With `fresh`, this call reads the heads itself and
-    /// picks from that whole read: empty then means nothing waiting that `wanted` accepts, not
-    /// that other pulls of this replica hold the candidates.
+    /// when too old, one read at a time).
     pub async fn reserve(
         &self,
         live: &LiveQueues,
         n: usize,
-        fresh: bool,
         wanted: impl Fn(&LiveTicket) -> bool,
     ) -> redis::RedisResult<Reserved> {
         loop {
-            if !fresh && let Some(reserved) = self.take(n, &wanted) {
+            if let Some(reserved) = self.take(n, &wanted) {
                 return Ok(reserved);
             }
             let _reading = self.reading.lock().await;
             // Someone else may have read while this waited for its turn.
-            if !fresh && self.usable(&self.lock()).is_some() {
-                continue;
-            }
-            let started = Instant::now();
-            let queues = live.queue_names().await?;
-            let mut heads = live.heads(&queues, self.depth).await?;
-            heads.sort_by(|a, b| a.score.total_cmp(&b.score));
-            let mut copy = self.lock();
-            copy.tickets = heads;
-            copy.read_at = Some(started);
-            if fresh {
-                return Ok(Self::take_from(&mut copy, started, n, wanted));
+            if self.usable(&self.lock()).is_none() {
+                self.read(live).await?;
             }
         }
+    }
+
+    /// Up to `n` tickets `wanted` accepts from the whole of a read that started at or after
+    /// `since` (made if there is none; concurrent callers share one): empty means nothing
+    /// waiting that `wanted` accepts, not that other pulls of this replica hold the candidates.
+    /// Those picked are also taken out of the copy.
+    pub async fn reserve_since(
+        &self,
+        live: &LiveQueues,
+        since: Instant,
+        n: usize,
+        wanted: impl Fn(&LiveTicket) -> bool,
+    ) -> redis::RedisResult<Reserved> {
+        loop {
+            {
+                let mut copy = self.lock();
+                if let Some(read_at) = copy.last_read_at.filter(|at| *at >= since) {
+                    let tickets: Vec<LiveTicket> =
+                        copy.last_read.iter().filter(|t| wanted(t)).take(n).cloned().collect();
+                    copy.tickets
+                        .retain(|t| !tickets.iter().any(|x| x.ticket_id == t.ticket_id));
+                    return Ok(Reserved { tickets, read_at });
+                }
+            }
+            let _reading = self.reading.lock().await;
+            if self.lock().last_read_at.is_none_or(|at| at < since) {
+                self.read(live).await?;
+            }
+        }
+    }
+
+    /// Reads the heads into the copy (the caller holds `reading`).
+    async fn read(&self, live: &LiveQueues) -> redis::RedisResult<()> {
+        let started = Instant::now();
+        let queues = live.queue_names().await?;
+        let mut heads = live.heads(&queues, self.depth).await?;
+        heads.sort_by(|a, b| a.score.total_cmp(&b.score));
+        let mut copy = self.lock();
+        copy.last_read = std::sync::Arc::new(heads.clone());
+        copy.last_read_at = Some(started);
+        copy.tickets = heads;
+        copy.read_at = Some(started);
+        Ok(())
     }
 
     /// Candidates a pull did not get to (they may still be waiting) go back in their place,
@@ -122,6 +157,9 @@ impl PullView {
             return;
         }
         for t in reserved.tickets {
+            if copy.tickets.iter().any(|x| x.ticket_id == t.ticket_id) {
+                continue;
+            }
             let at = copy.tickets.partition_point(|x| x.score <= t.score);
             copy.tickets.insert(at, t);
         }
@@ -153,6 +191,7 @@ mod tests {
         *view.lock() = Copy {
             tickets,
             read_at: Some(read_at),
+            ..Copy::default()
         };
         view
     }

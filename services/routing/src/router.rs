@@ -677,6 +677,8 @@ impl Router {
             .filter(|(_, c)| **c > 0)
             .map(|(ch, _)| ch.clone())
             .collect();
+        // A pull that finds nothing in the copy looks at a read begun after `since`.
+        let mut since = std::time::Instant::now();
         let mut fresh = false;
         for _ in 0..PULL_ROUNDS {
             let now_ms = Utc::now().timestamp_millis();
@@ -685,7 +687,11 @@ impl Router {
                 channels.contains(&t.channel)
                     && matching::eligible(&me, &requirement(t), Relaxation::after(waited, &relax))
             };
-            let mut reserved = view.reserve(&self.inner.live, PULL_BATCH, fresh, wanted).await?;
+            let mut reserved = if fresh {
+                view.reserve_since(&self.inner.live, since, PULL_BATCH, wanted).await?
+            } else {
+                view.reserve(&self.inner.live, PULL_BATCH, wanted).await?
+            };
             if reserved.tickets.is_empty() {
                 if fresh {
                     break;
@@ -704,10 +710,12 @@ impl Router {
                     if let (TakeOutcome::Done, entry) = self.record_claim(&taken, agent, false, now, now).await? {
                         return Ok(entry);
                     }
-                    // Postgres refused that one (finished meanwhile): go on.
+                    // Postgres refused that one (finished meanwhile): go on, and look at a
+                    // newer read if it comes to that.
+                    (fresh, since) = (false, std::time::Instant::now());
                 }
                 // Every candidate went to someone else.
-                TakeOutcome::Gone => {}
+                TakeOutcome::Gone => (fresh, since) = (false, std::time::Instant::now()),
                 TakeOutcome::Rebuilding => {
                     view.put_back(reserved);
                     return Err(rebuilding());
