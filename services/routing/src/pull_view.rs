@@ -70,10 +70,6 @@ impl PullView {
     fn take(&self, n: usize, wanted: impl Fn(&LiveTicket) -> bool) -> Option<Reserved> {
         let mut copy = self.lock();
         let read_at = self.usable(&copy)?;
-        Some(Self::take_from(&mut copy, read_at, n, wanted))
-    }
-
-    fn take_from(copy: &mut Copy, read_at: Instant, n: usize, wanted: impl Fn(&LiveTicket) -> bool) -> Reserved {
         let mut tickets = Vec::new();
         let mut i = 0;
         while i < copy.tickets.len() && tickets.len() < n {
@@ -83,7 +79,17 @@ impl PullView {
                 i += 1;
             }
         }
-        Reserved { tickets, read_at }
+        Some(Reserved { tickets, read_at })
+    }
+
+    /// [`Self::reserve_since`] from the last read as it is; `None` when it began before `since`.
+    fn take_since(&self, since: Instant, n: usize, wanted: impl Fn(&LiveTicket) -> bool) -> Option<Reserved> {
+        let mut copy = self.lock();
+        let read_at = copy.last_read_at.filter(|at| *at >= since)?;
+        let tickets: Vec<LiveTicket> = copy.last_read.iter().filter(|t| wanted(t)).take(n).cloned().collect();
+        copy.tickets
+            .retain(|t| !tickets.iter().any(|x| x.ticket_id == t.ticket_id));
+        Some(Reserved { tickets, read_at })
     }
 
     /// Up to `n` tickets `wanted` accepts, best first, taken out of the copy (read again first
@@ -118,15 +124,8 @@ impl PullView {
         wanted: impl Fn(&LiveTicket) -> bool,
     ) -> redis::RedisResult<Reserved> {
         loop {
-            {
-                let mut copy = self.lock();
-                if let Some(read_at) = copy.last_read_at.filter(|at| *at >= since) {
-                    let tickets: Vec<LiveTicket> =
-                        copy.last_read.iter().filter(|t| wanted(t)).take(n).cloned().collect();
-                    copy.tickets
-                        .retain(|t| !tickets.iter().any(|x| x.ticket_id == t.ticket_id));
-                    return Ok(Reserved { tickets, read_at });
-                }
+            if let Some(reserved) = self.take_since(since, n, &wanted) {
+                return Ok(reserved);
             }
             let _reading = self.reading.lock().await;
             if self.lock().last_read_at.is_none_or(|at| at < since) {
@@ -231,6 +230,35 @@ mod tests {
         view.lock().read_at = Some(Instant::now() + Duration::from_millis(1));
         view.put_back(held);
         assert!(view.lock().tickets.is_empty());
+    }
+
+    #[test]
+    fn a_pull_finding_nothing_picks_from_the_whole_last_read() {
+        let all: Vec<LiveTicket> = (0..3).map(|i| ticket(f64::from(i), "chat")).collect();
+        let read_at = Instant::now();
+        let view = view_with(all.clone(), read_at);
+        {
+            let mut copy = view.lock();
+            copy.last_read = std::sync::Arc::new(all.clone());
+            copy.last_read_at = Some(read_at);
+        }
+        let held = reserve_now(&view, 10, |_| true);
+        assert_eq!(held.tickets.len(), 3);
+        assert!(
+            reserve_now(&view, 10, |_| true).tickets.is_empty(),
+            "the copy is empty for others"
+        );
+        let whole = view.take_since(read_at, 2, |_| true).expect("a read since then");
+        assert_eq!(
+            whole.tickets.iter().map(|t| t.score).collect::<Vec<_>>(),
+            vec![0.0, 1.0],
+            "what other pulls hold is still offered to a pull that found nothing"
+        );
+        assert!(
+            view.take_since(read_at + Duration::from_millis(1), 2, |_| true)
+                .is_none(),
+            "a read begun before the pull does not count"
+        );
     }
 
     #[test]
