@@ -458,21 +458,27 @@ pub struct TimerView {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-pub async fn timers(pool: &PgPool, ticket: Uuid) -> Result<Vec<TimerView>, sqlx::Error> {
-    sqlx::query_as(
+/// A ticket's clocks and their log, read from one snapshot so that the two agree (a clock
+/// marked breached in between would otherwise show a "breached" log entry beside a running
+/// clock).
+pub async fn clocks_and_log(pool: &PgPool, ticket: Uuid) -> Result<(Vec<TimerView>, Vec<SlaLogRow>), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let timers = sqlx::query_as(
         "SELECT metric, policy, target_secs, status, started_at, due_at, warned_at, breached_at, finished_at \
          FROM sla_timer WHERE ticket_id = $1 ORDER BY metric",
     )
     .bind(ticket)
-    .fetch_all(pool)
-    .await
-}
-
-pub async fn log(pool: &PgPool, ticket: Uuid) -> Result<Vec<SlaLogRow>, sqlx::Error> {
-    sqlx::query_as("SELECT metric, kind, detail, at FROM sla_log WHERE ticket_id = $1 ORDER BY id")
+    .fetch_all(&mut *tx)
+    .await?;
+    let log = sqlx::query_as("SELECT metric, kind, detail, at FROM sla_log WHERE ticket_id = $1 ORDER BY id")
         .bind(ticket)
-        .fetch_all(pool)
-        .await
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok((timers, log))
 }
 
 /// First responses since midnight UTC: (within target, missed).

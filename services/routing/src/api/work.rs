@@ -232,8 +232,7 @@ pub async fn ticket_sla(
 ) -> Result<web::Json<SlaResponse>, ApiError> {
     caller.require_any(&STAFF)?;
     let ticket = path.into_inner();
-    let timers = sla::timers(router.pool(), ticket).await?;
-    let log = sla::log(router.pool(), ticket).await?;
+    let (timers, log) = sla::clocks_and_log(router.pool(), ticket).await?;
     if timers.is_empty() && log.is_empty() {
         return Err(ApiError::not_found("service-level clocks for this ticket"));
     }
