@@ -17,7 +17,7 @@ use contracts::routing::{TicketAssignedV1, TicketEscalatedV1, TicketOfferedV1, T
 use contracts::vocabulary::{Channel, Priority};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
-use platform::bus::outbox::Outbox;
+use platform::bus::outbox::{Outbox, Prepared};
 use platform::{ApiError, Task, Tx};
 use sqlx::PgPool;
 use tokio::sync::Notify;
@@ -261,35 +261,40 @@ impl Router {
             escalations: 0,
         };
         entry.score = queue::score(now, created.priority, standing(&entry, false), s);
-        let Some(entry) = store::insert_entry(tx, &entry).await? else {
+        let event = (!held).then(|| self.queued_event(&entry)).transpose()?;
+        let Some(entry) = store::insert_entry(tx, &entry, event.as_ref()).await? else {
             return Ok(());
         };
         if held {
             tracing::info!(ticket_id = %entry.ticket_id, "ticket held: answered from the knowledge base");
             return Ok(());
         }
-        self.queued(tx, &entry, now).await
+        self.waits(tx, &entry, now).await
     }
 
-    /// An entry that now waits: clocks, event, live queue.
+    fn queued_event(&self, entry: &QueueEntryRow) -> Result<Prepared, sqlx::Error> {
+        self.inner.outbox.prepare(TicketQueuedV1 {
+            ticket_id: entry.ticket_id,
+            customer_id: entry.customer_id,
+            queue: entry.queue.clone(),
+            channel: channel(&entry.channel),
+            priority: priority(&entry.priority),
+            queued_at: entry.enqueued_at,
+        })
+    }
+
+    /// An entry that now waits: event, clocks, live queue.
     async fn queued(&self, tx: &mut Tx, entry: &QueueEntryRow, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let event = self.queued_event(entry)?;
+        self.inner.outbox.stage_prepared(tx, &event).await?;
+        self.waits(tx, entry, now).await
+    }
+
+    /// An entry whose event is staged starts waiting: clocks, live queue.
+    async fn waits(&self, tx: &mut Tx, entry: &QueueEntryRow, now: DateTime<Utc>) -> anyhow::Result<()> {
         self.inner
             .sla
             .apply(tx, entry, &self.inner.catalog.policies(), now)
-            .await?;
-        self.inner
-            .outbox
-            .stage(
-                tx,
-                TicketQueuedV1 {
-                    ticket_id: entry.ticket_id,
-                    customer_id: entry.customer_id,
-                    queue: entry.queue.clone(),
-                    channel: channel(&entry.channel),
-                    priority: priority(&entry.priority),
-                    queued_at: entry.enqueued_at,
-                },
-            )
             .await?;
         // Idempotent (ZADD NX): a redelivery adds nothing; a rebuild corrects any leftover.
         self.inner.live.enqueue(&live_ticket(entry)).await?;

@@ -213,12 +213,18 @@ impl Sla {
             .iter()
             .map(|r| r.hours.as_ref().and_then(|h| serde_json::to_value(h).ok()))
             .collect();
-        let started: Vec<Started> = sqlx::query_as(
-            "WITH t AS (INSERT INTO sla_timer (ticket_id, metric, policy, target_secs, status, started_at, used_secs, \
+        // The clocks, their log entries and their warning and breach jobs in one statement. The
+        // jobs carry the generation the clock got (a restarted clock's old jobs do nothing); their
+        // payload and dedupe key are those `schedule` writes (a `TimerJob`, "ticket:metric:gen").
+        let warn_ids: Vec<Uuid> = runs.iter().map(|_| Uuid::now_v7()).collect();
+        let breach_ids: Vec<Uuid> = runs.iter().map(|_| Uuid::now_v7()).collect();
+        sqlx::query(
+            "WITH x AS (SELECT * FROM unnest($3::text[], $4::text[], $5::bigint[], $6::float8[], $7::timestamptz[], \
+                                           $8::timestamptz[], $9::jsonb[], $10::bool[], $13::uuid[], $14::uuid[]) \
+                        AS x(m, p, s, u, w, d, h, e, warn_id, breach_id)), \
+             t AS (INSERT INTO sla_timer (ticket_id, metric, policy, target_secs, status, started_at, used_secs, \
                                     run_started_at, warn_at, due_at, business_hours, escalate) \
-                 SELECT $1, m, p, s, 'running', $2, u, $2, w, d, h, e \
-                 FROM unnest($3::text[], $4::text[], $5::bigint[], $6::float8[], $7::timestamptz[], $8::timestamptz[], \
-                             $9::jsonb[], $10::bool[]) AS x(m, p, s, u, w, d, h, e) \
+                 SELECT $1, m, p, s, 'running', $2, u, $2, w, d, h, e FROM x \
                  ON CONFLICT (ticket_id, metric) DO UPDATE SET policy = EXCLUDED.policy, \
                     target_secs = EXCLUDED.target_secs, status = 'running', started_at = EXCLUDED.started_at, \
                     used_secs = EXCLUDED.used_secs, run_started_at = EXCLUDED.run_started_at, \
@@ -230,7 +236,14 @@ impl Sla {
              l AS (INSERT INTO sla_log (ticket_id, metric, kind, detail, at) \
                    SELECT $1, metric, $12, jsonb_build_object('policy', policy, 'target_secs', target_secs, \
                           'due_at', due_at), $2 FROM t) \
-             SELECT metric, warn_at, due_at, generation FROM t",
+             INSERT INTO scheduled_job (id, kind, dedupe_key, payload, due_at, max_attempts, traceparent) \
+             SELECT k.id, k.kind, $1::text || ':' || t.metric || ':' || t.generation, \
+                    jsonb_build_object('ticket_id', $1, 'metric', t.metric, 'generation', t.generation), \
+                    k.at, $17, $18 \
+             FROM t JOIN x ON x.m = t.metric \
+             CROSS JOIN LATERAL (VALUES (x.warn_id, $15, t.warn_at), (x.breach_id, $16, t.due_at)) AS k(id, kind, at) \
+             WHERE k.at IS NOT NULL \
+             ON CONFLICT (kind, dedupe_key) DO NOTHING",
         )
         .bind(ticket)
         .bind(now)
@@ -244,9 +257,15 @@ impl Sla {
         .bind(runs.iter().map(|r| r.escalate).collect::<Vec<_>>())
         .bind(replace)
         .bind(kind)
-        .fetch_all(&mut **tx)
+        .bind(&warn_ids)
+        .bind(&breach_ids)
+        .bind(WARN_JOB)
+        .bind(BREACH_JOB)
+        .bind(self.jobs.max_attempts())
+        .bind(platform::telemetry::current_traceparent())
+        .execute(&mut **tx)
         .await?;
-        self.schedule(tx, ticket, &started).await
+        Ok(())
     }
 
     async fn schedule(&self, tx: &mut Tx, ticket: Uuid, timers: &[Started]) -> Result<(), sqlx::Error> {

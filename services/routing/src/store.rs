@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use platform::Tx;
+use platform::bus::outbox::Prepared;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
@@ -37,9 +38,14 @@ pub struct QueueEntryRow {
 pub const COLUMNS: &str = "ticket_id, customer_id, queue, channel, priority, category, status, score, enqueued_at, \
                            high_emotion, tier, skill, language, segments, agent_id, offer_expires_at, escalations";
 
-/// Records a ticket's entry; `None` when it was recorded already.
+/// Records a ticket's entry with its log entry and, when given, its event (all only when the
+/// entry is new); `None` when it was recorded already.
 #[tracing::instrument(skip_all, fields(ticket_id = %e.ticket_id))]
-pub async fn insert_entry(tx: &mut Tx, e: &QueueEntryRow) -> Result<Option<QueueEntryRow>, sqlx::Error> {
+pub async fn insert_entry(
+    tx: &mut Tx,
+    e: &QueueEntryRow,
+    event: Option<&Prepared>,
+) -> Result<Option<QueueEntryRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "WITH e AS (INSERT INTO queue_entry (ticket_id, customer_id, queue, channel, priority, category, status, \
                                   score, enqueued_at, high_emotion, tier, skill, language, segments) \
@@ -47,7 +53,9 @@ pub async fn insert_entry(tx: &mut Tx, e: &QueueEntryRow) -> Result<Option<Queue
              ON CONFLICT (ticket_id) DO NOTHING RETURNING {COLUMNS}), \
          l AS (INSERT INTO routing_log (ticket_id, kind, queue, detail) \
                SELECT ticket_id, CASE WHEN status = 'held' THEN 'held' ELSE 'queued' END, queue, \
-                      jsonb_build_object('tier', tier, 'skill', skill, 'language', language) FROM e) \
+                      jsonb_build_object('tier', tier, 'skill', skill, 'language', language) FROM e), \
+         o AS (INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) \
+               SELECT $15, $16, $17, $18 FROM e WHERE $15::uuid IS NOT NULL) \
          SELECT {COLUMNS} FROM e"
     ))
     .bind(e.ticket_id)
@@ -64,6 +72,10 @@ pub async fn insert_entry(tx: &mut Tx, e: &QueueEntryRow) -> Result<Option<Queue
     .bind(&e.skill)
     .bind(&e.language)
     .bind(&e.segments)
+    .bind(event.map(|p| p.event_id))
+    .bind(event.map(|p| &p.event_type))
+    .bind(event.map(|p| &p.envelope))
+    .bind(event.and_then(|p| p.traceparent.as_ref()))
     .fetch_optional(&mut **tx)
     .await
 }

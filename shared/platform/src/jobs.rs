@@ -73,6 +73,12 @@ impl Jobs {
         }
     }
 
+    /// Attempts a job gets unless it says otherwise (`jobs.max_attempts`), for callers writing
+    /// `scheduled_job` rows in their own statements.
+    pub fn max_attempts(&self) -> i32 {
+        self.settings.max_attempts
+    }
+
     /// Registers the handler for `kind` (before the runner starts).
     pub fn with_handler(mut self, kind: &str, handler: impl JobHandler) -> Self {
         let mut map: HashMap<String, Arc<dyn JobHandler>> = (*self.handlers).clone();
