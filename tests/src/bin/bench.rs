@@ -258,6 +258,31 @@ fn rss_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// The machine's CPU time so far from `/proc/stat`, in clock ticks: (busy, busy + idle). Steal
+/// time (the host running others) counts as neither.
+fn cpu_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let v: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let at = |i: usize| v.get(i).copied().unwrap_or(0);
+    // user nice system idle iowait irq softirq steal
+    let busy = at(0) + at(1) + at(2) + at(5) + at(6);
+    (busy, busy + at(3) + at(4))
+}
+
+/// Share of the machine's CPU busy since `since` (a [`cpu_ticks`] reading), in percent.
+fn busy_since(since: (u64, u64)) -> f64 {
+    let now = cpu_ticks();
+    let total = now.1.saturating_sub(since.1).max(1);
+    100.0 * now.0.saturating_sub(since.0) as f64 / total as f64
+}
+
 fn pct(sorted_ms: &[f64], p: f64) -> f64 {
     if sorted_ms.is_empty() {
         return f64::NAN;
@@ -1059,9 +1084,11 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
         }));
     }
     let run = Instant::now();
+    let cpu = cpu_ticks();
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     stop.store(true, Ordering::Relaxed);
     let elapsed = run.elapsed().as_secs_f64();
+    let pull_busy = busy_since(cpu);
     let mut lat = Vec::new();
     let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
     for t in tasks {
@@ -1081,7 +1108,9 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
     let offer_rate: u64 = 500;
     let _offerers = routing_agents(&client, &replicas[0], 100, &["technical"]).await?;
     tokio::time::sleep(Duration::from_millis(2500)).await;
+    let cpu = cpu_ticks();
     let (to_offer, to_event, steady) = created_to_offer(stack, offer_rate, args.seconds).await?;
+    let offer_busy = busy_since(cpu);
     stack.service("intake").restart().await?;
     stack.service("notifications").restart().await?;
 
@@ -1100,6 +1129,7 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
         "| raw PostgreSQL single-insert transactions (pgbench) tx/s | {raw_tps:.0} |"
     )?;
     writeln!(report, "| ratio (target ≥ 50%) | {:.0}% |", 100.0 * rate / raw_tps)?;
+    writeln!(report, "| machine CPU busy while agents pull | {pull_busy:.0}% |")?;
     writeln!(
         report,
         "| \"next ticket\" request latency p50 / p99 ms | {:.1} / {:.1} |",
@@ -1130,6 +1160,7 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
         pct(&to_event, 0.5),
         pct(&to_event, 0.99)
     )?;
+    writeln!(report, "| machine CPU busy during the offer run | {offer_busy:.0}% |")?;
     Ok(())
 }
 
