@@ -85,8 +85,6 @@ async fn main() -> anyhow::Result<()> {
         &[
             ("routing", "SERVICE__PRESENCE_TTL_SECS", "3600"),
             ("routing", "SERVICE__OFFER_TIMEOUT_SECS", "3600"),
-            // Handlers wait on round trips more than on the CPU: more of them per replica.
-            ("routing", "BUS__CONSUMERS_PER_QUEUE", "16"),
             ("routing", "DATABASE__MAX_CONNECTIONS", "40"),
             // The webhook sink is local: no need to spare it.
             ("notifications", "SERVICE__WEBHOOK__RATE_PER_SEC", "1000000"),
