@@ -12,9 +12,22 @@ for db in $dbs; do
 done
 q=0
 if command -v rabbitmqctl >/dev/null 2>&1 && rabbitmqctl -q list_queues name >/dev/null 2>&1; then
-  for queue in $(rabbitmqctl -q list_queues name 2>/dev/null | grep '^t\.' || true); do
-    rabbitmqctl -q delete_queue "$queue" >/dev/null 2>&1 && q=$((q + 1))
+  queues=$(rabbitmqctl -q list_queues name 2>/dev/null | grep '^t\.' || true)
+  # Over one AMQP connection when a built drop-test-queues is at hand (a second for hundreds
+  # of queues); one rabbitmqctl call per queue (about 0.6 s each) otherwise.
+  dropper=""
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  for bin in "$root/target/debug/drop-test-queues" "$root/target/release/drop-test-queues"; do
+    [ -x "$bin" ] && dropper="$bin" && break
   done
+  if [ -n "$queues" ] && [ -n "$dropper" ]; then
+    q=$(printf '%s\n' "$queues" | "$dropper" 2>/dev/null || echo 0)
+  fi
+  if [ -n "$queues" ] && [ "$q" = 0 ]; then
+    for queue in $queues; do
+      rabbitmqctl -q delete_queue "$queue" >/dev/null 2>&1 && q=$((q + 1))
+    done
+  fi
 fi
 k=0
 REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
