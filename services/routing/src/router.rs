@@ -17,7 +17,7 @@ use contracts::routing::{TicketAssignedV1, TicketEscalatedV1, TicketOfferedV1, T
 use contracts::vocabulary::{Channel, Priority};
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
-use platform::bus::outbox::{Outbox, Prepared};
+use platform::bus::outbox::Outbox;
 use platform::{ApiError, Task, Tx};
 use sqlx::PgPool;
 use tokio::sync::Notify;
@@ -111,6 +111,18 @@ fn channel(s: &str) -> Channel {
 
 fn priority(s: &str) -> Priority {
     Priority::parse(s).unwrap_or(Priority::Normal)
+}
+
+/// `routing.ticket.queued` for an entry that now waits.
+fn queued_event(entry: &QueueEntryRow) -> TicketQueuedV1 {
+    TicketQueuedV1 {
+        ticket_id: entry.ticket_id,
+        customer_id: entry.customer_id,
+        queue: entry.queue.clone(),
+        channel: channel(&entry.channel),
+        priority: priority(&entry.priority),
+        queued_at: entry.enqueued_at,
+    }
 }
 
 /// The live form of a waiting entry.
@@ -261,7 +273,9 @@ impl Router {
             escalations: 0,
         };
         entry.score = queue::score(now, created.priority, standing(&entry, false), s);
-        let event = (!held).then(|| self.queued_event(&entry)).transpose()?;
+        let event = (!held)
+            .then(|| self.inner.outbox.prepare(queued_event(&entry)))
+            .transpose()?;
         let Some(entry) = store::insert_entry(tx, &entry, event.as_ref()).await? else {
             return Ok(());
         };
@@ -272,21 +286,9 @@ impl Router {
         self.waits(tx, &entry, now).await
     }
 
-    fn queued_event(&self, entry: &QueueEntryRow) -> Result<Prepared, sqlx::Error> {
-        self.inner.outbox.prepare(TicketQueuedV1 {
-            ticket_id: entry.ticket_id,
-            customer_id: entry.customer_id,
-            queue: entry.queue.clone(),
-            channel: channel(&entry.channel),
-            priority: priority(&entry.priority),
-            queued_at: entry.enqueued_at,
-        })
-    }
-
     /// An entry that now waits: event, clocks, live queue.
     async fn queued(&self, tx: &mut Tx, entry: &QueueEntryRow, now: DateTime<Utc>) -> anyhow::Result<()> {
-        let event = self.queued_event(entry)?;
-        self.inner.outbox.stage_prepared(tx, &event).await?;
+        self.inner.outbox.stage(tx, queued_event(entry)).await?;
         self.waits(tx, entry, now).await
     }
 

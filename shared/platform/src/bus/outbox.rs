@@ -107,12 +107,6 @@ impl Outbox {
     /// context. Nothing is sent unless the transaction commits.
     pub async fn stage<T: Event>(&self, tx: &mut Tx, data: T) -> Result<Uuid, sqlx::Error> {
         let p = self.prepare(data)?;
-        self.stage_prepared(tx, &p).await?;
-        Ok(p.event_id)
-    }
-
-    /// Writes an event made by [`Self::prepare`] in the caller's transaction.
-    pub async fn stage_prepared(&self, tx: &mut Tx, p: &Prepared) -> Result<(), sqlx::Error> {
         sqlx::query("INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) VALUES ($1, $2, $3, $4)")
             .bind(p.event_id)
             .bind(&p.event_type)
@@ -120,7 +114,7 @@ impl Outbox {
             .bind(&p.traceparent)
             .execute(&mut **tx)
             .await?;
-        Ok(())
+        Ok(p.event_id)
     }
 
     /// Commits `tx` and wakes the relay, so staged events go out at once.
