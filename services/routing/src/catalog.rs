@@ -31,12 +31,15 @@ pub struct QueueDef {
     pub precedence: i32,
     /// Offered to agents (push); false: agents take its tickets with "next" (pull).
     pub push: bool,
+    /// With `push`: its tickets are given straight to the chosen agent (assigned, no offer to
+    /// accept or decline).
+    pub auto_accept: bool,
     pub active: bool,
     pub updated_at: DateTime<Utc>,
 }
 
 const QUEUE_COLUMNS: &str =
-    "name, description, categories, channels, tier, skill, precedence, push, active, updated_at";
+    "name, description, categories, channels, tier, skill, precedence, push, auto_accept, active, updated_at";
 
 pub async fn list_queues(pool: &PgPool) -> Result<Vec<QueueDef>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {QUEUE_COLUMNS} FROM queue_def ORDER BY name"))
@@ -48,11 +51,12 @@ pub async fn list_queues(pool: &PgPool) -> Result<Vec<QueueDef>, sqlx::Error> {
 pub async fn upsert_queue(pool: &PgPool, q: &QueueDef) -> Result<(QueueDef, bool), sqlx::Error> {
     let (row, created): (QueueDef, bool) = {
         let row: QueueDef = sqlx::query_as(&format!(
-            "INSERT INTO queue_def (name, description, categories, channels, tier, skill, precedence, push, active) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+            "INSERT INTO queue_def (name, description, categories, channels, tier, skill, precedence, push, auto_accept, active) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, categories = EXCLUDED.categories, \
                 channels = EXCLUDED.channels, tier = EXCLUDED.tier, skill = EXCLUDED.skill, \
-                precedence = EXCLUDED.precedence, push = EXCLUDED.push, active = EXCLUDED.active, updated_at = now() \
+                precedence = EXCLUDED.precedence, push = EXCLUDED.push, auto_accept = EXCLUDED.auto_accept, \
+                active = EXCLUDED.active, updated_at = now() \
              RETURNING {QUEUE_COLUMNS}"
         ))
         .bind(&q.name)
@@ -63,6 +67,7 @@ pub async fn upsert_queue(pool: &PgPool, q: &QueueDef) -> Result<(QueueDef, bool
         .bind(&q.skill)
         .bind(q.precedence)
         .bind(q.push)
+        .bind(q.auto_accept)
         .bind(q.active)
         .fetch_one(pool)
         .await?;
@@ -239,6 +244,16 @@ impl Catalog {
             .queues
             .iter()
             .filter(|q| q.active && q.push)
+            .map(|q| q.name.clone())
+            .collect()
+    }
+
+    /// Names of the active push queues whose tickets are assigned without an offer.
+    pub fn auto_accept_queues(&self) -> Vec<String> {
+        self.current()
+            .queues
+            .iter()
+            .filter(|q| q.active && q.push && q.auto_accept)
             .map(|q| q.name.clone())
             .collect()
     }

@@ -105,6 +105,27 @@ pub struct Router {
     inner: Arc<Inner>,
 }
 
+/// How a waiting ticket is claimed for an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claiming {
+    /// Offered by the dispatcher; the agent accepts or declines.
+    Offer,
+    /// Taken by the agent ("next").
+    Pull,
+    /// Given by the dispatcher straight to the agent (an `auto_accept` queue).
+    Auto,
+}
+
+impl Claiming {
+    fn as_str(self) -> &'static str {
+        match self {
+            Claiming::Offer => "offer",
+            Claiming::Pull => "pull",
+            Claiming::Auto => "auto",
+        }
+    }
+}
+
 fn channel(s: &str) -> Channel {
     Channel::parse(s).unwrap_or(Channel::Api)
 }
@@ -382,8 +403,16 @@ impl Router {
             }
             plan.push((t, agent));
         }
+        let auto = self.inner.catalog.auto_accept_queues();
         let results: Vec<(Uuid, String, ClaimResult)> = futures_util::stream::iter(plan)
-            .map(|(t, agent)| async move { (agent, t.channel.clone(), self.claim(&t, agent, true).await) })
+            .map(|(t, agent)| {
+                let how = if auto.contains(&t.queue) {
+                    Claiming::Auto
+                } else {
+                    Claiming::Offer
+                };
+                async move { (agent, t.channel.clone(), self.claim(&t, agent, how).await) }
+            })
             .buffer_unordered(OFFERS_IN_FLIGHT)
             .collect()
             .await;
@@ -447,17 +476,18 @@ impl Router {
         }
     }
 
-    /// Offers (`offer`) or gives a waiting ticket to an agent: the Lua step first (one winner
-    /// per ticket, capacity checked), then one Postgres statement writing the entry, its log,
-    /// the assignment and the event; a Postgres refusal or failure undoes the Lua step.
+    /// Offers or gives a waiting ticket to an agent: the Lua step first (one winner per ticket,
+    /// capacity checked), then one Postgres statement writing the entry, its log, the assignment
+    /// and the event; a Postgres refusal or failure undoes the Lua step.
     async fn claim(
         &self,
         t: &LiveTicket,
         agent: Uuid,
-        offer: bool,
+        how: Claiming,
     ) -> anyhow::Result<(TakeOutcome, Option<QueueEntryRow>)> {
         let now = Utc::now();
         let expires = now + self.offer_timeout();
+        let offer = how == Claiming::Offer;
         let outcome = self
             .inner
             .live
@@ -466,7 +496,7 @@ impl Router {
         if outcome != TakeOutcome::Done {
             return Ok((outcome, None));
         }
-        self.record_claim(t, agent, offer, now, expires).await
+        self.record_claim(t, agent, how, now, expires).await
     }
 
     /// Writes a claim Redis granted (see [`Self::claim`]).
@@ -474,10 +504,11 @@ impl Router {
         &self,
         t: &LiveTicket,
         agent: Uuid,
-        offer: bool,
+        how: Claiming,
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> anyhow::Result<(TakeOutcome, Option<QueueEntryRow>)> {
+        let offer = how == Claiming::Offer;
         let written = async {
             let customer_id = match t.customer_id {
                 Some(c) => c,
@@ -504,11 +535,11 @@ impl Router {
                     queue: t.queue.clone(),
                     channel: channel(&t.channel),
                     tier: t.tier.clone(),
-                    how: "pull".to_owned(),
+                    how: how.as_str().to_owned(),
                     assigned_at: now,
                 })?
             };
-            let how = if offer { "offer" } else { "pull" };
+            let how = how.as_str();
             let waited = (now.timestamp_millis() - t.enqueued_ms) / 1000;
             let detail = serde_json::json!({"how": how, "waited_secs": waited});
             self.inner
@@ -526,7 +557,7 @@ impl Router {
         .await;
         match written {
             Ok(Some(entry)) => {
-                tracing::info!(ticket_id = %t.ticket_id, agent_id = %agent, offer, "ticket {}", if offer { "offered" } else { "taken" });
+                tracing::info!(ticket_id = %t.ticket_id, agent_id = %agent, how = how.as_str(), "ticket {}", if offer { "offered" } else { "assigned" });
                 Ok((TakeOutcome::Done, Some(entry)))
             }
             Ok(None) => {
@@ -714,7 +745,9 @@ impl Router {
                     reserved.tickets.drain(..=i);
                     view.put_back(reserved);
                     let now = Utc::now();
-                    if let (TakeOutcome::Done, entry) = self.record_claim(&taken, agent, false, now, now).await? {
+                    if let (TakeOutcome::Done, entry) =
+                        self.record_claim(&taken, agent, Claiming::Pull, now, now).await?
+                    {
                         return Ok(entry);
                     }
                     // Postgres refused that one (finished meanwhile): go on, and look at a

@@ -32,8 +32,8 @@ pub struct TicketOfferedV1 {
     pub offered_at: DateTime<Utc>,
 }
 
-/// `routing.ticket.assigned` v1: an agent took a ticket (accepted an offer, pulled it, or a
-/// supervisor gave it to them).
+/// `routing.ticket.assigned` v1: an agent took a ticket (accepted an offer, pulled it, was given
+/// it by an auto-accept queue, or a supervisor gave it to them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketAssignedV1 {
     pub ticket_id: Uuid,
@@ -43,7 +43,7 @@ pub struct TicketAssignedV1 {
     pub channel: Channel,
     /// The tier the ticket needed (`junior`, `mid`, `senior`).
     pub tier: String,
-    /// `offer`, `pull` or `manual`.
+    /// `offer`, `pull`, `auto` (an auto-accept queue), `transfer` or `manual`.
     pub how: String,
     pub assigned_at: DateTime<Utc>,
 }

@@ -88,6 +88,10 @@ pub struct QueueRequest {
     /// Offer its tickets to agents (default true); false: agents pull them with "next".
     #[serde(default)]
     pub push: Option<bool>,
+    /// With `push`: give its tickets straight to the chosen agent, without an offer to accept
+    /// (default false).
+    #[serde(default)]
+    pub auto_accept: Option<bool>,
     #[serde(default)]
     pub active: Option<bool>,
 }
@@ -134,6 +138,13 @@ pub async fn put_queue(
         "precedence",
         "must be -1000 to 1000",
     );
+    let push = b.push.unwrap_or(true);
+    let auto_accept = b.auto_accept.unwrap_or(false);
+    v.check(
+        push || !auto_accept,
+        "auto_accept",
+        "only a push queue assigns without an offer",
+    );
     v.finish()?;
     let def = QueueDef {
         name,
@@ -143,7 +154,8 @@ pub async fn put_queue(
         tier,
         skill: b.skill,
         precedence: b.precedence,
-        push: b.push.unwrap_or(true),
+        push,
+        auto_accept,
         active: b.active.unwrap_or(true),
         updated_at: Utc::now(),
     };

@@ -98,6 +98,143 @@ async fn a_ticket_is_offered_to_the_best_matching_agent_who_accepts_it() {
 }
 
 #[tokio::test]
+async fn an_auto_accept_queue_assigns_its_tickets_without_an_offer() {
+    let app = app().await;
+    let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
+    // Auto-accept needs a push queue: refused, nothing written.
+    let (status, problem) = put_json(
+        &app,
+        "/v1/queues/refund-email",
+        &supervisor,
+        json!({"categories": ["refund"], "channels": ["email"], "skill": "refund", "push": false, "auto_accept": true}),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "auto_accept", "{problem}");
+    let queues: Value = app.get_json("/v1/queues", &supervisor).await;
+    assert!(
+        !queues["items"]
+            .as_array()
+            .expect("queues")
+            .iter()
+            .any(|q| q["name"] == "refund-email"),
+        "{queues}"
+    );
+    let (status, q) = put_json(
+        &app,
+        "/v1/queues/refund-email",
+        &supervisor,
+        json!({"categories": ["refund"], "channels": ["email"], "skill": "refund", "precedence": 50,
+               "auto_accept": true}),
+    )
+    .await;
+    assert_eq!(status, 201, "{q}");
+    assert_eq!(
+        (q["push"].as_bool(), q["auto_accept"].as_bool()),
+        (Some(true), Some(true))
+    );
+
+    let first = online_agent(&app, "junior", &["refund"], &[], json!({"email": 1})).await;
+    let second = online_agent(&app, "junior", &["refund"], &[], json!({"email": 1})).await;
+    let no_skill = online_agent(&app, "junior", &[], &[], json!({"email": 5})).await;
+    let mut tickets = Vec::new();
+    for _ in 0..3 {
+        let mut env = created(Priority::Normal, Some("refund"));
+        env.data.channel = Channel::Email;
+        publish(&app, &env).await;
+        tickets.push(env.data.ticket_id);
+    }
+    // Two agents with one free email slot each: two tickets assigned, one each; the third waits.
+    let statuses = testkit::eventually(10, "two assigned", || async {
+        let mut statuses = Vec::new();
+        for t in &tickets {
+            statuses.push(entry_json(&app, *t).await);
+        }
+        let assigned = statuses.iter().filter(|e| e["status"] == "assigned").count();
+        Ok((assigned == 2).then_some(statuses))
+    })
+    .await
+    .expect("assigned");
+    let mut holders: Vec<String> = statuses
+        .iter()
+        .filter(|e| e["status"] == "assigned")
+        .map(|e| e["agent_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    holders.sort();
+    let mut expected = vec![first.to_string(), second.to_string()];
+    expected.sort();
+    assert_eq!(holders, expected, "one each, never the agent without the skill");
+    let waiting: Vec<&Value> = statuses.iter().filter(|e| e["status"] == "waiting").collect();
+    assert_eq!(waiting.len(), 1);
+    for agent in [first, second, no_skill] {
+        assert!(
+            offers_of(&app, agent).await.is_empty(),
+            "no offers from an auto-accept queue"
+        );
+    }
+    for e in statuses.iter().filter(|e| e["status"] == "assigned") {
+        let kinds: Vec<&str> = e["log"]
+            .as_array()
+            .expect("log")
+            .iter()
+            .filter_map(|l| l["kind"].as_str())
+            .collect();
+        assert_eq!(kinds, ["queued", "assigned"], "{e}");
+        assert_eq!(e["log"][1]["detail"]["how"], "auto");
+        assert_eq!(e["queue"], "refund-email");
+    }
+    let assigned_ticket: Uuid = statuses
+        .iter()
+        .find(|e| e["status"] == "assigned")
+        .and_then(|e| e["ticket_id"].as_str()?.parse().ok())
+        .expect("an assigned ticket");
+    testkit::eventually(10, "assigned announced", || async {
+        let events = events_about(&app, "routing.ticket.assigned", assigned_ticket).await;
+        Ok((events.len() == 1).then_some(events))
+    })
+    .await
+    .map(|a| assert_eq!(a[0]["data"]["how"], "auto"))
+    .expect("event");
+    assert!(
+        events_about(&app, "routing.ticket.offered", assigned_ticket)
+            .await
+            .is_empty()
+    );
+
+    // The holder is freed by the ticket's resolution: the waiting one is assigned to them.
+    let holder: Uuid = statuses
+        .iter()
+        .find(|e| e["ticket_id"] == assigned_ticket.to_string())
+        .and_then(|e| e["agent_id"].as_str()?.parse().ok())
+        .expect("holder");
+    let last: Uuid = waiting[0]["ticket_id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("id");
+    let resolved = EventEnvelope::new(
+        "intake",
+        TicketStatusChangedV1 {
+            ticket_id: assigned_ticket,
+            customer_id: Uuid::new_v4(),
+            from: "in_progress".into(),
+            to: "resolved".into(),
+            action: "resolve".into(),
+            actor_id: holder,
+            assignee_id: Some(holder),
+            changed_at: Utc::now(),
+        },
+    );
+    publish(&app, &resolved).await;
+    testkit::eventually(10, "the waiting ticket assigned to the freed agent", || async {
+        let e = entry_json(&app, last).await;
+        Ok((e["status"] == "assigned").then_some(e))
+    })
+    .await
+    .map(|e| assert_eq!(e["agent_id"], holder.to_string()))
+    .expect("assigned");
+}
+
+#[tokio::test]
 async fn an_offer_not_accepted_in_time_goes_to_the_next_agent_and_a_declined_one_keeps_its_place() {
     let app = app_with(&[("ROUTING__SERVICE__OFFER_TIMEOUT_SECS", "1")]).await;
     let first = online_agent(&app, "junior", &[], &["zh-CN"], json!({"chat": 1})).await;
