@@ -75,29 +75,6 @@ pub struct QueueStats {
     pub oldest_enqueued_ms: Option<i64>,
 }
 
-static TAKE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-        -- KEYS: queue, presence, load, cap, offer, offers, holder, rebuilding
-        -- ARGV: ticket, agent, channel, mode (offer|take), offer expiry (ms)
-        if redis.call('EXISTS', KEYS[8]) == 1 then return -3 end
-        if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false then return 0 end
-        if redis.call('GET', KEYS[2]) ~= 'online' then return -1 end
-        local load = tonumber(redis.call('HGET', KEYS[3], ARGV[3]) or '0')
-        local cap = tonumber(redis.call('HGET', KEYS[4], ARGV[3]) or '0')
-        if load >= cap then return -2 end
-        redis.call('ZREM', KEYS[1], ARGV[1])
-        redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
-        if ARGV[4] == 'offer' then
-          redis.call('SET', KEYS[5], ARGV[2])
-          redis.call('ZADD', KEYS[6], ARGV[5], ARGV[1])
-        else
-          redis.call('SET', KEYS[7], ARGV[2])
-        end
-        return 1",
-    )
-});
-
 static TAKE_FIRST: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -123,6 +100,46 @@ static TAKE_FIRST: LazyLock<Script> = LazyLock::new(|| {
         end
         if full then return {-2, 0} end
         return {0, 0}",
+    )
+});
+
+static TAKE_MANY: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        -- KEYS: rebuilding, offers
+        -- ARGV: key prefix, then (queue, ticket, agent, channel, offer expiry ms or 0 to take)
+        -- per claim. One code per claim: 1 granted, 0 gone, -1 agent not online, -2 agent full.
+        if redis.call('EXISTS', KEYS[1]) == 1 then return {-3} end
+        local p = ARGV[1]
+        local out = {}
+        for i = 2, #ARGV, 5 do
+          local q, t, a, ch, exp = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+          local qk = p .. 'queue:' .. q
+          local code = 1
+          if redis.call('ZSCORE', qk, t) == false then
+            code = 0
+          elseif redis.call('GET', p .. 'presence:live:' .. a) ~= 'online' then
+            code = -1
+          else
+            local lk = p .. 'load:' .. a
+            local load = tonumber(redis.call('HGET', lk, ch) or '0')
+            local cap = tonumber(redis.call('HGET', p .. 'cap:' .. a, ch) or '0')
+            if load >= cap then
+              code = -2
+            else
+              redis.call('ZREM', qk, t)
+              redis.call('HINCRBY', lk, ch, 1)
+              if exp ~= '0' then
+                redis.call('SET', p .. 'offer:' .. t, a)
+                redis.call('ZADD', KEYS[2], exp, t)
+              else
+                redis.call('SET', p .. 'holder:' .. t, a)
+              end
+            end
+          end
+          out[#out + 1] = code
+        end
+        return out",
     )
 });
 
@@ -388,31 +405,31 @@ impl LiveQueues {
             .collect())
     }
 
-    /// Offers a waiting ticket to an agent (`offer_expires_ms` set) or gives it to them at once.
-    pub async fn take(
-        &self,
-        t: &LiveTicket,
-        agent: Uuid,
-        offer_expires_ms: Option<i64>,
-    ) -> redis::RedisResult<TakeOutcome> {
+    /// Offers (expiry in ms set) or gives each ticket to its agent, in one atomic call: an
+    /// outcome per claim, in order. A claim is granted when its ticket still waits in its queue
+    /// and its agent is online and under capacity on the ticket's channel; the ticket then
+    /// leaves the queue and counts in the agent's load. All `Rebuilding` while a rebuild runs.
+    pub async fn take_many(&self, claims: &[(&LiveTicket, Uuid, Option<i64>)]) -> redis::RedisResult<Vec<TakeOutcome>> {
+        if claims.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut conn = self.redis.conn.clone();
-        let code: i64 = TAKE
-            .key(self.queue_key(&t.queue))
-            .key(self.presence_key(agent))
-            .key(self.load_key(agent))
-            .key(self.cap_key(agent))
-            .key(self.offer_key(t.ticket_id))
+        let mut inv = TAKE_MANY.prepare_invoke();
+        inv.key(self.key(&["rebuilding"]))
             .key(self.key(&["offers"]))
-            .key(self.holder_key(t.ticket_id))
-            .key(self.key(&["rebuilding"]))
-            .arg(t.ticket_id.to_string())
-            .arg(agent.to_string())
-            .arg(&t.channel)
-            .arg(if offer_expires_ms.is_some() { "offer" } else { "take" })
-            .arg(offer_expires_ms.unwrap_or(0))
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(outcome(code))
+            .arg(self.key(&[""]));
+        for (t, agent, expires) in claims {
+            inv.arg(&t.queue)
+                .arg(t.ticket_id.to_string())
+                .arg(agent.to_string())
+                .arg(&t.channel)
+                .arg(expires.unwrap_or(0));
+        }
+        let codes: Vec<i64> = inv.invoke_async(&mut conn).await?;
+        if codes.first() == Some(&-3) && codes.len() == 1 && claims.len() > 1 {
+            return Ok(vec![TakeOutcome::Rebuilding; claims.len()]);
+        }
+        Ok(codes.into_iter().map(outcome).collect())
     }
 
     /// Gives `agent` the first of `candidates` (best first) still waiting, in one atomic step:

@@ -7,7 +7,7 @@
 //! failed Lua step rolls the transaction back; a failed commit after a Lua step is undone in
 //! Redis, and anything left over is corrected by the rebuild from Postgres.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,7 +42,7 @@ struct Inner {
     sla: Sla,
     settings: RoutingSettings,
     wake: Notify,
-    agent_states: std::sync::Mutex<Option<(std::time::Instant, Vec<matching::Candidate>)>>,
+    agent_states: std::sync::Mutex<Option<(std::time::Instant, Arc<Vec<matching::Candidate>>)>>,
     claims: ClaimWriter,
     pull_view: PullView,
 }
@@ -103,6 +103,16 @@ const AGENT_STATE_TTL: Duration = Duration::from_millis(500);
 #[derive(Clone)]
 pub struct Router {
     inner: Arc<Inner>,
+}
+
+/// What a dispatcher pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// Offers made and tickets assigned.
+    pub made: usize,
+    /// Planned claims the Lua step refused: the ticket was gone or the agent full or away
+    /// (another replica, or a change since the plan).
+    pub lost: usize,
 }
 
 /// How a waiting ticket is claimed for an agent.
@@ -359,17 +369,17 @@ impl Router {
         self.queued(tx, &entry, now).await
     }
 
-    /// Offers waiting tickets to the best free agents; returns how many offers were made.
-    pub async fn dispatch(&self) -> anyhow::Result<usize> {
+    /// Offers waiting tickets to the best free agents (assigns those of auto-accept queues): one
+    /// pass over the queues' heads.
+    pub async fn dispatch(&self) -> anyhow::Result<Pass> {
         let s = &self.inner.settings;
         let t0 = std::time::Instant::now();
         self.inner.catalog.fresh().await?;
         let t_catalog = t0.elapsed();
-        let mut candidates = self.online_agents().await?;
+        let candidates = self.online_agents().await?;
         let t_agents = t0.elapsed();
-        candidates.retain(|c| c.capacity.keys().any(|ch| c.free_on(ch) > 0));
-        if candidates.is_empty() {
-            return Ok(0);
+        if !candidates.iter().any(|c| c.capacity.keys().any(|ch| c.free_on(ch) > 0)) {
+            return Ok(Pass::default());
         }
         // Queues no longer defined still drain by offers.
         let defined = self.inner.catalog.queue_names();
@@ -387,58 +397,89 @@ impl Router {
         heads.sort_by(|a, b| a.score.total_cmp(&b.score));
         let now_ms = Utc::now().timestamp_millis();
         let relax = s.relax_after();
-        // Plan one offer per ticket, best agent first, counting the planned load locally.
+        // Plan one claim per ticket, best ticket first, each choice counted in its agent's load.
+        let mut chooser = matching::Chooser::new(&candidates);
         let mut plan: Vec<(LiveTicket, Uuid)> = Vec::new();
         for t in heads {
             let waited = u64::try_from((now_ms - t.enqueued_ms) / 1000).unwrap_or(0);
             let level = Relaxation::after(waited, &relax);
-            let Some(agent) = matching::rank(&candidates, &requirement(&t), level, &t.tried)
-                .first()
-                .map(|c| c.id)
-            else {
+            let Some(agent) = chooser.choose(&requirement(&t), level, &t.tried) else {
                 continue;
             };
-            if let Some(c) = candidates.iter_mut().find(|c| c.id == agent) {
-                *c.load.entry(t.channel.clone()).or_default() += 1;
-            }
             plan.push((t, agent));
         }
+        // The copy is updated in place below when this pass no longer holds it.
+        drop(chooser);
+        drop(candidates);
+        // The Lua step for the whole plan in one call, then the Postgres writes of those
+        // granted, together.
         let auto = self.inner.catalog.auto_accept_queues();
-        let results: Vec<(Uuid, String, ClaimResult)> = futures_util::stream::iter(plan)
-            .map(|(t, agent)| {
-                let how = if auto.contains(&t.queue) {
+        let now = Utc::now();
+        let expires = now + self.offer_timeout();
+        let hows: Vec<Claiming> = plan
+            .iter()
+            .map(|(t, _)| {
+                if auto.contains(&t.queue) {
                     Claiming::Auto
                 } else {
                     Claiming::Offer
-                };
-                async move { (agent, t.channel.clone(), self.claim(&t, agent, how).await) }
+                }
+            })
+            .collect();
+        let claims: Vec<(&LiveTicket, Uuid, Option<i64>)> = plan
+            .iter()
+            .zip(&hows)
+            .map(|((t, agent), how)| {
+                (
+                    t,
+                    *agent,
+                    (*how == Claiming::Offer).then_some(expires.timestamp_millis()),
+                )
+            })
+            .collect();
+        let outcomes = self.inner.live.take_many(&claims).await?;
+        let mut pass = Pass::default();
+        let mut granted = Vec::new();
+        for (((t, agent), how), outcome) in plan.into_iter().zip(hows).zip(outcomes) {
+            match outcome {
+                TakeOutcome::Done => granted.push((t, agent, how)),
+                TakeOutcome::Gone => pass.lost += 1,
+                TakeOutcome::Rebuilding => {}
+                // Another replica filled them, or they left: a fresh look next pass.
+                TakeOutcome::Full | TakeOutcome::NotOnline => {
+                    pass.lost += 1;
+                    self.forget_agents();
+                }
+            }
+        }
+        let results: Vec<(Uuid, String, ClaimResult)> = futures_util::stream::iter(granted)
+            .map(|(t, agent, how)| async move {
+                let result = self.record_claim(&t, agent, how, now, expires).await;
+                (agent, t.channel, result)
             })
             .buffer_unordered(OFFERS_IN_FLIGHT)
             .collect()
             .await;
-        let mut offered = 0;
+        let mut made = Vec::new();
         for (agent, channel, result) in results {
             match result {
-                Ok((TakeOutcome::Done, _)) => {
-                    self.note_load(agent, &channel, 1);
-                    offered += 1;
-                }
-                Ok((TakeOutcome::Gone | TakeOutcome::Rebuilding, _)) => {}
-                // Another replica filled them, or they left: a fresh look next pass.
-                Ok((TakeOutcome::Full | TakeOutcome::NotOnline, _)) => self.forget_agents(),
+                Ok((TakeOutcome::Done, _)) => made.push((agent, channel)),
+                Ok(_) => {}
                 Err(e) => tracing::warn!(error = %format!("{e:#}"), agent_id = %agent, "offer failed"),
             }
         }
+        pass.made = made.len();
+        self.note_loads(&made);
         if t0.elapsed() > Duration::from_millis(50) {
-            tracing::debug!(catalog = ?t_catalog, agents = ?t_agents, heads = ?t_heads, total = ?t0.elapsed(), offered, "slow dispatch pass");
+            tracing::debug!(catalog = ?t_catalog, agents = ?t_agents, heads = ?t_heads, total = ?t0.elapsed(), made = pass.made, lost = pass.lost, "slow dispatch pass");
         }
-        Ok(offered)
+        Ok(pass)
     }
 
     /// Online agents with their load, from a copy at most `AGENT_STATE_TTL` old: matching reads
     /// it on every pass, and the Lua step re-checks presence and capacity anyway, so a stale
     /// copy costs at most a refused attempt.
-    async fn online_agents(&self) -> anyhow::Result<Vec<matching::Candidate>> {
+    async fn online_agents(&self) -> anyhow::Result<Arc<Vec<matching::Candidate>>> {
         if let Ok(guard) = self.inner.agent_states.lock()
             && let Some((at, cached)) = guard.as_ref()
             && at.elapsed() < AGENT_STATE_TTL
@@ -448,24 +489,37 @@ impl Router {
         let agents = self.inner.catalog.agents();
         let ids: Vec<Uuid> = agents.iter().map(|a| a.id).collect();
         let states = self.inner.live.agents(&ids).await?;
-        let online: Vec<matching::Candidate> = agents
-            .iter()
-            .zip(states)
-            .filter(|(_, st)| st.presence.as_deref() == Some("online"))
-            .map(|(a, st)| catalog::candidate(a, st.load, st.idle_since_ms))
-            .collect();
+        let online: Arc<Vec<matching::Candidate>> = Arc::new(
+            agents
+                .iter()
+                .zip(states)
+                .filter(|(_, st)| st.presence.as_deref() == Some("online"))
+                .map(|(a, st)| catalog::candidate(a, st.load, st.idle_since_ms))
+                .collect(),
+        );
         if let Ok(mut guard) = self.inner.agent_states.lock() {
             *guard = Some((std::time::Instant::now(), online.clone()));
         }
         Ok(online)
     }
 
-    fn note_load(&self, agent: Uuid, channel: &str, delta: u16) {
+    /// Counts tickets just offered or given to agents in the copy of their states.
+    fn note_loads(&self, made: &[(Uuid, String)]) {
+        if made.is_empty() {
+            return;
+        }
         if let Ok(mut guard) = self.inner.agent_states.lock()
             && let Some((_, cached)) = guard.as_mut()
-            && let Some(c) = cached.iter_mut().find(|c| c.id == agent)
         {
-            *c.load.entry(channel.to_owned()).or_default() += delta;
+            let mut added: HashMap<Uuid, Vec<&str>> = HashMap::new();
+            for (agent, channel) in made {
+                added.entry(*agent).or_default().push(channel);
+            }
+            for c in Arc::make_mut(cached).iter_mut() {
+                for channel in added.get(&c.id).into_iter().flatten() {
+                    *c.load.entry((*channel).to_owned()).or_default() += 1;
+                }
+            }
         }
     }
 
@@ -476,30 +530,8 @@ impl Router {
         }
     }
 
-    /// Offers or gives a waiting ticket to an agent: the Lua step first (one winner per ticket,
-    /// capacity checked), then one Postgres statement writing the entry, its log, the assignment
-    /// and the event; a Postgres refusal or failure undoes the Lua step.
-    async fn claim(
-        &self,
-        t: &LiveTicket,
-        agent: Uuid,
-        how: Claiming,
-    ) -> anyhow::Result<(TakeOutcome, Option<QueueEntryRow>)> {
-        let now = Utc::now();
-        let expires = now + self.offer_timeout();
-        let offer = how == Claiming::Offer;
-        let outcome = self
-            .inner
-            .live
-            .take(t, agent, offer.then_some(expires.timestamp_millis()))
-            .await?;
-        if outcome != TakeOutcome::Done {
-            return Ok((outcome, None));
-        }
-        self.record_claim(t, agent, how, now, expires).await
-    }
-
-    /// Writes a claim Redis granted (see [`Self::claim`]).
+    /// Writes a claim Redis granted: the entry, its log row, the assignment and the event in one
+    /// statement shared with concurrent claims; a Postgres refusal or failure undoes the Lua step.
     async fn record_claim(
         &self,
         t: &LiveTicket,
@@ -1233,8 +1265,16 @@ impl Task for Dispatcher {
                         last_sweep = std::time::Instant::now();
                         r.sweep_offers().await?;
                     }
-                    // Keep going while passes make offers (more may be possible).
-                    while r.dispatch().await? > 0 {}
+                    // Keep going while passes make offers (more may be possible) or lose races to
+                    // another replica (the heads they planned for are gone: look again).
+                    let mut lost_only = 0;
+                    loop {
+                        let pass = r.dispatch().await?;
+                        lost_only = if pass.made > 0 { 0 } else { lost_only + 1 };
+                        if pass.made == 0 && (pass.lost == 0 || lost_only > 3) {
+                            break;
+                        }
+                    }
                     anyhow::Ok(())
                 };
                 if let Err(e) = pass.await {

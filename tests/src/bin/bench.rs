@@ -974,8 +974,98 @@ async fn pgbench_single_insert(args: &Args) -> anyhow::Result<f64> {
     )
 }
 
-/// Defines `n` online agents through routing; their ids.
-async fn routing_agents(client: &reqwest::Client, url: &str, n: usize, skills: &[&str]) -> anyhow::Result<Vec<Uuid>> {
+/// `n` waiting web tickets written straight into routing's Postgres for the `general` queue,
+/// then the live state rebuilt from it; seconds the rebuild took.
+async fn preload_general(stack: &Stack, client: &reqwest::Client, url: &str, n: i64) -> anyhow::Result<f64> {
+    {
+        let mut db = sqlx::PgConnection::connect(&stack.database_url("routing")).await?;
+        sqlx::query(
+            "INSERT INTO queue_entry (ticket_id, customer_id, queue, channel, priority, status, score, enqueued_at, tier) \
+             SELECT gen_random_uuid(), gen_random_uuid(), 'general', 'web', 'normal', 'waiting', \
+                    extract(epoch FROM now()) * 1000 + g, now(), 'junior' FROM generate_series(1, $1) g",
+        )
+        .bind(n)
+        .execute(&mut db)
+        .await?;
+    }
+    let started = Instant::now();
+    let res = client
+        .post(format!("{url}/v1/admin/rebuild"))
+        .bearer_auth(token(Uuid::new_v4(), Role::Admin))
+        .send()
+        .await?;
+    anyhow::ensure!(res.status() == 200, "rebuild: {}", res.text().await?);
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Assignments by the dispatchers: `general` becomes an auto-accept push queue with a backlog
+/// larger than can be assigned in the run, and more agents come online; the assignments both
+/// replicas write in `seconds` (counted in routing's log from half a second after both were
+/// told), per second, with how busy the machine was. `general` is a pull queue again afterwards.
+async fn auto_assignments(
+    stack: &Stack,
+    client: &reqwest::Client,
+    replicas: &[String; 2],
+    supervisor: &str,
+    seconds: u64,
+) -> anyhow::Result<(f64, f64)> {
+    // 800 more agents: 40,000 more free places, besides what the pulling agents have left.
+    let _assignees = routing_agents(client, &replicas[0], 800, &[], 50).await?;
+    preload_general(stack, client, &replicas[0], 40_000).await?;
+    let mut db = sqlx::PgConnection::connect(&stack.database_url("routing")).await?;
+    let assigned = async |db: &mut sqlx::PgConnection| -> anyhow::Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM routing_log WHERE kind = 'assigned' AND detail->>'how' = 'auto'")
+                .fetch_one(db)
+                .await?,
+        )
+    };
+    // Sent to both replicas, so that each reloads its queues at once.
+    let set_queue = async |push: bool| -> anyhow::Result<()> {
+        for url in replicas {
+            let res = client
+                .put(format!("{url}/v1/queues/general"))
+                .bearer_auth(supervisor)
+                .json(&json!({"description": "Bench", "tier": "junior", "push": push, "auto_accept": push}))
+                .send()
+                .await?;
+            anyhow::ensure!(res.status().is_success(), "queue: {}", res.text().await?);
+        }
+        Ok(())
+    };
+    set_queue(true).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = assigned(&mut db).await?;
+    eprintln!("      general is an auto-accept queue; the dispatchers assign for {seconds}s...");
+    let cpu = cpu_ticks();
+    let run = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let after = assigned(&mut db).await?;
+    let elapsed = run.elapsed().as_secs_f64();
+    let busy = busy_since(cpu);
+    set_queue(false).await?;
+    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM queue_entry WHERE status = 'waiting'")
+        .fetch_one(&mut db)
+        .await?;
+    anyhow::ensure!(
+        waiting > 0,
+        "the backlog ran out during the run: the figure would be low"
+    );
+    eprintln!(
+        "      dispatchers assigned {} tickets in {elapsed:.1}s ({before} before the window); {waiting} still waiting",
+        after - before
+    );
+    Ok(((after - before) as f64 / elapsed, busy))
+}
+
+/// Defines `n` online agents through routing, with `web` capacity `capacity`; their ids.
+async fn routing_agents(
+    client: &reqwest::Client,
+    url: &str,
+    n: usize,
+    skills: &[&str],
+    capacity: u32,
+) -> anyhow::Result<Vec<Uuid>> {
     let supervisor = token(Uuid::new_v4(), Role::Supervisor);
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
@@ -985,7 +1075,7 @@ async fn routing_agents(client: &reqwest::Client, url: &str, n: usize, skills: &
             .bearer_auth(&supervisor)
             .json(
                 &json!({"display_name": format!("bench agent {i}"), "tier": "junior", "skills": skills,
-                          "capacity": {"web": 50}}),
+                          "capacity": {"web": capacity}}),
             )
             .send()
             .await?;
@@ -1027,27 +1117,9 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
         .send()
         .await?;
     anyhow::ensure!(res.status().is_success(), "queue: {}", res.text().await?);
-    let agents = routing_agents(&client, &replicas[0], 400, &[]).await?;
+    let agents = routing_agents(&client, &replicas[0], 400, &[], 50).await?;
     let preload: i64 = 25_000;
-    {
-        let mut db = sqlx::PgConnection::connect(&stack.database_url("routing")).await?;
-        sqlx::query(
-            "INSERT INTO queue_entry (ticket_id, customer_id, queue, channel, priority, status, score, enqueued_at, tier) \
-             SELECT gen_random_uuid(), gen_random_uuid(), 'general', 'web', 'normal', 'waiting', \
-                    extract(epoch FROM now()) * 1000 + g, now(), 'junior' FROM generate_series(1, $1) g",
-        )
-        .bind(preload)
-        .execute(&mut db)
-        .await?;
-    }
-    let started = Instant::now();
-    let res = client
-        .post(format!("{}/v1/admin/rebuild", replicas[0]))
-        .bearer_auth(token(Uuid::new_v4(), Role::Admin))
-        .send()
-        .await?;
-    anyhow::ensure!(res.status() == 200, "rebuild: {}", res.text().await?);
-    let rebuild_secs = started.elapsed().as_secs_f64();
+    let rebuild_secs = preload_general(stack, &client, &replicas[0], preload).await?;
     // Both replicas' caches see the pull queue and the agents.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     eprintln!(
@@ -1101,10 +1173,12 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
     let assigned = lat.len();
     let rate = assigned as f64 / elapsed;
 
+    let (auto_rate, auto_busy) = auto_assignments(stack, &client, &replicas, &supervisor, args.seconds).await?;
+
     // Offers: tickets published as intake publishes them, at a steady rate, offered by the two
     // replicas' dispatchers to agents with the skill.
     let offer_rate: u64 = 500;
-    let _offerers = routing_agents(&client, &replicas[0], 100, &["technical"]).await?;
+    let _offerers = routing_agents(&client, &replicas[0], 100, &["technical"], 50).await?;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let cpu = cpu_ticks();
     let (to_offer, to_event, steady) = created_to_offer(stack, offer_rate, args.seconds).await?;
@@ -1133,6 +1207,15 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
         "| \"next ticket\" request latency p50 / p99 ms | {:.1} / {:.1} |",
         pct(&lat, 0.5),
         pct(&lat, 0.99)
+    )?;
+    writeln!(
+        report,
+        "| assignments/s: both replicas' dispatchers giving waiting tickets to agents (auto-accept queue; Lua take + Postgres entry, log, assignment and outbox rows) | {auto_rate:.0} |"
+    )?;
+    writeln!(report, "| ratio (target ≥ 50%) | {:.0}% |", 100.0 * auto_rate / raw_tps)?;
+    writeln!(
+        report,
+        "| machine CPU busy while dispatchers assign | {auto_busy:.0}% |"
     )?;
     writeln!(
         report,
