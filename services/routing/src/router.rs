@@ -92,8 +92,8 @@ const PULL_HEADS: isize = 256;
 /// its candidates taken by other pulls only under extreme contention).
 const PULL_ROUNDS: usize = 16;
 
-/// Offers a dispatcher makes at once: as many as the claim writer puts in one statement, so a
-/// pass costs about one round of Lua steps and one Postgres write, not one per few offers.
+/// Claims of a dispatcher pass handed to the claim writer at once: as many as it puts in one
+/// statement, so a pass costs one Lua call and a Postgres write per this many claims.
 const OFFERS_IN_FLIGHT: usize = CLAIMS_PER_WRITE;
 
 /// How long the dispatcher trusts its copy of agents' presence and load.

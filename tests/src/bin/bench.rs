@@ -1009,9 +1009,9 @@ async fn auto_assignments(
     supervisor: &str,
     seconds: u64,
 ) -> anyhow::Result<(f64, f64)> {
-    // 800 more agents: 40,000 more free places, besides what the pulling agents have left.
-    let _assignees = routing_agents(client, &replicas[0], 800, &[], 50).await?;
-    preload_general(stack, client, &replicas[0], 40_000).await?;
+    // 1,000 more agents: 50,000 more free places, besides what the pulling agents have left.
+    let _assignees = routing_agents(client, &replicas[0], 1_000, &[], 50).await?;
+    preload_general(stack, client, &replicas[0], 50_000).await?;
     let mut db = sqlx::PgConnection::connect(&stack.database_url("routing")).await?;
     let assigned = async |db: &mut sqlx::PgConnection| -> anyhow::Result<i64> {
         Ok(
@@ -1173,8 +1173,6 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
     let assigned = lat.len();
     let rate = assigned as f64 / elapsed;
 
-    let (auto_rate, auto_busy) = auto_assignments(stack, &client, &replicas, &supervisor, args.seconds).await?;
-
     // Offers: tickets published as intake publishes them, at a steady rate, offered by the two
     // replicas' dispatchers to agents with the skill.
     let offer_rate: u64 = 500;
@@ -1183,6 +1181,8 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
     let cpu = cpu_ticks();
     let (to_offer, to_event, steady) = created_to_offer(stack, offer_rate, args.seconds).await?;
     let offer_busy = busy_since(cpu);
+    // Last, as its tens of thousands of events keep RabbitMQ busy for a while.
+    let (auto_rate, auto_busy) = auto_assignments(stack, &client, &replicas, &supervisor, args.seconds).await?;
     stack.service("intake").restart().await?;
     stack.service("notifications").restart().await?;
 

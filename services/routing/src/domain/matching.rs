@@ -167,7 +167,7 @@ fn better_first(a: &(f64, &Candidate), b: &(f64, &Candidate)) -> Ordering {
 pub struct Chooser<'a> {
     agents: &'a [Candidate],
     /// Tickets chosen for each agent in this pass, per channel.
-    added: HashMap<(usize, String), u16>,
+    added: HashMap<usize, BTreeMap<String, u16>>,
     added_total: Vec<u32>,
     able: HashMap<(Requirement, Relaxation), BinaryHeap<Reverse<Place>>>,
 }
@@ -209,7 +209,12 @@ impl<'a> Chooser<'a> {
     }
 
     fn free_on(&self, index: usize, channel: &str) -> u16 {
-        let added = self.added.get(&(index, channel.to_owned())).copied().unwrap_or(0);
+        let added = self
+            .added
+            .get(&index)
+            .and_then(|m| m.get(channel))
+            .copied()
+            .unwrap_or(0);
         self.agents[index].free_on(channel).saturating_sub(added)
     }
 
@@ -257,7 +262,12 @@ impl<'a> Chooser<'a> {
                 passed_over.push(Reverse(p));
                 continue;
             }
-            *self.added.entry((p.index, req.channel.clone())).or_default() += 1;
+            *self
+                .added
+                .entry(p.index)
+                .or_default()
+                .entry(req.channel.clone())
+                .or_default() += 1;
             self.added_total[p.index] += 1;
             heap.push(Reverse(self.place(p.index)));
             break Some(p.id);
