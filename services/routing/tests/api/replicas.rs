@@ -57,7 +57,21 @@ async fn two_replicas_never_give_a_ticket_twice_nor_overrun_capacity() {
         let app = if i % 2 == 0 { &a } else { &b };
         agents.push(online_agent(app, "junior", &[], &["zh-CN"], json!({"chat": CAPACITY})).await);
     }
-    let envs: Vec<_> = (0..TICKETS).map(|_| created(Priority::Normal, None)).collect();
+    // A third of the tickets go to an auto-accept queue: given to agents without an offer.
+    let supervisor = platform::testing::token(Uuid::new_v4(), Role::Supervisor);
+    for app in [&a, &b] {
+        let (status, body) = put_json(
+            app,
+            "/v1/queues/auto-chat",
+            &supervisor,
+            json!({"categories": ["technical"], "channels": ["chat"], "precedence": 100, "auto_accept": true}),
+        )
+        .await;
+        assert!(status == 200 || status == 201, "{status} {body}");
+    }
+    let envs: Vec<_> = (0..TICKETS)
+        .map(|i| created(Priority::Normal, (i % 3 == 0).then_some("technical")))
+        .collect();
     let owners: HashMap<Uuid, Uuid> = envs.iter().map(|e| (e.data.ticket_id, e.data.customer_id)).collect();
     let owners = Arc::new(owners);
     let taken: Arc<Mutex<Vec<(Uuid, Uuid)>>> = Arc::default();
@@ -83,18 +97,29 @@ async fn two_replicas_never_give_a_ticket_twice_nor_overrun_capacity() {
         })
     };
 
-    // Each agent, alternating replicas: accepts what is offered, asks for more, and resolves
-    // what they got (through intake's event), freeing their capacity.
+    // Each agent, alternating replicas: accepts what is offered, asks for more, takes up what
+    // was given to them, and resolves what they got (through intake's event), freeing their
+    // capacity.
     let mut workers = Vec::new();
     for (i, agent) in agents.iter().copied().enumerate() {
         let (a, b, taken, done, owners) = (a.clone(), b.clone(), taken.clone(), done.clone(), owners.clone());
         workers.push(tokio::spawn(async move {
             let token = platform::testing::token(agent, Role::Agent);
             let mut turn = i;
+            // Tickets this agent has had (a resolved one stays listed as held until routing
+            // reads the event).
+            let mut had: HashSet<Uuid> = HashSet::new();
             while !done.load(Ordering::Relaxed) {
                 turn += 1;
                 let (here, there) = if turn % 2 == 0 { (&a, &b) } else { (&b, &a) };
                 let mut mine = Vec::new();
+                if let Some((200, v)) = try_send(here.get(&format!("/v1/agents/{agent}/tickets"), &token)).await {
+                    let held: Vec<Uuid> = v["items"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|e| e["ticket_id"].as_str()?.parse().ok()).collect())
+                        .unwrap_or_default();
+                    mine.extend(held.into_iter().filter(|t| !had.contains(t)));
+                }
                 // Under load a request may fail; the loop simply tries again.
                 let offered: Vec<Uuid> = match try_send(here.get(&format!("/v1/agents/{agent}/offers"), &token)).await {
                     Some((200, v)) => v["items"]
@@ -120,6 +145,7 @@ async fn two_replicas_never_give_a_ticket_twice_nor_overrun_capacity() {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
+                had.extend(mine.iter().copied());
                 let resolved: Vec<_> = mine
                     .iter()
                     .map(|t| {
@@ -193,6 +219,21 @@ async fn two_replicas_never_give_a_ticket_twice_nor_overrun_capacity() {
         .await
         .expect("assignments");
     assert_eq!(by_agent.len(), AGENTS, "every agent got work: {by_agent:?}");
+    // The auto-accept queue's tickets are given (or pulled), never offered; only they are given.
+    let (auto, auto_elsewhere, offered_auto): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM assignment WHERE how = 'auto'), \
+                (SELECT count(*) FROM assignment a JOIN queue_entry q USING (ticket_id) \
+                  WHERE a.how = 'auto' AND q.queue <> 'auto-chat'), \
+                (SELECT count(*) FROM routing_log WHERE kind = 'offered' AND queue = 'auto-chat')",
+    )
+    .fetch_one(&a.platform.pool)
+    .await
+    .expect("how");
+    assert_eq!((auto_elsewhere, offered_auto), (0, 0));
+    assert!(
+        auto as usize > TICKETS / 6,
+        "most of the auto-accept queue's tickets given: {auto}"
+    );
     eprintln!(
         "two replicas: {TICKETS} tickets to {AGENTS} agents in {:.1}s, max load seen {} of {CAPACITY}, per agent {:?}",
         started.elapsed().as_secs_f64(),
