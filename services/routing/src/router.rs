@@ -7,7 +7,7 @@
 //! failed Lua step rolls the transaction back; a failed commit after a Lua step is undone in
 //! Redis, and anything left over is corrected by the rebuild from Postgres.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -708,15 +708,27 @@ impl Router {
                 n += 1;
             }
         }
+        // Offers to agents missing from the copy of online agents' states (at most
+        // `AGENT_STATE_TTL` old) are checked against their presence; the others wait for a
+        // later sweep, so a sweep reads each suspect agent once, not every offer's agent.
         let open = self.inner.live.offers(None, 1000).await?;
         if !open.is_empty() {
-            let agents: Vec<Uuid> = open.iter().map(|(_, a)| *a).collect();
-            let states = self.inner.live.agents(&agents).await?;
-            for ((ticket, agent), st) in open.into_iter().zip(states) {
-                if st.presence.as_deref() != Some("online")
-                    && self.give_back_offer(ticket, agent, "agent_away").await.is_ok()
-                {
-                    n += 1;
+            let online: HashSet<Uuid> = self.online_agents().await?.iter().map(|c| c.id).collect();
+            let mut suspects: Vec<Uuid> = open.iter().map(|(_, a)| *a).filter(|a| !online.contains(a)).collect();
+            suspects.sort_unstable();
+            suspects.dedup();
+            if !suspects.is_empty() {
+                let states = self.inner.live.agents(&suspects).await?;
+                let away: HashSet<Uuid> = suspects
+                    .into_iter()
+                    .zip(states)
+                    .filter(|(_, st)| st.presence.as_deref() != Some("online"))
+                    .map(|(a, _)| a)
+                    .collect();
+                for (ticket, agent) in open {
+                    if away.contains(&agent) && self.give_back_offer(ticket, agent, "agent_away").await.is_ok() {
+                        n += 1;
+                    }
                 }
             }
         }
