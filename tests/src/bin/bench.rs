@@ -998,17 +998,30 @@ async fn preload_general(stack: &Stack, client: &reqwest::Client, url: &str, n: 
     Ok(started.elapsed().as_secs_f64())
 }
 
+/// What [`auto_assignments`] measured.
+struct AutoRun {
+    /// Assignments written per second.
+    rate: f64,
+    /// Events the outbox relays published per second in the same window.
+    published_rate: f64,
+    /// The machine's CPU busy, %.
+    busy: f64,
+    /// Events written but not yet published at the window's end.
+    unpublished: i64,
+}
+
 /// Assignments by the dispatchers: `general` becomes an auto-accept push queue with a backlog
 /// larger than can be assigned in the run, and more agents come online; the assignments both
 /// replicas write in `seconds` (counted in routing's log from half a second after both were
-/// told), per second, with how busy the machine was. `general` is a pull queue again afterwards.
+/// told), per second, with how busy the machine was and how many events the outbox relay had
+/// still to publish at the end. `general` is a pull queue again afterwards.
 async fn auto_assignments(
     stack: &Stack,
     client: &reqwest::Client,
     replicas: &[String; 2],
     supervisor: &str,
     seconds: u64,
-) -> anyhow::Result<(f64, f64)> {
+) -> anyhow::Result<AutoRun> {
     // 1,000 more agents: 50,000 more free places, besides what the pulling agents have left.
     let _assignees = routing_agents(client, &replicas[0], 1_000, &[], 50).await?;
     preload_general(stack, client, &replicas[0], 50_000).await?;
@@ -1035,14 +1048,27 @@ async fn auto_assignments(
     };
     set_queue(true).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let published = async |db: &mut sqlx::PgConnection| -> anyhow::Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM outbox_event WHERE published_at IS NOT NULL")
+                .fetch_one(db)
+                .await?,
+        )
+    };
     let before = assigned(&mut db).await?;
+    let published_before = published(&mut db).await?;
     eprintln!("      general is an auto-accept queue; the dispatchers assign for {seconds}s...");
     let cpu = cpu_ticks();
     let run = Instant::now();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let after = assigned(&mut db).await?;
+    let published_after = published(&mut db).await?;
     let elapsed = run.elapsed().as_secs_f64();
     let busy = busy_since(cpu);
+    // Whether the outbox relay kept up: events written but not yet published to RabbitMQ.
+    let unpublished: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox_event WHERE published_at IS NULL")
+        .fetch_one(&mut db)
+        .await?;
     set_queue(false).await?;
     let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM queue_entry WHERE status = 'waiting'")
         .fetch_one(&mut db)
@@ -1052,10 +1078,16 @@ async fn auto_assignments(
         "the backlog ran out during the run: the figure would be low"
     );
     eprintln!(
-        "      dispatchers assigned {} tickets in {elapsed:.1}s ({before} before the window); {waiting} still waiting",
+        "      dispatchers assigned {} tickets in {elapsed:.1}s ({before} before the window); {waiting} still waiting; \
+         {unpublished} events not yet published at the window's end",
         after - before
     );
-    Ok(((after - before) as f64 / elapsed, busy))
+    Ok(AutoRun {
+        rate: (after - before) as f64 / elapsed,
+        published_rate: (published_after - published_before) as f64 / elapsed,
+        busy,
+        unpublished,
+    })
 }
 
 /// Defines `n` online agents through routing, with `web` capacity `capacity`; their ids.
@@ -1182,7 +1214,7 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
     let (to_offer, to_event, steady) = created_to_offer(stack, offer_rate, args.seconds).await?;
     let offer_busy = busy_since(cpu);
     // Last, as its tens of thousands of events keep RabbitMQ busy for a while.
-    let (auto_rate, auto_busy) = auto_assignments(stack, &client, &replicas, &supervisor, args.seconds).await?;
+    let auto = auto_assignments(stack, &client, &replicas, &supervisor, args.seconds).await?;
     stack.service("intake").restart().await?;
     stack.service("notifications").restart().await?;
 
@@ -1210,12 +1242,25 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
     )?;
     writeln!(
         report,
-        "| assignments/s: both replicas' dispatchers giving waiting tickets to agents (auto-accept queue; Lua take + Postgres entry, log, assignment and outbox rows) | {auto_rate:.0} |"
+        "| assignments/s: both replicas' dispatchers giving waiting tickets to agents (auto-accept queue; Lua take + Postgres entry, log, assignment and outbox rows) | {:.0} |",
+        auto.rate
     )?;
-    writeln!(report, "| ratio (target ≥ 50%) | {:.0}% |", 100.0 * auto_rate / raw_tps)?;
+    writeln!(report, "| ratio (target ≥ 50%) | {:.0}% |", 100.0 * auto.rate / raw_tps)?;
     writeln!(
         report,
-        "| machine CPU busy while dispatchers assign | {auto_busy:.0}% |"
+        "| events published to RabbitMQ per second by both outbox relays in the same window (ratio to pgbench) | {:.0} ({:.0}%) |",
+        auto.published_rate,
+        100.0 * auto.published_rate / raw_tps
+    )?;
+    writeln!(
+        report,
+        "| events written but not yet published at the window's end | {} |",
+        auto.unpublished
+    )?;
+    writeln!(
+        report,
+        "| machine CPU busy while dispatchers assign | {:.0}% |",
+        auto.busy
     )?;
     writeln!(
         report,
