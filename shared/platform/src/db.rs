@@ -26,7 +26,8 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
         .map_err(|e| anyhow::anyhow!("configuration key `database.url`: {e}"))?;
     let pool = PgPoolOptions::new()
         .max_connections(settings.max_connections)
-        .min_connections(settings.min_connections)
+        // Kept open from start-up (and after idle periods): at most the pool's size.
+        .min_connections(settings.min_connections.min(settings.max_connections))
         .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
         .connect_with(options)
         .await?;

@@ -85,7 +85,9 @@ async fn main() -> anyhow::Result<()> {
         &[
             ("routing", "SERVICE__PRESENCE_TTL_SECS", "3600"),
             ("routing", "SERVICE__OFFER_TIMEOUT_SECS", "3600"),
-            ("routing", "DATABASE__MAX_CONNECTIONS", "40"),
+            // Twelve connections each, all kept open (see routing's `min_connections`).
+            ("routing", "DATABASE__MAX_CONNECTIONS", "12"),
+            ("routing", "DATABASE__MIN_CONNECTIONS", "12"),
             // The webhook sink is local: no need to spare it.
             ("notifications", "SERVICE__WEBHOOK__RATE_PER_SEC", "1000000"),
         ],
