@@ -465,7 +465,7 @@ impl Router {
             match result {
                 Ok((TakeOutcome::Done, _)) => made.push((agent, channel)),
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = %format!("{e:#}"), agent_id = %agent, "offer failed"),
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), agent_id = %agent, "claim not written"),
             }
         }
         pass.made = made.len();
