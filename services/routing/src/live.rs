@@ -426,7 +426,8 @@ impl LiveQueues {
                 .arg(expires.unwrap_or(0));
         }
         let codes: Vec<i64> = inv.invoke_async(&mut conn).await?;
-        if codes.first() == Some(&-3) && codes.len() == 1 && claims.len() > 1 {
+        // The script answers a lone -3 while a rebuild runs.
+        if codes == [-3] {
             return Ok(vec![TakeOutcome::Rebuilding; claims.len()]);
         }
         Ok(codes.into_iter().map(outcome).collect())

@@ -397,39 +397,34 @@ impl Router {
         heads.sort_by(|a, b| a.score.total_cmp(&b.score));
         let now_ms = Utc::now().timestamp_millis();
         let relax = s.relax_after();
-        // Plan one claim per ticket, best ticket first, each choice counted in its agent's load.
+        // Plan one claim per ticket, best ticket first, each choice counted in its agent's load;
+        // an auto-accept queue's tickets are given, the others offered.
+        let auto = self.inner.catalog.auto_accept_queues();
         let mut chooser = matching::Chooser::new(&candidates);
-        let mut plan: Vec<(LiveTicket, Uuid)> = Vec::new();
+        let mut plan: Vec<(LiveTicket, Uuid, Claiming)> = Vec::new();
         for t in heads {
             let waited = u64::try_from((now_ms - t.enqueued_ms) / 1000).unwrap_or(0);
             let level = Relaxation::after(waited, &relax);
             let Some(agent) = chooser.choose(&requirement(&t), level, &t.tried) else {
                 continue;
             };
-            plan.push((t, agent));
+            let how = if auto.contains(&t.queue) {
+                Claiming::Auto
+            } else {
+                Claiming::Offer
+            };
+            plan.push((t, agent, how));
         }
         // The copy is updated in place below when this pass no longer holds it.
         drop(chooser);
         drop(candidates);
         // The Lua step for the whole plan in one call, then the Postgres writes of those
         // granted, together.
-        let auto = self.inner.catalog.auto_accept_queues();
         let now = Utc::now();
         let expires = now + self.offer_timeout();
-        let hows: Vec<Claiming> = plan
-            .iter()
-            .map(|(t, _)| {
-                if auto.contains(&t.queue) {
-                    Claiming::Auto
-                } else {
-                    Claiming::Offer
-                }
-            })
-            .collect();
         let claims: Vec<(&LiveTicket, Uuid, Option<i64>)> = plan
             .iter()
-            .zip(&hows)
-            .map(|((t, agent), how)| {
+            .map(|(t, agent, how)| {
                 (
                     t,
                     *agent,
@@ -440,7 +435,7 @@ impl Router {
         let outcomes = self.inner.live.take_many(&claims).await?;
         let mut pass = Pass::default();
         let mut granted = Vec::new();
-        for (((t, agent), how), outcome) in plan.into_iter().zip(hows).zip(outcomes) {
+        for ((t, agent, how), outcome) in plan.into_iter().zip(outcomes) {
             match outcome {
                 TakeOutcome::Done => granted.push((t, agent, how)),
                 TakeOutcome::Gone => pass.lost += 1,

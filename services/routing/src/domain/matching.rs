@@ -80,16 +80,6 @@ impl Candidate {
         let cap = self.capacity.get(channel).copied().unwrap_or(0);
         cap.saturating_sub(self.load.get(channel).copied().unwrap_or(0))
     }
-
-    pub fn load_ratio(&self) -> f64 {
-        let cap: u32 = self.capacity.values().map(|c| u32::from(*c)).sum();
-        let load: u32 = self.load.values().map(|c| u32::from(*c)).sum();
-        if cap == 0 {
-            1.0
-        } else {
-            f64::from(load) / f64::from(cap)
-        }
-    }
 }
 
 fn has_skill(agent_skills: &[String], needed: &str, team_ok: bool) -> bool {
@@ -122,48 +112,12 @@ pub fn eligible(agent: &Candidate, req: &Requirement, level: Relaxation) -> bool
     tier_ok && skill_ok && language_ok
 }
 
-/// The agents who may take the ticket now, best first: free capacity on its channel, then
-/// least loaded, then longest idle.
-pub fn rank<'a>(agents: &'a [Candidate], req: &Requirement, level: Relaxation, exclude: &[Uuid]) -> Vec<&'a Candidate> {
-    let mut out: Vec<(f64, &Candidate)> = able(agents, req, level, exclude).collect();
-    out.sort_by(better_first);
-    out.into_iter().map(|(_, a)| a).collect()
-}
-
-/// The first of [`rank`], without ordering the rest (a dispatcher pass asks for each head).
-pub fn best<'a>(
-    agents: &'a [Candidate],
-    req: &Requirement,
-    level: Relaxation,
-    exclude: &[Uuid],
-) -> Option<&'a Candidate> {
-    able(agents, req, level, exclude).min_by(better_first).map(|(_, a)| a)
-}
-
-/// The agents with free capacity on the ticket's channel who may take it, with their load ratio.
-fn able<'a, 'r>(
-    agents: &'a [Candidate],
-    req: &'r Requirement,
-    level: Relaxation,
-    exclude: &'r [Uuid],
-) -> impl Iterator<Item = (f64, &'a Candidate)> {
-    agents
-        .iter()
-        .filter(move |a| a.free_on(&req.channel) > 0 && !exclude.contains(&a.id) && eligible(a, req, level))
-        .map(|a| (a.load_ratio(), a))
-}
-
-/// Least loaded, then longest idle (then by id, so the order is total).
-fn better_first(a: &(f64, &Candidate), b: &(f64, &Candidate)) -> Ordering {
-    a.0.total_cmp(&b.0)
-        .then(a.1.idle_since_ms.cmp(&b.1.idle_since_ms))
-        .then(a.1.id.cmp(&b.1.id))
-}
-
-/// Chooses agents for many tickets in turn, as [`best`] would with each choice counted in the
-/// chosen agent's load before the next; without copying the agents, and without looking at
-/// every agent for every ticket: the agents able to take one kind of ticket are kept in a heap,
-/// built when that kind is first asked for.
+/// Chooses agents for many tickets in turn. For each ticket: among the agents with free
+/// capacity on its channel who may take it ([`eligible`]), the least loaded (tickets held over
+/// capacity, all channels), then the longest idle; each choice counts in the chosen agent's
+/// load before the next. Without copying the agents, and without looking at every agent for
+/// every ticket: the agents able to take one kind of ticket are kept in a heap, built when that
+/// kind is first asked for.
 pub struct Chooser<'a> {
     agents: &'a [Candidate],
     /// Tickets chosen for each agent in this pass, per channel.
@@ -281,6 +235,55 @@ impl<'a> Chooser<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn load_ratio(a: &Candidate) -> f64 {
+        let cap: u32 = a.capacity.values().map(|c| u32::from(*c)).sum();
+        let load: u32 = a.load.values().map(|c| u32::from(*c)).sum();
+        if cap == 0 {
+            1.0
+        } else {
+            f64::from(load) / f64::from(cap)
+        }
+    }
+
+    /// The rule as written out plainly, the reference [`Chooser`] is checked against: the agents who
+    /// may take the ticket now, best first (free capacity on its channel, then least loaded, then
+    /// longest idle).
+    fn rank<'a>(agents: &'a [Candidate], req: &Requirement, level: Relaxation, exclude: &[Uuid]) -> Vec<&'a Candidate> {
+        let mut out: Vec<(f64, &Candidate)> = able(agents, req, level, exclude).collect();
+        out.sort_by(better_first);
+        out.into_iter().map(|(_, a)| a).collect()
+    }
+
+    /// The first of [`rank`]: what the chooser must pick for one ticket.
+    fn best<'a>(
+        agents: &'a [Candidate],
+        req: &Requirement,
+        level: Relaxation,
+        exclude: &[Uuid],
+    ) -> Option<&'a Candidate> {
+        able(agents, req, level, exclude).min_by(better_first).map(|(_, a)| a)
+    }
+
+    /// The agents with free capacity on the ticket's channel who may take it, with their load ratio.
+    fn able<'a, 'r>(
+        agents: &'a [Candidate],
+        req: &'r Requirement,
+        level: Relaxation,
+        exclude: &'r [Uuid],
+    ) -> impl Iterator<Item = (f64, &'a Candidate)> {
+        agents
+            .iter()
+            .filter(move |a| a.free_on(&req.channel) > 0 && !exclude.contains(&a.id) && eligible(a, req, level))
+            .map(|a| (load_ratio(a), a))
+    }
+
+    /// Least loaded, then longest idle (then by id, so the order is total).
+    fn better_first(a: &(f64, &Candidate), b: &(f64, &Candidate)) -> Ordering {
+        a.0.total_cmp(&b.0)
+            .then(a.1.idle_since_ms.cmp(&b.1.idle_since_ms))
+            .then(a.1.id.cmp(&b.1.id))
+    }
 
     fn agent(tier: &str, skills: &[&str], languages: &[&str]) -> Candidate {
         Candidate {

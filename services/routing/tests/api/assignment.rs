@@ -211,20 +211,7 @@ async fn an_auto_accept_queue_assigns_its_tickets_without_an_offer() {
         .as_str()
         .and_then(|s| s.parse().ok())
         .expect("id");
-    let resolved = EventEnvelope::new(
-        "intake",
-        TicketStatusChangedV1 {
-            ticket_id: assigned_ticket,
-            customer_id: Uuid::new_v4(),
-            from: "in_progress".into(),
-            to: "resolved".into(),
-            action: "resolve".into(),
-            actor_id: holder,
-            assignee_id: Some(holder),
-            changed_at: Utc::now(),
-        },
-    );
-    publish(&app, &resolved).await;
+    publish(&app, &resolved_by(assigned_ticket, holder)).await;
     testkit::eventually(10, "the waiting ticket assigned to the freed agent", || async {
         let e = entry_json(&app, last).await;
         Ok((e["status"] == "assigned").then_some(e))
@@ -386,20 +373,7 @@ async fn pull_gives_the_best_ticket_and_never_more_than_capacity() {
     assert_eq!(assigned[0]["data"]["how"], "pull");
 
     // Resolved in intake: capacity comes back and the last ticket can be taken.
-    let resolved = EventEnvelope::new(
-        "intake",
-        TicketStatusChangedV1 {
-            ticket_id: tickets[1],
-            customer_id: Uuid::new_v4(),
-            from: "in_progress".into(),
-            to: "resolved".into(),
-            action: "resolve".into(),
-            actor_id: agent,
-            assignee_id: Some(agent),
-            changed_at: Utc::now(),
-        },
-    );
-    publish(&app, &resolved).await;
+    publish(&app, &resolved_by(tickets[1], agent)).await;
     testkit::eventually(10, "released", || async {
         Ok((entry_json(&app, tickets[1]).await["status"] == "closed").then_some(()))
     })

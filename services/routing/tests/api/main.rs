@@ -179,6 +179,23 @@ fn changed(ticket: &EventEnvelope<TicketCreatedV1>, from: &str, to: &str) -> Eve
     )
 }
 
+/// Intake's event: `ticket` resolved by `agent`, who held it.
+fn resolved_by(ticket: Uuid, agent: Uuid) -> EventEnvelope<TicketStatusChangedV1> {
+    EventEnvelope::new(
+        "intake",
+        TicketStatusChangedV1 {
+            ticket_id: ticket,
+            customer_id: Uuid::new_v4(),
+            from: "in_progress".into(),
+            to: "resolved".into(),
+            action: "resolve".into(),
+            actor_id: agent,
+            assignee_id: Some(agent),
+            changed_at: Utc::now(),
+        },
+    )
+}
+
 async fn entry_status(app: &TestApp, id: Uuid) -> Option<String> {
     sqlx::query_scalar("SELECT status FROM queue_entry WHERE ticket_id = $1")
         .bind(id)
