@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use platform::kv::Redis;
+use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 use uuid::Uuid;
 
@@ -247,6 +248,10 @@ static ASSIGN_TO: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
+/// Entries per pipeline in bulk steps (a rebuild): commands of other tasks on the shared
+/// connection wait behind one pipeline at a time, never behind the whole step.
+const BULK: usize = 500;
+
 fn outcome(code: i64) -> TakeOutcome {
     match code {
         1 => TakeOutcome::Done,
@@ -314,10 +319,14 @@ impl LiveQueues {
 
     /// [`Self::enqueue`] for many tickets in one atomic pipeline.
     pub async fn enqueue_many(&self, tickets: &[LiveTicket]) -> redis::RedisResult<()> {
-        if tickets.is_empty() {
-            return Ok(());
-        }
         let mut conn = self.redis.conn.clone();
+        for chunk in tickets.chunks(BULK) {
+            self.enqueue_chunk(&mut conn, chunk).await?;
+        }
+        Ok(())
+    }
+
+    async fn enqueue_chunk(&self, conn: &mut ConnectionManager, tickets: &[LiveTicket]) -> redis::RedisResult<()> {
         let mut pipe = redis::pipe();
         pipe.atomic();
         for t in tickets {
@@ -345,7 +354,7 @@ impl LiveQueues {
             .sadd(self.key(&["queues"]), &t.queue)
             .ignore();
         }
-        pipe.query_async::<()>(&mut conn).await
+        pipe.query_async::<()>(conn).await
     }
 
     /// Changes what a waiting ticket needs and its place (an escalation, an SLA warning).
@@ -589,15 +598,27 @@ impl LiveQueues {
 
     /// Sets an agent's capacity per channel.
     pub async fn set_capacity(&self, agent: Uuid, capacity: &BTreeMap<String, u16>) -> redis::RedisResult<()> {
+        self.set_capacities(&[(agent, capacity)]).await
+    }
+
+    /// Sets agents' capacities per channel, [`BULK`] agents per pipeline; each agent's hash is
+    /// replaced in one step, so a take never sees it empty.
+    pub async fn set_capacities(&self, agents: &[(Uuid, &BTreeMap<String, u16>)]) -> redis::RedisResult<()> {
         let mut conn = self.redis.conn.clone();
-        let key = self.cap_key(agent);
-        let mut pipe = redis::pipe();
-        pipe.atomic().del(&key).ignore();
-        let pairs: Vec<(&str, u16)> = capacity.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-        if !pairs.is_empty() {
-            pipe.hset_multiple(&key, &pairs).ignore();
+        for chunk in agents.chunks(BULK) {
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for (agent, capacity) in chunk {
+                let key = self.cap_key(*agent);
+                pipe.del(&key).ignore();
+                let pairs: Vec<(&str, u16)> = capacity.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+                if !pairs.is_empty() {
+                    pipe.hset_multiple(&key, &pairs).ignore();
+                }
+            }
+            pipe.query_async::<()>(&mut conn).await?;
         }
-        pipe.query_async::<()>(&mut conn).await
+        Ok(())
     }
 
     /// Presence, load and idle time of each agent, in order.
@@ -694,7 +715,10 @@ impl LiveQueues {
         let rebuilding = self.key(&["rebuilding"]);
         let mut keys: Vec<String> = Vec::new();
         {
-            let mut iter: redis::AsyncIter<String> = conn.scan_match(self.redis.keys.pattern()).await?;
+            let opts = redis::ScanOptions::default()
+                .with_pattern(self.redis.keys.pattern())
+                .with_count(BULK);
+            let mut iter: redis::AsyncIter<String> = conn.scan_options(opts).await?;
             while let Some(k) = futures_util::StreamExt::next(&mut iter).await {
                 let k = k?;
                 if !k.starts_with(&presence) && k != rebuilding {
@@ -702,37 +726,44 @@ impl LiveQueues {
                 }
             }
         }
-        for chunk in keys.chunks(500) {
+        for chunk in keys.chunks(BULK) {
             conn.del::<_, ()>(chunk).await?;
         }
         Ok(())
     }
 
-    /// Sets an agent's load on a channel during a rebuild.
-    pub async fn set_load(&self, agent: Uuid, channel: &str, n: u32) -> redis::RedisResult<()> {
+    /// Sets agents' loads per channel during a rebuild, [`BULK`] per pipeline.
+    pub async fn set_loads(&self, loads: &[(Uuid, String, u32)]) -> redis::RedisResult<()> {
         let mut conn = self.redis.conn.clone();
-        conn.hset::<_, _, _, ()>(self.load_key(agent), channel, n).await
+        for chunk in loads.chunks(BULK) {
+            let mut pipe = redis::pipe();
+            for (agent, channel, n) in chunk {
+                pipe.hset(self.load_key(*agent), channel, *n).ignore();
+            }
+            pipe.query_async::<()>(&mut conn).await?;
+        }
+        Ok(())
     }
 
-    /// Restores an offer or a holding during a rebuild (loads are set with [`Self::set_load`]).
-    pub async fn restore_holding(
-        &self,
-        ticket: Uuid,
-        agent: Uuid,
-        offer_expires_ms: Option<i64>,
-    ) -> redis::RedisResult<()> {
+    /// Restores offers (ticket, agent, expiry in ms) and holdings (no expiry) during a rebuild,
+    /// [`BULK`] per pipeline (loads are set with [`Self::set_loads`]).
+    pub async fn restore_holdings(&self, held: &[(Uuid, Uuid, Option<i64>)]) -> redis::RedisResult<()> {
         let mut conn = self.redis.conn.clone();
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        match offer_expires_ms {
-            Some(ms) => pipe
-                .set(self.offer_key(ticket), agent.to_string())
-                .ignore()
-                .zadd(self.key(&["offers"]), ticket.to_string(), ms)
-                .ignore(),
-            None => pipe.set(self.holder_key(ticket), agent.to_string()).ignore(),
-        };
-        pipe.query_async::<()>(&mut conn).await
+        for chunk in held.chunks(BULK) {
+            let mut pipe = redis::pipe();
+            for (ticket, agent, offer_expires_ms) in chunk {
+                match offer_expires_ms {
+                    Some(ms) => pipe
+                        .set(self.offer_key(*ticket), agent.to_string())
+                        .ignore()
+                        .zadd(self.key(&["offers"]), ticket.to_string(), *ms)
+                        .ignore(),
+                    None => pipe.set(self.holder_key(*ticket), agent.to_string()).ignore(),
+                };
+            }
+            pipe.query_async::<()>(&mut conn).await?;
+        }
+        Ok(())
     }
 
     pub async fn finish_rebuild(&self, queues: &[String]) -> redis::RedisResult<()> {

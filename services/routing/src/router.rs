@@ -1186,9 +1186,9 @@ impl Router {
         let started = Utc::now();
         live.wipe().await?;
         self.inner.catalog.refresh().await?;
-        for a in self.inner.catalog.agents() {
-            live.set_capacity(a.id, &a.capacity.0).await?;
-        }
+        let agents = self.inner.catalog.agents();
+        let capacities: Vec<(Uuid, &BTreeMap<String, u16>)> = agents.iter().map(|a| (a.id, &a.capacity.0)).collect();
+        live.set_capacities(&capacities).await?;
         let entries = store::live_entries(&self.inner.pool).await?;
         let tried: std::collections::HashMap<Uuid, Vec<Uuid>> = sqlx::query_as::<_, (Uuid, Vec<Uuid>)>(
             "SELECT l.ticket_id, array_agg(DISTINCT l.agent_id) FROM routing_log l \
@@ -1203,21 +1203,18 @@ impl Router {
         let mut queues: Vec<String> = self.inner.catalog.queue_names();
         let mut loads: std::collections::HashMap<(Uuid, String), u32> = std::collections::HashMap::new();
         let mut waiting = Vec::new();
+        let mut held = Vec::new();
         for e in &entries {
             match (e.status.as_str(), e.agent_id) {
                 ("waiting", _) => {
                     let mut t = live_ticket(e);
                     t.tried = tried.get(&e.ticket_id).cloned().unwrap_or_default();
                     waiting.push(t);
-                    if waiting.len() >= 500 {
-                        live.enqueue_many(&waiting).await?;
-                        waiting.clear();
-                    }
                 }
                 ("offered" | "assigned", Some(agent)) => {
                     let expires =
                         (e.status == "offered").then(|| e.offer_expires_at.map_or(0, |t| t.timestamp_millis()));
-                    live.restore_holding(e.ticket_id, agent, expires).await?;
+                    held.push((e.ticket_id, agent, expires));
                     *loads.entry((agent, e.channel.clone())).or_default() += 1;
                 }
                 _ => {}
@@ -1227,9 +1224,9 @@ impl Router {
             }
         }
         live.enqueue_many(&waiting).await?;
-        for ((agent, channel), n) in loads {
-            live.set_load(agent, &channel, n).await?;
-        }
+        live.restore_holdings(&held).await?;
+        let loads: Vec<(Uuid, String, u32)> = loads.into_iter().map(|((a, ch), n)| (a, ch, n)).collect();
+        live.set_loads(&loads).await?;
         live.finish_rebuild(&queues).await?;
         tracing::info!(entries = entries.len(), "live state rebuilt from Postgres");
         // A ticket queued while the rebuild read Postgres may have reached Redis before the

@@ -109,6 +109,9 @@ impl<S: Validate> Validate for Settings<S> {
         if self.database.max_connections == 0 {
             return Err(ConfigError::key("database.max_connections", "must be at least 1"));
         }
+        if self.redis.response_timeout_ms == 0 {
+            return Err(ConfigError::key("redis.response_timeout_ms", "must be at least 1"));
+        }
         if self.bus.prefetch == 0 {
             return Err(ConfigError::key("bus.prefetch", "must be at least 1"));
         }
@@ -160,6 +163,10 @@ pub struct RedisSettings {
     pub url: SecretString,
     /// Prepended to every key (`<prefix>:<service>:...`); lets tenants or tests share a server.
     pub key_prefix: String,
+    /// How long a command (or a pipeline, or a script) may take, waiting included, before it
+    /// fails with "timed out". Commands share one multiplexed connection, so a bulk step such
+    /// as a rebuild's pipelines makes the ones behind it wait.
+    pub response_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

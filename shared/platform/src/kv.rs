@@ -1,6 +1,8 @@
 //! Redis: a self-reconnecting connection and the key naming rule.
 
-use redis::aio::ConnectionManager;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::ExposeSecret;
 
 use crate::config::RedisSettings;
@@ -16,7 +18,9 @@ impl Redis {
     pub async fn connect(settings: &RedisSettings, service: &str) -> anyhow::Result<Self> {
         let client = redis::Client::open(settings.url.expose_secret())
             .map_err(|e| anyhow::anyhow!("configuration key `redis.url`: {e}"))?;
-        let conn = ConnectionManager::new(client).await?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(Duration::from_millis(settings.response_timeout_ms)));
+        let conn = ConnectionManager::new_with_config(client, config).await?;
         Ok(Self {
             conn,
             keys: Keys::new(&settings.key_prefix, service),

@@ -1010,6 +1010,9 @@ struct AutoRun {
     busy: f64,
     /// Events written but not yet published at the window's end.
     unpublished: i64,
+    /// The rebuild before the run: seconds, and the waiting and held entries and agents it
+    /// restored.
+    rebuild: (f64, i64, i64, usize),
 }
 
 /// Assignments by the dispatchers: `general` becomes an auto-accept push queue with a backlog
@@ -1024,10 +1027,24 @@ async fn auto_assignments(
     supervisor: &str,
     seconds: u64,
 ) -> anyhow::Result<AutoRun> {
-    // 1,000 more agents: 50,000 more free places, besides what the pulling agents have left.
-    let _assignees = routing_agents(client, &replicas[0], 1_000, &[], 50).await?;
-    preload_general(stack, client, &replicas[0], 50_000).await?;
+    // 2,000 more agents with 50 places each (the most an agent may have), and as many more
+    // waiting tickets: more than a fast machine assigns in the run, so neither runs out before
+    // the window ends.
+    const AGENTS: usize = 2_000;
+    const PLACES: u32 = 50;
+    let places = (AGENTS * PLACES as usize) as i64;
+    let _assignees = routing_agents(client, &replicas[0], AGENTS, &[], PLACES).await?;
+    let rebuild_secs = preload_general(stack, client, &replicas[0], places).await?;
     let mut db = sqlx::PgConnection::connect(&stack.database_url("routing")).await?;
+    let (waiting_then, held_then): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE status = 'waiting'), count(*) FILTER (WHERE status IN ('offered', 'assigned')) \
+         FROM queue_entry",
+    )
+    .fetch_one(&mut db)
+    .await?;
+    let agents_then: i64 = sqlx::query_scalar("SELECT count(*) FROM agent")
+        .fetch_one(&mut db)
+        .await?;
     let assigned = async |db: &mut sqlx::PgConnection| -> anyhow::Result<i64> {
         Ok(
             sqlx::query_scalar("SELECT count(*) FROM routing_log WHERE kind = 'assigned' AND detail->>'how' = 'auto'")
@@ -1079,6 +1096,12 @@ async fn auto_assignments(
         waiting > 0,
         "the backlog ran out during the run: the figure would be low"
     );
+    // Every auto-accept assignment so far (the pulling agents' places besides): the new agents
+    // must still have had room at the window's end.
+    anyhow::ensure!(
+        after < places,
+        "the agents' places ran out during the run ({after} of {places}): the figure would be low"
+    );
     eprintln!(
         "      dispatchers assigned {} tickets in {elapsed:.1}s ({before} before the window); {waiting} still waiting; \
          {unpublished} events not yet published at the window's end",
@@ -1089,6 +1112,7 @@ async fn auto_assignments(
         published_rate: (published_after - published_before) as f64 / elapsed,
         busy,
         unpublished,
+        rebuild: (rebuild_secs, waiting_then, held_then, agents_then as usize),
     })
 }
 
@@ -1267,6 +1291,11 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
     writeln!(
         report,
         "| live state rebuilt from Postgres: {preload} waiting tickets, s | {rebuild_secs:.2} |"
+    )?;
+    let (secs, waiting, held, agents) = auto.rebuild;
+    writeln!(
+        report,
+        "| live state rebuilt from Postgres before the auto-accept run: {waiting} waiting and {held} held tickets, {agents} agents, s | {secs:.2} |"
     )?;
     writeln!(
         report,

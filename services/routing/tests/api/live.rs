@@ -92,6 +92,74 @@ async fn the_live_state_is_rebuilt_from_postgres_after_redis_loses_it() {
 }
 
 #[tokio::test]
+async fn a_state_larger_than_one_pipeline_is_rebuilt_whole() {
+    let app = app().await;
+    // More waiting tickets, holdings and agents than one rebuild pipeline carries (500), so
+    // every step spans several pipelines. The agents are full once their holdings are back, so
+    // the dispatcher leaves the waiting tickets where they are.
+    let mut agents = Vec::new();
+    for _ in 0..12 {
+        agents.push(online_agent(&app, "junior", &[], &["zh-CN"], json!({"web": 47})).await);
+    }
+    sqlx::query(
+        "INSERT INTO queue_entry (ticket_id, customer_id, queue, channel, priority, status, score, enqueued_at, tier) \
+         SELECT gen_random_uuid(), gen_random_uuid(), 'general', 'web', 'normal', 'waiting', 1000 + g, now(), 'junior' \
+         FROM generate_series(1, 1234) g",
+    )
+    .execute(&app.platform.pool)
+    .await
+    .expect("waiting");
+    // 47 held by each agent: 564 in all, the last ones offered.
+    sqlx::query(
+        "INSERT INTO queue_entry (ticket_id, customer_id, queue, channel, priority, status, score, enqueued_at, tier, \
+                                  agent_id, offer_expires_at) \
+         SELECT gen_random_uuid(), gen_random_uuid(), 'general', 'web', 'normal', \
+                CASE WHEN g % 47 = 0 THEN 'offered' ELSE 'assigned' END, g, now(), 'junior', a.id, \
+                CASE WHEN g % 47 = 0 THEN now() + interval '1 hour' END \
+         FROM unnest($1::uuid[]) a(id), generate_series(1, 47) g",
+    )
+    .bind(&agents)
+    .execute(&app.platform.pool)
+    .await
+    .expect("held");
+    let admin = app.token(Uuid::new_v4(), Role::Admin);
+    let (status, rebuilt) = post_json(&app, "/v1/admin/rebuild", &admin, None).await;
+    assert_eq!(status, 200, "{rebuilt}");
+    assert_eq!(rebuilt["entries"], 1234 + 564);
+    let live = LiveQueues::new(app.platform.redis.clone());
+    let waiting = live.waiting("general", 5000).await.expect("waiting");
+    assert_eq!(waiting.len(), 1234, "every waiting ticket is queued again");
+    let states = live.agents(&agents).await.expect("agents");
+    for (agent, state) in agents.iter().zip(&states) {
+        assert_eq!(state.load.get("web"), Some(&47), "load of {agent}");
+    }
+    let mut conn = app.platform.redis.conn.clone();
+    let count = async |kind: &str| -> usize {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(app.platform.redis.keys.key(&[kind, "*"]))
+            .query_async(&mut conn.clone())
+            .await
+            .expect("keys");
+        keys.len()
+    };
+    assert_eq!(count("holder").await, 12 * 46, "every assignment is held again");
+    assert_eq!(count("offer").await, 12, "every offer is open again");
+    let offers: usize = redis::AsyncCommands::zcard(&mut conn, app.platform.redis.keys.key(&["offers"]))
+        .await
+        .expect("offers");
+    assert_eq!(offers, 12, "and waits for the sweeper");
+    // Capacities came back too.
+    let capacity: Option<u16> = redis::AsyncCommands::hget(
+        &mut conn,
+        app.platform.redis.keys.key(&["cap", &agents[0].to_string()]),
+        "web",
+    )
+    .await
+    .expect("cap");
+    assert_eq!(capacity, Some(47));
+}
+
+#[tokio::test]
 async fn supervisors_see_the_live_view_and_a_staffing_forecast() {
     let app = app().await;
     let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
