@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, PublisherConfirm};
 use secrecy::ExposeSecret;
 use tokio::sync::Mutex;
 
@@ -156,25 +156,57 @@ impl Bus {
 }
 
 /// Publishes every message, then awaits every confirm; fails if any was nacked.
+///
+/// A publish queues its frames on its first poll and then waits until the connection's I/O
+/// loop has written them. All publishes are therefore polled once, in order, before any is
+/// awaited: the frames reach the broker in the messages' order, and the I/O loop writes the
+/// whole batch in a few large writes instead of one write (and two thread hand-offs) per
+/// message.
 pub async fn publish_on(channel: &Channel, messages: &[Outgoing<'_>]) -> anyhow::Result<()> {
-    let mut confirms = Vec::with_capacity(messages.len());
-    for m in messages {
-        let mut props = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_content_type(ShortString::from(CLOUDEVENTS_JSON))
-            .with_headers(to_field_table(&m.headers));
-        if let Some(id) = m.message_id {
-            props = props.with_message_id(ShortString::from(id));
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::Poll;
+
+    use futures_util::future::{MaybeDone, maybe_done};
+
+    type Publish<'a> = Pin<Box<MaybeDone<Pin<Box<dyn Future<Output = lapin::Result<PublisherConfirm>> + Send + 'a>>>>>;
+    let mut publishes: Vec<Publish<'_>> = messages
+        .iter()
+        .map(|m| {
+            let mut props = BasicProperties::default()
+                .with_delivery_mode(2)
+                .with_content_type(ShortString::from(CLOUDEVENTS_JSON))
+                .with_headers(to_field_table(&m.headers));
+            if let Some(id) = m.message_id {
+                props = props.with_message_id(ShortString::from(id));
+            }
+            let publish: Pin<Box<dyn Future<Output = lapin::Result<PublisherConfirm>> + Send + '_>> =
+                Box::pin(channel.basic_publish(
+                    ShortString::from(m.exchange),
+                    ShortString::from(m.routing_key),
+                    BasicPublishOptions::default(),
+                    m.body,
+                    props,
+                ));
+            Box::pin(maybe_done(publish))
+        })
+        .collect();
+    // Every pending publish is polled on each wake-up, in order (the first round queues the
+    // frames in order); a finished one stays finished.
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for p in &mut publishes {
+            pending |= p.as_mut().poll(cx).is_pending();
         }
-        let confirm = channel
-            .basic_publish(
-                ShortString::from(m.exchange),
-                ShortString::from(m.routing_key),
-                BasicPublishOptions::default(),
-                m.body,
-                props,
-            )
-            .await?;
+        if pending { Poll::Pending } else { Poll::Ready(()) }
+    })
+    .await;
+    let mut confirms = Vec::with_capacity(publishes.len());
+    for p in &mut publishes {
+        let confirm = p
+            .as_mut()
+            .take_output()
+            .ok_or_else(|| anyhow::anyhow!("a publish finished without a result"))??;
         confirms.push(confirm);
     }
     for confirm in confirms {

@@ -53,6 +53,34 @@ async fn an_event_is_published_if_and_only_if_its_transaction_commits() {
 }
 
 #[tokio::test]
+async fn a_relayed_batch_arrives_whole_and_in_order() {
+    let t = platform("outbox-order", &[]).await;
+    let p = &t.platform;
+    let (ch, queue) = tap(p, "test.#").await;
+    // More than one relay batch (200), each published in one go.
+    let n = 450u32;
+    let mut tx = p.pool.begin().await.expect("begin");
+    for i in 0..n {
+        p.outbox.stage(&mut tx, Ping { n: i }).await.expect("stage");
+    }
+    p.outbox.commit(tx).await.expect("commit");
+    assert_eq!(p.outbox.drain().await.expect("drain"), n as usize);
+    let mut seen = Vec::new();
+    while let Some(msg) = take(&ch, &queue, 5).await {
+        let env = RawEnvelope::from_slice(&msg.delivery.data).expect("envelope");
+        seen.push(env.decode::<Ping>().expect("decode").data.n);
+        if seen.len() == n as usize {
+            break;
+        }
+    }
+    assert_eq!(seen, (0..n).collect::<Vec<_>>(), "every event, in the order written");
+    assert_eq!(
+        count(&p.pool, "SELECT count(*) FROM outbox_event WHERE published_at IS NULL").await,
+        0
+    );
+}
+
+#[tokio::test]
 async fn the_relay_keeps_events_while_the_broker_is_unreachable() {
     let t = platform("outbox-down", &[]).await;
     let p = &t.platform;
