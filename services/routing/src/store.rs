@@ -55,7 +55,7 @@ pub async fn insert_entry(
                SELECT ticket_id, CASE WHEN status = 'held' THEN 'held' ELSE 'queued' END, queue, \
                       jsonb_build_object('tier', tier, 'skill', skill, 'language', language) FROM e), \
          o AS (INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) \
-               SELECT $15, $16, $17, $18 FROM e WHERE $15::uuid IS NOT NULL) \
+               SELECT $15, $16, $17::jsonb, $18 FROM e WHERE $15::uuid IS NOT NULL) \
          SELECT {COLUMNS} FROM e"
     ))
     .bind(e.ticket_id)
@@ -284,7 +284,7 @@ pub async fn claims(pool: &PgPool, claims: &[Claim]) -> Result<Vec<QueueEntryRow
         .join(", ");
     sqlx::query_as(&format!(
         "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::jsonb[], \
-                                         $6::uuid[], $7::text[], $8::jsonb[], $9::text[]) \
+                                         $6::uuid[], $7::text[], $8::text[]::jsonb[], $9::text[]) \
                     AS x(ticket_id, agent_id, expires, how, detail, event_id, event_type, envelope, traceparent)), \
          e AS (UPDATE queue_entry q SET status = CASE WHEN x.expires IS NULL THEN 'assigned' ELSE 'offered' END, \
                       agent_id = x.agent_id, offer_expires_at = x.expires, updated_at = now() \

@@ -166,7 +166,7 @@ pub async fn insert_tickets<'c>(
               i AS (UPDATE incident SET last_linked_at = now() \
                     WHERE id IN (SELECT incident_id FROM t) AND last_linked_at < now() - interval '1 minute'), \
               o AS (INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) \
-                    SELECT * FROM unnest($27::uuid[], $28::text[], $29::jsonb[], $30::text[])) \
+                    SELECT * FROM unnest($27::uuid[], $28::text[], $29::text[]::jsonb[], $30::text[])) \
          SELECT 1",
     )
     .bind(col!(|r| r.row.id))

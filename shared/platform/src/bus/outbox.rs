@@ -20,24 +20,25 @@ use crate::db::Tx;
 use crate::metrics::Metrics;
 
 /// An outbox row ready to insert: a caller that changes its state in one statement inserts it
-/// there (`INSERT INTO outbox_event (event_id, event_type, envelope, traceparent)`) so the event
-/// commits with the change, then calls [`Outbox::wake`].
+/// there (`INSERT INTO outbox_event (event_id, event_type, envelope, traceparent)`, the envelope
+/// cast with `::jsonb`) so the event commits with the change, then calls [`Outbox::wake`].
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub event_id: Uuid,
     pub event_type: String,
-    pub envelope: serde_json::Value,
+    /// The CloudEvents envelope as JSON text, serialized once from the typed event.
+    pub envelope: String,
     pub traceparent: Option<String>,
 }
 
 /// Outbox rows as column arrays, for a caller's own multi-row statement:
 /// `INSERT INTO outbox_event (event_id, event_type, envelope, traceparent)
-///  SELECT * FROM unnest($a::uuid[], $b::text[], $c::jsonb[], $d::text[])`.
+///  SELECT * FROM unnest($a::uuid[], $b::text[], $c::text[]::jsonb[], $d::text[])`.
 #[derive(Debug, Default)]
 pub struct PreparedColumns {
     pub event_ids: Vec<Uuid>,
     pub event_types: Vec<String>,
-    pub envelopes: Vec<serde_json::Value>,
+    pub envelopes: Vec<String>,
     pub traceparents: Vec<Option<String>>,
 }
 
@@ -93,8 +94,7 @@ impl Outbox {
         let event_id = envelope.id;
         let event_type = envelope.event_type.clone();
         let traceparent = envelope.traceparent.clone();
-        let raw = envelope.into_raw().map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        let envelope = serde_json::to_value(&raw).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let envelope = serde_json::to_string(&envelope).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         Ok(Prepared {
             event_id,
             event_type,
@@ -107,13 +107,15 @@ impl Outbox {
     /// context. Nothing is sent unless the transaction commits.
     pub async fn stage<T: Event>(&self, tx: &mut Tx, data: T) -> Result<Uuid, sqlx::Error> {
         let p = self.prepare(data)?;
-        sqlx::query("INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) VALUES ($1, $2, $3, $4)")
-            .bind(p.event_id)
-            .bind(&p.event_type)
-            .bind(&p.envelope)
-            .bind(&p.traceparent)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) VALUES ($1, $2, $3::jsonb, $4)",
+        )
+        .bind(p.event_id)
+        .bind(&p.event_type)
+        .bind(&p.envelope)
+        .bind(&p.traceparent)
+        .execute(&mut **tx)
+        .await?;
         Ok(p.event_id)
     }
 
