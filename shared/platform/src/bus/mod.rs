@@ -163,14 +163,13 @@ impl Bus {
 /// whole batch in a few large writes instead of one write (and two thread hand-offs) per
 /// message.
 pub async fn publish_on(channel: &Channel, messages: &[Outgoing<'_>]) -> anyhow::Result<()> {
-    use std::future::Future;
     use std::pin::Pin;
     use std::task::Poll;
 
-    use futures_util::future::{MaybeDone, maybe_done};
+    use futures_util::FutureExt;
+    use futures_util::future::{BoxFuture, MaybeDone, maybe_done};
 
-    type Publish<'a> = Pin<Box<MaybeDone<Pin<Box<dyn Future<Output = lapin::Result<PublisherConfirm>> + Send + 'a>>>>>;
-    let mut publishes: Vec<Publish<'_>> = messages
+    let mut publishes: Vec<MaybeDone<BoxFuture<'_, lapin::Result<PublisherConfirm>>>> = messages
         .iter()
         .map(|m| {
             let mut props = BasicProperties::default()
@@ -180,15 +179,17 @@ pub async fn publish_on(channel: &Channel, messages: &[Outgoing<'_>]) -> anyhow:
             if let Some(id) = m.message_id {
                 props = props.with_message_id(ShortString::from(id));
             }
-            let publish: Pin<Box<dyn Future<Output = lapin::Result<PublisherConfirm>> + Send + '_>> =
-                Box::pin(channel.basic_publish(
-                    ShortString::from(m.exchange),
-                    ShortString::from(m.routing_key),
-                    BasicPublishOptions::default(),
-                    m.body,
-                    props,
-                ));
-            Box::pin(maybe_done(publish))
+            maybe_done(
+                channel
+                    .basic_publish(
+                        ShortString::from(m.exchange),
+                        ShortString::from(m.routing_key),
+                        BasicPublishOptions::default(),
+                        m.body,
+                        props,
+                    )
+                    .boxed(),
+            )
         })
         .collect();
     // Every pending publish is polled on each wake-up, in order (the first round queues the
@@ -196,15 +197,14 @@ pub async fn publish_on(channel: &Channel, messages: &[Outgoing<'_>]) -> anyhow:
     std::future::poll_fn(|cx| {
         let mut pending = false;
         for p in &mut publishes {
-            pending |= p.as_mut().poll(cx).is_pending();
+            pending |= Pin::new(p).poll(cx).is_pending();
         }
         if pending { Poll::Pending } else { Poll::Ready(()) }
     })
     .await;
     let mut confirms = Vec::with_capacity(publishes.len());
     for p in &mut publishes {
-        let confirm = p
-            .as_mut()
+        let confirm = Pin::new(p)
             .take_output()
             .ok_or_else(|| anyhow::anyhow!("a publish finished without a result"))??;
         confirms.push(confirm);
