@@ -1210,6 +1210,11 @@ impl Router {
                     let mut t = live_ticket(e);
                     t.tried = tried.get(&e.ticket_id).cloned().unwrap_or_default();
                     waiting.push(t);
+                    // Written as it goes, so a long queue is not copied whole.
+                    if waiting.len() >= 500 {
+                        live.enqueue_many(&waiting).await?;
+                        waiting.clear();
+                    }
                 }
                 ("offered" | "assigned", Some(agent)) => {
                     let expires =
