@@ -80,8 +80,15 @@ pub fn live_key(keys: &platform::kv::Keys, agent: Uuid) -> String {
     keys.key(&["presence", "live", &agent.to_string()])
 }
 
+/// The sorted set of agents who are online: agent → when their live status expires (ms since
+/// the epoch), so the dispatcher reads the states of online agents only, not of every profile.
+pub fn online_key(keys: &platform::kv::Keys) -> String {
+    keys.key(&["presence", "online"])
+}
+
 /// Presence in Redis: the live status expires `ttl` after the last heartbeat; the chosen status
 /// is remembered, so an agent whose heartbeats stop reads as `away`, not as what they chose.
+/// Online agents are also listed in [`online_key`] until their live status expires.
 #[derive(Clone)]
 pub struct Presence {
     redis: Redis,
@@ -104,15 +111,25 @@ impl Presence {
         self.redis.keys.key(&["presence", "chosen", &agent.to_string()])
     }
 
+    fn expires_ms(&self) -> i64 {
+        Utc::now().timestamp_millis() + i64::try_from(self.ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+
     /// Sets the agent's status (`online`, `away`, `offline`).
     pub async fn set(&self, agent: Uuid, status: &str) -> redis::RedisResult<()> {
         let mut conn = self.redis.conn.clone();
+        let online = online_key(&self.redis.keys);
         let mut pipe = redis::pipe();
         pipe.atomic().set(self.chosen_key(agent), status).ignore();
         if status == "offline" {
             pipe.del(self.live_key(agent)).ignore();
         } else {
             pipe.set_ex(self.live_key(agent), status, self.ttl_secs).ignore();
+        }
+        if status == "online" {
+            pipe.zadd(&online, agent.to_string(), self.expires_ms()).ignore();
+        } else {
+            pipe.zrem(&online, agent.to_string()).ignore();
         }
         pipe.query_async::<()>(&mut conn).await
     }
@@ -123,8 +140,17 @@ impl Presence {
         let chosen: Option<String> = conn.get(self.chosen_key(agent)).await?;
         match chosen.as_deref() {
             Some(status @ ("online" | "away")) => {
-                conn.set_ex::<_, _, ()>(self.live_key(agent), status, self.ttl_secs)
-                    .await?;
+                let online = online_key(&self.redis.keys);
+                let mut pipe = redis::pipe();
+                pipe.atomic()
+                    .set_ex(self.live_key(agent), status, self.ttl_secs)
+                    .ignore();
+                if status == "online" {
+                    pipe.zadd(&online, agent.to_string(), self.expires_ms()).ignore();
+                } else {
+                    pipe.zrem(&online, agent.to_string()).ignore();
+                }
+                pipe.query_async::<()>(&mut conn).await?;
                 Ok(true)
             }
             _ => Ok(false),

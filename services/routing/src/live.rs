@@ -621,6 +621,27 @@ impl LiveQueues {
         Ok(())
     }
 
+    /// Agents listed online whose live status has not expired (with a few seconds' grace for
+    /// clocks that differ between replicas); entries long expired are dropped on the way. `None`
+    /// while nobody is listed, e.g. just after an upgrade from a version without the list:
+    /// callers then look at every agent.
+    pub async fn online_ids(&self) -> redis::RedisResult<Option<Vec<Uuid>>> {
+        const GRACE_MS: i64 = 5_000;
+        let mut conn = self.redis.conn.clone();
+        let key = agents::online_key(&self.redis.keys);
+        let since = chrono::Utc::now().timestamp_millis() - GRACE_MS;
+        let (ids,): (Vec<String>,) = redis::pipe()
+            .zrembyscore(&key, "-inf", format!("({since}"))
+            .ignore()
+            .zrangebyscore(&key, since, "+inf")
+            .query_async(&mut conn)
+            .await?;
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(ids.iter().filter_map(|id| id.parse().ok()).collect()))
+    }
+
     /// Presence, load and idle time of each agent, in order.
     pub async fn agents(&self, ids: &[Uuid]) -> redis::RedisResult<Vec<AgentLive>> {
         if ids.is_empty() {

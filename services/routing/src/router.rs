@@ -481,7 +481,13 @@ impl Router {
         {
             return Ok(cached.clone());
         }
-        let agents = self.inner.catalog.agents();
+        // The states of listed online agents only: profiles of agents who are away or offline
+        // cost nothing here, however many there are.
+        let mut agents = self.inner.catalog.agents();
+        if let Some(online) = self.inner.live.online_ids().await? {
+            let online: HashSet<Uuid> = online.into_iter().collect();
+            agents.retain(|a| online.contains(&a.id));
+        }
         let ids: Vec<Uuid> = agents.iter().map(|a| a.id).collect();
         let states = self.inner.live.agents(&ids).await?;
         let online: Arc<Vec<matching::Candidate>> = Arc::new(

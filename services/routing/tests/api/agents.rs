@@ -90,6 +90,23 @@ async fn an_agent_whose_heartbeat_stops_goes_away() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(set["heartbeat_within_secs"], 2);
+    // The dispatcher reads the states of listed online agents only.
+    let live = routing::live::LiveQueues::new(app.platform.redis.clone());
+    let listed = async || live.online_ids().await.expect("online").unwrap_or_default();
+    assert_eq!(listed().await, vec![id]);
+    // An entry whose heartbeats stopped long ago (a replica died mid-way) is dropped on reading.
+    let key = routing::agents::online_key(&app.platform.redis.keys);
+    let stale = Uuid::new_v4().to_string();
+    let mut conn = app.platform.redis.conn.clone();
+    let long_ago = chrono::Utc::now().timestamp_millis() - 60_000;
+    let _: () = redis::AsyncCommands::zadd(&mut conn, &key, &stale, long_ago)
+        .await
+        .expect("zadd");
+    assert_eq!(listed().await, vec![id]);
+    let left: Option<f64> = redis::AsyncCommands::zscore(&mut conn, &key, &stale)
+        .await
+        .expect("zscore");
+    assert_eq!(left, None);
     let other = app.token(Uuid::new_v4(), Role::Agent);
     let (status, _) = put(
         &app,
@@ -133,6 +150,7 @@ async fn an_agent_whose_heartbeat_stops_goes_away() {
     assert_eq!(away["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(heartbeat().await.expect("beat").status(), 204);
     assert_eq!(presence(&app).await, "online");
+    assert_eq!(listed().await, vec![id], "listed again by the heartbeat");
     let (status, _) = put(
         &app,
         &format!("/v1/agents/{id}/presence"),
@@ -142,4 +160,5 @@ async fn an_agent_whose_heartbeat_stops_goes_away() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(presence(&app).await, "offline");
+    assert!(listed().await.is_empty(), "offline agents are not listed");
 }
