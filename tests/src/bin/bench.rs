@@ -976,14 +976,14 @@ async fn pgbench_single_insert(args: &Args) -> anyhow::Result<f64> {
     )
 }
 
-/// `n` waiting web tickets written straight into routing's Postgres for the `general` queue,
+/// `n` waiting web tickets written straight into routing's Postgres for the bench's own queue,
 /// then the live state rebuilt from it; seconds the rebuild took.
-async fn preload_general(stack: &Stack, client: &reqwest::Client, url: &str, n: i64) -> anyhow::Result<f64> {
+async fn preload_bench_queue(stack: &Stack, client: &reqwest::Client, url: &str, n: i64) -> anyhow::Result<f64> {
     {
         let mut db = sqlx::PgConnection::connect(&stack.database_url("routing")).await?;
         sqlx::query(
             "INSERT INTO queue_entry (ticket_id, customer_id, queue, channel, priority, status, score, enqueued_at, tier) \
-             SELECT gen_random_uuid(), gen_random_uuid(), 'general', 'web', 'normal', 'waiting', \
+             SELECT gen_random_uuid(), gen_random_uuid(), 'bench', 'web', 'normal', 'waiting', \
                     extract(epoch FROM now()) * 1000 + g, now(), 'junior' FROM generate_series(1, $1) g",
         )
         .bind(n)
@@ -1018,11 +1018,11 @@ struct AutoRun {
     raw_tps: f64,
 }
 
-/// Assignments by the dispatchers: `general` becomes an auto-accept push queue with a backlog
+/// Assignments by the dispatchers: `bench` becomes an auto-accept push queue with a backlog
 /// larger than can be assigned in the run, and more agents come online; the assignments both
 /// replicas write in `seconds` (counted in routing's log from half a second after both were
 /// told), per second, with how busy the machine was and how many events the outbox relay had
-/// still to publish at the end. `general` is a pull queue again afterwards.
+/// still to publish at the end. `bench` is a pull queue again afterwards.
 async fn auto_assignments(
     stack: &Stack,
     client: &reqwest::Client,
@@ -1041,7 +1041,7 @@ async fn auto_assignments(
     const PLACES: u32 = 50;
     let places = (AGENTS * PLACES as usize) as i64;
     let _assignees = routing_agents(client, &replicas[0], AGENTS, &[], PLACES).await?;
-    let rebuild_secs = preload_general(stack, client, &replicas[0], places).await?;
+    let rebuild_secs = preload_bench_queue(stack, client, &replicas[0], places).await?;
     let mut db = sqlx::PgConnection::connect(&stack.database_url("routing")).await?;
     let (waiting_then, held_then): (i64, i64) = sqlx::query_as(
         "SELECT count(*) FILTER (WHERE status = 'waiting'), count(*) FILTER (WHERE status IN ('offered', 'assigned')) \
@@ -1063,7 +1063,7 @@ async fn auto_assignments(
     let set_queue = async |push: bool| -> anyhow::Result<()> {
         for url in replicas {
             let res = client
-                .put(format!("{url}/v1/queues/general"))
+                .put(format!("{url}/v1/queues/bench"))
                 .bearer_auth(supervisor)
                 .json(&json!({"description": "Bench", "tier": "junior", "push": push, "auto_accept": push}))
                 .send()
@@ -1083,7 +1083,7 @@ async fn auto_assignments(
     };
     let before = assigned(&mut db).await?;
     let published_before = published(&mut db).await?;
-    eprintln!("      general is an auto-accept queue; the dispatchers assign for {seconds}s...");
+    eprintln!("      bench is an auto-accept queue; the dispatchers assign for {seconds}s...");
     let cpu = cpu_ticks();
     let run = Instant::now();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
@@ -1174,10 +1174,11 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
         .build()?;
     let supervisor = token(Uuid::new_v4(), Role::Supervisor);
 
-    // Assignments: the general queue becomes a pull queue, filled straight from Postgres and
+    // Assignments: a queue of the bench's own (no category leads to it, so tickets earlier steps
+    // left waiting elsewhere stay out of the way) is a pull queue, filled straight from Postgres and
     // rebuilt into Redis, then agents take tickets as fast as they can.
     let res = client
-        .put(format!("{}/v1/queues/general", replicas[0]))
+        .put(format!("{}/v1/queues/bench", replicas[0]))
         .bearer_auth(&supervisor)
         .json(&json!({"description": "Bench: pulled", "tier": "junior", "push": false}))
         .send()
@@ -1185,7 +1186,7 @@ async fn routing_bench(stack: &mut Stack, args: &Args, report: &mut String) -> a
     anyhow::ensure!(res.status().is_success(), "queue: {}", res.text().await?);
     let agents = routing_agents(&client, &replicas[0], 400, &[], 50).await?;
     let preload: i64 = 25_000;
-    let rebuild_secs = preload_general(stack, &client, &replicas[0], preload).await?;
+    let rebuild_secs = preload_bench_queue(stack, &client, &replicas[0], preload).await?;
     // Both replicas' caches see the pull queue and the agents.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     eprintln!(
