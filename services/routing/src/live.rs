@@ -147,13 +147,15 @@ static TAKE_MANY: LazyLock<Script> = LazyLock::new(|| {
 static HEADS: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-        -- KEYS: the queues; ARGV: heads per queue, ticket hash key prefix.
+        -- KEYS: the queues (a queue may appear twice, at two offsets); ARGV: heads per queue,
+        -- ticket hash key prefix, then each queue's offset.
         -- Each head as 'queue index|ticket|score|ch|tier|skill|lang|enq|tried|cust'; a member
         -- without its hash (a leftover the rebuild corrects) is left out.
         local out = {}
         local n = tonumber(ARGV[1])
         for qi, q in ipairs(KEYS) do
-          local members = redis.call('ZRANGE', q, 0, n - 1, 'WITHSCORES')
+          local from = tonumber(ARGV[2 + qi] or '0')
+          local members = redis.call('ZRANGE', q, from, from + n - 1, 'WITHSCORES')
           for i = 1, #members, 2 do
             local id = members[i]
             local f = redis.call('HMGET', ARGV[2] .. id, 'ch', 'tier', 'skill', 'lang', 'enq', 'tried', 'cust')
@@ -376,17 +378,28 @@ impl LiveQueues {
 
     /// The first `per_queue` waiting tickets of each queue, with what they need.
     pub async fn heads(&self, queues: &[String], per_queue: isize) -> redis::RedisResult<Vec<LiveTicket>> {
-        if queues.is_empty() || per_queue <= 0 {
+        let windows: Vec<(String, isize)> = queues.iter().map(|q| (q.clone(), 0)).collect();
+        self.heads_at(&windows, per_queue).await
+    }
+
+    /// Up to `per_queue` tickets of each (queue, offset) window, in queue order from the offset:
+    /// [`Self::heads`] reads each queue from its head; a queue may also be read further back.
+    pub async fn heads_at(&self, windows: &[(String, isize)], per_queue: isize) -> redis::RedisResult<Vec<LiveTicket>> {
+        if windows.is_empty() || per_queue <= 0 {
             return Ok(Vec::new());
         }
+        let queues: Vec<String> = windows.iter().map(|(q, _)| q.clone()).collect();
         let mut conn = self.redis.conn.clone();
         // One script call: each head packed into one string, so a look at many heads costs one
         // reply to parse instead of one per field.
         let mut call = HEADS.prepare_invoke();
-        for q in queues {
+        for q in &queues {
             call.key(self.queue_key(q));
         }
         call.arg(per_queue).arg(self.key(&["t", ""]));
+        for (_, offset) in windows {
+            call.arg((*offset).max(0));
+        }
         let packed: Vec<String> = call.invoke_async(&mut conn).await?;
         let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
         Ok(packed

@@ -43,6 +43,9 @@ struct Inner {
     settings: RoutingSettings,
     wake: Notify,
     agent_states: std::sync::Mutex<Option<(std::time::Instant, Arc<Vec<matching::Candidate>>)>>,
+    /// Per queue, how far back the dispatcher also reads when the head of the queue holds a
+    /// full window of tickets no free agent can take (see [`Router::dispatch`]).
+    further: std::sync::Mutex<HashMap<String, isize>>,
     claims: ClaimWriter,
     pull_view: PullView,
 }
@@ -227,6 +230,7 @@ impl Router {
                 sla,
                 wake: Notify::new(),
                 agent_states: std::sync::Mutex::new(None),
+                further: std::sync::Mutex::new(HashMap::new()),
                 pull_view: PullView::new(
                     Duration::from_millis(settings.pull_view_ms),
                     PULL_HEADS.max(settings.heads_per_queue as isize),
@@ -392,8 +396,26 @@ impl Router {
             .into_iter()
             .filter(|q| push.contains(q) || !defined.contains(q))
             .collect();
-        let mut heads = self.inner.live.heads(&queues, s.heads_per_queue as isize).await?;
+        // Each queue from its head and, when its head is blocked (a full window of tickets no
+        // agent with room can take, e.g. a higher tier than anyone online), also a window
+        // further back, so the tickets behind are not held up.
+        let per = s.heads_per_queue as isize;
+        let further = self.inner.further.lock().map(|f| f.clone()).unwrap_or_default();
+        let mut windows: Vec<(String, isize)> = Vec::with_capacity(queues.len());
+        for q in &queues {
+            windows.push((q.clone(), 0));
+            if let Some(&at) = further.get(q) {
+                windows.push((q.clone(), at));
+            }
+        }
+        let mut heads = self.inner.live.heads_at(&windows, per).await?;
         let t_heads = t0.elapsed();
+        let mut seen = HashSet::new();
+        heads.retain(|t| seen.insert(t.ticket_id));
+        let mut read: HashMap<String, isize> = HashMap::new();
+        for t in &heads {
+            *read.entry(t.queue.clone()).or_default() += 1;
+        }
         heads.sort_by(|a, b| a.score.total_cmp(&b.score));
         let now_ms = Utc::now().timestamp_millis();
         let relax = s.relax_after();
@@ -415,6 +437,7 @@ impl Router {
             };
             plan.push((t, agent, how));
         }
+        self.look_further(&queues, &further, &read, &plan, per);
         // The copy is updated in place below when this pass no longer holds it.
         drop(chooser);
         drop(candidates);
@@ -502,6 +525,39 @@ impl Router {
             *guard = Some((std::time::Instant::now(), online.clone()));
         }
         Ok(online)
+    }
+
+    /// Moves each queue's second window after a pass: a queue whose windows held tickets but
+    /// none this pass could give (with agents having room, or the pass would have ended
+    /// earlier) is read a window further back next time, from the first window again once the
+    /// end is reached; a queue that fits in its first window is read from its head only.
+    fn look_further(
+        &self,
+        queues: &[String],
+        further: &HashMap<String, isize>,
+        read: &HashMap<String, isize>,
+        plan: &[(LiveTicket, Uuid, Claiming)],
+        per: isize,
+    ) {
+        let Ok(mut next) = self.inner.further.lock() else {
+            return;
+        };
+        for q in queues {
+            let got = read.get(q).copied().unwrap_or(0);
+            let at = further.get(q).copied();
+            let windows = if at.is_some() { 2 } else { 1 };
+            if got < per {
+                // The whole queue was in view.
+                next.remove(q);
+            } else if !plan.iter().any(|(t, _, _)| &t.queue == q) {
+                let end_reached = got < per * windows;
+                let to = match at {
+                    Some(at) if !end_reached => at + per,
+                    _ => per,
+                };
+                next.insert(q.clone(), to);
+            }
+        }
     }
 
     /// Counts tickets just offered or given to agents in the copy of their states.

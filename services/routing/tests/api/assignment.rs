@@ -515,3 +515,42 @@ async fn tickets_move_between_agents_and_queues_and_escalate() {
     let escalated = events_about(&app, "routing.ticket.escalated", ticket).await;
     assert_eq!(escalated[0]["data"]["to_tier"], "senior");
 }
+
+#[tokio::test]
+async fn tickets_nobody_online_can_take_do_not_hold_up_those_behind_them() {
+    let app = app_with(&[("ROUTING__SERVICE__HEADS_PER_QUEUE", "4")]).await;
+    let junior = online_agent(&app, "junior", &[], &["zh-CN"], json!({"web": 2})).await;
+    // Ten tickets for seniors at the head of general (more than two windows of four), then one
+    // a junior can take.
+    sqlx::query(
+        "INSERT INTO queue_entry (ticket_id, customer_id, queue, channel, priority, status, score, enqueued_at, tier) \
+         SELECT gen_random_uuid(), gen_random_uuid(), 'general', 'web', 'normal', 'waiting', g, now(), 'senior' \
+         FROM generate_series(1, 10) g",
+    )
+    .execute(&app.platform.pool)
+    .await
+    .expect("blocking");
+    let behind = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO queue_entry (ticket_id, customer_id, queue, channel, priority, status, score, enqueued_at, tier) \
+         VALUES ($1, gen_random_uuid(), 'general', 'web', 'normal', 'waiting', 1000, now(), 'junior')",
+    )
+    .bind(behind)
+    .execute(&app.platform.pool)
+    .await
+    .expect("behind");
+    let admin = app.token(Uuid::new_v4(), Role::Admin);
+    let (status, rebuilt) = post_json(&app, "/v1/admin/rebuild", &admin, None).await;
+    assert_eq!(status, 200, "{rebuilt}");
+    testkit::eventually(10, "the ticket behind is offered", || async {
+        Ok((offers_of(&app, junior).await == vec![behind]).then_some(()))
+    })
+    .await
+    .expect("offered past the blocked head");
+    let waiting: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM queue_entry WHERE status = 'waiting' AND tier = 'senior'")
+            .fetch_one(&app.platform.pool)
+            .await
+            .expect("count");
+    assert_eq!(waiting, 10, "the seniors' tickets wait for a senior");
+}
