@@ -111,14 +111,22 @@ impl Presence {
         self.redis.keys.key(&["presence", "chosen", &agent.to_string()])
     }
 
-    fn expires_ms(&self) -> i64 {
-        Utc::now().timestamp_millis() + i64::try_from(self.ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+    /// Adds to `pipe` the agent's entry in the online list: listed until their live status
+    /// expires while `status` is online, taken out otherwise.
+    fn list(&self, pipe: &mut redis::Pipeline, agent: Uuid, status: &str) {
+        let online = online_key(&self.redis.keys);
+        if status == "online" {
+            let expires_ms =
+                Utc::now().timestamp_millis() + i64::try_from(self.ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+            pipe.zadd(&online, agent.to_string(), expires_ms).ignore();
+        } else {
+            pipe.zrem(&online, agent.to_string()).ignore();
+        }
     }
 
     /// Sets the agent's status (`online`, `away`, `offline`).
     pub async fn set(&self, agent: Uuid, status: &str) -> redis::RedisResult<()> {
         let mut conn = self.redis.conn.clone();
-        let online = online_key(&self.redis.keys);
         let mut pipe = redis::pipe();
         pipe.atomic().set(self.chosen_key(agent), status).ignore();
         if status == "offline" {
@@ -126,11 +134,7 @@ impl Presence {
         } else {
             pipe.set_ex(self.live_key(agent), status, self.ttl_secs).ignore();
         }
-        if status == "online" {
-            pipe.zadd(&online, agent.to_string(), self.expires_ms()).ignore();
-        } else {
-            pipe.zrem(&online, agent.to_string()).ignore();
-        }
+        self.list(&mut pipe, agent, status);
         pipe.query_async::<()>(&mut conn).await
     }
 
@@ -140,16 +144,11 @@ impl Presence {
         let chosen: Option<String> = conn.get(self.chosen_key(agent)).await?;
         match chosen.as_deref() {
             Some(status @ ("online" | "away")) => {
-                let online = online_key(&self.redis.keys);
                 let mut pipe = redis::pipe();
                 pipe.atomic()
                     .set_ex(self.live_key(agent), status, self.ttl_secs)
                     .ignore();
-                if status == "online" {
-                    pipe.zadd(&online, agent.to_string(), self.expires_ms()).ignore();
-                } else {
-                    pipe.zrem(&online, agent.to_string()).ignore();
-                }
+                self.list(&mut pipe, agent, status);
                 pipe.query_async::<()>(&mut conn).await?;
                 Ok(true)
             }

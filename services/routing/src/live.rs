@@ -252,7 +252,7 @@ static ASSIGN_TO: LazyLock<Script> = LazyLock::new(|| {
 
 /// Entries per pipeline in bulk steps (a rebuild): commands of other tasks on the shared
 /// connection wait behind one pipeline at a time, never behind the whole step.
-const BULK: usize = 500;
+pub const BULK: usize = 500;
 
 fn outcome(code: i64) -> TakeOutcome {
     match code {
@@ -319,7 +319,7 @@ impl LiveQueues {
         self.enqueue_many(std::slice::from_ref(t)).await
     }
 
-    /// [`Self::enqueue`] for many tickets in one atomic pipeline.
+    /// [`Self::enqueue`] for many tickets: one atomic pipeline per [`BULK`] tickets.
     pub async fn enqueue_many(&self, tickets: &[LiveTicket]) -> redis::RedisResult<()> {
         let mut conn = self.redis.conn.clone();
         for chunk in tickets.chunks(BULK) {

@@ -1273,7 +1273,7 @@ impl Router {
                     t.tried = tried.get(&e.ticket_id).cloned().unwrap_or_default();
                     waiting.push(t);
                     // Written as it goes, so a long queue is not copied whole.
-                    if waiting.len() >= 500 {
+                    if waiting.len() >= crate::live::BULK {
                         live.enqueue_many(&waiting).await?;
                         waiting.clear();
                     }

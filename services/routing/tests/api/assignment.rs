@@ -539,9 +539,7 @@ async fn tickets_nobody_online_can_take_do_not_hold_up_those_behind_them() {
     .execute(&app.platform.pool)
     .await
     .expect("behind");
-    let admin = app.token(Uuid::new_v4(), Role::Admin);
-    let (status, rebuilt) = post_json(&app, "/v1/admin/rebuild", &admin, None).await;
-    assert_eq!(status, 200, "{rebuilt}");
+    rebuild(&app).await;
     testkit::eventually(10, "the ticket behind is offered", || async {
         Ok((offers_of(&app, junior).await == vec![behind]).then_some(()))
     })

@@ -78,11 +78,9 @@ async fn the_live_state_is_rebuilt_from_postgres_after_redis_loses_it() {
     let (status, accepted) = post_json(&app, &format!("/v1/offers/{offered}/accept"), &token, None).await;
     assert_eq!(status, 200, "the offer survived: {accepted}");
 
-    let admin = app.token(Uuid::new_v4(), Role::Admin);
     let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
     assert_eq!(post_json(&app, "/v1/admin/rebuild", &supervisor, None).await.0, 403);
-    let (status, rebuilt) = post_json(&app, "/v1/admin/rebuild", &admin, None).await;
-    assert_eq!(status, 200, "{rebuilt}");
+    let rebuilt = rebuild(&app).await;
     assert_eq!(rebuilt["entries"], 3);
     assert_eq!(chat_load(&app, agent).await, 2);
     assert_eq!(
@@ -122,9 +120,7 @@ async fn a_state_larger_than_one_pipeline_is_rebuilt_whole() {
     .execute(&app.platform.pool)
     .await
     .expect("held");
-    let admin = app.token(Uuid::new_v4(), Role::Admin);
-    let (status, rebuilt) = post_json(&app, "/v1/admin/rebuild", &admin, None).await;
-    assert_eq!(status, 200, "{rebuilt}");
+    let rebuilt = rebuild(&app).await;
     assert_eq!(rebuilt["entries"], 1234 + 564);
     let live = LiveQueues::new(app.platform.redis.clone());
     let waiting = live.waiting("general", 5000).await.expect("waiting");

@@ -302,6 +302,14 @@ async fn post_json(app: &TestApp, path: &str, token: &str, body: Option<Value>) 
     send_json(app.post(path, token), body).await
 }
 
+/// Forces a rebuild of the live state from Postgres as an admin; its answer.
+async fn rebuild(app: &TestApp) -> Value {
+    let admin = app.token(Uuid::new_v4(), Role::Admin);
+    let (status, rebuilt) = post_json(app, "/v1/admin/rebuild", &admin, None).await;
+    assert_eq!(status, 200, "{rebuilt}");
+    rebuilt
+}
+
 /// Defines an agent and sets them online; their id.
 async fn online_agent(app: &TestApp, tier: &str, skills: &[&str], languages: &[&str], capacity: Value) -> Uuid {
     let id = Uuid::new_v4();
