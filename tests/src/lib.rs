@@ -244,5 +244,5 @@ async fn wait_ready(url: &str, name: &str) -> anyhow::Result<()> {
 
 /// A token for `subject` with `role`, signed with the development key the stack accepts.
 pub fn token(subject: uuid::Uuid, role: platform::auth::Role) -> String {
-    platform::testing::token(subject, role)
+    testkit::token(subject, role)
 }

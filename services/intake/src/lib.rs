@@ -25,6 +25,7 @@ pub static SPEC: ServiceSpec<IntakeSettings> = ServiceSpec {
     name: NAME,
     env_prefix: "INTAKE",
     defaults: include_str!("../config/default.toml"),
+    list_keys: &["service.follow_up_categories"],
     migrations: &MIGRATIONS,
     build: |settings| Box::pin(build(settings)),
 };

@@ -26,6 +26,7 @@ pub static SPEC: ServiceSpec<NotificationSettings> = ServiceSpec {
     name: NAME,
     env_prefix: "NOTIFICATIONS",
     defaults: include_str!("../config/default.toml"),
+    list_keys: &["service.retry_schedule_secs", "service.event_patterns"],
     migrations: &MIGRATIONS,
     build: |settings| Box::pin(build(settings)),
 };

@@ -18,6 +18,7 @@ pub static SPEC: ServiceSpec<RefundSettings> = ServiceSpec {
     name: NAME,
     env_prefix: "REFUND",
     defaults: include_str!("../config/default.toml"),
+    list_keys: &["service.currencies"],
     migrations: &MIGRATIONS,
     build: |settings| Box::pin(build(settings)),
 };

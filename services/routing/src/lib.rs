@@ -27,6 +27,7 @@ pub static SPEC: ServiceSpec<RoutingSettings> = ServiceSpec {
     name: NAME,
     env_prefix: "ROUTING",
     defaults: include_str!("../config/default.toml"),
+    list_keys: &[],
     migrations: &MIGRATIONS,
     build: |settings| Box::pin(build(settings)),
 };

@@ -18,6 +18,7 @@ pub static SPEC: ServiceSpec<SchedulingSettings> = ServiceSpec {
     name: NAME,
     env_prefix: "TRAINING_SCHEDULING",
     defaults: include_str!("../config/default.toml"),
+    list_keys: &[],
     migrations: &MIGRATIONS,
     build: |settings| Box::pin(build(settings)),
 };

@@ -5,13 +5,14 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::Event;
-use crate::vocabulary::{Channel, Priority};
+use crate::ids::{AgentId, CustomerId, IncidentId, MessageId, TicketId};
+use crate::vocabulary::{Channel, Priority, TicketStatus};
 
 /// `intake.ticket.created` v1: a customer's ticket was opened on some channel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketCreatedV1 {
-    pub ticket_id: Uuid,
-    pub customer_id: Uuid,
+    pub ticket_id: TicketId,
+    pub customer_id: CustomerId,
     pub channel: Channel,
     pub subject: String,
     pub priority: Priority,
@@ -37,7 +38,7 @@ pub struct TicketDetails {
     /// `queued` (for people) or `auto_answered` (answered from the knowledge base, waiting for
     /// the customer's verdict; queued later if not solved).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<TicketStatus>,
     /// Angry or distressed: for senior agents.
     #[serde(default)]
     pub high_emotion: bool,
@@ -53,7 +54,7 @@ pub struct TicketDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incident_id: Option<Uuid>,
+    pub incident_id: Option<IncidentId>,
 }
 
 impl Event for TicketCreatedV1 {
@@ -68,19 +69,19 @@ impl Event for TicketCreatedV1 {
 /// `intake.ticket.status_changed` v1: every lifecycle transition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketStatusChangedV1 {
-    pub ticket_id: Uuid,
-    pub customer_id: Uuid,
+    pub ticket_id: TicketId,
+    pub customer_id: CustomerId,
     /// Status names: `new`, `auto_answered`, `queued`, `assigned`, `in_progress`,
     /// `waiting_on_customer`, `resolved`, `closed`, `cancelled`.
-    pub from: String,
-    pub to: String,
+    pub from: TicketStatus,
+    pub to: TicketStatus,
     /// What caused it (`resolve`, `reopen`, `customer_replied`, ...).
     pub action: String,
     /// Who: a customer, an agent, or the service itself for automatic changes.
     pub actor_id: Uuid,
     /// The agent who has the ticket after the change, when someone has it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee_id: Option<Uuid>,
+    pub assignee_id: Option<AgentId>,
     pub changed_at: DateTime<Utc>,
 }
 
@@ -97,9 +98,9 @@ impl Event for TicketStatusChangedV1 {
 /// announced too (`visibility = internal`), for agents only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketMessageAddedV1 {
-    pub ticket_id: Uuid,
-    pub customer_id: Uuid,
-    pub message_id: Uuid,
+    pub ticket_id: TicketId,
+    pub customer_id: CustomerId,
+    pub message_id: MessageId,
     /// `customer`, `agent` or `system`.
     pub author_role: String,
     pub author_id: Uuid,
@@ -124,8 +125,8 @@ impl Event for TicketMessageAddedV1 {
 /// `intake.ticket.resolved` v1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketResolvedV1 {
-    pub ticket_id: Uuid,
-    pub customer_id: Uuid,
+    pub ticket_id: TicketId,
+    pub customer_id: CustomerId,
     pub resolved_by: Uuid,
     pub resolved_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -145,8 +146,8 @@ impl Event for TicketResolvedV1 {
 /// `intake.ticket.reopened` v1: not solved after all; the ticket is queued again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketReopenedV1 {
-    pub ticket_id: Uuid,
-    pub customer_id: Uuid,
+    pub ticket_id: TicketId,
+    pub customer_id: CustomerId,
     pub reopened_by: Uuid,
     pub reopen_count: i32,
     pub reopened_at: DateTime<Utc>,
@@ -164,8 +165,8 @@ impl Event for TicketReopenedV1 {
 /// `intake.survey.requested` v1: ask the customer how the ticket went (notifications sends it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SurveyRequestedV1 {
-    pub ticket_id: Uuid,
-    pub customer_id: Uuid,
+    pub ticket_id: TicketId,
+    pub customer_id: CustomerId,
     /// The signed token of the survey link (`POST /v1/surveys/{token}` on intake).
     pub token: String,
     pub expires_at: DateTime<Utc>,
@@ -184,8 +185,8 @@ impl Event for SurveyRequestedV1 {
 /// `intake.survey.answered` v1: the customer's score (1-5) and comment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SurveyAnsweredV1 {
-    pub ticket_id: Uuid,
-    pub customer_id: Uuid,
+    pub ticket_id: TicketId,
+    pub customer_id: CustomerId,
     pub score: i16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
@@ -204,10 +205,10 @@ impl Event for SurveyAnsweredV1 {
 /// `intake.incident.opened` v1: tickets about one fault were grouped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentOpenedV1 {
-    pub incident_id: Uuid,
+    pub incident_id: IncidentId,
     pub fault_type: String,
     pub title: String,
-    pub ticket_ids: Vec<Uuid>,
+    pub ticket_ids: Vec<TicketId>,
     pub opened_at: DateTime<Utc>,
 }
 
@@ -224,9 +225,9 @@ impl Event for IncidentOpenedV1 {
 /// the resolution as its answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentResolvedV1 {
-    pub incident_id: Uuid,
+    pub incident_id: IncidentId,
     pub resolution: String,
-    pub ticket_ids: Vec<Uuid>,
+    pub ticket_ids: Vec<TicketId>,
     pub resolved_by: Uuid,
     pub resolved_at: DateTime<Utc>,
 }
@@ -247,8 +248,8 @@ mod tests {
 
     fn sample() -> TicketCreatedV1 {
         TicketCreatedV1 {
-            ticket_id: Uuid::now_v7(),
-            customer_id: Uuid::new_v4(),
+            ticket_id: TicketId::new(),
+            customer_id: CustomerId::new(),
             channel: Channel::Web,
             subject: "课程怎么退费？".into(),
             priority: Priority::Normal,
@@ -256,7 +257,7 @@ mod tests {
             language: None,
             details: TicketDetails {
                 number: Some(7),
-                status: Some("queued".into()),
+                status: Some(TicketStatus::Queued),
                 customer_segments: vec!["vip".into()],
                 ..TicketDetails::default()
             },
@@ -304,10 +305,10 @@ mod tests {
         let changed = EventEnvelope::new(
             "intake",
             TicketStatusChangedV1 {
-                ticket_id: Uuid::now_v7(),
-                customer_id: Uuid::new_v4(),
-                from: "in_progress".into(),
-                to: "resolved".into(),
+                ticket_id: TicketId::new(),
+                customer_id: CustomerId::new(),
+                from: TicketStatus::InProgress,
+                to: TicketStatus::Resolved,
                 action: "resolve".into(),
                 actor_id: Uuid::new_v4(),
                 assignee_id: None,
@@ -320,8 +321,8 @@ mod tests {
         let resolved = EventEnvelope::new(
             "intake",
             TicketResolvedV1 {
-                ticket_id: Uuid::now_v7(),
-                customer_id: Uuid::new_v4(),
+                ticket_id: TicketId::new(),
+                customer_id: CustomerId::new(),
                 resolved_by: Uuid::new_v4(),
                 resolved_at: now,
                 first_response_at: None,
@@ -357,8 +358,8 @@ mod later_events {
         let answered = EventEnvelope::new(
             "intake",
             SurveyAnsweredV1 {
-                ticket_id: Uuid::now_v7(),
-                customer_id: Uuid::new_v4(),
+                ticket_id: TicketId::new(),
+                customer_id: CustomerId::new(),
                 score: 5,
                 comment: Some("很耐心".into()),
                 answered_at: now,
@@ -370,9 +371,9 @@ mod later_events {
         let resolved = EventEnvelope::new(
             "intake",
             IncidentResolvedV1 {
-                incident_id: Uuid::now_v7(),
+                incident_id: IncidentId::new(),
                 resolution: "CDN restored".into(),
-                ticket_ids: vec![Uuid::now_v7()],
+                ticket_ids: vec![TicketId::new()],
                 resolved_by: Uuid::new_v4(),
                 resolved_at: now,
             },

@@ -8,8 +8,10 @@
 //! version with a new payload type, published beside the old one until every consumer moved.
 
 pub mod envelope;
+pub mod ids;
 pub mod intake;
 pub mod routing;
 pub mod vocabulary;
 
 pub use envelope::{DecodeError, Event, EventEnvelope, RawEnvelope};
+pub use ids::{AgentId, ArticleId, CustomerId, IncidentId, MessageId, TicketId};

@@ -4,14 +4,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::ids::{AgentId, CustomerId, TicketId};
+
 use crate::Event;
 use crate::vocabulary::{Channel, Priority};
 
 /// `routing.ticket.queued` v1: a ticket entered a live queue and waits for an agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketQueuedV1 {
-    pub ticket_id: Uuid,
-    pub customer_id: Uuid,
+    pub ticket_id: TicketId,
+    pub customer_id: CustomerId,
     /// The live queue it waits in (`general`, `technical`, ...).
     pub queue: String,
     pub channel: Channel,
@@ -23,9 +25,9 @@ pub struct TicketQueuedV1 {
 /// to accept it before it goes to the next.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketOfferedV1 {
-    pub ticket_id: Uuid,
-    pub customer_id: Uuid,
-    pub agent_id: Uuid,
+    pub ticket_id: TicketId,
+    pub customer_id: CustomerId,
+    pub agent_id: AgentId,
     pub queue: String,
     pub channel: Channel,
     pub expires_at: DateTime<Utc>,
@@ -36,9 +38,9 @@ pub struct TicketOfferedV1 {
 /// it by an auto-accept queue, or a supervisor gave it to them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketAssignedV1 {
-    pub ticket_id: Uuid,
-    pub customer_id: Uuid,
-    pub agent_id: Uuid,
+    pub ticket_id: TicketId,
+    pub customer_id: CustomerId,
+    pub agent_id: AgentId,
     pub queue: String,
     pub channel: Channel,
     /// The tier the ticket needed (`junior`, `mid`, `senior`).
@@ -51,11 +53,11 @@ pub struct TicketAssignedV1 {
 /// `routing.ticket.transferred` v1: a ticket moved to another agent or back to a queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketTransferredV1 {
-    pub ticket_id: Uuid,
-    pub customer_id: Uuid,
-    pub from_agent_id: Option<Uuid>,
+    pub ticket_id: TicketId,
+    pub customer_id: CustomerId,
+    pub from_agent_id: Option<AgentId>,
     /// The agent who now has it; `None` when it waits in `queue` again.
-    pub to_agent_id: Option<Uuid>,
+    pub to_agent_id: Option<AgentId>,
     pub queue: String,
     pub reason: Option<String>,
     /// Who moved it.
@@ -66,24 +68,24 @@ pub struct TicketTransferredV1 {
 /// `routing.ticket.escalated` v1: a ticket moved up a tier and/or in priority.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketEscalatedV1 {
-    pub ticket_id: Uuid,
-    pub customer_id: Uuid,
+    pub ticket_id: TicketId,
+    pub customer_id: CustomerId,
     pub from_tier: String,
     pub to_tier: String,
     pub priority: Priority,
     /// `sla_breach` or `manual`.
     pub reason: String,
     /// The agent who had it, if any.
-    pub agent_id: Option<Uuid>,
-    pub supervisor_id: Option<Uuid>,
+    pub agent_id: Option<AgentId>,
+    pub supervisor_id: Option<AgentId>,
     pub escalated_at: DateTime<Utc>,
 }
 
 /// What a service-level timer measures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SlaTimerRef {
-    pub ticket_id: Uuid,
-    pub customer_id: Uuid,
+    pub ticket_id: TicketId,
+    pub customer_id: CustomerId,
     /// `first_response`, `next_update` or `resolution`.
     pub metric: String,
     /// The policy that set the target.
@@ -91,8 +93,8 @@ pub struct SlaTimerRef {
     pub target_secs: i64,
     pub due_at: DateTime<Utc>,
     /// The agent who has the ticket, if any, and the supervisor to tell.
-    pub agent_id: Option<Uuid>,
-    pub supervisor_id: Option<Uuid>,
+    pub agent_id: Option<AgentId>,
+    pub supervisor_id: Option<AgentId>,
 }
 
 /// `routing.sla.warning` v1: 80% of a target's time has passed.
@@ -160,8 +162,8 @@ mod tests {
         let env = EventEnvelope::new(
             "routing",
             TicketQueuedV1 {
-                ticket_id: Uuid::now_v7(),
-                customer_id: Uuid::new_v4(),
+                ticket_id: TicketId::new(),
+                customer_id: CustomerId::new(),
                 queue: "general".into(),
                 channel: Channel::Chat,
                 priority: Priority::High,
@@ -178,14 +180,14 @@ mod tests {
     fn sla_events_are_flat_on_the_wire() {
         let breached = SlaBreachedV1 {
             timer: SlaTimerRef {
-                ticket_id: Uuid::now_v7(),
-                customer_id: Uuid::new_v4(),
+                ticket_id: TicketId::new(),
+                customer_id: CustomerId::new(),
                 metric: "first_response".into(),
                 policy: "chat".into(),
                 target_secs: 30,
                 due_at: Utc::now(),
                 agent_id: None,
-                supervisor_id: Some(Uuid::new_v4()),
+                supervisor_id: Some(AgentId::new()),
             },
             escalated_to_tier: Some("mid".into()),
             breached_at: Utc::now(),

@@ -65,6 +65,70 @@ impl Priority {
     }
 }
 
+/// A ticket's status in intake's lifecycle (see intake's `domain::lifecycle`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TicketStatus {
+    New,
+    AutoAnswered,
+    Queued,
+    Assigned,
+    InProgress,
+    WaitingOnCustomer,
+    Resolved,
+    Closed,
+    Cancelled,
+}
+
+impl TicketStatus {
+    pub const ALL: [TicketStatus; 9] = [
+        Self::New,
+        Self::AutoAnswered,
+        Self::Queued,
+        Self::Assigned,
+        Self::InProgress,
+        Self::WaitingOnCustomer,
+        Self::Resolved,
+        Self::Closed,
+        Self::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::AutoAnswered => "auto_answered",
+            Self::Queued => "queued",
+            Self::Assigned => "assigned",
+            Self::InProgress => "in_progress",
+            Self::WaitingOnCustomer => "waiting_on_customer",
+            Self::Resolved => "resolved",
+            Self::Closed => "closed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Closed and cancelled tickets never change again.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Closed | Self::Cancelled)
+    }
+
+    /// Resolved, closed or cancelled: nobody is working on it.
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Resolved | Self::Closed | Self::Cancelled)
+    }
+}
+
+impl std::fmt::Display for TicketStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +141,16 @@ mod tests {
             assert_eq!(Channel::parse(c.as_str()), Some(c));
         }
         assert_eq!(Channel::parse("fax"), None);
+    }
+
+    #[test]
+    fn ticket_statuses_round_trip() {
+        for st in TicketStatus::ALL {
+            let json = serde_json::to_string(&st).expect("serialize");
+            assert_eq!(json, format!("\"{}\"", st.as_str()));
+            assert_eq!(TicketStatus::parse(st.as_str()), Some(st));
+        }
+        assert_eq!(TicketStatus::parse("open"), None);
     }
 
     #[test]

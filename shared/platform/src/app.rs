@@ -1,28 +1,19 @@
-//! A running service: its connections ([`Platform`]), its HTTP server and its background tasks
+//! A running service: its connections ([`Platform`](crate::platform::Platform)), its HTTP server and its background tasks
 //! (outbox relay, consumers, job runner, housekeeping), started together and stopped in order.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::web;
 use futures_util::future::BoxFuture;
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::JwtVerifier;
-use crate::bus::Bus;
-use crate::bus::consumer::{Consumer, ConsumerSpec, EventHandler};
-use crate::bus::outbox::Outbox;
+use crate::bus::consumer::{Consumer, EventHandler};
 use crate::bus::topology::ConsumerQueues;
-use crate::config::{DEVELOPMENT_JWT_SECRET, Settings};
+use crate::config::Settings;
 use crate::http::Api;
-use crate::jobs::Jobs;
-use crate::kv::Redis;
-use crate::metrics::Metrics;
-use secrecy::ExposeSecret;
+use crate::platform::Platform;
 
 /// What `main` and the test harness need to know about a service.
 pub struct ServiceSpec<S: 'static> {
@@ -31,75 +22,11 @@ pub struct ServiceSpec<S: 'static> {
     pub env_prefix: &'static str,
     /// The service's embedded `config/default.toml`, layered over the common defaults.
     pub defaults: &'static str,
+    /// The service's own settings that an environment variable gives as a comma-separated list
+    /// (`service.event_patterns`); the kernel's are known already.
+    pub list_keys: &'static [&'static str],
     pub migrations: &'static Migrator,
     pub build: fn(Settings<S>) -> BoxFuture<'static, anyhow::Result<Application>>,
-}
-
-/// Everything a service's handlers need from the platform. Cheap to clone.
-#[derive(Clone)]
-pub struct Platform {
-    pub service: &'static str,
-    pub pool: PgPool,
-    pub redis: Redis,
-    pub bus: Arc<Bus>,
-    pub outbox: Outbox,
-    pub jobs: Jobs,
-    pub metrics: Arc<Metrics>,
-    pub jwt: web::Data<JwtVerifier>,
-}
-
-impl Platform {
-    /// Connects to Postgres (and migrates, unless disabled), Redis and RabbitMQ.
-    pub async fn connect<S>(
-        service: &'static str,
-        settings: &Settings<S>,
-        migrations: &Migrator,
-    ) -> anyhow::Result<Self> {
-        if settings.auth.jwt_secret.expose_secret() == DEVELOPMENT_JWT_SECRET {
-            tracing::warn!(
-                "auth.jwt_secret is the development key: set {}__AUTH__JWT_SECRET in production",
-                service.to_uppercase().replace('-', "_")
-            );
-        }
-        let pool = crate::db::connect(&settings.database).await?;
-        if settings.database.run_migrations {
-            crate::db::migrate(&pool, migrations).await?;
-        }
-        let redis = Redis::connect(&settings.redis, service).await?;
-        let bus = Bus::new(&settings.bus, service);
-        bus.connect_with_retry(Duration::from_secs(30)).await?;
-        let metrics = Arc::new(Metrics::new(service)?);
-        let outbox = Outbox::new(
-            service,
-            pool.clone(),
-            bus.clone(),
-            metrics.clone(),
-            settings.outbox.clone(),
-        );
-        let jobs = Jobs::new(pool.clone(), settings.jobs.clone(), metrics.clone(), outbox.clone());
-        Ok(Self {
-            service,
-            pool,
-            redis,
-            bus,
-            outbox,
-            jobs,
-            metrics,
-            jwt: web::Data::new(JwtVerifier::new(&settings.auth)),
-        })
-    }
-
-    /// A consumer of `spec`'s event types, handled by `handler`.
-    pub fn consumer<H: EventHandler>(&self, spec: ConsumerSpec, handler: H) -> Consumer<H> {
-        Consumer::new(
-            self.bus.clone(),
-            self.pool.clone(),
-            self.outbox.clone(),
-            self.metrics.clone(),
-            spec,
-            Arc::new(handler),
-        )
-    }
 }
 
 /// A background task the application runs until shutdown.

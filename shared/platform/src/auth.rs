@@ -35,6 +35,15 @@ impl Role {
         Self::Service,
     ];
 
+    /// Staff: agents, supervisors and admins.
+    pub const STAFF: [Role; 3] = [Self::Agent, Self::Supervisor, Self::Admin];
+    /// Those who manage staff and configuration: supervisors and admins.
+    pub const MANAGERS: [Role; 2] = [Self::Supervisor, Self::Admin];
+    /// Staff, or one of the platform's services.
+    pub const STAFF_OR_SERVICE: [Role; 4] = [Self::Agent, Self::Supervisor, Self::Admin, Self::Service];
+    /// Managers, or one of the platform's services.
+    pub const MANAGERS_OR_SERVICE: [Role; 3] = [Self::Supervisor, Self::Admin, Self::Service];
+
     pub fn parse(s: &str) -> Option<Self> {
         serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
     }
@@ -152,12 +161,17 @@ impl Principal {
 
     /// Staff: agents, supervisors and admins.
     pub fn is_staff(&self) -> bool {
-        self.has_any(&[Role::Agent, Role::Supervisor, Role::Admin])
+        self.has_any(&Role::STAFF)
     }
 
     /// Staff or one of the platform's services: callers that act on any customer's records.
     pub fn is_staff_or_service(&self) -> bool {
         self.is_staff() || self.has(Role::Service)
+    }
+
+    /// Whether the caller may read a record of `customer_id`: that customer, staff or a service.
+    pub fn may_read_customer(&self, customer_id: impl Into<Uuid>) -> bool {
+        self.is_staff_or_service() || self.subject == customer_id.into()
     }
 
     /// Fails with 403 unless the caller has one of `roles`.

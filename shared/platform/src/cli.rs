@@ -32,7 +32,7 @@ enum Command {
 /// Parses the command line and runs the service; the whole of a service's `main`.
 pub fn main<S: DeserializeOwned + Validate + Send + 'static>(spec: &'static ServiceSpec<S>) -> ExitCode {
     let cli = Cli::parse();
-    let settings: Settings<S> = match crate::config::load(spec.env_prefix, spec.defaults) {
+    let settings: Settings<S> = match crate::config::load(spec.env_prefix, spec.defaults, spec.list_keys) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{}: {e}", spec.name);

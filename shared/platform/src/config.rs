@@ -46,15 +46,25 @@ pub const COMMON_DEFAULTS: &str = include_str!("../config/common.toml");
 
 /// Loads settings from the process environment: [`COMMON_DEFAULTS`], the service's defaults,
 /// `CONFIG_FILE`, then `<PREFIX>__...` variables.
-pub fn load<T: DeserializeOwned + Validate>(prefix: &str, service_defaults: &str) -> Result<T, ConfigError> {
+pub fn load<T: DeserializeOwned + Validate>(
+    prefix: &str,
+    service_defaults: &str,
+    list_keys: &[&str],
+) -> Result<T, ConfigError> {
     let vars: HashMap<String, String> = std::env::vars().collect();
-    load_from(prefix, service_defaults, &vars)
+    load_from(prefix, service_defaults, list_keys, &vars)
 }
 
-/// Like [`load`], from the given variables (tests pass their own).
+/// The kernel's settings that an environment variable gives as a comma-separated list.
+const PLATFORM_LIST_KEYS: [&str; 2] = ["http.cors_allowed_origins", "bus.retry_delays_ms"];
+
+/// Like [`load`], from the given variables (tests pass their own). `list_keys` names the
+/// service's own settings that a variable gives as a comma-separated list
+/// (`service.event_patterns`), besides the kernel's.
 pub fn load_from<T: DeserializeOwned + Validate>(
     prefix: &str,
     service_defaults: &str,
+    list_keys: &[&str],
     vars: &HashMap<String, String>,
 ) -> Result<T, ConfigError> {
     let mut builder = config::Config::builder();
@@ -64,16 +74,15 @@ pub fn load_from<T: DeserializeOwned + Validate>(
     if let Some(path) = vars.get(CONFIG_FILE_ENV).filter(|p| !p.is_empty()) {
         builder = builder.add_source(config::File::new(path, config::FileFormat::Toml).required(true));
     }
-    let env_source = config::Environment::with_prefix(prefix)
+    let mut env_source = config::Environment::with_prefix(prefix)
         .prefix_separator("__")
         .separator("__")
         .try_parsing(true)
-        .list_separator(",")
-        .with_list_parse_key("http.cors_allowed_origins")
-        .with_list_parse_key("bus.retry_delays_ms")
-        .with_list_parse_key("service.retry_schedule_secs")
-        .with_list_parse_key("service.event_patterns")
-        .source(Some(vars.clone().into_iter().collect()));
+        .list_separator(",");
+    for key in PLATFORM_LIST_KEYS.iter().chain(list_keys) {
+        env_source = env_source.with_list_parse_key(key);
+    }
+    let env_source = env_source.source(Some(vars.clone().into_iter().collect()));
     let cfg = builder
         .add_source(env_source)
         .build()
@@ -260,6 +269,8 @@ greeting = "hello"
     #[derive(Debug, Deserialize)]
     struct Own {
         greeting: String,
+        #[serde(default)]
+        tags: Vec<String>,
     }
     impl Validate for Own {}
 
@@ -269,7 +280,7 @@ greeting = "hello"
 
     #[test]
     fn defaults_load() {
-        let s: Settings<Own> = load_from("INTAKE", DEFAULTS, &vars(&[])).expect("load");
+        let s: Settings<Own> = load_from("INTAKE", DEFAULTS, &[], &vars(&[])).expect("load");
         assert_eq!(s.http.port, 8081);
         assert_eq!(s.bus.max_attempts(), 3);
         assert_eq!(s.service.greeting, "hello");
@@ -280,6 +291,7 @@ greeting = "hello"
         let s: Settings<Own> = load_from(
             "INTAKE",
             DEFAULTS,
+            &[],
             &vars(&[
                 ("INTAKE__HTTP__PORT", "9999"),
                 ("INTAKE__DATABASE__URL", "postgres://x@db/intake"),
@@ -299,6 +311,15 @@ greeting = "hello"
     }
 
     #[test]
+    fn a_service_list_setting_named_in_its_spec_splits_from_the_environment() {
+        let env = vars(&[("INTAKE__SERVICE__TAGS", "vip,new_user")]);
+        let s: Settings<Own> = load_from("INTAKE", DEFAULTS, &["service.tags"], &env).expect("load");
+        assert_eq!(s.service.tags, ["vip", "new_user"]);
+        // Not named: the variable is one string, which does not read as a list.
+        assert!(load_from::<Settings<Own>>("INTAKE", DEFAULTS, &[], &env).is_err());
+    }
+
+    #[test]
     fn a_file_layers_between_defaults_and_environment() {
         let dir = std::env::temp_dir().join(format!("cfg-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("dir");
@@ -308,6 +329,7 @@ greeting = "hello"
         let s: Settings<Own> = load_from(
             "INTAKE",
             DEFAULTS,
+            &[],
             &vars(&[("CONFIG_FILE", &path), ("INTAKE__HTTP__WORKERS", "5")]),
         )
         .expect("load");
@@ -317,7 +339,7 @@ greeting = "hello"
 
     #[test]
     fn a_bad_value_names_its_key() {
-        let err = load_from::<Settings<Own>>("INTAKE", DEFAULTS, &vars(&[("INTAKE__HTTP__PORT", "eighty")]))
+        let err = load_from::<Settings<Own>>("INTAKE", DEFAULTS, &[], &vars(&[("INTAKE__HTTP__PORT", "eighty")]))
             .expect_err("must fail");
         assert!(err.to_string().contains("http.port"), "{err}");
     }
@@ -325,29 +347,34 @@ greeting = "hello"
     #[test]
     fn a_missing_key_names_its_key() {
         let without_greeting = DEFAULTS.replace("greeting = \"hello\"\n", "");
-        let err = load_from::<Settings<Own>>("INTAKE", &without_greeting, &vars(&[])).expect_err("must fail");
+        let err = load_from::<Settings<Own>>("INTAKE", &without_greeting, &[], &vars(&[])).expect_err("must fail");
         let text = err.to_string();
         assert!(text.contains("service") && text.contains("greeting"), "{text}");
     }
 
     #[test]
     fn an_unknown_key_is_refused() {
-        let err = load_from::<Settings<Own>>("INTAKE", DEFAULTS, &vars(&[("INTAKE__HTTP__PROT", "1")]))
+        let err = load_from::<Settings<Own>>("INTAKE", DEFAULTS, &[], &vars(&[("INTAKE__HTTP__PROT", "1")]))
             .expect_err("must fail");
         assert!(err.to_string().contains("prot"), "{err}");
     }
 
     #[test]
     fn cross_key_rules_are_checked() {
-        let err = load_from::<Settings<Own>>("INTAKE", DEFAULTS, &vars(&[("INTAKE__AUTH__JWT_SECRET", "short")]))
+        let err = load_from::<Settings<Own>>("INTAKE", DEFAULTS, &[], &vars(&[("INTAKE__AUTH__JWT_SECRET", "short")]))
             .expect_err("must fail");
         assert!(err.to_string().contains("auth.jwt_secret"), "{err}");
     }
 
     #[test]
     fn a_missing_config_file_fails() {
-        let err = load_from::<Settings<Own>>("INTAKE", DEFAULTS, &vars(&[("CONFIG_FILE", "/nonexistent/edu.toml")]))
-            .expect_err("must fail");
+        let err = load_from::<Settings<Own>>(
+            "INTAKE",
+            DEFAULTS,
+            &[],
+            &vars(&[("CONFIG_FILE", "/nonexistent/edu.toml")]),
+        )
+        .expect_err("must fail");
         assert!(err.to_string().contains("edu.toml"), "{err}");
     }
 }

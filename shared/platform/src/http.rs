@@ -18,12 +18,12 @@ use tracing::Instrument;
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use crate::app::Platform;
 use crate::auth::{Principal, Role};
 use crate::bus::parking;
 use crate::bus::topology::ConsumerQueues;
 use crate::config::HttpSettings;
 use crate::error::ApiError;
+use crate::platform::Platform;
 
 /// A service's routes and their OpenAPI description.
 #[derive(Clone)]
@@ -157,6 +157,15 @@ fn cors(origins: &[String]) -> Cors {
 
 fn with_platform_components(mut openapi: OpenApi) -> OpenApi {
     let components = openapi.components.get_or_insert_with(Default::default);
+    // The problem body every error response refers to (see `problems`).
+    let mut schemas = vec![(
+        <crate::error::Problem as utoipa::ToSchema>::name().into_owned(),
+        <crate::error::Problem as utoipa::PartialSchema>::schema(),
+    )];
+    <crate::error::Problem as utoipa::ToSchema>::schemas(&mut schemas);
+    for (name, schema) in schemas {
+        components.schemas.entry(name).or_insert(schema);
+    }
     components.add_security_scheme(
         "bearer",
         SecurityScheme::Http(

@@ -6,12 +6,17 @@
 //! - [`db`]: the pool and migrations; [`kv`]: Redis.
 //! - [`bus`]: topology, transactional outbox, idempotent consumers with retry and parking.
 //! - [`jobs`]: durable scheduled jobs; [`idempotency`]: `Idempotency-Key`.
-//! - [`app`], [`cli`]: running a service and its command line.
+//! - [`app`], [`platform`], [`cli`]: running a service, the connections it shares, its command
+//!   line.
+//! - [`cache`]: in-memory copies reloaded on change; [`batch`]: group commit.
+//! - [`problems`]: the problem responses routes declare in OpenAPI; [`pagination`]: cursors.
+//! - [`metrics`]: the Prometheus registry; [`housekeeping`]: purging old kernel rows.
 
 pub mod app;
 pub mod auth;
 pub mod batch;
 pub mod bus;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -23,10 +28,12 @@ pub mod jobs;
 pub mod kv;
 pub mod metrics;
 pub mod pagination;
+pub mod platform;
+pub mod problems;
 pub mod telemetry;
-pub mod testing;
 
-pub use app::{Application, Platform, ServiceSpec, Task};
+pub use app::{Application, ServiceSpec, Task};
 pub use config::Settings;
 pub use db::Tx;
 pub use error::ApiError;
+pub use platform::Platform;

@@ -9,7 +9,10 @@ use std::collections::HashMap;
 
 use sqlx::Connection;
 
+pub mod app;
 pub mod sinks;
+
+pub use app::{TestApp, env_for, problem_fields, spawn, start, token};
 
 pub fn pg_admin_url() -> String {
     std::env::var("TEST_PG_ADMIN_URL")

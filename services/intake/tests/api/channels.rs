@@ -1,7 +1,7 @@
 //! Channels: email threading, duplicates across channels, rate limits, fault records.
 
 use platform::auth::Role;
-use platform::testing::TestApp;
+use testkit::TestApp;
 use serde_json::{Value, json};
 use uuid::Uuid;
 

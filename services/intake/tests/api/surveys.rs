@@ -1,7 +1,7 @@
 //! Satisfaction surveys and follow-up visits.
 
 use platform::auth::Role;
-use platform::testing::TestApp;
+use testkit::TestApp;
 use serde_json::{Value, json};
 use uuid::Uuid;
 

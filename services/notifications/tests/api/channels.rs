@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{Timelike, Utc};
 use notifications::domain::webhook;
 use platform::auth::Role;
-use platform::testing::TestApp;
+use testkit::TestApp;
 use serde_json::{Value, json};
 use testkit::sinks::{HttpSink, SmtpSink};
 use uuid::Uuid;
@@ -22,7 +22,7 @@ struct Sinks {
 async fn with_sinks(extra: &[(&str, String)]) -> (TestApp, Sinks) {
     let (vars, sinks) = sink_vars(extra).await;
     (
-        platform::testing::spawn(&notifications::SPEC, &vars)
+        testkit::spawn(&notifications::SPEC, &vars)
             .await
             .expect("spawn"),
         sinks,
@@ -480,10 +480,10 @@ async fn an_endpoint_failing_for_too_long_is_disabled_and_its_owner_told() {
 #[tokio::test]
 async fn scheduled_sends_go_out_once_across_two_replicas() {
     let (vars, sinks) = sink_vars(&[]).await;
-    let a = platform::testing::spawn(&notifications::SPEC, &vars)
+    let a = testkit::spawn(&notifications::SPEC, &vars)
         .await
         .expect("replica a");
-    let b = platform::testing::spawn(&notifications::SPEC, &vars)
+    let b = testkit::spawn(&notifications::SPEC, &vars)
         .await
         .expect("replica b");
     let service = a.token(Uuid::new_v4(), Role::Service);

@@ -6,7 +6,7 @@ use contracts::routing::TicketQueuedV1;
 use contracts::vocabulary::{Channel, Priority};
 use platform::auth::Role;
 use platform::bus::{HeaderValue, Outgoing};
-use platform::testing::{TestApp, spawn};
+use testkit::{TestApp, spawn};
 use serde_json::Value;
 use uuid::Uuid;
 

@@ -1,7 +1,7 @@
 //! Refund's API against real PostgreSQL, Redis and RabbitMQ.
 
 use platform::auth::Role;
-use platform::testing::{TestApp, spawn};
+use testkit::{TestApp, spawn};
 use serde_json::{Value, json};
 use uuid::Uuid;
 

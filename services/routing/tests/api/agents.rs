@@ -1,7 +1,7 @@
 //! Agents and presence.
 
 use platform::auth::Role;
-use platform::testing::TestApp;
+use testkit::TestApp;
 use serde_json::{Value, json};
 use uuid::Uuid;
 

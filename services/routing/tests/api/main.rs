@@ -6,7 +6,7 @@ use contracts::intake::{TicketCreatedV1, TicketStatusChangedV1};
 use contracts::vocabulary::{Channel, Priority};
 use platform::auth::Role;
 use platform::bus::Outgoing;
-use platform::testing::{TestApp, spawn};
+use testkit::{TestApp, spawn};
 use routing::live::LiveQueues;
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use contracts::vocabulary::Priority;
 use platform::auth::Role;
-use platform::testing::spawn;
+use testkit::spawn;
 use serde_json::json;
 use tokio::sync::Mutex;
 use uuid::Uuid;
@@ -58,7 +58,7 @@ async fn two_replicas_never_give_a_ticket_twice_nor_overrun_capacity() {
         agents.push(online_agent(app, "junior", &[], &["zh-CN"], json!({"chat": CAPACITY})).await);
     }
     // A third of the tickets go to an auto-accept queue: given to agents without an offer.
-    let supervisor = platform::testing::token(Uuid::new_v4(), Role::Supervisor);
+    let supervisor = testkit::token(Uuid::new_v4(), Role::Supervisor);
     for app in [&a, &b] {
         let (status, body) = put_json(
             app,
@@ -104,7 +104,7 @@ async fn two_replicas_never_give_a_ticket_twice_nor_overrun_capacity() {
     for (i, agent) in agents.iter().copied().enumerate() {
         let (a, b, taken, done, owners) = (a.clone(), b.clone(), taken.clone(), done.clone(), owners.clone());
         workers.push(tokio::spawn(async move {
-            let token = platform::testing::token(agent, Role::Agent);
+            let token = testkit::token(agent, Role::Agent);
             let mut turn = i;
             // Tickets this agent has had (a resolved one stays listed as held until routing
             // reads the event).

@@ -2,7 +2,7 @@
 
 use chrono::{Duration, Utc};
 use platform::auth::Role;
-use platform::testing::{TestApp, spawn};
+use testkit::{TestApp, spawn};
 use serde_json::{Value, json};
 use uuid::Uuid;
 

@@ -19,9 +19,33 @@ use crate::config::OutboxSettings;
 use crate::db::Tx;
 use crate::metrics::Metrics;
 
+/// The outbox insert of `select`'s rows (`event_id, event_type, envelope, traceparent`), for a
+/// service's own statement that writes its change and its events together (as a CTE step).
+pub fn insert_select(select: &str) -> String {
+    format!("INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) {select}")
+}
+
+/// The outbox insert of one [`Prepared`] bound as parameters `$first` to `$first + 3`
+/// (`event_id`, `event_type`, `envelope`, `traceparent`), followed by `rest` (`FROM e WHERE ...`,
+/// or empty).
+pub fn insert_one(first: usize, rest: &str) -> String {
+    let (a, b, c, d) = (first, first + 1, first + 2, first + 3);
+    let select = format!("SELECT ${a}, ${b}, ${c}::jsonb, ${d} {rest}");
+    insert_select(select.trim_end())
+}
+
+/// The outbox insert of [`PreparedColumns`] bound as parameters `$first` to `$first + 3` (the
+/// four column arrays, in field order).
+pub fn insert_many(first: usize) -> String {
+    let (a, b, c, d) = (first, first + 1, first + 2, first + 3);
+    insert_select(&format!(
+        "SELECT * FROM unnest(${a}::uuid[], ${b}::text[], ${c}::text[]::jsonb[], ${d}::text[])"
+    ))
+}
+
 /// An outbox row ready to insert: a caller that changes its state in one statement inserts it
-/// there (`INSERT INTO outbox_event (event_id, event_type, envelope, traceparent)`, the envelope
-/// cast with `::jsonb`) so the event commits with the change, then calls [`Outbox::wake`].
+/// there ([`insert_one`], [`insert_select`]) so the event commits with the change, then calls
+/// [`Outbox::wake`].
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub event_id: Uuid,
@@ -31,9 +55,7 @@ pub struct Prepared {
     pub traceparent: Option<String>,
 }
 
-/// Outbox rows as column arrays, for a caller's own multi-row statement:
-/// `INSERT INTO outbox_event (event_id, event_type, envelope, traceparent)
-///  SELECT * FROM unnest($a::uuid[], $b::text[], $c::text[]::jsonb[], $d::text[])`.
+/// Outbox rows as column arrays, for a caller's own multi-row statement ([`insert_many`]).
 #[derive(Debug, Default)]
 pub struct PreparedColumns {
     pub event_ids: Vec<Uuid>,
@@ -107,15 +129,13 @@ impl Outbox {
     /// context. Nothing is sent unless the transaction commits.
     pub async fn stage<T: Event>(&self, tx: &mut Tx, data: T) -> Result<Uuid, sqlx::Error> {
         let p = self.prepare(data)?;
-        sqlx::query(
-            "INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) VALUES ($1, $2, $3::jsonb, $4)",
-        )
-        .bind(p.event_id)
-        .bind(&p.event_type)
-        .bind(&p.envelope)
-        .bind(&p.traceparent)
-        .execute(&mut **tx)
-        .await?;
+        sqlx::query(&insert_one(1, ""))
+            .bind(p.event_id)
+            .bind(&p.event_type)
+            .bind(&p.envelope)
+            .bind(&p.traceparent)
+            .execute(&mut **tx)
+            .await?;
         Ok(p.event_id)
     }
 
@@ -244,5 +264,21 @@ impl Outbox {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_insert_fragments_name_the_columns_once_and_number_the_parameters() {
+        assert_eq!(
+            insert_one(15, "FROM e WHERE $15::uuid IS NOT NULL"),
+            "INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) \
+             SELECT $15, $16, $17::jsonb, $18 FROM e WHERE $15::uuid IS NOT NULL"
+        );
+        assert!(insert_one(1, "").ends_with("SELECT $1, $2, $3::jsonb, $4"));
+        assert!(insert_many(3).ends_with("unnest($3::uuid[], $4::text[], $5::text[]::jsonb[], $6::text[])"));
     }
 }

@@ -31,7 +31,8 @@ pub async fn platform(label: &str, extra: &[(&str, &str)]) -> TestPlatform {
     for (k, v) in extra {
         vars.insert(format!("PT__{k}"), (*v).to_owned());
     }
-    let settings: Settings<Own> = load_from("PT", "[service]\nname = \"platform-test\"\n", &vars).expect("settings");
+    let settings: Settings<Own> =
+        load_from("PT", "[service]\nname = \"platform-test\"\n", &[], &vars).expect("settings");
     let platform = Platform::connect("platform-test", &settings, &NO_MIGRATIONS)
         .await
         .expect("connect");

@@ -1,0 +1,86 @@
+//! [`Platform`]: the connections a service's handlers, consumers and jobs share (Postgres,
+//! Redis, the bus, the outbox, durable jobs, metrics, the token verifier).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+
+use crate::auth::JwtVerifier;
+use crate::bus::Bus;
+use crate::bus::consumer::{Consumer, ConsumerSpec, EventHandler};
+use crate::bus::outbox::Outbox;
+use crate::config::{DEVELOPMENT_JWT_SECRET, Settings};
+use crate::jobs::Jobs;
+use crate::kv::Redis;
+use crate::metrics::Metrics;
+
+/// Everything a service's handlers need from the platform. Cheap to clone.
+#[derive(Clone)]
+pub struct Platform {
+    pub service: &'static str,
+    pub pool: PgPool,
+    pub redis: Redis,
+    pub bus: Arc<Bus>,
+    pub outbox: Outbox,
+    pub jobs: Jobs,
+    pub metrics: Arc<Metrics>,
+    pub jwt: web::Data<JwtVerifier>,
+}
+
+impl Platform {
+    /// Connects to Postgres (and migrates, unless disabled), Redis and RabbitMQ.
+    pub async fn connect<S>(
+        service: &'static str,
+        settings: &Settings<S>,
+        migrations: &Migrator,
+    ) -> anyhow::Result<Self> {
+        if settings.auth.jwt_secret.expose_secret() == DEVELOPMENT_JWT_SECRET {
+            tracing::warn!(
+                "auth.jwt_secret is the development key: set {}__AUTH__JWT_SECRET in production",
+                service.to_uppercase().replace('-', "_")
+            );
+        }
+        let pool = crate::db::connect(&settings.database).await?;
+        if settings.database.run_migrations {
+            crate::db::migrate(&pool, migrations).await?;
+        }
+        let redis = Redis::connect(&settings.redis, service).await?;
+        let bus = Bus::new(&settings.bus, service);
+        bus.connect_with_retry(Duration::from_secs(30)).await?;
+        let metrics = Arc::new(Metrics::new(service)?);
+        let outbox = Outbox::new(
+            service,
+            pool.clone(),
+            bus.clone(),
+            metrics.clone(),
+            settings.outbox.clone(),
+        );
+        let jobs = Jobs::new(pool.clone(), settings.jobs.clone(), metrics.clone(), outbox.clone());
+        Ok(Self {
+            service,
+            pool,
+            redis,
+            bus,
+            outbox,
+            jobs,
+            metrics,
+            jwt: web::Data::new(JwtVerifier::new(&settings.auth)),
+        })
+    }
+
+    /// A consumer of `spec`'s event types, handled by `handler`.
+    pub fn consumer<H: EventHandler>(&self, spec: ConsumerSpec, handler: H) -> Consumer<H> {
+        Consumer::new(
+            self.bus.clone(),
+            self.pool.clone(),
+            self.outbox.clone(),
+            self.metrics.clone(),
+            spec,
+            Arc::new(handler),
+        )
+    }
+}
