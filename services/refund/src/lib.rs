@@ -1,14 +1,17 @@
 //! Refund and after-sales: requests recorded, reviewed, computed and paid out.
 
 pub mod api;
+pub mod core;
 pub mod domain;
+pub mod settings;
 pub mod store;
 
-use platform::config::{ConfigError, Settings, Validate};
+use platform::config::Settings;
 use platform::http::Api;
 use platform::{Application, Platform, ServiceSpec};
-use serde::Deserialize;
 use sqlx::migrate::Migrator;
+
+pub use settings::RefundSettings;
 
 pub const NAME: &str = "refund";
 
@@ -23,33 +26,10 @@ pub static SPEC: ServiceSpec<RefundSettings> = ServiceSpec {
     build: |settings| Box::pin(build(settings)),
 };
 
-/// The `[service]` section.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RefundSettings {
-    pub currencies: Vec<String>,
-    pub max_amount_minor: i64,
-}
-
-impl Validate for RefundSettings {
-    fn validate(&self) -> Result<(), ConfigError> {
-        if self.currencies.is_empty() || !self.currencies.iter().all(|c| domain::refund::is_currency_code(c)) {
-            return Err(ConfigError::key(
-                "service.currencies",
-                "must list ISO 4217 codes such as CNY",
-            ));
-        }
-        if self.max_amount_minor <= 0 {
-            return Err(ConfigError::key("service.max_amount_minor", "must be positive"));
-        }
-        Ok(())
-    }
-}
-
 /// Connects, migrates and builds the service, ready to run.
 pub async fn build(settings: Settings<RefundSettings>) -> anyhow::Result<Application> {
     let platform = Platform::connect(NAME, &settings, &MIGRATIONS).await?;
-    let own = settings.service.clone();
-    let api = Api::new(api::openapi(), move |cfg| api::configure(cfg, &own));
+    let refunds = core::refunds::Refunds::new(platform.clone(), settings.service.limits());
+    let api = Api::new(api::openapi(), move |cfg| api::configure(cfg, &refunds));
     Application::build(platform, &settings, api, vec![]).await
 }

@@ -6,7 +6,7 @@ use actix_web::web;
 use platform::error::{FieldError, Problem};
 use utoipa::OpenApi;
 
-use crate::RefundSettings;
+use crate::core::refunds::Refunds;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,8 +22,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     RefundApi::openapi()
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig, settings: &RefundSettings) {
-    cfg.app_data(web::Data::new(settings.clone())).service(
+pub fn configure(cfg: &mut web::ServiceConfig, refunds: &Refunds) {
+    cfg.app_data(web::Data::new(refunds.clone())).service(
         web::scope("/v1")
             .route("/refunds", web::post().to(refunds::create_refund))
             .route("/refunds/{refund_id}", web::get().to(refunds::get_refund)),

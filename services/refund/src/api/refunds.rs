@@ -4,17 +4,18 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use contracts::CustomerId;
+use platform::ApiError;
 use platform::auth::Principal;
-use platform::error::Problem;
 use platform::idempotency::{self, Begun};
-use platform::{ApiError, Platform};
+use platform::problems::{NotFound, Unauthorized, Unprocessable};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::RefundSettings;
-use crate::domain::refund::{self, NewRefund};
-use crate::store::{self, RefundRow};
+use crate::core::refunds::Refunds;
+use crate::domain::refund::NewRefund;
+use crate::store::RefundRow;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -38,7 +39,7 @@ pub struct CreateRefundRequest {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RefundResponse {
     pub id: Uuid,
-    pub customer_id: Uuid,
+    pub customer_id: CustomerId,
     pub enrolment_id: Uuid,
     pub amount_minor: i64,
     pub currency: String,
@@ -73,37 +74,28 @@ impl From<RefundRow> for RefundResponse {
     tag = "refunds",
     request_body = CreateRefundRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first result")),
-    responses(
-        (status = 201, body = RefundResponse),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-    )
+    responses((status = 201, body = RefundResponse), Unauthorized, Unprocessable)
 )]
 pub async fn create_refund(
     req: HttpRequest,
     caller: Principal,
-    platform: web::Data<Platform>,
-    settings: web::Data<RefundSettings>,
+    refunds: web::Data<Refunds>,
     body: web::Json<CreateRefundRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let valid = refund::validate(
-        &caller,
-        &NewRefund {
-            customer_id: body.customer_id,
-            enrolment_id: body.enrolment_id,
-            amount_minor: body.amount_minor,
-            currency: &body.currency,
-            reason: &body.reason,
-            detail: &body.detail,
-        },
-        &settings,
-    )?;
+    let request = NewRefund {
+        customer_id: body.customer_id,
+        enrolment_id: body.enrolment_id,
+        amount_minor: body.amount_minor,
+        currency: &body.currency,
+        reason: &body.reason,
+        detail: &body.detail,
+    };
     let scope = format!("refunds:{}", caller.subject);
-    let mut work = match idempotency::begin(&platform.pool, &req, &scope, &*body).await? {
+    let mut work = match idempotency::begin(&refunds.platform().pool, &req, &scope, &*body).await? {
         Begun::Fresh(work) => work,
         Begun::Replay(first) => return Ok(first),
     };
-    let row = store::insert_refund(&mut work.tx, &valid, caller.subject).await?;
-    let response = RefundResponse::from(row);
+    let response = RefundResponse::from(refunds.file(&mut work.tx, &caller, &request).await?);
     work.finish(StatusCode::CREATED, &response).await?.commit().await?;
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("/v1/refunds/{}", response.id)))
@@ -112,14 +104,11 @@ pub async fn create_refund(
 
 /// Read a refund request. Customers see only their own.
 #[utoipa::path(get, path = "/v1/refunds/{refund_id}", tag = "refunds", params(("refund_id" = Uuid, Path)),
-    responses((status = 200, body = RefundResponse), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = RefundResponse), Unauthorized, NotFound))]
 pub async fn get_refund(
     caller: Principal,
-    platform: web::Data<Platform>,
+    refunds: web::Data<Refunds>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<RefundResponse>, ApiError> {
-    match store::refund(&platform.pool, path.into_inner()).await? {
-        Some(r) if refund::may_read(&caller, r.customer_id) => Ok(web::Json(r.into())),
-        _ => Err(ApiError::not_found("refund request")),
-    }
+    Ok(web::Json(refunds.read(&caller, path.into_inner()).await?.into()))
 }

@@ -1,17 +1,25 @@
 //! Refund requests: what a valid one is and who may file or read it.
 
+use contracts::CustomerId;
 use platform::ApiError;
 use platform::auth::Principal;
 use platform::error::Validator;
 use uuid::Uuid;
-
-use crate::RefundSettings;
 
 /// Why the customer asks for the money back (seed 003: course quality, teacher, schedule, other).
 pub const REASONS: [&str; 4] = ["course_quality", "teacher", "schedule", "other"];
 
 pub fn is_currency_code(c: &str) -> bool {
     c.len() == 3 && c.chars().all(|ch| ch.is_ascii_uppercase())
+}
+
+/// What a request may ask for (from the service's settings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefundLimits {
+    /// ISO 4217 codes accepted.
+    pub currencies: Vec<String>,
+    /// The largest amount one request may ask for, in minor units.
+    pub max_amount_minor: i64,
 }
 
 /// A request as received.
@@ -28,7 +36,7 @@ pub struct NewRefund<'a> {
 /// A checked request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidRefund {
-    pub customer_id: Uuid,
+    pub customer_id: CustomerId,
     pub enrolment_id: Uuid,
     pub amount_minor: i64,
     pub currency: String,
@@ -36,7 +44,7 @@ pub struct ValidRefund {
     pub detail: String,
 }
 
-pub fn validate(caller: &Principal, r: &NewRefund<'_>, settings: &RefundSettings) -> Result<ValidRefund, ApiError> {
+pub fn validate(caller: &Principal, r: &NewRefund<'_>, settings: &RefundLimits) -> Result<ValidRefund, ApiError> {
     let mut v = Validator::new();
     v.check(
         r.amount_minor > 0 && r.amount_minor <= settings.max_amount_minor,
@@ -77,7 +85,7 @@ pub fn validate(caller: &Principal, r: &NewRefund<'_>, settings: &RefundSettings
     let customer_id =
         customer_id.ok_or_else(|| ApiError::internal(anyhow::anyhow!("validated refund lacks a customer")))?;
     Ok(ValidRefund {
-        customer_id,
+        customer_id: customer_id.into(),
         enrolment_id: r.enrolment_id,
         amount_minor: r.amount_minor,
         currency: r.currency.to_owned(),
@@ -86,17 +94,13 @@ pub fn validate(caller: &Principal, r: &NewRefund<'_>, settings: &RefundSettings
     })
 }
 
-pub fn may_read(caller: &Principal, customer_id: Uuid) -> bool {
-    caller.is_staff_or_service() || caller.subject == customer_id
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use platform::auth::Role;
 
-    fn settings() -> RefundSettings {
-        RefundSettings {
+    fn settings() -> RefundLimits {
+        RefundLimits {
             currencies: vec!["CNY".into()],
             max_amount_minor: 100_000,
         }
@@ -123,7 +127,10 @@ mod tests {
     #[test]
     fn a_customer_files_for_themselves() {
         let c = caller(Role::Customer);
-        assert_eq!(validate(&c, &req(), &settings()).expect("valid").customer_id, c.subject);
+        assert_eq!(
+            validate(&c, &req(), &settings()).expect("valid").customer_id,
+            c.subject.into()
+        );
     }
 
     #[test]
@@ -152,7 +159,7 @@ mod tests {
             customer_id: Some(who),
             ..req()
         };
-        assert_eq!(validate(&a, &r, &settings()).expect("valid").customer_id, who);
+        assert_eq!(validate(&a, &r, &settings()).expect("valid").customer_id, who.into());
         assert!(is_currency_code("CNY") && !is_currency_code("cny"));
     }
 }

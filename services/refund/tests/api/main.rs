@@ -1,16 +1,13 @@
 //! Refund's API against real PostgreSQL, Redis and RabbitMQ.
+#![allow(clippy::disallowed_methods)]
 
 use platform::auth::Role;
-use testkit::{TestApp, spawn};
 use serde_json::{Value, json};
+use testkit::TestApp;
 use uuid::Uuid;
 
 async fn app() -> TestApp {
-    let vars = testkit::Isolation::new()
-        .service_env("REFUND", "refund")
-        .await
-        .expect("env");
-    spawn(&refund::SPEC, &vars).await.expect("spawn")
+    testkit::start(&refund::SPEC, &[]).await
 }
 
 #[tokio::test]
@@ -32,40 +29,43 @@ async fn a_customer_files_a_refund_once_and_reads_it_back() {
     assert_eq!(first["customer_id"], customer.to_string());
     let again: Value = send().await.expect("send").json().await.expect("json");
     assert_eq!(again, first);
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM refund_request")
-        .fetch_one(&app.platform.pool)
-        .await
-        .expect("count");
-    assert_eq!(n, 1);
+    assert_eq!(app.count("SELECT count(*) FROM refund_request").await, 1);
 
     let path = format!("/v1/refunds/{}", first["id"].as_str().expect("id"));
-    assert_eq!(app.get(&path, &token).send().await.expect("get").status(), 200);
+    assert_eq!(app.get_status(&path, &token).await.0, 200);
     let stranger = app.token(Uuid::new_v4(), Role::Customer);
-    assert_eq!(app.get(&path, &stranger).send().await.expect("get").status(), 404);
+    assert_eq!(app.get_status(&path, &stranger).await.0, 404);
 }
 
 #[tokio::test]
 async fn an_invalid_refund_is_refused_field_by_field() {
     let app = app().await;
     let token = app.token(Uuid::new_v4(), Role::Customer);
-    let res = app
-        .post("/v1/refunds", &token)
-        .json(&json!({"enrolment_id": Uuid::new_v4(), "amount_minor": -5, "currency": "XXX", "reason": "bored"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(res.status(), 422);
-    let problem: Value = res.json().await.expect("json");
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
-    assert_eq!(fields, ["amount_minor", "currency", "reason"]);
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM refund_request")
-        .fetch_one(&app.platform.pool)
-        .await
-        .expect("count");
-    assert_eq!(n, 0);
+    let (status, problem) = app
+        .post_json(
+            "/v1/refunds",
+            &token,
+            &json!({"enrolment_id": Uuid::new_v4(), "amount_minor": -5, "currency": "XXX", "reason": "bored"}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        testkit::problem_fields(&problem),
+        ["amount_minor", "currency", "reason"]
+    );
+    assert_eq!(app.count("SELECT count(*) FROM refund_request").await, 0);
+}
+
+#[tokio::test]
+async fn a_list_setting_splits_from_the_environment() {
+    let app = testkit::start(&refund::SPEC, &[("SERVICE__CURRENCIES", "CNY,HKD")]).await;
+    let token = app.token(Uuid::new_v4(), Role::Customer);
+    let (status, body) = app
+        .post_json(
+            "/v1/refunds",
+            &token,
+            &json!({"enrolment_id": Uuid::new_v4(), "amount_minor": 100, "currency": "HKD", "reason": "other"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
 }

@@ -1,6 +1,7 @@
-//! Refund tables.
+//! `refund_request`: refund requests as filed.
 
 use chrono::{DateTime, Utc};
+use contracts::CustomerId;
 use platform::Tx;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -10,7 +11,7 @@ use crate::domain::refund::ValidRefund;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RefundRow {
     pub id: Uuid,
-    pub customer_id: Uuid,
+    pub customer_id: CustomerId,
     pub enrolment_id: Uuid,
     pub amount_minor: i64,
     pub currency: String,

@@ -1,0 +1,3 @@
+//! Refund's use cases.
+
+pub mod refunds;
