@@ -6,7 +6,7 @@ use actix_web::web;
 use platform::error::{FieldError, Problem};
 use utoipa::OpenApi;
 
-use crate::SchedulingSettings;
+use crate::core::sessions::Sessions;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,8 +22,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     SchedulingApi::openapi()
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig, settings: &SchedulingSettings) {
-    cfg.app_data(web::Data::new(settings.clone())).service(
+pub fn configure(cfg: &mut web::ServiceConfig, sessions: &Sessions) {
+    cfg.app_data(web::Data::new(sessions.clone())).service(
         web::scope("/v1")
             .route("/sessions", web::post().to(sessions::create_session))
             .route("/sessions", web::get().to(sessions::list_sessions))

@@ -4,18 +4,18 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use platform::ApiError;
 use platform::auth::{Principal, Role};
-use platform::error::Problem;
 use platform::idempotency::{self, Begun};
 use platform::pagination::{self, PageQuery};
-use platform::{ApiError, Platform};
+use platform::problems::{Forbidden, NotFound, Unauthorized, Unprocessable};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::SchedulingSettings;
-use crate::domain::session::{self, NewSession};
-use crate::store::{self, SessionRow};
+use crate::core::sessions::Sessions;
+use crate::domain::session::NewSession;
+use crate::store::SessionRow;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -76,20 +76,15 @@ pub struct SessionListResponse {
     tag = "sessions",
     request_body = CreateSessionRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first result")),
-    responses(
-        (status = 201, body = SessionResponse),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-    )
+    responses((status = 201, body = SessionResponse), Unauthorized, Forbidden, Unprocessable)
 )]
 pub async fn create_session(
     req: HttpRequest,
     caller: Principal,
-    platform: web::Data<Platform>,
-    settings: web::Data<SchedulingSettings>,
+    sessions: web::Data<Sessions>,
     body: web::Json<CreateSessionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[Role::Supervisor, Role::Admin, Role::Service])?;
+    caller.require_any(&Role::MANAGERS_OR_SERVICE)?;
     let new = NewSession {
         kind: &body.kind,
         title: &body.title,
@@ -99,14 +94,13 @@ pub async fn create_session(
         time_zone: &body.time_zone,
         capacity: body.capacity,
     };
-    session::validate(&new, Utc::now(), &settings)?;
+    sessions.check(&new)?;
     let scope = format!("sessions:{}", caller.subject);
-    let mut work = match idempotency::begin(&platform.pool, &req, &scope, &*body).await? {
+    let mut work = match idempotency::begin(&sessions.platform().pool, &req, &scope, &*body).await? {
         Begun::Fresh(work) => work,
         Begun::Replay(first) => return Ok(first),
     };
-    let row = store::insert_session(&mut work.tx, &new, caller.subject).await?;
-    let response = SessionResponse::from(row);
+    let response = SessionResponse::from(sessions.schedule(&mut work.tx, &caller, &new).await?);
     work.finish(StatusCode::CREATED, &response).await?.commit().await?;
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("/v1/sessions/{}", response.id)))
@@ -115,28 +109,25 @@ pub async fn create_session(
 
 /// Read a session.
 #[utoipa::path(get, path = "/v1/sessions/{session_id}", tag = "sessions", params(("session_id" = Uuid, Path)),
-    responses((status = 200, body = SessionResponse), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = SessionResponse), Unauthorized, NotFound))]
 pub async fn get_session(
     _caller: Principal,
-    platform: web::Data<Platform>,
+    sessions: web::Data<Sessions>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<SessionResponse>, ApiError> {
-    store::session(&platform.pool, path.into_inner())
-        .await?
-        .map(|s| web::Json(s.into()))
-        .ok_or_else(|| ApiError::not_found("session"))
+    Ok(web::Json(sessions.read(path.into_inner()).await?.into()))
 }
 
 /// Upcoming sessions, earliest first.
 #[utoipa::path(get, path = "/v1/sessions", tag = "sessions", params(PageQuery),
-    responses((status = 200, body = SessionListResponse)))]
+    responses((status = 200, body = SessionListResponse), Unauthorized, Unprocessable))]
 pub async fn list_sessions(
     _caller: Principal,
-    platform: web::Data<Platform>,
+    sessions: web::Data<Sessions>,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<SessionListResponse>, ApiError> {
     let (limit, after) = page.resolve(100)?;
-    let rows = store::upcoming(&platform.pool, Utc::now(), after, limit).await?;
+    let rows = sessions.upcoming(after, limit).await?;
     let next_cursor = pagination::next_cursor(&rows, limit, |s| (s.starts_at, s.id));
     Ok(web::Json(SessionListResponse {
         items: rows.into_iter().map(SessionResponse::from).collect(),

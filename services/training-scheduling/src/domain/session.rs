@@ -4,7 +4,12 @@ use chrono::{DateTime, Utc};
 use platform::ApiError;
 use platform::error::Validator;
 
-use crate::SchedulingSettings;
+/// How long and how large a session may be (from the service's settings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionLimits {
+    pub max_session_minutes: i64,
+    pub max_capacity: i32,
+}
 
 pub const KINDS: [&str; 3] = ["customer_training", "staff_training", "class"];
 pub const MODES: [&str; 2] = ["online", "on_site"];
@@ -22,7 +27,7 @@ pub struct NewSession<'a> {
 }
 
 /// Checks a session; `now` is when it is being scheduled.
-pub fn validate(s: &NewSession<'_>, now: DateTime<Utc>, settings: &SchedulingSettings) -> Result<(), ApiError> {
+pub fn validate(s: &NewSession<'_>, now: DateTime<Utc>, settings: &SessionLimits) -> Result<(), ApiError> {
     let mut v = Validator::new();
     v.check(
         KINDS.contains(&s.kind),
@@ -52,8 +57,8 @@ pub fn validate(s: &NewSession<'_>, now: DateTime<Utc>, settings: &SchedulingSet
 mod tests {
     use super::*;
 
-    fn settings() -> SchedulingSettings {
-        SchedulingSettings {
+    fn settings() -> SessionLimits {
+        SessionLimits {
             max_session_minutes: 120,
             max_capacity: 100,
         }

@@ -2,16 +2,12 @@
 
 use chrono::{Duration, Utc};
 use platform::auth::Role;
-use testkit::{TestApp, spawn};
 use serde_json::{Value, json};
+use testkit::TestApp;
 use uuid::Uuid;
 
 async fn app() -> TestApp {
-    let vars = testkit::Isolation::new()
-        .service_env("TRAINING_SCHEDULING", "training-scheduling")
-        .await
-        .expect("env");
-    spawn(&training_scheduling::SPEC, &vars).await.expect("spawn")
+    testkit::start(&training_scheduling::SPEC, &[]).await
 }
 
 fn session(days_ahead: i64) -> Value {
@@ -28,79 +24,33 @@ async fn a_supervisor_schedules_sessions_that_everyone_can_list_in_order() {
     let app = app().await;
     let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
     for days in [3, 1, 2] {
-        let res = app
-            .post("/v1/sessions", &supervisor)
-            .json(&session(days))
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(res.status(), 201);
+        let (status, body) = app.post_json("/v1/sessions", &supervisor, &session(days)).await;
+        assert_eq!(status, 201, "{body}");
     }
     let customer = app.token(Uuid::new_v4(), Role::Customer);
-    let page: Value = app
-        .get("/v1/sessions?limit=2", &customer)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let page = app.get_json("/v1/sessions?limit=2", &customer).await;
     let items = page["items"].as_array().expect("items");
     assert_eq!(items.len(), 2);
     assert!(items[0]["starts_at"].as_str() < items[1]["starts_at"].as_str());
     let cursor = page["next_cursor"].as_str().expect("cursor");
-    let rest: Value = app
-        .get(&format!("/v1/sessions?limit=2&cursor={cursor}"), &customer)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let rest = app
+        .get_json(&format!("/v1/sessions?limit=2&cursor={cursor}"), &customer)
+        .await;
     assert_eq!(rest["items"].as_array().map(Vec::len), Some(1));
     let id = items[0]["id"].as_str().expect("id");
-    let one = app
-        .get(&format!("/v1/sessions/{id}"), &customer)
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(one.status(), 200);
+    assert_eq!(app.get_status(&format!("/v1/sessions/{id}"), &customer).await.0, 200);
 }
 
 #[tokio::test]
 async fn customers_cannot_schedule_and_bad_sessions_are_refused() {
     let app = app().await;
     let customer = app.token(Uuid::new_v4(), Role::Customer);
-    assert_eq!(
-        app.post("/v1/sessions", &customer)
-            .json(&session(1))
-            .send()
-            .await
-            .expect("send")
-            .status(),
-        403
-    );
+    assert_eq!(app.post_json("/v1/sessions", &customer, &session(1)).await.0, 403);
     let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
     let mut bad = session(-1);
     bad["time_zone"] = json!("Nowhere/Special");
-    let res = app
-        .post("/v1/sessions", &supervisor)
-        .json(&bad)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(res.status(), 422);
-    let problem: Value = res.json().await.expect("json");
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
-    assert_eq!(fields, ["starts_at", "time_zone"]);
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM session")
-        .fetch_one(&app.platform.pool)
-        .await
-        .expect("count");
-    assert_eq!(n, 0);
+    let (status, problem) = app.post_json("/v1/sessions", &supervisor, &bad).await;
+    assert_eq!(status, 422);
+    assert_eq!(testkit::problem_fields(&problem), ["starts_at", "time_zone"]);
+    assert_eq!(app.count("SELECT count(*) FROM session").await, 0);
 }

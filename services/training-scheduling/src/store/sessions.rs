@@ -1,4 +1,4 @@
-//! Scheduling tables.
+//! `session`: scheduled trainings and classes.
 
 use chrono::{DateTime, Utc};
 use platform::Tx;

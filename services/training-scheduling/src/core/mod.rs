@@ -1,0 +1,3 @@
+//! Training-scheduling's use cases.
+
+pub mod sessions;
