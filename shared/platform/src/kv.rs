@@ -18,8 +18,15 @@ impl Redis {
     pub async fn connect(settings: &RedisSettings, service: &str) -> anyhow::Result<Self> {
         let client = redis::Client::open(settings.url.expose_secret())
             .map_err(|e| anyhow::anyhow!("configuration key `redis.url`: {e}"))?;
+        // While Redis is away a command fails within about two response timeouts (one quick
+        // reconnection attempt) instead of waiting through the client's own long back-off:
+        // callers decide (HTTP answers 503, consumers pause).
+        let timeout = Duration::from_millis(settings.response_timeout_ms);
         let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(Duration::from_millis(settings.response_timeout_ms)));
+            .set_response_timeout(Some(timeout))
+            .set_connection_timeout(Some(timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(timeout);
         let conn = ConnectionManager::new_with_config(client, config).await?;
         Ok(Self {
             conn,

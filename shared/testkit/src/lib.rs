@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use sqlx::Connection;
 
 pub mod app;
+pub mod proxy;
 pub mod sinks;
 
 pub use app::{TestApp, env_for, problem_fields, spawn, start, token};

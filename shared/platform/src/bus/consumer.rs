@@ -203,15 +203,20 @@ impl<H: EventHandler> Consumer<H> {
     /// Declares this consumer's queues and bindings (also done by [`Consumer::run`]).
     pub async fn declare(&self) -> anyhow::Result<()> {
         let channel = self.bus.channel().await?;
+        self.declare_on(&channel).await?;
+        let _ = channel.close(200, ShortString::from("declared")).await;
+        Ok(())
+    }
+
+    async fn declare_on(&self, channel: &lapin::Channel) -> anyhow::Result<()> {
         declare_consumer(
-            &channel,
+            channel,
             self.bus.exchange(),
             &self.queues,
             &self.spec.patterns,
             self.bus.settings().ephemeral,
         )
         .await?;
-        let _ = channel.close(200, ShortString::from("declared")).await;
         Ok(())
     }
 
@@ -253,14 +258,7 @@ impl<H: EventHandler> Consumer<H> {
 
     async fn consume(&self, cancel: &CancellationToken) -> anyhow::Result<()> {
         let channel = self.bus.channel().await?;
-        declare_consumer(
-            &channel,
-            self.bus.exchange(),
-            &self.queues,
-            &self.spec.patterns,
-            self.bus.settings().ephemeral,
-        )
-        .await?;
+        self.declare_on(&channel).await?;
         channel
             .basic_qos(self.bus.settings().prefetch, BasicQosOptions::default())
             .await?;

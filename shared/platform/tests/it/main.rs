@@ -5,3 +5,4 @@ mod helpers;
 mod http;
 mod jobs;
 mod kv;
+mod outage;
