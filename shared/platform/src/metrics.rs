@@ -10,8 +10,10 @@ pub struct Metrics {
     pub bus_published: IntCounterVec,
     pub bus_consumed: IntCounterVec,
     pub bus_handle_duration: HistogramVec,
+    pub bus_consumer_paused: IntCounterVec,
     pub outbox_relayed: IntCounterVec,
     pub jobs_run: IntCounterVec,
+    pub task_restarts: IntCounterVec,
 }
 
 impl Metrics {
@@ -64,7 +66,23 @@ impl Metrics {
             ),
             &["kind", "outcome"],
         )?;
+        let bus_consumer_paused = IntCounterVec::new(
+            Opts::new(
+                "bus_consumer_pauses_total",
+                "Times a consuming loop paused because a dependency (postgres, redis) did not answer",
+            ),
+            &["queue", "dependency"],
+        )?;
+        let task_restarts = IntCounterVec::new(
+            Opts::new(
+                "task_restarts_total",
+                "Background tasks (relay, job runner, consumer loops, service tasks) restarted after a panic",
+            ),
+            &["task"],
+        )?;
         for c in [
+            &bus_consumer_paused,
+            &task_restarts,
             &http_requests,
             &http_errors,
             &bus_published,
@@ -85,8 +103,10 @@ impl Metrics {
             bus_published,
             bus_consumed,
             bus_handle_duration,
+            bus_consumer_paused,
             outbox_relayed,
             jobs_run,
+            task_restarts,
         })
     }
 

@@ -77,6 +77,7 @@ impl Platform {
         Consumer::new(
             self.bus.clone(),
             self.pool.clone(),
+            self.redis.clone(),
             self.outbox.clone(),
             self.metrics.clone(),
             spec,

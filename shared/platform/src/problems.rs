@@ -1,7 +1,7 @@
 //! The problem responses a route declares in its OpenAPI, one type per status, so a handler
 //! lists them by name instead of repeating the body and content type:
 //!
-//! ```ignore
+//! ```text
 //! #[utoipa::path(get, path = "/v1/things/{id}",
 //!     responses((status = 200, body = ThingResponse), Unauthorized, Forbidden, NotFound))]
 //! ```

@@ -4,6 +4,11 @@
 //! A handler's effect and the record of the event id are written in one transaction, so a
 //! redelivered event is acknowledged and skipped: delivery is at-least-once, effects exactly
 //! once.
+//!
+//! An outage is not a handler failure: when Postgres or Redis does not answer (connection
+//! refused or lost, pool timeout), the message goes back to the queue without counting an
+//! attempt and the consuming loop pauses, probing the dependency with back-off, and resumes
+//! once it answers. Only the handler's own failures go through the retry delays and parking.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +27,7 @@ use super::outbox::Outbox;
 use super::topology::{ConsumerQueues, declare_consumer};
 use super::{Bus, HeaderValue, Outgoing, publish_on, read_headers};
 use crate::db::Tx;
+use crate::kv::Redis;
 use crate::metrics::Metrics;
 
 /// Header counting delivery attempts (1 for the first).
@@ -29,13 +35,43 @@ pub const ATTEMPT_HEADER: &str = "x-attempt";
 /// Header with the last failure, on retried and parked messages.
 pub const ERROR_HEADER: &str = "x-last-error";
 
+/// A server a handler depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dependency {
+    Postgres,
+    Redis,
+}
+
+impl Dependency {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Redis => "redis",
+        }
+    }
+}
+
 /// Why a handler did not complete.
 #[derive(Debug)]
 pub enum HandlerError {
-    /// Might succeed later (a database or network hiccup): retried after a delay.
+    /// Might succeed later: retried after a delay, parked after the last one.
     Retry(anyhow::Error),
     /// Will never succeed (a payload that does not decode): parked at once.
     Reject(anyhow::Error),
+    /// A dependency did not answer: the message goes back to the queue uncounted and the
+    /// consumer pauses until the dependency answers again.
+    Unavailable(Dependency, anyhow::Error),
+}
+
+impl HandlerError {
+    /// `Unavailable` when `e` (or an error in its chain) is a Postgres or Redis outage,
+    /// `Retry` otherwise.
+    pub fn classify(e: anyhow::Error) -> Self {
+        match outage_in(&e) {
+            Some(dependency) => Self::Unavailable(dependency, e),
+            None => Self::Retry(e),
+        }
+    }
 }
 
 impl std::fmt::Display for HandlerError {
@@ -43,27 +79,86 @@ impl std::fmt::Display for HandlerError {
         match self {
             Self::Retry(e) => write!(f, "retryable: {e:#}"),
             Self::Reject(e) => write!(f, "rejected: {e:#}"),
+            Self::Unavailable(d, e) => write!(f, "{} unavailable: {e:#}", d.as_str()),
         }
     }
 }
 
+/// Whether `e` means Postgres is not answering (rather than refusing this statement).
+pub fn is_postgres_outage(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // Connection exceptions (class 08), the server shutting down or starting, too many
+        // connections.
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300")),
+        _ => false,
+    }
+}
+
+/// Whether `e` means Redis is not answering.
+pub fn is_redis_outage(e: &redis::RedisError) -> bool {
+    e.is_io_error() || e.is_connection_refusal() || e.is_connection_dropped() || e.is_timeout()
+}
+
+fn outage_in(e: &anyhow::Error) -> Option<Dependency> {
+    e.chain().find_map(|cause| {
+        if let Some(s) = cause.downcast_ref::<sqlx::Error>() {
+            is_postgres_outage(s).then_some(Dependency::Postgres)
+        } else if let Some(r) = cause.downcast_ref::<redis::RedisError>() {
+            is_redis_outage(r).then_some(Dependency::Redis)
+        } else {
+            None
+        }
+    })
+}
+
 impl From<sqlx::Error> for HandlerError {
     fn from(e: sqlx::Error) -> Self {
-        Self::Retry(e.into())
+        if is_postgres_outage(&e) {
+            Self::Unavailable(Dependency::Postgres, e.into())
+        } else {
+            Self::Retry(e.into())
+        }
     }
 }
 
 impl From<anyhow::Error> for HandlerError {
     fn from(e: anyhow::Error) -> Self {
-        Self::Retry(e)
+        Self::classify(e)
     }
 }
 
 impl From<redis::RedisError> for HandlerError {
     fn from(e: redis::RedisError) -> Self {
-        Self::Retry(e.into())
+        if is_redis_outage(&e) {
+            Self::Unavailable(Dependency::Redis, e.into())
+        } else {
+            Self::Retry(e.into())
+        }
     }
 }
+
+/// A consuming loop stopped because `dependency` did not answer; the messages it held went
+/// back to the queue.
+#[derive(Debug)]
+struct Paused {
+    dependency: Dependency,
+    cause: String,
+}
+
+impl std::fmt::Display for Paused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} unavailable: {}", self.dependency.as_str(), self.cause)
+    }
+}
+
+impl std::error::Error for Paused {}
 
 impl From<contracts::DecodeError> for HandlerError {
     fn from(e: contracts::DecodeError) -> Self {
@@ -149,6 +244,7 @@ impl Outcome {
 pub struct Consumer<H> {
     bus: Arc<Bus>,
     pool: PgPool,
+    redis: Redis,
     outbox: Outbox,
     metrics: Arc<Metrics>,
     queues: ConsumerQueues,
@@ -161,6 +257,7 @@ impl<H> Clone for Consumer<H> {
         Self {
             bus: self.bus.clone(),
             pool: self.pool.clone(),
+            redis: self.redis.clone(),
             outbox: self.outbox.clone(),
             metrics: self.metrics.clone(),
             queues: self.queues.clone(),
@@ -171,9 +268,11 @@ impl<H> Clone for Consumer<H> {
 }
 
 impl<H: EventHandler> Consumer<H> {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         bus: Arc<Bus>,
         pool: PgPool,
+        redis: Redis,
         outbox: Outbox,
         metrics: Arc<Metrics>,
         spec: ConsumerSpec,
@@ -183,6 +282,7 @@ impl<H: EventHandler> Consumer<H> {
         Self {
             bus,
             pool,
+            redis,
             outbox,
             metrics,
             queues,
@@ -231,9 +331,9 @@ impl<H: EventHandler> Consumer<H> {
         while set.join_next().await.is_some() {}
     }
 
-    /// Consumes until cancelled, reconnecting after any broker failure. A message being
-    /// handled when cancellation comes is finished and acknowledged; prefetched ones go back
-    /// to the queue when the channel closes.
+    /// Consumes until cancelled, reconnecting after any broker failure and pausing while a
+    /// dependency is away. A message being handled when cancellation comes is finished and
+    /// acknowledged; prefetched ones go back to the queue when the channel closes.
     async fn run_loop(self, cancel: CancellationToken) {
         let max_delay = Duration::from_millis(self.bus.settings().reconnect_max_delay_ms);
         let mut delay = Duration::from_millis(200);
@@ -242,6 +342,13 @@ impl<H: EventHandler> Consumer<H> {
             match self.consume(&cancel).await {
                 Ok(()) => return,
                 Err(e) => {
+                    if let Some(paused) = e.downcast_ref::<Paused>() {
+                        if !self.pause(paused, max_delay, &cancel).await {
+                            return;
+                        }
+                        delay = Duration::from_millis(200);
+                        continue;
+                    }
                     if started.elapsed() > Duration::from_secs(30) {
                         delay = Duration::from_millis(200);
                     }
@@ -256,9 +363,58 @@ impl<H: EventHandler> Consumer<H> {
         }
     }
 
+    /// Waits, probing `paused.dependency` with back-off, until it answers (true) or the
+    /// consumer is cancelled (false).
+    async fn pause(&self, paused: &Paused, max_delay: Duration, cancel: &CancellationToken) -> bool {
+        let dependency = paused.dependency.as_str();
+        self.metrics
+            .bus_consumer_paused
+            .with_label_values(&[self.queues.main.as_str(), dependency])
+            .inc();
+        tracing::warn!(queue = %self.queues.main, dependency, error = %paused.cause, "dependency unavailable; consumer paused, its messages back in the queue");
+        let began = Instant::now();
+        let mut delay = Duration::from_millis(100);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = cancel.cancelled() => return false,
+            }
+            if self.answers(paused.dependency, max_delay).await {
+                tracing::info!(queue = %self.queues.main, dependency, paused_ms = began.elapsed().as_millis() as u64, "dependency answers again; consumer resumed");
+                return true;
+            }
+            delay = (delay * 2).min(max_delay);
+        }
+    }
+
+    async fn answers(&self, dependency: Dependency, within: Duration) -> bool {
+        let within = within.max(Duration::from_millis(500));
+        match dependency {
+            Dependency::Postgres => {
+                let probe = sqlx::query("SELECT 1").execute(&self.pool);
+                matches!(tokio::time::timeout(within, probe).await, Ok(Ok(_)))
+            }
+            Dependency::Redis => {
+                let mut conn = self.redis.conn.clone();
+                let ping = redis::cmd("PING");
+                let probe = ping.query_async::<String>(&mut conn);
+                matches!(tokio::time::timeout(within, probe).await, Ok(Ok(_)))
+            }
+        }
+    }
+
     async fn consume(&self, cancel: &CancellationToken) -> anyhow::Result<()> {
         let channel = self.bus.channel().await?;
-        self.declare_on(&channel).await?;
+        let result = self.consume_on(&channel, cancel).await;
+        if result.as_ref().is_err_and(|e| e.is::<Paused>()) {
+            // Unacknowledged messages go back to the queue, uncounted.
+            let _ = channel.close(200, ShortString::from("paused")).await;
+        }
+        result
+    }
+
+    async fn consume_on(&self, channel: &Channel, cancel: &CancellationToken) -> anyhow::Result<()> {
+        self.declare_on(channel).await?;
         channel
             .basic_qos(self.bus.settings().prefetch, BasicQosOptions::default())
             .await?;
@@ -293,13 +449,13 @@ impl<H: EventHandler> Consumer<H> {
                                 _ => break,
                             }
                         }
-                        self.process_batch(&channel, batch).await?;
+                        self.process_batch(channel, batch).await?;
                         if let Some(e) = failed {
                             return Err(e.into());
                         }
                     }
                     Some(Ok(delivery)) => {
-                        self.process(&channel, delivery).await?;
+                        self.process(channel, delivery).await?;
                     }
                     Some(Err(e)) => return Err(e.into()),
                     None => anyhow::bail!("the broker ended the consumer"),
@@ -363,6 +519,13 @@ impl<H: EventHandler> Consumer<H> {
             let refs: Vec<(&RawEnvelope, tracing::Span)> = events.iter().map(|(e, s)| (e, s.clone())).collect();
             match self.handle_batch(&refs).await {
                 Ok(outcomes) => Some(outcomes),
+                Err(HandlerError::Unavailable(dependency, e)) => {
+                    return Err(Paused {
+                        dependency,
+                        cause: format!("{e:#}"),
+                    }
+                    .into());
+                }
                 Err(e) => {
                     tracing::warn!(queue = %self.queues.main, size = deliveries.len(), error = %e, "batch failed; handling its messages one by one");
                     None
@@ -449,12 +612,19 @@ impl<H: EventHandler> Consumer<H> {
         };
         let outcome = match result {
             Ok(outcome) => outcome,
+            Err(HandlerError::Unavailable(dependency, e)) => {
+                return Err(Paused {
+                    dependency,
+                    cause: format!("{e:#}"),
+                }
+                .into());
+            }
             Err(err) => {
                 let retry = match &err {
                     HandlerError::Retry(_) => usize::try_from(attempt - 1)
                         .ok()
                         .and_then(|i| self.queues.retries.get(i)),
-                    HandlerError::Reject(_) => None,
+                    HandlerError::Reject(_) | HandlerError::Unavailable(..) => None,
                 };
                 let reason = err.to_string();
                 let mut out_headers = headers.clone();

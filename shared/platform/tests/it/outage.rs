@@ -169,6 +169,14 @@ async fn survives_an_outage_of(label: &str, cut: impl Fn(&Outage) -> &TcpProxy) 
             .get(),
         0
     );
+    assert!(
+        p.metrics
+            .bus_consumer_paused
+            .with_label_values(&[queues.main.as_str(), label])
+            .get()
+            >= 1,
+        "the consumer paused for {label}"
+    );
 }
 
 #[tokio::test]
