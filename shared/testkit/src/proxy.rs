@@ -1,7 +1,8 @@
 //! A TCP proxy a test controls, to cut one service's connection to a shared server (its
-//! Postgres, its Redis) without touching the server or other tests. While cut, open
-//! connections are dropped and new ones are accepted and closed at once, as a server that went
-//! away looks to a client.
+//! Postgres, its Redis, its broker) without touching the server or other tests. While cut,
+//! open connections are dropped and new ones are accepted and closed at once, as a server that
+//! went away looks to a client. While frozen, connections stay open but no byte passes either
+//! way, as a server that hangs (or a network that black-holes) looks.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +14,7 @@ use tokio::task::AbortHandle;
 struct Shared {
     target: SocketAddr,
     cut: AtomicBool,
+    frozen: tokio::sync::watch::Sender<bool>,
     links: Mutex<Vec<AbortHandle>>,
 }
 
@@ -35,6 +37,7 @@ impl TcpProxy {
         let shared = Arc::new(Shared {
             target,
             cut: AtomicBool::new(false),
+            frozen: tokio::sync::watch::channel(false).0,
             links: Mutex::new(Vec::new()),
         });
         let s = shared.clone();
@@ -45,10 +48,15 @@ impl TcpProxy {
                     continue;
                 }
                 let target = s.target;
+                let frozen = s.frozen.subscribe();
                 let link = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(target).await {
-                        let mut inbound = inbound;
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    if let Ok(outbound) = TcpStream::connect(target).await {
+                        let (in_read, in_write) = inbound.into_split();
+                        let (out_read, out_write) = outbound.into_split();
+                        tokio::select! {
+                            _ = pump(in_read, out_write, frozen.clone()) => {}
+                            _ = pump(out_read, in_write, frozen) => {}
+                        }
                     }
                 });
                 if let Ok(mut links) = s.links.lock() {
@@ -82,9 +90,37 @@ impl TcpProxy {
         }
     }
 
-    /// Forwards new connections again.
+    /// Forwards new connections again (and lets bytes through again after a freeze).
     pub fn restore(&self) {
         self.shared.cut.store(false, Ordering::SeqCst);
+        self.shared.frozen.send_replace(false);
+    }
+
+    /// Keeps every connection open but lets no byte through until [`restore`](Self::restore).
+    pub fn freeze(&self) {
+        self.shared.frozen.send_replace(true);
+    }
+}
+
+/// Copies `from` to `to`, holding what it read while frozen.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut frozen: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if frozen.wait_for(|f| !*f).await.is_err() {
+            return;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
     }
 }
 

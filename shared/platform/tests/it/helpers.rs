@@ -9,6 +9,7 @@ use platform::{Platform, db};
 use serde::{Deserialize, Serialize};
 use sqlx::migrate::Migrator;
 use testkit::Isolation;
+use testkit::proxy::TcpProxy;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Own {
@@ -37,6 +38,47 @@ pub async fn platform(label: &str, extra: &[(&str, &str)]) -> TestPlatform {
         .await
         .expect("connect");
     TestPlatform { platform, settings }
+}
+
+/// A platform whose Postgres, Redis and broker connections each go through a proxy the test
+/// controls (see `testkit::proxy`).
+pub struct Proxied {
+    pub platform: Platform,
+    pub settings: Settings<Own>,
+    pub postgres: TcpProxy,
+    pub redis: TcpProxy,
+    pub broker: TcpProxy,
+}
+
+pub async fn proxied(label: &str, extra: &[(&str, &str)]) -> Proxied {
+    platform::telemetry::init_for_tests();
+    let mut vars: HashMap<String, String> = Isolation::new().service_env("PT", label).await.expect("env");
+    let postgres = TcpProxy::start("127.0.0.1:5432").await.expect("postgres proxy");
+    let redis = TcpProxy::start("127.0.0.1:6379").await.expect("redis proxy");
+    let broker = TcpProxy::start("127.0.0.1:5672").await.expect("broker proxy");
+    for (key, proxy, target) in [
+        ("PT__DATABASE__URL", &postgres, "127.0.0.1:5432"),
+        ("PT__REDIS__URL", &redis, "127.0.0.1:6379"),
+        ("PT__BUS__URL", &broker, "127.0.0.1:5672"),
+    ] {
+        let url = proxy.url_through(&vars[key], target);
+        vars.insert(key.to_owned(), url);
+    }
+    for (k, v) in extra {
+        vars.insert(format!("PT__{k}"), (*v).to_owned());
+    }
+    let settings: Settings<Own> =
+        load_from("PT", "[service]\nname = \"platform-test\"\n", &[], &vars).expect("settings");
+    let platform = Platform::connect("platform-test", &settings, &NO_MIGRATIONS)
+        .await
+        .expect("connect");
+    Proxied {
+        platform,
+        settings,
+        postgres,
+        redis,
+        broker,
+    }
 }
 
 /// A test event.

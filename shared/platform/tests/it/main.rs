@@ -6,3 +6,4 @@ mod http;
 mod jobs;
 mod kv;
 mod outage;
+mod resilience;

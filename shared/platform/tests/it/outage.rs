@@ -3,21 +3,18 @@
 //! dependency answers again. The dependency is cut through a TCP proxy the test controls, so
 //! the shared servers and other tests are untouched.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use contracts::{EventEnvelope, RawEnvelope};
 use futures_util::future::BoxFuture;
 use platform::bus::consumer::{ConsumerSpec, EventHandler, HandlerError};
 use platform::bus::parking;
-use platform::config::{Settings, load_from};
 use platform::kv::Redis;
 use platform::{Platform, db};
-use testkit::Isolation;
 use testkit::proxy::TcpProxy;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{NO_MIGRATIONS, Own, Ping, count};
+use crate::helpers::{Ping, Proxied, count, proxied};
 
 const EVENTS: u32 = 150;
 
@@ -45,51 +42,6 @@ impl EventHandler for Recorder {
     }
 }
 
-struct Outage {
-    platform: Platform,
-    postgres: TcpProxy,
-    redis: TcpProxy,
-    set: String,
-}
-
-/// A platform whose Postgres and Redis connections go through proxies, with a short retry
-/// schedule (100 ms, 200 ms: parked within about a second without the pause).
-async fn outage_platform(label: &str) -> Outage {
-    platform::telemetry::init_for_tests();
-    let mut vars: HashMap<String, String> = Isolation::new().service_env("PT", label).await.expect("env");
-    let postgres = TcpProxy::start("127.0.0.1:5432").await.expect("postgres proxy");
-    let redis = TcpProxy::start("127.0.0.1:6379").await.expect("redis proxy");
-    let db_url = postgres.url_through(&vars["PT__DATABASE__URL"], "127.0.0.1:5432");
-    let redis_url = redis.url_through(&vars["PT__REDIS__URL"], "127.0.0.1:6379");
-    for (k, v) in [
-        ("PT__DATABASE__URL", db_url.as_str()),
-        ("PT__REDIS__URL", redis_url.as_str()),
-        ("PT__BUS__RETRY_DELAYS_MS", "100,200"),
-        ("PT__BUS__RECONNECT_MAX_DELAY_MS", "500"),
-        ("PT__BUS__CONSUMERS_PER_QUEUE", "2"),
-        ("PT__DATABASE__ACQUIRE_TIMEOUT_MS", "300"),
-        ("PT__REDIS__RESPONSE_TIMEOUT_MS", "300"),
-    ] {
-        vars.insert(k.to_owned(), v.to_owned());
-    }
-    let settings: Settings<Own> =
-        load_from("PT", "[service]\nname = \"platform-test\"\n", &[], &vars).expect("settings");
-    let platform = Platform::connect("platform-test", &settings, &NO_MIGRATIONS)
-        .await
-        .expect("connect");
-    sqlx::query("CREATE TABLE handled (event_id UUID PRIMARY KEY)")
-        .execute(&platform.pool)
-        .await
-        .expect("table");
-    let set = platform.redis.keys.key(&["handled"]);
-    Outage {
-        platform,
-        postgres,
-        redis,
-        set,
-    }
-}
-
 async fn publish(p: &Platform, n: u32) {
     let env = EventEnvelope::new("test", Ping { n }).into_raw().expect("raw");
     p.bus
@@ -106,14 +58,30 @@ async fn publish(p: &Platform, n: u32) {
 
 /// Publishes a stream of events while `cut` is taken away for three seconds; every event
 /// must then be handled once and none parked.
-async fn survives_an_outage_of(label: &str, cut: impl Fn(&Outage) -> &TcpProxy) {
-    let o = outage_platform(label).await;
+async fn survives_an_outage_of(label: &str, cut: impl Fn(&Proxied) -> &TcpProxy) {
+    // A short retry schedule (100 ms, 200 ms): parked within about a second without the pause.
+    let o = proxied(
+        label,
+        &[
+            ("BUS__RETRY_DELAYS_MS", "100,200"),
+            ("BUS__RECONNECT_MAX_DELAY_MS", "500"),
+            ("BUS__CONSUMERS_PER_QUEUE", "2"),
+            ("DATABASE__ACQUIRE_TIMEOUT_MS", "300"),
+            ("REDIS__RESPONSE_TIMEOUT_MS", "300"),
+        ],
+    )
+    .await;
     let p = &o.platform;
+    sqlx::query("CREATE TABLE handled (event_id UUID PRIMARY KEY)")
+        .execute(&p.pool)
+        .await
+        .expect("table");
+    let set = p.redis.keys.key(&["handled"]);
     let consumer = p.consumer(
         ConsumerSpec::new("pings", &["test.ping"]),
         Recorder {
             redis: p.redis.clone(),
-            set: o.set.clone(),
+            set: set.clone(),
         },
     );
     consumer.declare().await.expect("declare");
@@ -152,7 +120,7 @@ async fn survives_an_outage_of(label: &str, cut: impl Fn(&Outage) -> &TcpProxy) 
     );
     let mut conn = p.redis.conn.clone();
     let in_redis: i64 = redis::cmd("SCARD")
-        .arg(&o.set)
+        .arg(&set)
         .query_async(&mut conn)
         .await
         .expect("scard");
