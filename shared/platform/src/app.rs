@@ -12,6 +12,7 @@ use tokio_util::task::TaskTracker;
 use crate::bus::consumer::{Consumer, EventHandler};
 use crate::bus::topology::ConsumerQueues;
 use crate::config::Settings;
+use crate::health::supervise;
 use crate::http::Api;
 use crate::platform::Platform;
 
@@ -106,13 +107,35 @@ impl Application {
 
     /// Runs until SIGTERM/SIGINT or the shutdown token, then stops in order: stop accepting
     /// requests and finish those in flight; stop consumers after the message in hand; relay
-    /// what is left in the outbox; close the broker and the pool.
+    /// what is left in the outbox; close the broker and the pool. The relay, the job runner
+    /// and housekeeping are restarted if they panic (see [`supervise`]).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let tracker = TaskTracker::new();
         let platform = self.platform;
-        tracker.spawn(platform.outbox.clone().run(self.cancel.clone()));
-        tracker.spawn(platform.jobs.clone().run(self.cancel.clone()));
-        tracker.spawn(crate::housekeeping::run(platform.pool.clone(), self.cancel.clone()));
+        let supervised = |task: &str, make: Box<dyn Fn() -> BoxFuture<'static, ()> + Send>| {
+            supervise(
+                task.to_owned(),
+                make,
+                self.cancel.clone(),
+                platform.metrics.clone(),
+                platform.health.clone(),
+            )
+        };
+        let (outbox, cancel) = (platform.outbox.clone(), self.cancel.clone());
+        tracker.spawn(supervised(
+            "outbox-relay",
+            Box::new(move || Box::pin(outbox.clone().run(cancel.clone()))),
+        ));
+        let (jobs, cancel) = (platform.jobs.clone(), self.cancel.clone());
+        tracker.spawn(supervised(
+            "job-runner",
+            Box::new(move || Box::pin(jobs.clone().run(cancel.clone()))),
+        ));
+        let (pool, cancel) = (platform.pool.clone(), self.cancel.clone());
+        tracker.spawn(supervised(
+            "housekeeping",
+            Box::new(move || Box::pin(crate::housekeeping::run(pool.clone(), cancel.clone()))),
+        ));
         for task in self.tasks {
             tracker.spawn(task.run(self.cancel.clone()));
         }

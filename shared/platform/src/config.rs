@@ -163,6 +163,11 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     pub min_connections: u32,
     pub acquire_timeout_ms: u64,
+    /// Postgres cancels a statement running longer (`statement_timeout`); 0 = never.
+    pub statement_timeout_ms: u64,
+    /// Postgres ends a session idle inside a transaction longer, releasing its locks
+    /// (`idle_in_transaction_session_timeout`); 0 = never.
+    pub idle_in_transaction_timeout_ms: u64,
     pub run_migrations: bool,
 }
 
@@ -192,6 +197,10 @@ pub struct BusSettings {
     /// Delay before each retry of a failed message; after the last, the message is parked.
     pub retry_delays_ms: Vec<u64>,
     pub reconnect_max_delay_ms: u64,
+    /// How long connecting (or opening a channel) may take before it fails.
+    pub connect_timeout_ms: u64,
+    /// How long publishing a batch, confirms included, may take before it fails.
+    pub publish_timeout_ms: u64,
     /// Declare an auto-deleting exchange and queues that expire after ten idle minutes: for
     /// tests and throwaway environments, never production.
     pub ephemeral: bool,

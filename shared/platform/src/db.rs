@@ -19,11 +19,20 @@ pub static PLATFORM_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
 /// Opens the pool, waiting up to `acquire_timeout_ms` for the first connection.
 pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
-    let options: PgConnectOptions = settings
+    let mut options: PgConnectOptions = settings
         .url
         .expose_secret()
         .parse()
         .map_err(|e| anyhow::anyhow!("configuration key `database.url`: {e}"))?;
+    // A hung statement or a transaction left open (waiting on another system) must not hold
+    // its locks for ever.
+    options = options.options([
+        ("statement_timeout", format!("{}ms", settings.statement_timeout_ms)),
+        (
+            "idle_in_transaction_session_timeout",
+            format!("{}ms", settings.idle_in_transaction_timeout_ms),
+        ),
+    ]);
     let pool = PgPoolOptions::new()
         .max_connections(settings.max_connections)
         // Kept open from start-up (and after idle periods): at most the pool's size.

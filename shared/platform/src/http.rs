@@ -23,6 +23,7 @@ use crate::bus::parking;
 use crate::bus::topology::ConsumerQueues;
 use crate::config::HttpSettings;
 use crate::error::ApiError;
+use crate::health::Dependency;
 use crate::platform::Platform;
 
 /// A service's routes and their OpenAPI description.
@@ -30,6 +31,9 @@ use crate::platform::Platform;
 pub struct Api {
     pub openapi: OpenApi,
     pub configure: Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>,
+    /// What the service cannot serve without, besides Postgres (always): readiness fails when
+    /// one of them is away. The others are reported as degraded.
+    pub requires: Vec<Dependency>,
 }
 
 impl Api {
@@ -37,9 +41,21 @@ impl Api {
         Self {
             openapi,
             configure: Arc::new(configure),
+            requires: Vec::new(),
         }
     }
+
+    /// Readiness also fails while `dependencies` are away (a service whose every route needs
+    /// Redis, say).
+    pub fn requiring(mut self, dependencies: &[Dependency]) -> Self {
+        self.requires.extend_from_slice(dependencies);
+        self
+    }
 }
+
+/// The dependencies readiness fails without.
+#[derive(Clone)]
+struct Required(Vec<Dependency>);
 
 /// Binds the listener and builds the server (not yet running). Returns it with its port.
 pub fn serve(
@@ -49,6 +65,9 @@ pub fn serve(
     consumers: Vec<(String, ConsumerQueues)>,
 ) -> anyhow::Result<(Server, u16)> {
     let consumers = web::Data::new(Consumers(consumers));
+    let mut required = vec![Dependency::Postgres];
+    required.extend(api.requires.iter().copied());
+    let required = web::Data::new(Required(required));
     let listener = TcpListener::bind((settings.host.as_str(), settings.port))
         .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", settings.host, settings.port))?;
     let port = listener.local_addr()?.port();
@@ -66,6 +85,7 @@ pub fn serve(
             .app_data(verifier.clone())
             .app_data(openapi.clone())
             .app_data(consumers.clone())
+            .app_data(required.clone())
             .app_data(web::JsonConfig::default().limit(body_limit).error_handler(json_error))
             .app_data(web::PayloadConfig::default().limit(body_limit))
             .app_data(web::PathConfig::default().error_handler(path_error))
@@ -278,35 +298,70 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Ready when this service's Postgres, Redis and RabbitMQ all answer.
-async fn readyz(platform: web::Data<Platform>) -> HttpResponse {
+/// Ready when the service can serve: Postgres (and what the service declared it requires)
+/// answers and no background task keeps failing. A dependency it can do without for a while
+/// (the broker: events wait in the outbox; Redis, for most services) is reported as degraded
+/// in the body without failing readiness, so a broker restart does not take every pod out of
+/// its Service.
+async fn readyz(platform: web::Data<Platform>, required: web::Data<Required>) -> HttpResponse {
     let timeout = Duration::from_secs(2);
-    let db = tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&platform.pool))
-        .await
-        .map_err(|_| "timed out".to_owned())
-        .and_then(|r| r.map(|_| ()).map_err(|e| e.to_string()));
-    let redis = tokio::time::timeout(timeout, platform.redis.ping())
-        .await
-        .map_err(|_| "timed out".to_owned())
-        .and_then(|r| r.map_err(|e| e.to_string()));
-    let bus = if platform.bus.is_connected().await {
-        Ok(())
-    } else {
-        match tokio::time::timeout(timeout, platform.bus.connection()).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("timed out".to_owned()),
-        }
+    let (db, redis, bus) = tokio::join!(
+        async {
+            tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&platform.pool))
+                .await
+                .map_err(|_| "timed out".to_owned())
+                .and_then(|r| r.map(|_| ()).map_err(|e| e.to_string()))
+        },
+        async {
+            tokio::time::timeout(timeout, platform.redis.ping())
+                .await
+                .map_err(|_| "timed out".to_owned())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+        },
+        async {
+            if platform.bus.is_connected().await {
+                Ok(())
+            } else {
+                match tokio::time::timeout(timeout, platform.bus.connection()).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err("timed out".to_owned()),
+                }
+            }
+        },
+    );
+    let mut ready = true;
+    let mut degraded = false;
+    let mut checks = serde_json::Map::new();
+    for (dependency, result) in [
+        (Dependency::Postgres, db),
+        (Dependency::Redis, redis),
+        (Dependency::Broker, bus),
+    ] {
+        let is_required = required.0.contains(&dependency);
+        let check = match result {
+            Ok(()) => json!({"status": "ok", "required": is_required}),
+            Err(e) => {
+                if is_required {
+                    ready = false;
+                } else {
+                    degraded = true;
+                }
+                json!({"status": "failing", "required": is_required, "error": e})
+            }
+        };
+        checks.insert(dependency.as_str().to_owned(), check);
+    }
+    let failing_tasks = platform.health.failing();
+    if !failing_tasks.is_empty() {
+        ready = false;
+    }
+    let status = match (ready, degraded) {
+        (false, _) => "not_ready",
+        (true, true) => "degraded",
+        (true, false) => "ready",
     };
-    let report = |r: &Result<(), String>| match r {
-        Ok(()) => json!({"status": "ok"}),
-        Err(e) => json!({"status": "failing", "error": e}),
-    };
-    let ready = db.is_ok() && redis.is_ok() && bus.is_ok();
-    let body = json!({
-        "status": if ready { "ready" } else { "not_ready" },
-        "checks": {"postgres": report(&db), "redis": report(&redis), "rabbitmq": report(&bus)},
-    });
+    let body = json!({"status": status, "checks": checks, "failing_tasks": failing_tasks});
     if ready {
         HttpResponse::Ok().json(body)
     } else {

@@ -10,7 +10,8 @@
 //!   line.
 //! - [`cache`]: in-memory copies reloaded on change; [`batch`]: group commit.
 //! - [`problems`]: the problem responses routes declare in OpenAPI; [`pagination`]: cursors.
-//! - [`metrics`]: the Prometheus registry; [`housekeeping`]: purging old kernel rows.
+//! - [`metrics`]: the Prometheus registry; [`health`]: readiness and task supervision;
+//!   [`housekeeping`]: purging old kernel rows.
 
 pub mod app;
 pub mod auth;
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod health;
 pub mod housekeeping;
 pub mod http;
 pub mod idempotency;

@@ -14,6 +14,7 @@ use crate::bus::Bus;
 use crate::bus::consumer::{Consumer, ConsumerSpec, EventHandler};
 use crate::bus::outbox::Outbox;
 use crate::config::{DEVELOPMENT_JWT_SECRET, Settings};
+use crate::health::Health;
 use crate::jobs::Jobs;
 use crate::kv::Redis;
 use crate::metrics::Metrics;
@@ -28,6 +29,8 @@ pub struct Platform {
     pub outbox: Outbox,
     pub jobs: Jobs,
     pub metrics: Arc<Metrics>,
+    /// Background tasks' restarts, for readiness.
+    pub health: Arc<Health>,
     pub jwt: web::Data<JwtVerifier>,
 }
 
@@ -68,6 +71,7 @@ impl Platform {
             outbox,
             jobs,
             metrics,
+            health: Arc::default(),
             jwt: web::Data::new(JwtVerifier::new(&settings.auth)),
         })
     }
@@ -80,6 +84,7 @@ impl Platform {
             self.redis.clone(),
             self.outbox.clone(),
             self.metrics.clone(),
+            self.health.clone(),
             spec,
             Arc::new(handler),
         )

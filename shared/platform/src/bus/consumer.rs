@@ -27,6 +27,8 @@ use super::outbox::Outbox;
 use super::topology::{ConsumerQueues, declare_consumer};
 use super::{Bus, HeaderValue, Outgoing, publish_on, read_headers};
 use crate::db::Tx;
+pub use crate::health::Dependency;
+use crate::health::{Health, supervise};
 use crate::kv::Redis;
 use crate::metrics::Metrics;
 
@@ -34,22 +36,6 @@ use crate::metrics::Metrics;
 pub const ATTEMPT_HEADER: &str = "x-attempt";
 /// Header with the last failure, on retried and parked messages.
 pub const ERROR_HEADER: &str = "x-last-error";
-
-/// A server a handler depends on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dependency {
-    Postgres,
-    Redis,
-}
-
-impl Dependency {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Postgres => "postgres",
-            Self::Redis => "redis",
-        }
-    }
-}
 
 /// Why a handler did not complete.
 #[derive(Debug)]
@@ -247,6 +233,7 @@ pub struct Consumer<H> {
     redis: Redis,
     outbox: Outbox,
     metrics: Arc<Metrics>,
+    health: Arc<Health>,
     queues: ConsumerQueues,
     spec: ConsumerSpec,
     handler: Arc<H>,
@@ -260,6 +247,7 @@ impl<H> Clone for Consumer<H> {
             redis: self.redis.clone(),
             outbox: self.outbox.clone(),
             metrics: self.metrics.clone(),
+            health: self.health.clone(),
             queues: self.queues.clone(),
             spec: self.spec.clone(),
             handler: self.handler.clone(),
@@ -275,6 +263,7 @@ impl<H: EventHandler> Consumer<H> {
         redis: Redis,
         outbox: Outbox,
         metrics: Arc<Metrics>,
+        health: Arc<Health>,
         spec: ConsumerSpec,
         handler: Arc<H>,
     ) -> Self {
@@ -285,6 +274,7 @@ impl<H: EventHandler> Consumer<H> {
             redis,
             outbox,
             metrics,
+            health,
             queues,
             spec,
             handler,
@@ -321,12 +311,21 @@ impl<H: EventHandler> Consumer<H> {
     }
 
     /// Runs `bus.consumers_per_queue` consuming loops side by side until cancelled. Messages
-    /// of one queue are therefore handled concurrently, not in publication order.
+    /// of one queue are therefore handled concurrently, not in publication order. A loop that
+    /// panics is restarted (see [`supervise`]).
     pub async fn run(self, cancel: CancellationToken) {
         let loops = usize::from(self.bus.settings().consumers_per_queue.max(1));
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..loops {
-            set.spawn(self.clone().run_loop(cancel.clone()));
+            let consumer = self.clone();
+            let c = cancel.clone();
+            set.spawn(supervise(
+                format!("consumer:{}", self.spec.name),
+                move || Box::pin(consumer.clone().run_loop(c.clone())),
+                cancel.clone(),
+                self.metrics.clone(),
+                self.health.clone(),
+            ));
         }
         while set.join_next().await.is_some() {}
     }
@@ -394,6 +393,7 @@ impl<H: EventHandler> Consumer<H> {
                 let probe = sqlx::query("SELECT 1").execute(&self.pool);
                 matches!(tokio::time::timeout(within, probe).await, Ok(Ok(_)))
             }
+            Dependency::Broker => true,
             Dependency::Redis => {
                 let mut conn = self.redis.conn.clone();
                 let ping = redis::cmd("PING");
@@ -517,7 +517,7 @@ impl<H: EventHandler> Consumer<H> {
         }
         let outcomes = if events.len() == deliveries.len() {
             let refs: Vec<(&RawEnvelope, tracing::Span)> = events.iter().map(|(e, s)| (e, s.clone())).collect();
-            match self.handle_batch(&refs).await {
+            match caught(self.handle_batch(&refs)).await {
                 Ok(outcomes) => Some(outcomes),
                 Err(HandlerError::Unavailable(dependency, e)) => {
                     return Err(Paused {
@@ -604,7 +604,7 @@ impl<H: EventHandler> Consumer<H> {
         let result = match RawEnvelope::from_slice(&delivery.data) {
             Ok(event) => {
                 let span = self.span_for(&event, &headers, attempt);
-                self.handle_once(&event).instrument(span).await
+                caught(self.handle_once(&event)).instrument(span).await
             }
             Err(e) => Err(HandlerError::Reject(anyhow::anyhow!(
                 "not a CloudEvents JSON envelope: {e}"
@@ -645,17 +645,19 @@ impl<H: EventHandler> Consumer<H> {
                         (self.queues.parking.as_str(), Outcome::Parked)
                     }
                 };
-                publish_on(
-                    channel,
-                    &[Outgoing {
-                        exchange: "",
-                        routing_key: target,
-                        body: &delivery.data,
-                        message_id: message_id.as_deref(),
-                        headers: out_headers,
-                    }],
-                )
-                .await?;
+                let message = [Outgoing {
+                    exchange: "",
+                    routing_key: target,
+                    body: &delivery.data,
+                    message_id: message_id.as_deref(),
+                    headers: out_headers,
+                }];
+                let retry_or_park = publish_on(channel, &message);
+                // Unconfirmed in time: the channel is dropped and the message, unacknowledged,
+                // comes back.
+                tokio::time::timeout(self.bus.publish_timeout(), retry_or_park)
+                    .await
+                    .map_err(|_| anyhow::anyhow!("the broker did not confirm a retry or park in time"))??;
                 outcome
             }
         };
@@ -674,6 +676,21 @@ impl<H: EventHandler> Consumer<H> {
     async fn handle_once(&self, event: &RawEnvelope) -> Result<Outcome, HandlerError> {
         let outcomes = self.handle_batch(&[(event, tracing::Span::current())]).await?;
         Ok(outcomes.first().copied().unwrap_or(Outcome::Duplicate))
+    }
+}
+
+/// Runs a handler, turning a panic into a rejection (the message is parked, the loop goes on).
+async fn caught<T>(handling: impl std::future::Future<Output = Result<T, HandlerError>>) -> Result<T, HandlerError> {
+    match std::panic::AssertUnwindSafe(handling).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned());
+            Err(HandlerError::Reject(anyhow::anyhow!("the handler panicked: {message}")))
+        }
     }
 }
 

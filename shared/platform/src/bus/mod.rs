@@ -23,6 +23,13 @@ use tokio::sync::Mutex;
 
 use crate::config::BusSettings;
 
+fn timed_out(what: &str) -> lapin::Error {
+    lapin::Error::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("{what} timed out"),
+    ))
+}
+
 /// Content type of a structured-mode CloudEvent.
 pub const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
 
@@ -87,7 +94,11 @@ impl Bus {
             return Ok(conn.clone());
         }
         let props = ConnectionProperties::default().with_connection_name(LongString::from(self.service.clone()));
-        let conn = Arc::new(Connection::connect(self.settings.url.expose_secret(), props).await?);
+        let connect = Connection::connect(self.settings.url.expose_secret(), props);
+        let conn = match tokio::time::timeout(self.connect_timeout(), connect).await {
+            Ok(conn) => Arc::new(conn?),
+            Err(_) => return Err(timed_out("connecting to the broker")),
+        };
         tracing::info!(service = %self.service, "connected to the broker");
         *guard = Some(conn.clone());
         Ok(conn)
@@ -95,7 +106,20 @@ impl Bus {
 
     /// A new channel on the live connection.
     pub async fn channel(&self) -> lapin::Result<Channel> {
-        self.connection().await?.create_channel().await
+        let connection = self.connection().await?;
+        match tokio::time::timeout(self.connect_timeout(), connection.create_channel()).await {
+            Ok(channel) => channel,
+            Err(_) => Err(timed_out("opening a channel")),
+        }
+    }
+
+    fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.settings.connect_timeout_ms.max(1))
+    }
+
+    /// How long a batch's publish and confirms may take.
+    pub fn publish_timeout(&self) -> Duration {
+        Duration::from_millis(self.settings.publish_timeout_ms.max(1))
     }
 
     /// Connects, retrying with capped exponential back-off until `deadline` passes.
@@ -128,19 +152,33 @@ impl Bus {
     /// confirmed every message. Any failure drops the channel so the next call starts afresh.
     pub async fn publish_confirmed(&self, messages: &[Outgoing<'_>]) -> anyhow::Result<()> {
         let mut guard = self.publisher.lock().await;
-        let channel = match guard.as_ref() {
-            Some(ch) if ch.status().connected() => ch.clone(),
-            _ => {
-                let ch = self.channel().await?;
-                topology::declare_exchange(&ch, &self.settings.exchange, self.settings.ephemeral).await?;
-                ch.confirm_select(ConfirmSelectOptions::default()).await?;
-                *guard = Some(ch.clone());
-                ch
-            }
+        let publish = async {
+            let channel = match guard.as_ref() {
+                Some(ch) if ch.status().connected() => ch.clone(),
+                _ => {
+                    let ch = self.channel().await?;
+                    topology::declare_exchange(&ch, &self.settings.exchange, self.settings.ephemeral).await?;
+                    ch.confirm_select(ConfirmSelectOptions::default()).await?;
+                    *guard = Some(ch.clone());
+                    ch
+                }
+            };
+            publish_on(&channel, messages).await
         };
-        let result = publish_on(&channel, messages).await;
+        let result = match tokio::time::timeout(self.publish_timeout(), publish).await {
+            Ok(result) => result,
+            Err(_) => Err(anyhow::anyhow!(
+                "the broker did not confirm within {} ms",
+                self.settings.publish_timeout_ms
+            )),
+        };
         if result.is_err() {
-            *guard = None;
+            // A channel that failed or hung is not used again.
+            if let Some(ch) = guard.take() {
+                tokio::spawn(async move {
+                    let _ = ch.close(200, ShortString::from("abandoned")).await;
+                });
+            }
         }
         result
     }
