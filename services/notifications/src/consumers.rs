@@ -1,30 +1,17 @@
-//! Every consumed event becomes deliveries: per matching rule, recipient and channel, plus one
-//! per subscribed webhook endpoint; written in the consumer's transaction, so a redelivered
-//! event never produces a second message.
+//! The bus entry point: every consumed event goes to the fan-out in the consumer's
+//! transaction, and idle dispatchers are woken once it commits.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use chrono::{DateTime, Utc};
 use contracts::RawEnvelope;
 use futures_util::future::BoxFuture;
 use platform::Tx;
 use platform::bus::consumer::{ConsumerSpec, EventHandler, HandlerError};
-use serde_json::Value;
-use uuid::Uuid;
 
-use crate::NotificationSettings;
-use crate::catalog::{Catalog, Snapshot};
-use crate::dispatch::Waker;
-use crate::domain::locale_of;
-use crate::domain::render::{self, Renderer};
-use crate::domain::rules::{self, Rule};
-use crate::domain::schedule::QuietHours;
-use crate::store::{self, NewDelivery, RecipientRow};
+use crate::core::dispatch::Waker;
+use crate::core::fanout::Fanout;
 
+/// Consumes the events named by `service.event_patterns`.
 pub struct Notifier {
-    pub catalog: Catalog,
-    pub settings: Arc<NotificationSettings>,
+    pub fanout: Fanout,
     pub wake: Waker,
 }
 
@@ -34,265 +21,9 @@ impl Notifier {
     }
 }
 
-/// What a message about one event says and to whom, before it is split into channels.
-pub struct Request<'a> {
-    pub event_id: Uuid,
-    pub event_type: &'a str,
-    pub source: &'static str,
-    pub notification: &'a str,
-    pub category: &'a str,
-    pub urgency: &'a str,
-    pub channels: &'a [String],
-    pub digest_secs: Option<i32>,
-    /// The template's data.
-    pub data: &'a Value,
-    /// Send no earlier than this (scheduled sends).
-    pub not_before: Option<DateTime<Utc>>,
-}
-
-/// Deliveries about to be written: plain ones, and digest items with their window.
-#[derive(Default)]
-pub struct Batch {
-    pub rows: Vec<NewDelivery>,
-    pub digest_items: Vec<(NewDelivery, i32)>,
-}
-
-impl Batch {
-    /// Writes everything: the plain deliveries in one statement; returns how many were new.
-    pub async fn write(self, tx: &mut Tx) -> Result<usize, HandlerError> {
-        let mut written = store::insert_deliveries(tx, &self.rows).await?.len();
-        for (item, window) in &self.digest_items {
-            written += usize::from(store::insert_digest_item(tx, item, *window).await?);
-        }
-        Ok(written)
-    }
-}
-
-/// Builds the deliveries of `req` for `recipient` and writes them (digest items folded into
-/// their digest). Returns how many were written.
-pub async fn deliver(
-    tx: &mut Tx,
-    renderer: &Renderer,
-    settings: &NotificationSettings,
-    req: &Request<'_>,
-    recipient_id: Uuid,
-    prefs: Option<&RecipientRow>,
-) -> Result<usize, HandlerError> {
-    let mut batch = Batch::default();
-    build(
-        &mut batch,
-        renderer,
-        settings,
-        req,
-        recipient_id,
-        prefs,
-        platform::telemetry::current_trace_id(),
-    );
-    batch.write(tx).await
-}
-
-/// Adds the deliveries of `req` for `recipient` to `batch`: per channel, rendered in the
-/// recipient's locale, suppressed when opted out, held through quiet hours.
-pub fn build(
-    batch: &mut Batch,
-    renderer: &Renderer,
-    settings: &NotificationSettings,
-    req: &Request<'_>,
-    recipient_id: Uuid,
-    prefs: Option<&RecipientRow>,
-    trace_id: Option<String>,
-) {
-    let now = Utc::now();
-    let locale = prefs
-        .and_then(|p| p.locale.clone())
-        .or_else(|| req.data.get("language").and_then(Value::as_str).map(str::to_owned))
-        .map_or_else(|| settings.default_locale.clone(), |l| locale_of(&l));
-    let quiet = prefs.and_then(|p| {
-        Some(QuietHours {
-            tz: p.time_zone.parse().ok()?,
-            start: p.quiet_start?,
-            end: p.quiet_end?,
-        })
-    });
-    let ctx = render::context(req.data, &settings.public_base_url, req.event_type);
-    for channel in req.channels {
-        let address = match channel.as_str() {
-            "email" => prefs.and_then(|p| p.email.clone()),
-            "sms" => prefs.and_then(|p| p.phone.clone()),
-            _ => None,
-        };
-        if channel != "in_app" && address.is_none() {
-            tracing::debug!(%recipient_id, channel, "no address on this channel; skipped");
-            continue;
-        }
-        let opted_out = prefs.is_some_and(|p| rules::opted_out(req.category, req.urgency, &p.opt_outs, channel));
-        let rendered = renderer.render(req.notification, channel, &locale, &ctx);
-        let (title, body, html, used_locale, render_error) = match rendered {
-            Ok(r) => (r.subject, r.body, r.html, r.locale, None),
-            Err(e) => {
-                tracing::error!(notification = req.notification, channel, error = %e, "template does not render; delivery failed");
-                (String::new(), String::new(), None, locale.clone(), Some(e.to_string()))
-            }
-        };
-        let mut due = req.not_before.filter(|t| *t > now).unwrap_or(now);
-        if rules::waits_for_morning(req.urgency, channel)
-            && let Some(release) = quiet.and_then(|q| q.release(due))
-        {
-            due = release;
-        }
-        let (status, next) = if render_error.is_some() {
-            ("failed", None)
-        } else if opted_out {
-            ("suppressed", None)
-        } else if channel == "in_app" && due <= now {
-            ("delivered", None)
-        } else {
-            ("pending", Some(due))
-        };
-        let row = NewDelivery {
-            id: Uuid::now_v7(),
-            event_id: req.event_id,
-            event_type: req.event_type.to_owned(),
-            recipient_id,
-            channel: channel.clone(),
-            kind: req.notification.to_owned(),
-            category: req.category.to_owned(),
-            urgency: req.urgency.to_owned(),
-            locale: used_locale,
-            title,
-            body,
-            html,
-            address,
-            endpoint_id: None,
-            payload: render_error.is_some().then(|| req.data.clone()),
-            source: req.source,
-            status,
-            next_attempt_at: next,
-            last_error: render_error.or_else(|| opted_out.then(|| format!("opted out of {}", req.category))),
-            trace_id: trace_id.clone(),
-        };
-        match req.digest_secs {
-            Some(window) if status == "delivered" || status == "pending" => batch.digest_items.push((row, window)),
-            _ => batch.rows.push(row),
-        }
-    }
-}
-
-impl Notifier {
-    /// The rules that match `event` and their recipients.
-    fn targets<'s>(snapshot: &'s Snapshot, event: &RawEnvelope) -> Vec<(&'s Rule, Uuid)> {
-        snapshot
-            .rules_for(&event.event_type)
-            .iter()
-            .filter(|r| r.matches(&event.data))
-            .filter_map(|r| match r.recipient_in(&event.data) {
-                Some(id) => Some((r, id)),
-                None => {
-                    tracing::debug!(rule = %r.name, "the event names no recipient for this rule");
-                    None
-                }
-            })
-            .collect()
-    }
-
-    /// Adds every delivery `event` causes to `batch` (rules and webhook subscriptions).
-    fn build_event(
-        &self,
-        batch: &mut Batch,
-        snapshot: &Snapshot,
-        event: &RawEnvelope,
-        prefs: &HashMap<Uuid, RecipientRow>,
-        trace_id: Option<String>,
-    ) -> Result<(), HandlerError> {
-        for (rule, recipient) in Self::targets(snapshot, event) {
-            let req = Request {
-                event_id: event.id,
-                event_type: &event.event_type,
-                source: "event",
-                notification: &rule.notification,
-                category: &rule.category,
-                urgency: &rule.urgency,
-                channels: &rule.channels,
-                digest_secs: rule.digest_secs,
-                data: &event.data,
-                not_before: None,
-            };
-            build(
-                batch,
-                &snapshot.renderer,
-                &self.settings,
-                &req,
-                recipient,
-                prefs.get(&recipient),
-                trace_id.clone(),
-            );
-        }
-        let endpoints: Vec<_> = snapshot.endpoints_for(&event.event_type).collect();
-        if !endpoints.is_empty() {
-            let payload = serde_json::to_value(event).map_err(|e| HandlerError::Reject(e.into()))?;
-            for e in endpoints {
-                batch.rows.push(NewDelivery {
-                    id: Uuid::now_v7(),
-                    event_id: event.id,
-                    event_type: event.event_type.clone(),
-                    recipient_id: e.id,
-                    channel: "webhook".to_owned(),
-                    kind: event.event_type.clone(),
-                    category: "webhook".to_owned(),
-                    urgency: "urgent".to_owned(),
-                    locale: String::new(),
-                    title: event.event_type.clone(),
-                    body: String::new(),
-                    html: None,
-                    address: Some(e.url.clone()),
-                    endpoint_id: Some(e.id),
-                    payload: Some(payload.clone()),
-                    source: "event",
-                    status: "pending",
-                    next_attempt_at: Some(Utc::now()),
-                    last_error: None,
-                    trace_id: trace_id.clone(),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// Turns `events` into deliveries with one preferences query and one insert.
-    async fn notify(&self, tx: &mut Tx, events: &[(&RawEnvelope, tracing::Span)]) -> Result<(), HandlerError> {
-        let snapshot = self.catalog.get().await.map_err(HandlerError::Retry)?;
-        let mut ids: Vec<Uuid> = events
-            .iter()
-            .flat_map(|(e, _)| Self::targets(&snapshot, e).into_iter().map(|(_, id)| id))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let prefs: HashMap<Uuid, RecipientRow> = if ids.is_empty() {
-            HashMap::new()
-        } else {
-            store::recipients(&mut **tx, &ids)
-                .await?
-                .into_iter()
-                .map(|r| (r.id, r))
-                .collect()
-        };
-        let mut batch = Batch::default();
-        for (event, span) in events {
-            let trace_id = span.in_scope(platform::telemetry::current_trace_id);
-            self.build_event(&mut batch, &snapshot, event, &prefs, trace_id)?;
-        }
-        if batch.rows.is_empty() && batch.digest_items.is_empty() {
-            return Ok(());
-        }
-        let written = batch.write(tx).await?;
-        tracing::debug!(events = events.len(), written, "deliveries written");
-        Ok(())
-    }
-}
-
 impl EventHandler for Notifier {
     fn handle<'a>(&'a self, tx: &'a mut Tx, event: &'a RawEnvelope) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move { self.notify(tx, &[(event, tracing::Span::current())]).await })
+        Box::pin(async move { self.fanout.notify(tx, &[(event, tracing::Span::current())]).await })
     }
 
     fn handle_batch<'a>(
@@ -300,7 +31,7 @@ impl EventHandler for Notifier {
         tx: &'a mut Tx,
         events: &'a [(&'a RawEnvelope, tracing::Span)],
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(self.notify(tx, events))
+        Box::pin(self.fanout.notify(tx, events))
     }
 
     fn committed(&self, _event: &RawEnvelope) {

@@ -6,15 +6,14 @@ use futures_util::future::BoxFuture;
 use lettre::message::{Mailbox, MultiPart, header};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::{Outgoing, Provider, Receipt, SendError};
-use crate::SmtpSettings;
+use super::{Identity, Outgoing, Provider, Receipt, SendError};
 use crate::domain::render::text_to_html;
+use crate::settings::SmtpSettings;
 
 pub struct SmtpProvider {
-    name: String,
+    identity: Identity,
     from: Mailbox,
     transport: AsyncSmtpTransport<Tokio1Executor>,
-    rate: u32,
 }
 
 impl SmtpProvider {
@@ -28,10 +27,12 @@ impl SmtpProvider {
             .timeout(Some(timeout))
             .build();
         Ok(Self {
-            name: name.to_owned(),
+            identity: Identity {
+                name: name.to_owned(),
+                rate_per_sec: s.rate_per_sec,
+            },
             from,
             transport,
-            rate: s.rate_per_sec,
         })
     }
 
@@ -56,12 +57,8 @@ impl SmtpProvider {
 }
 
 impl Provider for SmtpProvider {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn rate_per_sec(&self) -> u32 {
-        self.rate
+    fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     fn send<'a>(&'a self, msg: &'a Outgoing<'a>) -> BoxFuture<'a, Result<Receipt, SendError>> {

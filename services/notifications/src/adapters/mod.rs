@@ -1,6 +1,8 @@
-//! Providers behind one trait per channel, with circuit breakers and rate limits.
+//! Outbound channels: email over SMTP, SMS over a provider's HTTP API and signed webhooks,
+//! behind one trait per channel, with circuit breakers and rate limits.
 
 pub mod email;
+pub mod resolve;
 pub mod sms;
 pub mod webhook;
 
@@ -12,7 +14,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use uuid::Uuid;
 
-use crate::NotificationSettings;
+use crate::settings::{NotificationSettings, ProviderPair};
 
 /// A message for one address.
 #[derive(Debug, Clone)]
@@ -91,13 +93,29 @@ pub fn transport_error(e: &reqwest::Error) -> SendError {
     }
 }
 
+/// What a provider is known by.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// Unique name (`smtp-primary`), used in the log and for rate limits and breakers.
+    pub name: String,
+    /// Requests per second this provider takes.
+    pub rate_per_sec: u32,
+}
+
 /// Sends email or SMS through one provider.
 pub trait Provider: Send + Sync + 'static {
-    /// Unique name (`smtp-primary`), used in the log and for rate limits and breakers.
-    fn name(&self) -> &str;
-    /// Requests per second this provider takes.
-    fn rate_per_sec(&self) -> u32;
+    fn identity(&self) -> &Identity;
     fn send<'a>(&'a self, msg: &'a Outgoing<'a>) -> BoxFuture<'a, Result<Receipt, SendError>>;
+
+    /// Unique name (`smtp-primary`), used in the log and for rate limits and breakers.
+    fn name(&self) -> &str {
+        &self.identity().name
+    }
+
+    /// Requests per second this provider takes.
+    fn rate_per_sec(&self) -> u32 {
+        self.identity().rate_per_sec
+    }
 }
 
 /// Pauses a provider after `threshold` failures in a row for `open_for`; then lets one probe
@@ -205,30 +223,12 @@ impl Providers {
     /// The configured SMTP and SMS HTTP providers (primary, then secondary).
     pub fn from_settings(settings: &NotificationSettings) -> anyhow::Result<Self> {
         let timeout = Duration::from_millis(settings.send_timeout_ms);
-        let mut email: Vec<Arc<dyn Provider>> = Vec::new();
-        for (slot, s) in [
-            ("primary", Some(&settings.email.primary)),
-            ("secondary", settings.email.secondary.as_ref()),
-        ] {
-            if let Some(s) = s {
-                email.push(Arc::new(
-                    email::SmtpProvider::new(&format!("smtp-{slot}"), s, timeout)
-                        .map_err(|e| anyhow::anyhow!("configuration key `service.email.{slot}`: {e}"))?,
-                ));
-            }
-        }
-        let mut sms: Vec<Arc<dyn Provider>> = Vec::new();
-        for (slot, s) in [
-            ("primary", Some(&settings.sms.primary)),
-            ("secondary", settings.sms.secondary.as_ref()),
-        ] {
-            if let Some(s) = s {
-                sms.push(Arc::new(
-                    sms::HttpSmsProvider::new(&format!("sms-{slot}"), s, timeout)
-                        .map_err(|e| anyhow::anyhow!("configuration key `service.sms.{slot}`: {e}"))?,
-                ));
-            }
-        }
+        let email = configured(&settings.email, "email", |slot, s| {
+            Ok(Arc::new(email::SmtpProvider::new(&format!("smtp-{slot}"), s, timeout)?))
+        })?;
+        let sms = configured(&settings.sms, "sms", |slot, s| {
+            Ok(Arc::new(sms::HttpSmsProvider::new(&format!("sms-{slot}"), s, timeout)?))
+        })?;
         Ok(Self::new(email, sms, settings))
     }
 
@@ -250,6 +250,22 @@ impl Providers {
             .or_insert_with(|| Arc::new(Breaker::new(self.threshold, self.open_for)))
             .clone()
     }
+}
+
+/// The providers of a pair (primary, then secondary when set) made by `make`; an error names
+/// the configuration key (`service.{channel}.{slot}`).
+fn configured<S>(
+    pair: &ProviderPair<S>,
+    channel: &str,
+    make: impl Fn(&str, &S) -> anyhow::Result<Arc<dyn Provider>>,
+) -> anyhow::Result<Vec<Arc<dyn Provider>>> {
+    [("primary", Some(&pair.primary)), ("secondary", pair.secondary.as_ref())]
+        .into_iter()
+        .filter_map(|(slot, s)| Some((slot, s?)))
+        .map(|(slot, s)| {
+            make(slot, s).map_err(|e| anyhow::anyhow!("configuration key `service.{channel}.{slot}`: {e}"))
+        })
+        .collect()
 }
 
 #[cfg(test)]

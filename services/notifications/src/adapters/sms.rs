@@ -5,37 +5,34 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
-use super::{Outgoing, Provider, Receipt, SendError, classify, transport_error};
-use crate::SmsSettings;
+use super::{Identity, Outgoing, Provider, Receipt, SendError, classify, transport_error};
+use crate::settings::SmsSettings;
 
 pub struct HttpSmsProvider {
-    name: String,
+    identity: Identity,
     url: reqwest::Url,
     api_key: String,
     client: reqwest::Client,
-    rate: u32,
 }
 
 impl HttpSmsProvider {
     pub fn new(name: &str, s: &SmsSettings, timeout: Duration) -> anyhow::Result<Self> {
         let url = reqwest::Url::parse(&s.url).map_err(|e| anyhow::anyhow!("`url`: {e}"))?;
         Ok(Self {
-            name: name.to_owned(),
+            identity: Identity {
+                name: name.to_owned(),
+                rate_per_sec: s.rate_per_sec,
+            },
             url,
             api_key: s.api_key.clone(),
             client: reqwest::Client::builder().timeout(timeout).build()?,
-            rate: s.rate_per_sec,
         })
     }
 }
 
 impl Provider for HttpSmsProvider {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn rate_per_sec(&self) -> u32 {
-        self.rate
+    fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     fn send<'a>(&'a self, msg: &'a Outgoing<'a>) -> BoxFuture<'a, Result<Receipt, SendError>> {

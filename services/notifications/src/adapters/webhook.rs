@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::{Receipt, SendError, classify, transport_error};
+use super::{Receipt, SendError, classify, resolve, transport_error};
 use crate::domain::{address, webhook};
-use crate::store::Endpoint;
+use crate::store::endpoints::Endpoint;
 
 /// How long a resolved and checked address is trusted before it is resolved again.
 const PIN_FOR: Duration = Duration::from_secs(60);
@@ -38,7 +38,7 @@ impl WebhookSender {
         }
         let refuse = |message: String| SendError::Permanent { code: None, message };
         let url = address::parse_endpoint(&e.url).map_err(|x| refuse(x.to_string()))?;
-        let addrs = address::check(&url, e.allow_private).await.map_err(|x| match x {
+        let addrs = resolve::check(&url, e.allow_private).await.map_err(|x| match x {
             address::AddressError::Unresolvable(_) => SendError::Retry {
                 code: None,
                 message: x.to_string(),

@@ -4,25 +4,17 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
 use platform::auth::{Principal, Role};
-use platform::error::{Problem, Validator};
+use platform::error::Validator;
+use platform::problems::{Forbidden, NotFound, Unprocessable};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::State;
+use super::{State, check_name};
 use crate::domain::render::{self, Renderer, Template};
 use crate::domain::rules::{CHANNELS, Rule, URGENCIES};
-use crate::store;
-
-const READERS: [Role; 3] = [Role::Admin, Role::Supervisor, Role::Service];
-
-fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-}
+use crate::store::{rules, templates};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RuleListResponse {
@@ -31,14 +23,14 @@ pub struct RuleListResponse {
 
 /// Every rule (staff and services).
 #[utoipa::path(get, path = "/v1/rules", tag = "rules",
-    responses((status = 200, body = RuleListResponse), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = RuleListResponse), Forbidden))]
 pub async fn list_rules(
     caller: Principal,
     platform: web::Data<Platform>,
 ) -> Result<web::Json<RuleListResponse>, ApiError> {
-    caller.require_any(&READERS)?;
+    caller.require_any(&Role::MANAGERS_OR_SERVICE)?;
     Ok(web::Json(RuleListResponse {
-        items: store::rules(&platform.pool).await?,
+        items: rules::rules(&platform.pool).await?,
     }))
 }
 
@@ -68,8 +60,7 @@ fn yes() -> bool {
 
 /// Create or replace a rule (admins). 201 when new, 200 when replaced.
 #[utoipa::path(put, path = "/v1/rules/{name}", tag = "rules", params(("name" = String, Path)), request_body = RuleRequest,
-    responses((status = 200, body = Rule), (status = 201, body = Rule),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Rule), (status = 201, body = Rule), Unprocessable))]
 pub async fn put_rule(
     caller: Principal,
     platform: web::Data<Platform>,
@@ -81,11 +72,7 @@ pub async fn put_rule(
     let name = path.into_inner();
     let b = body.into_inner();
     let mut v = Validator::new();
-    v.check(
-        is_name(&name),
-        "name",
-        "lowercase letters, digits, '-' or '_', at most 64",
-    );
+    check_name(&mut v, &name, "name");
     v.check(
         !b.event_type.is_empty() && b.event_type.len() <= 128 && b.event_type.contains('.'),
         "event_type",
@@ -99,20 +86,12 @@ pub async fn put_rule(
     for k in b.conditions.keys() {
         v.check(k.starts_with('/'), "conditions", format!("`{k}` is not a JSON pointer"));
     }
-    v.check(
-        is_name(&b.notification),
-        "notification",
-        "lowercase letters, digits, '-' or '_', at most 64",
-    );
+    check_name(&mut v, &b.notification, "notification");
     v.check(!b.channels.is_empty(), "channels", "name at least one channel");
     for c in &b.channels {
         v.one_of(c, &CHANNELS, "channels");
     }
-    v.check(
-        is_name(&b.category),
-        "category",
-        "lowercase letters, digits, '-' or '_', at most 64",
-    );
+    check_name(&mut v, &b.category, "category");
     v.one_of(&b.urgency, &URGENCIES, "urgency");
     if let Some(d) = b.digest_secs {
         v.check((1..=86_400).contains(&d), "digest_secs", "must be 1 to 86400 seconds");
@@ -130,7 +109,7 @@ pub async fn put_rule(
         digest_secs: b.digest_secs,
         enabled: b.enabled,
     };
-    let created = store::upsert_rule(&platform.pool, &rule).await?;
+    let created = rules::upsert_rule(&platform.pool, &rule).await?;
     state.catalog.reload().await.map_err(ApiError::internal)?;
     Ok(if created {
         HttpResponse::Created().json(rule)
@@ -141,7 +120,7 @@ pub async fn put_rule(
 
 /// Delete a rule (admins).
 #[utoipa::path(delete, path = "/v1/rules/{name}", tag = "rules", params(("name" = String, Path)),
-    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204), NotFound))]
 pub async fn delete_rule(
     caller: Principal,
     platform: web::Data<Platform>,
@@ -149,7 +128,7 @@ pub async fn delete_rule(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::Admin])?;
-    if !store::delete_rule(&platform.pool, &path.into_inner()).await? {
+    if !rules::delete_rule(&platform.pool, &path.into_inner()).await? {
         return Err(ApiError::not_found("rule"));
     }
     state.catalog.reload().await.map_err(ApiError::internal)?;
@@ -164,14 +143,14 @@ pub struct TemplateListResponse {
 
 /// Every version of a notification's templates (staff and services).
 #[utoipa::path(get, path = "/v1/templates/{notification}", tag = "templates", params(("notification" = String, Path)),
-    responses((status = 200, body = TemplateListResponse), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = TemplateListResponse), NotFound))]
 pub async fn list_templates(
     caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<String>,
 ) -> Result<web::Json<TemplateListResponse>, ApiError> {
-    caller.require_any(&READERS)?;
-    let items = store::templates_of(&platform.pool, &path.into_inner()).await?;
+    caller.require_any(&Role::MANAGERS_OR_SERVICE)?;
+    let items = templates::templates_of(&platform.pool, &path.into_inner()).await?;
     if items.is_empty() {
         return Err(ApiError::not_found("template"));
     }
@@ -213,7 +192,7 @@ fn check_template(v: &mut Validator, subject: &str, body: &str, html: Option<&st
 #[utoipa::path(put, path = "/v1/templates/{notification}/{channel}/{locale}", tag = "templates",
     params(("notification" = String, Path), ("channel" = String, Path), ("locale" = String, Path)),
     request_body = TemplateRequest,
-    responses((status = 201, body = Template), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = Template), Unprocessable))]
 pub async fn put_template(
     caller: Principal,
     platform: web::Data<Platform>,
@@ -225,11 +204,7 @@ pub async fn put_template(
     let (notification, channel, locale) = path.into_inner();
     let b = body.into_inner();
     let mut v = Validator::new();
-    v.check(
-        is_name(&notification),
-        "notification",
-        "lowercase letters, digits, '-' or '_', at most 64",
-    );
+    check_name(&mut v, &notification, "notification");
     v.one_of(&channel, &CHANNELS, "channel");
     v.check(
         !locale.is_empty() && locale.len() <= 16 && locale.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
@@ -252,7 +227,7 @@ pub async fn put_template(
         r.render(&t.notification, &t.channel, &t.locale, sample)
             .map_err(|e| ApiError::unprocessable("template_does_not_render", e.to_string()))?;
     }
-    t.version = store::add_template_version(&platform.pool, &t, caller.subject).await?;
+    t.version = templates::add_template_version(&platform.pool, &t, caller.subject).await?;
     state.catalog.reload().await.map_err(ApiError::internal)?;
     Ok(HttpResponse::Created().json(t))
 }
@@ -274,14 +249,13 @@ pub struct PreviewRequest {
 /// Render a saved template or a draft with some data (staff and services); a template that
 /// does not render with it is a 422 naming the part and the reason.
 #[utoipa::path(post, path = "/v1/templates/preview", tag = "templates", request_body = PreviewRequest,
-    responses((status = 200, body = crate::domain::render::Rendered),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = crate::domain::render::Rendered), Unprocessable))]
 pub async fn preview(
     caller: Principal,
     state: web::Data<State>,
     body: web::Json<PreviewRequest>,
 ) -> Result<web::Json<render::Rendered>, ApiError> {
-    caller.require_any(&READERS)?;
+    caller.require_any(&Role::MANAGERS_OR_SERVICE)?;
     let b = body.into_inner();
     let mut v = Validator::new();
     v.one_of(&b.channel, &CHANNELS, "channel");

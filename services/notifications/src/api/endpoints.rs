@@ -4,15 +4,17 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use platform::auth::{Principal, Role};
-use platform::error::{Problem, Validator};
+use platform::error::Validator;
+use platform::problems::{Forbidden, NotFound, Unprocessable};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::State;
+use super::{ADMIN_OR_SERVICE, State};
+use crate::adapters::resolve;
 use crate::domain::{address, webhook};
-use crate::store::{self, Endpoint};
+use crate::store::endpoints::{self as store, Endpoint};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -109,7 +111,7 @@ async fn validate(b: &EndpointRequest) -> Result<(), ApiError> {
             v.check(false, "url", e.to_string());
         }
         Ok(url) => {
-            if let Err(e) = address::check(&url, b.allow_private).await {
+            if let Err(e) = resolve::check(&url, b.allow_private).await {
                 v.check(false, "url", e.to_string());
             }
         }
@@ -119,12 +121,12 @@ async fn validate(b: &EndpointRequest) -> Result<(), ApiError> {
 
 /// Every endpoint (admins, services).
 #[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks",
-    responses((status = 200, body = EndpointListResponse), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = EndpointListResponse), Forbidden))]
 pub async fn list_endpoints(
     caller: Principal,
     platform: web::Data<Platform>,
 ) -> Result<web::Json<EndpointListResponse>, ApiError> {
-    caller.require_any(&[Role::Admin, Role::Service])?;
+    caller.require_any(&ADMIN_OR_SERVICE)?;
     Ok(web::Json(EndpointListResponse {
         items: store::endpoints(&platform.pool)
             .await?
@@ -137,14 +139,14 @@ pub async fn list_endpoints(
 /// Subscribe an endpoint (admins; services for non-private URLs). The answer carries the
 /// signing secret, shown only here.
 #[utoipa::path(post, path = "/v1/webhook-endpoints", tag = "webhooks", request_body = EndpointRequest,
-    responses((status = 201, body = EndpointResponse), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = EndpointResponse), Unprocessable))]
 pub async fn create_endpoint(
     caller: Principal,
     platform: web::Data<Platform>,
     state: web::Data<State>,
     body: web::Json<EndpointRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[Role::Admin, Role::Service])?;
+    caller.require_any(&ADMIN_OR_SERVICE)?;
     let b = body.into_inner();
     if b.allow_private && !caller.has(Role::Admin) {
         return Err(ApiError::forbidden("only an admin may allow private addresses"));
@@ -176,13 +178,13 @@ pub async fn create_endpoint(
 
 /// One endpoint.
 #[utoipa::path(get, path = "/v1/webhook-endpoints/{endpoint_id}", tag = "webhooks", params(("endpoint_id" = Uuid, Path)),
-    responses((status = 200, body = EndpointResponse), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = EndpointResponse), NotFound))]
 pub async fn get_endpoint(
     caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<EndpointResponse>, ApiError> {
-    caller.require_any(&[Role::Admin, Role::Service])?;
+    caller.require_any(&ADMIN_OR_SERVICE)?;
     store::endpoint(&platform.pool, path.into_inner())
         .await?
         .map(|e| web::Json(response(e, None)))
@@ -192,8 +194,7 @@ pub async fn get_endpoint(
 /// Change an endpoint (admins); `enabled: true` re-enables a disabled one.
 #[utoipa::path(put, path = "/v1/webhook-endpoints/{endpoint_id}", tag = "webhooks", params(("endpoint_id" = Uuid, Path)),
     request_body = EndpointRequest,
-    responses((status = 200, body = EndpointResponse), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = EndpointResponse), NotFound, Unprocessable))]
 pub async fn update_endpoint(
     caller: Principal,
     platform: web::Data<Platform>,
@@ -225,7 +226,7 @@ pub async fn update_endpoint(
 
 /// Remove an endpoint (admins); its pending deliveries fail as "endpoint deleted".
 #[utoipa::path(delete, path = "/v1/webhook-endpoints/{endpoint_id}", tag = "webhooks", params(("endpoint_id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204), NotFound))]
 pub async fn delete_endpoint(
     caller: Principal,
     platform: web::Data<Platform>,
@@ -252,7 +253,7 @@ pub struct RotateRequest {
 /// until the overlap ends, so receivers can switch without losing a message.
 #[utoipa::path(post, path = "/v1/webhook-endpoints/{endpoint_id}/rotate-secret", tag = "webhooks",
     params(("endpoint_id" = Uuid, Path)), request_body = inline(RotateRequest),
-    responses((status = 200, body = SecretResponse), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = SecretResponse), NotFound))]
 pub async fn rotate_secret(
     caller: Principal,
     platform: web::Data<Platform>,

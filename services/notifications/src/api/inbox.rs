@@ -3,15 +3,18 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use platform::auth::{Principal, Role};
-use platform::error::{Problem, Validator};
+use platform::error::Validator;
 use platform::pagination::{self, PageQuery};
+use platform::problems::{Conflict, Forbidden, NotFound, Unauthorized};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{OPERATORS, State};
-use crate::store::{self, DeliveryRow, LogFilter};
+use super::{DeliveryResponse, State, delivery_response};
+use crate::domain::delivery::DeliveryStatus;
+use crate::store::deliveries::{self, LogFilter};
+use crate::store::inbox as mailbox;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InboxItemResponse {
@@ -34,7 +37,7 @@ pub struct InboxResponse {
 
 /// The caller's own in-app messages, newest first.
 #[utoipa::path(get, path = "/v1/inbox", tag = "inbox", params(PageQuery),
-    responses((status = 200, body = InboxResponse), (status = 401, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = InboxResponse), Unauthorized))]
 pub async fn list_inbox(
     caller: Principal,
     platform: web::Data<Platform>,
@@ -43,19 +46,19 @@ pub async fn list_inbox(
 ) -> Result<web::Json<InboxResponse>, ApiError> {
     let (limit, after) = page.resolve(state.settings.max_page_size)?;
     let (rows, unread_count) = tokio::try_join!(
-        store::inbox(&platform.pool, caller.subject, after, limit),
-        store::unread_count(&platform.pool, caller.subject),
+        mailbox::inbox(&platform.pool, caller.subject, after, limit),
+        mailbox::unread_count(&platform.pool, caller.subject),
     )?;
-    let next_cursor = pagination::next_cursor(&rows, limit, |r| (r.created_at, r.id));
+    let next_cursor = pagination::next_cursor(&rows, limit, |r| (r.created_at, r.delivery.id));
     Ok(web::Json(InboxResponse {
         items: rows
             .into_iter()
             .map(|r| InboxItemResponse {
-                id: r.id,
-                kind: r.kind,
-                locale: r.locale,
-                title: r.title,
-                body: r.body,
+                id: r.delivery.id,
+                kind: r.delivery.kind,
+                locale: r.delivery.locale,
+                title: r.delivery.title,
+                body: r.delivery.body,
                 read: r.read_at.is_some(),
                 created_at: r.created_at,
             })
@@ -67,13 +70,13 @@ pub async fn list_inbox(
 
 /// Mark one of the caller's messages read (idempotent).
 #[utoipa::path(post, path = "/v1/inbox/{delivery_id}/read", tag = "inbox", params(("delivery_id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204), NotFound))]
 pub async fn mark_read(
     caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    if store::mark_read(&platform.pool, caller.subject, path.into_inner()).await? {
+    if mailbox::mark_read(&platform.pool, caller.subject, path.into_inner()).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::not_found("message"))
@@ -93,7 +96,7 @@ pub async fn mark_all_read(
     platform: web::Data<Platform>,
 ) -> Result<web::Json<MarkedResponse>, ApiError> {
     Ok(web::Json(MarkedResponse {
-        marked: store::mark_all_read(&platform.pool, caller.subject).await?,
+        marked: mailbox::mark_all_read(&platform.pool, caller.subject).await?,
     }))
 }
 
@@ -111,43 +114,7 @@ pub struct DeliveryQuery {
     pub cursor: Option<String>,
 }
 
-pub const STATUSES: [&str; 7] = [
-    "pending",
-    "sending",
-    "delivered",
-    "failed",
-    "suppressed",
-    "digested",
-    "cancelled",
-];
 pub const ALL_CHANNELS: [&str; 4] = ["in_app", "email", "sms", "webhook"];
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeliveryResponse {
-    pub id: Uuid,
-    pub event_id: Uuid,
-    pub event_type: String,
-    pub recipient_id: Uuid,
-    pub channel: String,
-    pub kind: String,
-    pub category: String,
-    pub urgency: String,
-    pub locale: String,
-    /// `event` (from a rule or subscription) or `api` (a direct send).
-    pub source: String,
-    pub status: String,
-    pub attempts: i32,
-    /// When the next attempt is due (pending), or when a claim lapses (sending).
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    pub provider: Option<String>,
-    pub last_error: Option<String>,
-    /// The digest this message was folded into.
-    pub digest_id: Option<Uuid>,
-    /// The trace of the request that caused the message, end to end.
-    pub trace_id: Option<String>,
-    pub sent_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryListResponse {
@@ -157,18 +124,19 @@ pub struct DeliveryListResponse {
 
 /// The delivery log, searchable by recipient, event, status and channel (operators).
 #[utoipa::path(get, path = "/v1/deliveries", tag = "deliveries", params(DeliveryQuery),
-    responses((status = 200, body = DeliveryListResponse), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = DeliveryListResponse), Forbidden))]
 pub async fn list_deliveries(
     caller: Principal,
     platform: web::Data<Platform>,
     state: web::Data<State>,
     query: web::Query<DeliveryQuery>,
 ) -> Result<web::Json<DeliveryListResponse>, ApiError> {
-    caller.require_any(&OPERATORS)?;
+    caller.require_any(&Role::MANAGERS_OR_SERVICE)?;
     let q = query.into_inner();
     let mut v = Validator::new();
     if let Some(s) = &q.status {
-        v.one_of(s, &STATUSES, "status");
+        let statuses: Vec<&str> = DeliveryStatus::ALL.iter().map(|s| s.as_str()).collect();
+        v.one_of(s, &statuses, "status");
     }
     if let Some(c) = &q.channel {
         v.one_of(c, &ALL_CHANNELS, "channel");
@@ -182,11 +150,11 @@ pub async fn list_deliveries(
     let filter = LogFilter {
         recipient: q.recipient_id,
         event: q.event_id,
-        status: q.status,
+        status: q.status.as_deref().and_then(DeliveryStatus::parse),
         channel: q.channel,
     };
-    let rows = store::deliveries(&platform.pool, &filter, after, limit).await?;
-    let next_cursor = pagination::next_cursor(&rows, limit, |r| (r.created_at, r.id));
+    let rows = deliveries::deliveries(&platform.pool, &filter, after, limit).await?;
+    let next_cursor = pagination::next_cursor(&rows, limit, |r| (r.created_at, r.delivery.id));
     Ok(web::Json(DeliveryListResponse {
         items: rows.into_iter().map(delivery_response).collect(),
         next_cursor,
@@ -219,21 +187,22 @@ pub struct DeliveryDetailResponse {
 /// One delivery with every attempt and the provider's answers (operators; recipients for their
 /// own).
 #[utoipa::path(get, path = "/v1/deliveries/{delivery_id}", tag = "deliveries", params(("delivery_id" = Uuid, Path)),
-    responses((status = 200, body = DeliveryDetailResponse), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = DeliveryDetailResponse), NotFound))]
 pub async fn get_delivery(
     caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<DeliveryDetailResponse>, ApiError> {
     let id = path.into_inner();
-    let Some(row) = store::delivery(&platform.pool, id).await? else {
+    let Some(row) = deliveries::delivery(&platform.pool, id).await? else {
         return Err(ApiError::not_found("delivery"));
     };
-    if !caller.has_any(&OPERATORS) && row.recipient_id != caller.subject {
+    if !caller.has_any(&Role::MANAGERS_OR_SERVICE) && row.delivery.recipient_id != caller.subject {
         return Err(ApiError::not_found("delivery"));
     }
-    let attempts = store::attempts(&platform.pool, id).await?;
-    let (title, body, address) = (row.title.clone(), row.body.clone(), row.address.clone());
+    let attempts = deliveries::attempts(&platform.pool, id).await?;
+    let d = &row.delivery;
+    let (title, body, address) = (d.title.clone(), d.body.clone(), d.address.clone());
     Ok(web::Json(DeliveryDetailResponse {
         delivery: delivery_response(row),
         title,
@@ -256,8 +225,7 @@ pub async fn get_delivery(
 
 /// Send a failed delivery again now (admins).
 #[utoipa::path(post, path = "/v1/deliveries/{delivery_id}/resend", tag = "deliveries", params(("delivery_id" = Uuid, Path)),
-    responses((status = 202), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 202), NotFound, Conflict))]
 pub async fn resend(
     caller: Principal,
     platform: web::Data<Platform>,
@@ -265,7 +233,7 @@ pub async fn resend(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::Admin])?;
-    match store::resend(&platform.pool, path.into_inner()).await? {
+    match deliveries::resend(&platform.pool, path.into_inner()).await? {
         None => Err(ApiError::not_found("delivery")),
         Some(false) => Err(ApiError::conflict(
             "not_failed",
@@ -275,29 +243,5 @@ pub async fn resend(
             state.wake.wake();
             Ok(HttpResponse::Accepted().finish())
         }
-    }
-}
-
-pub fn delivery_response(r: DeliveryRow) -> DeliveryResponse {
-    DeliveryResponse {
-        id: r.id,
-        event_id: r.event_id,
-        event_type: r.event_type,
-        recipient_id: r.recipient_id,
-        channel: r.channel,
-        kind: r.kind,
-        category: r.category,
-        urgency: r.urgency,
-        locale: r.locale,
-        source: r.source,
-        status: r.status,
-        attempts: r.attempts,
-        next_attempt_at: r.next_attempt_at,
-        provider: r.provider,
-        last_error: r.last_error,
-        digest_id: r.digest_id,
-        trace_id: r.trace_id,
-        sent_at: r.sent_at,
-        created_at: r.created_at,
     }
 }

@@ -4,24 +4,23 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use platform::auth::{Principal, Role};
-use platform::error::{Problem, Validator};
+use platform::auth::Principal;
+use platform::error::Validator;
 use platform::idempotency::{self, Begun};
+use platform::problems::{Conflict, NotFound, Unprocessable};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::State;
 use super::config::TemplateRequest;
-use super::inbox::{DeliveryResponse, delivery_response};
-use crate::domain::render::{Renderer, Template, compile_check};
+use super::{ADMIN_OR_SERVICE, DeliveryResponse, State, delivery_response};
+use crate::core::fanout::{Batch, Request};
+use crate::domain::delivery::Source;
+use crate::domain::render::{self, Renderer, Template, compile_check};
 use crate::domain::rules::{CHANNELS, URGENCIES};
-use crate::events::{Request, deliver};
-use crate::store;
-
-const SENDERS: [Role; 2] = [Role::Admin, Role::Service];
+use crate::store::{deliveries, recipients};
 
 /// The `event_type` of a direct send's deliveries.
 const DIRECT: &str = "notifications.direct";
@@ -77,7 +76,7 @@ pub struct SendResponse {
 /// Send a notification now or later (admins and services; `Idempotency-Key` makes retries safe).
 #[utoipa::path(post, path = "/v1/messages", tag = "messages", request_body = SendRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same key and body")),
-    responses((status = 202, body = SendResponse), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 202, body = SendResponse), Unprocessable))]
 pub async fn send(
     req: HttpRequest,
     caller: Principal,
@@ -85,7 +84,7 @@ pub async fn send(
     state: web::Data<State>,
     body: web::Json<SendRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&SENDERS)?;
+    caller.require_any(&ADMIN_OR_SERVICE)?;
     let b = body.into_inner();
     let category = b.category.clone().unwrap_or_else(|| "direct".to_owned());
     let urgency = b.urgency.clone().unwrap_or_else(|| "transactional".to_owned());
@@ -130,7 +129,7 @@ pub async fn send(
         Renderer::new(&[t("in_app")], &state.settings.default_locale)
     });
     let renderer = draft_renderer.as_ref().unwrap_or(&snapshot.renderer);
-    let ctx = crate::domain::render::context(&b.data, &state.settings.public_base_url, DIRECT);
+    let ctx = render::context(&b.data, &state.settings.public_base_url, DIRECT);
     for c in &b.channels {
         renderer
             .render(&b.notification, c, &state.settings.default_locale, &ctx)
@@ -141,11 +140,11 @@ pub async fn send(
         Begun::Fresh(w) => w,
     };
     let id = Uuid::now_v7();
-    let prefs = store::recipients(&mut *work.tx, &[b.recipient_id]).await?;
+    let prefs = recipients::recipients(&mut *work.tx, &[b.recipient_id]).await?;
     let request = Request {
         event_id: id,
         event_type: DIRECT,
-        source: "api",
+        source: Source::Api,
         notification: &b.notification,
         category: &category,
         urgency: &urgency,
@@ -154,17 +153,20 @@ pub async fn send(
         data: &b.data,
         not_before: b.send_at,
     };
-    deliver(
-        &mut work.tx,
+    let mut batch = Batch::default();
+    batch.add(
         renderer,
-        &state.settings,
+        &state.settings.render_defaults(),
         &request,
         b.recipient_id,
         prefs.first(),
-    )
-    .await
-    .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
-    let rows: Vec<DeliveryResponse> = store::send_deliveries(&mut *work.tx, id)
+        platform::telemetry::current_trace_id(),
+    );
+    batch
+        .write(&mut work.tx)
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
+    let rows: Vec<DeliveryResponse> = deliveries::send_deliveries(&mut *work.tx, id)
         .await?
         .into_iter()
         .map(delivery_response)
@@ -182,21 +184,21 @@ pub async fn send(
 
 /// A send and its deliveries.
 #[utoipa::path(get, path = "/v1/messages/{send_id}", tag = "messages", params(("send_id" = Uuid, Path)),
-    responses((status = 200, body = SendResponse), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = SendResponse), NotFound))]
 pub async fn get_send(
     caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<SendResponse>, ApiError> {
-    caller.require_any(&SENDERS)?;
+    caller.require_any(&ADMIN_OR_SERVICE)?;
     let id = path.into_inner();
-    let rows = store::send_deliveries(&platform.pool, id).await?;
+    let rows = deliveries::send_deliveries(&platform.pool, id).await?;
     if rows.is_empty() {
         return Err(ApiError::not_found("message"));
     }
     Ok(web::Json(SendResponse {
         id,
-        send_at: rows.iter().filter_map(|r| r.next_attempt_at).min(),
+        send_at: rows.iter().filter_map(|r| r.delivery.next_attempt_at).min(),
         deliveries: rows.into_iter().map(delivery_response).collect(),
     }))
 }
@@ -204,15 +206,14 @@ pub async fn get_send(
 /// Cancel a send's deliveries that have not gone out (admins and services); 409 when every
 /// one of them already has.
 #[utoipa::path(delete, path = "/v1/messages/{send_id}", tag = "messages", params(("send_id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204), NotFound, Conflict))]
 pub async fn cancel(
     caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&SENDERS)?;
-    let (cancelled, others) = store::cancel_send(&platform.pool, path.into_inner()).await?;
+    caller.require_any(&ADMIN_OR_SERVICE)?;
+    let (cancelled, others) = deliveries::cancel_send(&platform.pool, path.into_inner()).await?;
     match (cancelled, others) {
         (0, 0) => Err(ApiError::not_found("message")),
         (0, _) => Err(ApiError::conflict(

@@ -9,13 +9,18 @@ pub mod recipients;
 use std::sync::Arc;
 
 use actix_web::web;
+use chrono::{DateTime, Utc};
 use platform::auth::Role;
-use platform::error::{FieldError, Problem};
-use utoipa::OpenApi;
+use platform::error::{FieldError, Problem, Validator};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
 
-use crate::NotificationSettings;
-use crate::catalog::Catalog;
-use crate::dispatch::Waker;
+use crate::core::catalog::Catalog;
+use crate::core::dispatch::Waker;
+use crate::domain::delivery::{DeliveryStatus, Source};
+use crate::settings::NotificationSettings;
+use crate::store::deliveries::DeliveryRow;
 
 /// What handlers share.
 #[derive(Clone)]
@@ -25,8 +30,80 @@ pub struct State {
     pub wake: Waker,
 }
 
-/// Who may read the delivery log.
-pub const OPERATORS: [Role; 3] = [Role::Admin, Role::Supervisor, Role::Service];
+/// A name as rules, notifications and categories use them: 1 to 64 lowercase letters, digits,
+/// `-` or `_`.
+pub fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Checks that `value` of `field` is a name (see [`is_name`]).
+pub fn check_name(v: &mut Validator, value: &str, field: &str) {
+    v.check(
+        is_name(value),
+        field,
+        "lowercase letters, digits, '-' or '_', at most 64",
+    );
+}
+
+/// Admins and the company's systems: who sends messages and manages webhook endpoints and
+/// anyone's preferences.
+pub const ADMIN_OR_SERVICE: [Role; 2] = [Role::Admin, Role::Service];
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryResponse {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub recipient_id: Uuid,
+    pub channel: String,
+    pub kind: String,
+    pub category: String,
+    pub urgency: String,
+    pub locale: String,
+    /// `event` (from a rule or subscription) or `api` (a direct send).
+    pub source: Source,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    /// When the next attempt is due (pending), or when a claim lapses (sending).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub provider: Option<String>,
+    pub last_error: Option<String>,
+    /// The digest this message was folded into.
+    pub digest_id: Option<Uuid>,
+    /// The trace of the request that caused the message, end to end.
+    pub trace_id: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The log's view of a delivery (the log and direct sends show the same).
+pub fn delivery_response(r: DeliveryRow) -> DeliveryResponse {
+    let d = r.delivery;
+    DeliveryResponse {
+        id: d.id,
+        event_id: d.event_id,
+        event_type: d.event_type,
+        recipient_id: d.recipient_id,
+        channel: d.channel,
+        kind: d.kind,
+        category: d.category,
+        urgency: d.urgency,
+        locale: d.locale,
+        source: d.source,
+        status: d.status,
+        attempts: r.attempts,
+        next_attempt_at: d.next_attempt_at,
+        provider: r.provider,
+        last_error: d.last_error,
+        digest_id: r.digest_id,
+        trace_id: d.trace_id,
+        sent_at: r.sent_at,
+        created_at: r.created_at,
+    }
+}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -42,7 +119,7 @@ pub const OPERATORS: [Role; 3] = [Role::Admin, Role::Supervisor, Role::Service];
         messages::send, messages::get_send, messages::cancel,
     ),
     components(schemas(
-        inbox::InboxItemResponse, inbox::InboxResponse, inbox::DeliveryResponse, inbox::DeliveryListResponse,
+        inbox::InboxItemResponse, inbox::InboxResponse, DeliveryResponse, DeliveryStatus, Source, inbox::DeliveryListResponse,
         inbox::DeliveryDetailResponse, inbox::AttemptResponse,
         crate::domain::rules::Rule, config::RuleListResponse, config::RuleRequest,
         crate::domain::render::Template, crate::domain::render::Rendered, config::TemplateListResponse,
@@ -71,6 +148,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, state: &State) {
+    let endpoint = "/webhook-endpoints/{endpoint_id}";
     cfg.app_data(web::Data::new(state.clone())).service(
         web::scope("/v1")
             .route("/inbox", web::get().to(inbox::list_inbox))
@@ -92,18 +170,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &State) {
             .route("/recipients/{recipient_id}", web::put().to(recipients::put_recipient))
             .route("/webhook-endpoints", web::get().to(endpoints::list_endpoints))
             .route("/webhook-endpoints", web::post().to(endpoints::create_endpoint))
-            .route(
-                "/webhook-endpoints/{endpoint_id}",
-                web::get().to(endpoints::get_endpoint),
-            )
-            .route(
-                "/webhook-endpoints/{endpoint_id}",
-                web::put().to(endpoints::update_endpoint),
-            )
-            .route(
-                "/webhook-endpoints/{endpoint_id}",
-                web::delete().to(endpoints::delete_endpoint),
-            )
+            .route(endpoint, web::get().to(endpoints::get_endpoint))
+            .route(endpoint, web::put().to(endpoints::update_endpoint))
+            .route(endpoint, web::delete().to(endpoints::delete_endpoint))
             .route(
                 "/webhook-endpoints/{endpoint_id}/rotate-secret",
                 web::post().to(endpoints::rotate_secret),

@@ -3,18 +3,21 @@
 
 use actix_web::web;
 use chrono::{DateTime, NaiveTime, Utc};
-use platform::auth::{Principal, Role};
-use platform::error::{Problem, Validator};
+use platform::auth::Principal;
+use platform::error::Validator;
+use platform::problems::{Forbidden, NotFound, Unprocessable};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::{ADMIN_OR_SERVICE, is_name};
+use crate::domain::LOCALES;
 use crate::domain::rules::CHANNELS;
-use crate::store::{self, RecipientRow};
+use crate::store::recipients::{self as store, RecipientRow};
 
 fn may_manage(caller: &Principal, id: Uuid) -> Result<(), ApiError> {
-    if caller.subject == id || caller.has_any(&[Role::Admin, Role::Service]) {
+    if caller.subject == id || caller.has_any(&ADMIN_OR_SERVICE) {
         Ok(())
     } else {
         Err(ApiError::forbidden(
@@ -71,7 +74,7 @@ fn response(r: RecipientRow) -> RecipientResponse {
 
 /// A recipient's preferences.
 #[utoipa::path(get, path = "/v1/recipients/{recipient_id}", tag = "recipients", params(("recipient_id" = Uuid, Path)),
-    responses((status = 200, body = RecipientResponse), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = RecipientResponse), NotFound))]
 pub async fn get_recipient(
     caller: Principal,
     platform: web::Data<Platform>,
@@ -97,8 +100,7 @@ fn parse_time(v: &mut Validator, s: Option<&str>, field: &str) -> Option<NaiveTi
 /// Set a recipient's preferences (the whole record).
 #[utoipa::path(put, path = "/v1/recipients/{recipient_id}", tag = "recipients", params(("recipient_id" = Uuid, Path)),
     request_body = RecipientRequest,
-    responses((status = 200, body = RecipientResponse), (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = RecipientResponse), Forbidden, Unprocessable))]
 pub async fn put_recipient(
     caller: Principal,
     platform: web::Data<Platform>,
@@ -121,7 +123,7 @@ pub async fn put_recipient(
         );
     }
     if let Some(l) = &b.locale {
-        v.one_of(l, &crate::domain::LOCALES, "locale");
+        v.one_of(l, &LOCALES, "locale");
     }
     let tz = b.time_zone.clone().unwrap_or_else(|| "Asia/Shanghai".to_owned());
     v.time_zone(&tz, "time_zone");
@@ -134,14 +136,9 @@ pub async fn put_recipient(
     );
     v.check(b.opt_outs.len() <= 50, "opt_outs", "at most 50");
     for o in &b.opt_outs {
-        let ok = o.split_once(':').is_some_and(|(cat, ch)| {
-            !cat.is_empty()
-                && cat.len() <= 64
-                && cat
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-                && (ch == "*" || CHANNELS.contains(&ch))
-        });
+        let ok = o
+            .split_once(':')
+            .is_some_and(|(cat, ch)| is_name(cat) && (ch == "*" || CHANNELS.contains(&ch)));
         v.check(
             ok,
             "opt_outs",

@@ -1,6 +1,7 @@
 //! Notification rules, free of I/O.
 
 pub mod address;
+pub mod delivery;
 pub mod render;
 pub mod rules;
 pub mod schedule;

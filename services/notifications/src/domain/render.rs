@@ -203,6 +203,14 @@ fn describe(e: &minijinja::Error) -> String {
     s
 }
 
+/// What every message falls back to: the locale when the recipient's has no template, and the
+/// base of the links templates build (`base_url`).
+#[derive(Debug, Clone)]
+pub struct RenderDefaults {
+    pub default_locale: String,
+    pub public_base_url: String,
+}
+
 /// The data templates render with: the event's (or send's) data plus `base_url` and
 /// `event_type`, unless the data has its own.
 pub fn context(data: &Value, base_url: &str, event_type: &str) -> Value {

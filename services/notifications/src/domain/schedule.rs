@@ -45,16 +45,26 @@ impl QuietHours {
     }
 }
 
-/// The wait before the next attempt after `attempt` (1-based) failed: the schedule's entry with
-/// ±`jitter` (0.2 = ±20%); `None` when the schedule is exhausted.
-pub fn retry_delay(attempt: u32, schedule_secs: &[u64], jitter: f64) -> Option<Duration> {
-    let base = *schedule_secs.get(usize::try_from(attempt).ok()?.checked_sub(1)?)? as f64;
-    let factor = if jitter > 0.0 {
-        rand::rng().random_range(1.0 - jitter..=1.0 + jitter)
-    } else {
-        1.0
-    };
-    Some(Duration::from_secs_f64((base * factor).max(0.0)))
+/// The waits between attempts of a failing send: one entry per retry, each varied by
+/// ±`jitter` (0.2 = ±20%).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrySchedule {
+    pub waits_secs: Vec<u64>,
+    pub jitter: f64,
+}
+
+impl RetrySchedule {
+    /// The wait before the next attempt after `attempt` (1-based) failed; `None` when the
+    /// schedule is exhausted.
+    pub fn delay(&self, attempt: u32) -> Option<Duration> {
+        let base = *self.waits_secs.get(usize::try_from(attempt).ok()?.checked_sub(1)?)? as f64;
+        let factor = if self.jitter > 0.0 {
+            rand::rng().random_range(1.0 - self.jitter..=1.0 + self.jitter)
+        } else {
+            1.0
+        };
+        Some(Duration::from_secs_f64((base * factor).max(0.0)))
+    }
 }
 
 #[cfg(test)]
@@ -102,13 +112,16 @@ mod tests {
 
     #[test]
     fn retries_follow_the_schedule_with_bounded_jitter() {
-        let s = [10, 60, 300];
+        let schedule = |jitter| RetrySchedule {
+            waits_secs: vec![10, 60, 300],
+            jitter,
+        };
         for _ in 0..100 {
-            let d = retry_delay(2, &s, 0.2).expect("delay").as_secs_f64();
+            let d = schedule(0.2).delay(2).expect("delay").as_secs_f64();
             assert!((48.0..=72.0).contains(&d), "{d}");
         }
-        assert_eq!(retry_delay(1, &s, 0.0), Some(Duration::from_secs(10)));
-        assert_eq!(retry_delay(4, &s, 0.2), None);
-        assert_eq!(retry_delay(0, &s, 0.2), None);
+        assert_eq!(schedule(0.0).delay(1), Some(Duration::from_secs(10)));
+        assert_eq!(schedule(0.2).delay(4), None);
+        assert_eq!(schedule(0.2).delay(0), None);
     }
 }

@@ -6,12 +6,12 @@ use std::time::Duration;
 use chrono::{Timelike, Utc};
 use notifications::domain::webhook;
 use platform::auth::Role;
-use testkit::TestApp;
 use serde_json::{Value, json};
+use testkit::TestApp;
 use testkit::sinks::{HttpSink, SmtpSink};
 use uuid::Uuid;
 
-use crate::{log_of, post_json, publish_envelope, publish_event, put_json, set_prefs, vars_with, wait_status};
+use crate::{env_with, log_of, post_empty, publish_event, set_prefs, wait_status};
 
 struct Sinks {
     smtp: SmtpSink,
@@ -19,44 +19,33 @@ struct Sinks {
     sms: HttpSink,
 }
 
-async fn with_sinks(extra: &[(&str, String)]) -> (TestApp, Sinks) {
+async fn with_sinks(extra: &[(&str, &str)]) -> (TestApp, Sinks) {
     let (vars, sinks) = sink_vars(extra).await;
-    (
-        testkit::spawn(&notifications::SPEC, &vars)
-            .await
-            .expect("spawn"),
-        sinks,
-    )
+    (testkit::spawn(&notifications::SPEC, &vars).await.expect("spawn"), sinks)
 }
 
-async fn sink_vars(extra: &[(&str, String)]) -> (std::collections::HashMap<String, String>, Sinks) {
+async fn sink_vars(extra: &[(&str, &str)]) -> (std::collections::HashMap<String, String>, Sinks) {
     let sinks = Sinks {
         smtp: SmtpSink::start().await.expect("smtp"),
         smtp2: SmtpSink::start().await.expect("smtp2"),
         sms: HttpSink::start().await.expect("sms"),
     };
-    let mut vars = vec![
-        (
-            "SERVICE__EMAIL__PRIMARY__URL",
-            format!("smtp://127.0.0.1:{}", sinks.smtp.port()),
-        ),
-        (
-            "SERVICE__EMAIL__SECONDARY__URL",
-            format!("smtp://127.0.0.1:{}", sinks.smtp2.port()),
-        ),
-        (
-            "SERVICE__EMAIL__SECONDARY__FROM",
-            "Backup <backup@example.com>".to_owned(),
-        ),
-        ("SERVICE__EMAIL__SECONDARY__RATE_PER_SEC", "100".to_owned()),
-        ("SERVICE__SMS__PRIMARY__URL", format!("{}/sms", sinks.sms.url())),
-        ("SERVICE__RETRY_SCHEDULE_SECS", "1,1,1".to_owned()),
-        ("SERVICE__RETRY_JITTER", "0".to_owned()),
-        ("SERVICE__BREAKER_FAILURES", "2".to_owned()),
-        ("SERVICE__BREAKER_OPEN_SECS", "60".to_owned()),
+    let smtp = format!("smtp://127.0.0.1:{}", sinks.smtp.port());
+    let smtp2 = format!("smtp://127.0.0.1:{}", sinks.smtp2.port());
+    let sms = format!("{}/sms", sinks.sms.url());
+    let mut settings = vec![
+        ("SERVICE__EMAIL__PRIMARY__URL", smtp.as_str()),
+        ("SERVICE__EMAIL__SECONDARY__URL", smtp2.as_str()),
+        ("SERVICE__EMAIL__SECONDARY__FROM", "Backup <backup@example.com>"),
+        ("SERVICE__EMAIL__SECONDARY__RATE_PER_SEC", "100"),
+        ("SERVICE__SMS__PRIMARY__URL", sms.as_str()),
+        ("SERVICE__RETRY_SCHEDULE_SECS", "1,1,1"),
+        ("SERVICE__RETRY_JITTER", "0"),
+        ("SERVICE__BREAKER_FAILURES", "2"),
+        ("SERVICE__BREAKER_OPEN_SECS", "60"),
     ];
-    vars.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
-    (vars_with(&vars).await, sinks)
+    settings.extend_from_slice(extra);
+    (env_with(&settings).await, sinks)
 }
 
 fn survey(customer: Uuid, ticket: Uuid) -> Value {
@@ -80,8 +69,8 @@ async fn email_and_sms_are_received_once_in_the_recipients_language() {
         "time": Utc::now(), "datacontenttype": "application/json", "dataschema": "urn:edu-support:intake.survey.requested:v1",
         "data": survey(customer, ticket),
     });
-    publish_envelope(&app, "intake.survey.requested", &env).await;
-    publish_envelope(&app, "intake.survey.requested", &env).await;
+    app.publish_value("intake.survey.requested", &env).await;
+    app.publish_value("intake.survey.requested", &env).await;
     let mails = sinks.smtp.wait_for(1, 15).await.expect("a mail");
     let mail = &mails[0];
     assert_eq!(mail.to, vec!["li@example.com".to_owned()]);
@@ -124,7 +113,7 @@ async fn email_and_sms_are_received_once_in_the_recipients_language() {
 #[tokio::test]
 async fn a_failing_sms_provider_is_retried_on_schedule_and_a_final_failure_can_be_resent() {
     // A breaker that stays closed, so every scheduled attempt reaches the provider.
-    let (app, sinks) = with_sinks(&[("SERVICE__BREAKER_FAILURES", "100".to_owned())]).await;
+    let (app, sinks) = with_sinks(&[("SERVICE__BREAKER_FAILURES", "100")]).await;
     let customer = Uuid::new_v4();
     set_prefs(
         &app,
@@ -164,31 +153,14 @@ async fn a_failing_sms_provider_is_retried_on_schedule_and_a_final_failure_can_b
 
     sinks.sms.set_status(200);
     let agent = app.token(Uuid::new_v4(), Role::Agent);
-    assert_eq!(
-        app.post(&format!("/v1/deliveries/{id}/resend"), &agent)
-            .send()
-            .await
-            .expect("resend")
-            .status(),
-        403
-    );
-    assert_eq!(
-        app.post(&format!("/v1/deliveries/{id}/resend"), &admin)
-            .send()
-            .await
-            .expect("resend")
-            .status(),
-        202
-    );
+    let resend = format!("/v1/deliveries/{id}/resend");
+    assert_eq!(post_empty(&app, &resend, &agent).await, 403);
+    assert_eq!(post_empty(&app, &resend, &admin).await, 202);
     let delivered = wait_status(&app, &q, "sms", "delivered", 10).await;
     assert_eq!(delivered["attempts"], 5);
     assert_eq!(sinks.sms.count(), 5);
     assert_eq!(
-        app.post(&format!("/v1/deliveries/{id}/resend"), &admin)
-            .send()
-            .await
-            .expect("resend")
-            .status(),
+        post_empty(&app, &resend, &admin).await,
         409,
         "only failed deliveries are resent"
     );
@@ -301,10 +273,7 @@ async fn progress_updates_within_the_window_go_out_as_one_digest() {
         "conditions": {"/visibility": "public", "/kind": "progress_update"}, "recipient": "/customer_id",
         "notification": "ticket_progress", "channels": ["in_app", "email"], "category": "progress",
         "urgency": "low", "digest_secs": 2});
-    assert_eq!(
-        put_json(&app, "/v1/rules/ticket-progress", &admin, rule).await.status(),
-        200
-    );
+    assert_eq!(app.put_json("/v1/rules/ticket-progress", &admin, &rule).await.0, 200);
     let customer = Uuid::new_v4();
     set_prefs(&app, customer, json!({"email": "sun@example.com", "locale": "en"})).await;
     let mut events = Vec::new();
@@ -348,29 +317,16 @@ async fn webhooks_are_signed_rotated_and_a_gone_endpoint_is_disabled_and_its_own
     let url = format!("{}/hooks/support", hook.url());
     let endpoint = json!({"url": url, "event_types": ["intake.*"], "description": "CRM"});
     // Loopback is refused unless an admin allows private addresses.
-    let refused = post_json(&app, "/v1/webhook-endpoints", &admin, endpoint.clone()).await;
-    assert_eq!(refused.status(), 422);
-    let body: Value = refused.json().await.expect("problem");
+    let (status, body) = app.post_json("/v1/webhook-endpoints", &admin, &endpoint).await;
+    assert_eq!(status, 422);
     assert!(body.to_string().contains("127.0.0.1"), "{body}");
     let mut private = endpoint.clone();
     private["allow_private"] = json!(true);
-    assert_eq!(
-        post_json(&app, "/v1/webhook-endpoints", &service, private.clone())
-            .await
-            .status(),
-        403
-    );
-    let meta = post_json(
-        &app,
-        "/v1/webhook-endpoints",
-        &admin,
-        json!({"url": "ftp://x.example.com/", "event_types": ["intake.*"]}),
-    )
-    .await;
-    assert_eq!(meta.status(), 422);
-    let created = post_json(&app, "/v1/webhook-endpoints", &admin, private).await;
-    assert_eq!(created.status(), 201);
-    let created: Value = created.json().await.expect("json");
+    assert_eq!(app.post_json("/v1/webhook-endpoints", &service, &private).await.0, 403);
+    let meta = json!({"url": "ftp://x.example.com/", "event_types": ["intake.*"]});
+    assert_eq!(app.post_json("/v1/webhook-endpoints", &admin, &meta).await.0, 422);
+    let (status, created) = app.post_json("/v1/webhook-endpoints", &admin, &private).await;
+    assert_eq!(status, 201);
     let secret = webhook::Secret::parse(created["secret"].as_str().expect("secret")).expect("whsec");
     let endpoint_id = created["id"].as_str().expect("id").to_owned();
 
@@ -434,24 +390,16 @@ async fn webhooks_are_signed_rotated_and_a_gone_endpoint_is_disabled_and_its_own
 #[tokio::test]
 async fn an_endpoint_failing_for_too_long_is_disabled_and_its_owner_told() {
     // Zero hours: the first failure after the first one's record is already too long.
-    let (app, _sinks) = with_sinks(&[("SERVICE__ENDPOINT_DISABLE_AFTER_HOURS", "0".to_owned())]).await;
+    let (app, _sinks) = with_sinks(&[("SERVICE__ENDPOINT_DISABLE_AFTER_HOURS", "0")]).await;
     let hook = HttpSink::start().await.expect("hook");
     hook.set_status(500);
     let owner = Uuid::new_v4();
     let admin = app.token(Uuid::new_v4(), Role::Admin);
-    let created = post_json(
-        &app,
-        "/v1/webhook-endpoints",
-        &admin,
-        json!({"url": hook.url(), "event_types": ["routing.sla.*"],
-        "allow_private": true, "owner_id": owner}),
-    )
-    .await;
-    assert_eq!(created.status(), 201);
-    let id = created.json::<Value>().await.expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let endpoint = json!({"url": hook.url(), "event_types": ["routing.sla.*"],
+        "allow_private": true, "owner_id": owner});
+    let (status, created) = app.post_json("/v1/webhook-endpoints", &admin, &endpoint).await;
+    assert_eq!(status, 201);
+    let id = created["id"].as_str().expect("id").to_owned();
     let breach = json!({"ticket_id": Uuid::now_v7(), "customer_id": Uuid::new_v4(), "metric": "resolution",
         "policy": "default", "target_secs": 60, "due_at": Utc::now(), "agent_id": null, "supervisor_id": null,
         "escalated_to_tier": null, "breached_at": Utc::now()});
@@ -472,20 +420,18 @@ async fn an_endpoint_failing_for_too_long_is_disabled_and_its_owner_told() {
     // Re-enabled by an admin, it gets events again.
     hook.set_status(200);
     let again = json!({"url": hook.url(), "event_types": ["routing.sla.*"], "allow_private": true, "enabled": true});
-    let res = put_json(&app, &format!("/v1/webhook-endpoints/{id}"), &admin, again).await;
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.json::<Value>().await.expect("json")["failing_since"], Value::Null);
+    let (status, res) = app
+        .put_json(&format!("/v1/webhook-endpoints/{id}"), &admin, &again)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(res["failing_since"], Value::Null);
 }
 
 #[tokio::test]
 async fn scheduled_sends_go_out_once_across_two_replicas() {
     let (vars, sinks) = sink_vars(&[]).await;
-    let a = testkit::spawn(&notifications::SPEC, &vars)
-        .await
-        .expect("replica a");
-    let b = testkit::spawn(&notifications::SPEC, &vars)
-        .await
-        .expect("replica b");
+    let a = testkit::spawn(&notifications::SPEC, &vars).await.expect("replica a");
+    let b = testkit::spawn(&notifications::SPEC, &vars).await.expect("replica b");
     let service = a.token(Uuid::new_v4(), Role::Service);
     let at = Utc::now() + chrono::Duration::seconds(2);
     let mut expected = Vec::new();
@@ -493,17 +439,11 @@ async fn scheduled_sends_go_out_once_across_two_replicas() {
         let who = Uuid::new_v4();
         set_prefs(&a, who, json!({"email": format!("p{i}@example.com")})).await;
         let app = if i % 2 == 0 { &a } else { &b };
-        let res = post_json(
-            app,
-            "/v1/messages",
-            &service,
-            json!({"recipient_id": who, "notification": "notice",
+        let send = json!({"recipient_id": who, "notification": "notice",
             "channels": ["email"], "send_at": at, "draft": {"subject": "Notice {{ n }}", "body": "Number {{ n }}"},
-            "data": {"n": i}}),
-        )
-        .await;
-        assert_eq!(res.status(), 202);
-        let body: Value = res.json().await.expect("json");
+            "data": {"n": i}});
+        let (status, body) = app.post_json("/v1/messages", &service, &send).await;
+        assert_eq!(status, 202);
         expected.push(body["deliveries"][0]["id"].as_str().expect("id").to_owned());
     }
     let mails = sinks.smtp.wait_for(60, 20).await.expect("all sent");

@@ -1,45 +1,37 @@
 //! Notifications against real PostgreSQL, Redis and RabbitMQ.
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::HashMap;
 
 use chrono::Utc;
-use contracts::EventEnvelope;
 use contracts::routing::TicketQueuedV1;
 use contracts::vocabulary::{Channel, Priority};
+use contracts::{AgentId, CustomerId, EventEnvelope, TicketId};
 use platform::auth::Role;
-use platform::bus::{HeaderValue, Outgoing};
-use testkit::{TestApp, spawn};
+use platform::bus::HeaderValue;
 use serde_json::Value;
+use testkit::TestApp;
 use uuid::Uuid;
 
 mod admin;
 mod channels;
 mod sends;
 
+/// What every test runs with: a dispatcher that polls often and a catalog that is soon stale.
+const QUICK: [(&str, &str); 2] = [("SERVICE__IDLE_POLL_MS", "50"), ("SERVICE__CATALOG_REFRESH_MS", "200")];
+
 async fn app() -> TestApp {
-    app_with(&[]).await
+    testkit::start(&notifications::SPEC, &QUICK).await
 }
 
-/// The service with `extra` settings (keys without the `NOTIFICATIONS__` prefix).
-pub async fn app_with(extra: &[(&str, String)]) -> TestApp {
-    spawn(&notifications::SPEC, &vars_with(extra).await)
-        .await
-        .expect("spawn")
+/// A fresh isolated environment with `extra` settings over [`QUICK`] (keys without the
+/// `NOTIFICATIONS__` prefix); spawn it twice for two replicas.
+pub async fn env_with(extra: &[(&str, &str)]) -> HashMap<String, String> {
+    let settings: Vec<(&str, &str)> = QUICK.iter().chain(extra).copied().collect();
+    testkit::env_for(&notifications::SPEC, &settings).await
 }
 
-/// A fresh isolated environment with `extra` settings (start replicas with the same one).
-pub async fn vars_with(extra: &[(&str, String)]) -> std::collections::HashMap<String, String> {
-    let mut vars = testkit::Isolation::new()
-        .service_env("NOTIFICATIONS", "notifications")
-        .await
-        .expect("env");
-    vars.insert("NOTIFICATIONS__SERVICE__IDLE_POLL_MS".into(), "50".into());
-    vars.insert("NOTIFICATIONS__SERVICE__CATALOG_REFRESH_MS".into(), "200".into());
-    for (k, v) in extra {
-        vars.insert(format!("NOTIFICATIONS__{k}"), v.clone());
-    }
-    vars
-}
-
-/// Publishes an event of `event_type` with `data` as routing would; returns its id.
+/// Publishes an event of `event_type` with `data` as its producer would; returns its id.
 pub async fn publish_event(app: &TestApp, event_type: &str, data: Value) -> Uuid {
     let id = Uuid::now_v7();
     let env = serde_json::json!({
@@ -47,23 +39,8 @@ pub async fn publish_event(app: &TestApp, event_type: &str, data: Value) -> Uuid
         "time": Utc::now(), "datacontenttype": "application/json",
         "dataschema": format!("urn:edu-support:{event_type}:v1"), "data": data,
     });
-    publish_envelope(app, event_type, &env).await;
+    app.publish_value(event_type, &env).await;
     id
-}
-
-pub async fn publish_envelope(app: &TestApp, event_type: &str, env: &Value) {
-    let body = serde_json::to_vec(env).expect("json");
-    app.platform
-        .bus
-        .publish_confirmed(&[Outgoing {
-            exchange: app.platform.bus.exchange(),
-            routing_key: event_type,
-            body: &body,
-            message_id: None,
-            headers: Default::default(),
-        }])
-        .await
-        .expect("publish");
 }
 
 /// The delivery log of one event (as an admin).
@@ -97,33 +74,29 @@ pub async fn inbox_items(app: &TestApp, token: &str, secs: u64, what: &str) -> V
     .expect("inbox")
 }
 
-pub async fn put_json(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
-    app.client
-        .put(format!("{}{path}", app.url))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .expect("put")
+/// How many messages the holder of `token` has in their inbox (its first page).
+pub async fn inbox_len(app: &TestApp, token: &str) -> Option<usize> {
+    app.get_json("/v1/inbox", token).await["items"].as_array().map(Vec::len)
 }
 
-pub async fn post_json(app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
-    app.post(path, token).json(&body).send().await.expect("post")
+/// POSTs to `path` without a body; the status.
+pub async fn post_empty(app: &TestApp, path: &str, token: &str) -> u16 {
+    app.post(path, token).send().await.expect("post").status().as_u16()
 }
 
 /// Sets a recipient's preferences as a service would.
 pub async fn set_prefs(app: &TestApp, id: Uuid, prefs: Value) {
     let service = app.token(Uuid::new_v4(), Role::Service);
-    let resp = put_json(app, &format!("/v1/recipients/{id}"), &service, prefs).await;
-    assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+    let (status, body) = app.put_json(&format!("/v1/recipients/{id}"), &service, &prefs).await;
+    assert_eq!(status, 200, "{body}");
 }
 
 fn queued(customer: Uuid) -> EventEnvelope<TicketQueuedV1> {
     EventEnvelope::new(
         "routing",
         TicketQueuedV1 {
-            ticket_id: Uuid::now_v7(),
-            customer_id: customer,
+            ticket_id: TicketId::new(),
+            customer_id: CustomerId::from(customer),
             queue: "general".into(),
             channel: Channel::Web,
             priority: Priority::Normal,
@@ -132,33 +105,18 @@ fn queued(customer: Uuid) -> EventEnvelope<TicketQueuedV1> {
     )
 }
 
+/// Publishes a queued ticket as routing would, with a `traceparent` header when given.
 async fn publish(app: &TestApp, env: &EventEnvelope<TicketQueuedV1>, traceparent: Option<&str>) {
+    let Some(tp) = traceparent else {
+        return app.publish(env).await;
+    };
     let body = serde_json::to_vec(env).expect("json");
-    let mut headers = std::collections::BTreeMap::new();
-    if let Some(tp) = traceparent {
-        headers.insert("traceparent".to_owned(), HeaderValue::Text(tp.to_owned()));
-    }
-    app.platform
-        .bus
-        .publish_confirmed(&[Outgoing {
-            exchange: app.platform.bus.exchange(),
-            routing_key: "routing.ticket.queued",
-            body: &body,
-            message_id: None,
-            headers,
-        }])
-        .await
-        .expect("publish");
+    let headers = [("traceparent".to_owned(), HeaderValue::Text(tp.to_owned()))].into();
+    app.publish_bytes("routing.ticket.queued", &body, headers).await;
 }
 
 async fn inbox(app: &TestApp, token: &str, query: &str) -> Value {
-    app.get(&format!("/v1/inbox{query}"), token)
-        .send()
-        .await
-        .expect("inbox")
-        .json()
-        .await
-        .expect("json")
+    app.get_json(&format!("/v1/inbox{query}"), token).await
 }
 
 #[tokio::test]
@@ -192,23 +150,15 @@ async fn a_queued_ticket_puts_one_message_in_the_customers_inbox_with_its_trace(
     })
     .await
     .expect("duplicate");
-    assert_eq!(inbox(&app, &token, "").await["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(inbox_len(&app, &token).await, Some(1));
 
     let admin = app.token(Uuid::new_v4(), Role::Admin);
-    let log: Value = app
-        .get(&format!("/v1/deliveries?event_id={}", env.id), &admin)
-        .send()
-        .await
-        .expect("log")
-        .json()
-        .await
-        .expect("json");
+    let log = app
+        .get_json(&format!("/v1/deliveries?event_id={}", env.id), &admin)
+        .await;
     assert_eq!(log["items"][0]["trace_id"], "11112222333344445555666677778888");
     assert_eq!(log["items"][0]["recipient_id"], customer.to_string());
-    assert_eq!(
-        app.get("/v1/deliveries", &token).send().await.expect("send").status(),
-        403
-    );
+    assert_eq!(app.get_status("/v1/deliveries", &token).await.0, 403);
 }
 
 #[tokio::test]
@@ -221,7 +171,7 @@ async fn the_inbox_pages_marks_read_and_shows_only_the_callers_messages() {
     }
     publish(&app, &queued(Uuid::new_v4()), None).await;
     testkit::eventually(10, "three items", || async {
-        Ok((inbox(&app, &token, "").await["items"].as_array().map(Vec::len) == Some(3)).then_some(()))
+        Ok((inbox_len(&app, &token).await == Some(3)).then_some(()))
     })
     .await
     .expect("items");
@@ -234,22 +184,11 @@ async fn the_inbox_pages_marks_read_and_shows_only_the_callers_messages() {
     assert_ne!(first["items"][0]["id"], second["items"][0]["id"]);
 
     let id = first["items"][0]["id"].as_str().expect("id");
-    let read = app
-        .post(&format!("/v1/inbox/{id}/read"), &token)
-        .send()
-        .await
-        .expect("read");
-    assert_eq!(read.status(), 204);
+    assert_eq!(post_empty(&app, &format!("/v1/inbox/{id}/read"), &token).await, 204);
     assert_eq!(inbox(&app, &token, "").await["unread_count"], 2);
     let stranger = app.token(Uuid::new_v4(), Role::Customer);
-    let theirs = app
-        .post(&format!("/v1/inbox/{id}/read"), &stranger)
-        .send()
-        .await
-        .expect("read");
-    assert_eq!(theirs.status(), 404);
-    let bad = app.get("/v1/inbox?cursor=nonsense", &token).send().await.expect("bad");
-    assert_eq!(bad.status(), 422);
+    assert_eq!(post_empty(&app, &format!("/v1/inbox/{id}/read"), &stranger).await, 404);
+    assert_eq!(app.get_status("/v1/inbox?cursor=nonsense", &token).await.0, 422);
 }
 
 #[tokio::test]
@@ -261,43 +200,28 @@ async fn a_breached_service_level_reaches_the_supervisors_inbox() {
         "routing",
         SlaBreachedV1 {
             timer: SlaTimerRef {
-                ticket_id: Uuid::now_v7(),
-                customer_id: Uuid::new_v4(),
+                ticket_id: TicketId::new(),
+                customer_id: CustomerId::new(),
                 metric: "first_response".into(),
                 policy: "live-chat".into(),
                 target_secs: 30,
                 due_at: Utc::now(),
                 agent_id: None,
-                supervisor_id: Some(supervisor),
+                supervisor_id: Some(AgentId::from(supervisor)),
             },
             escalated_to_tier: Some("mid".into()),
             breached_at: Utc::now(),
         },
     );
-    let body = serde_json::to_vec(&env).expect("json");
     for _ in 0..2 {
-        app.platform
-            .bus
-            .publish_confirmed(&[Outgoing {
-                exchange: app.platform.bus.exchange(),
-                routing_key: "routing.sla.breached",
-                body: &body,
-                message_id: None,
-                headers: Default::default(),
-            }])
-            .await
-            .expect("publish");
+        app.publish(&env).await;
     }
     let token = app.token(supervisor, Role::Supervisor);
     let items = crate::inbox_items(&app, &token, 10, "the supervisor told").await;
     assert_eq!(items[0]["kind"], "sla_breached");
     assert!(items[0]["body"].as_str().unwrap_or_default().contains("mid"));
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(
-        inbox(&app, &token, "").await["items"].as_array().map(Vec::len),
-        Some(1),
-        "once"
-    );
+    assert_eq!(inbox_len(&app, &token).await, Some(1), "once");
 }
 
 #[tokio::test]

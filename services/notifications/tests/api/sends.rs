@@ -7,7 +7,7 @@ use platform::auth::Role;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::{app, log_of, post_json, wait_status};
+use crate::{app, log_of, wait_status};
 
 #[tokio::test]
 async fn a_direct_send_is_idempotent_and_a_scheduled_one_goes_out_at_its_time_or_is_cancelled() {
@@ -44,53 +44,25 @@ async fn a_direct_send_is_idempotent_and_a_scheduled_one_goes_out_at_its_time_or
     let scheduled: Value = send("k-2", later).await.json().await.expect("json");
     assert_eq!(scheduled["deliveries"][0]["status"], "pending");
     let id = scheduled["id"].as_str().expect("id").to_owned();
-    assert_eq!(
-        app.get_json("/v1/inbox", &token).await["items"]
-            .as_array()
-            .map(Vec::len),
-        Some(1),
-        "not yet"
-    );
+    assert_eq!(crate::inbox_len(&app, &token).await, Some(1), "not yet");
     wait_status(&app, &format!("event_id={id}"), "in_app", "delivered", 10).await;
-    assert_eq!(
-        app.get_json("/v1/inbox", &token).await["items"]
-            .as_array()
-            .map(Vec::len),
-        Some(2)
-    );
-    let too_late = app
-        .client
-        .delete(format!("{}/v1/messages/{id}", app.url))
-        .bearer_auth(&service)
-        .send()
-        .await
-        .expect("cancel");
-    assert_eq!(too_late.status(), 409);
+    assert_eq!(crate::inbox_len(&app, &token).await, Some(2));
+    assert_eq!(app.delete_json(&format!("/v1/messages/{id}"), &service).await.0, 409);
 
     let mut next_week = body.clone();
     next_week["send_at"] = json!(Utc::now() + chrono::Duration::days(7));
     let far: Value = send("k-3", next_week).await.json().await.expect("json");
     let far_id = far["id"].as_str().expect("id");
-    let cancel = app
-        .client
-        .delete(format!("{}/v1/messages/{far_id}", app.url))
-        .bearer_auth(&service)
-        .send()
-        .await
-        .expect("cancel");
-    assert_eq!(cancel.status(), 204);
+    assert_eq!(
+        app.delete_json(&format!("/v1/messages/{far_id}"), &service).await.0,
+        204
+    );
     let got = app.get_json(&format!("/v1/messages/{far_id}"), &service).await;
     assert_eq!(got["deliveries"][0]["status"], "cancelled");
     assert_eq!(log_of(&app, &format!("event_id={far_id}")).await[0]["source"], "api");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let missing = app
-        .client
-        .delete(format!("{}/v1/messages/{}", app.url, Uuid::now_v7()))
-        .bearer_auth(&service)
-        .send()
-        .await
-        .expect("cancel");
-    assert_eq!(missing.status(), 404);
+    let missing = format!("/v1/messages/{}", Uuid::now_v7());
+    assert_eq!(app.delete_json(&missing, &service).await.0, 404);
 }
 
 #[tokio::test]
@@ -98,54 +70,23 @@ async fn bad_sends_are_refused_and_change_nothing() {
     let app = app().await;
     let service = app.token(Uuid::new_v4(), Role::Service);
     let who = Uuid::new_v4();
-    let bad = post_json(
-        &app,
-        "/v1/messages",
-        &service,
-        json!({"recipient_id": who, "notification": "ticket_received",
-        "channels": ["pigeon"], "urgency": "asap", "send_at": Utc::now() + chrono::Duration::days(800)}),
-    )
-    .await;
-    assert_eq!(bad.status(), 422);
-    let p: Value = bad.json().await.expect("problem");
+    let bad = json!({"recipient_id": who, "notification": "ticket_received",
+        "channels": ["pigeon"], "urgency": "asap", "send_at": Utc::now() + chrono::Duration::days(800)});
+    let (status, p) = app.post_json("/v1/messages", &service, &bad).await;
+    assert_eq!(status, 422);
     assert_eq!(p["errors"].as_array().map(Vec::len), Some(3), "{p}");
-    let unrenderable = post_json(
-        &app,
-        "/v1/messages",
-        &service,
-        json!({"recipient_id": who, "notification": "sla_warning",
-        "channels": ["in_app"], "data": {}, "draft": {"body": "{{ ticket.id.x }}"}}),
-    )
-    .await;
-    assert_eq!(unrenderable.status(), 422);
-    let unknown = post_json(
-        &app,
-        "/v1/messages",
-        &service,
-        json!({"recipient_id": who, "notification": "no_such",
-        "channels": ["in_app"]}),
-    )
-    .await;
-    assert_eq!(unknown.status(), 422);
+    let unrenderable = json!({"recipient_id": who, "notification": "sla_warning",
+        "channels": ["in_app"], "data": {}, "draft": {"body": "{{ ticket.id.x }}"}});
+    assert_eq!(app.post_json("/v1/messages", &service, &unrenderable).await.0, 422);
+    let unknown = json!({"recipient_id": who, "notification": "no_such", "channels": ["in_app"]});
+    assert_eq!(app.post_json("/v1/messages", &service, &unknown).await.0, 422);
     // A saved template may use what deliveries add to the data (`base_url`).
-    let survey = post_json(
-        &app,
-        "/v1/messages",
-        &service,
-        json!({"recipient_id": Uuid::new_v4(), "notification": "survey_requested",
-        "channels": ["in_app"], "data": {"ticket_id": Uuid::now_v7(), "token": "t1"}}),
-    )
-    .await;
-    assert_eq!(survey.status(), 202);
+    let survey = json!({"recipient_id": Uuid::new_v4(), "notification": "survey_requested",
+        "channels": ["in_app"], "data": {"ticket_id": Uuid::now_v7(), "token": "t1"}});
+    assert_eq!(app.post_json("/v1/messages", &service, &survey).await.0, 202);
     let customer = app.token(who, Role::Customer);
-    let forbidden = post_json(
-        &app,
-        "/v1/messages",
-        &customer,
-        json!({"recipient_id": who, "notification": "ticket_received",
-        "channels": ["in_app"], "data": {"ticket_id": Uuid::now_v7()}}),
-    )
-    .await;
-    assert_eq!(forbidden.status(), 403);
+    let forbidden = json!({"recipient_id": who, "notification": "ticket_received",
+        "channels": ["in_app"], "data": {"ticket_id": Uuid::now_v7()}});
+    assert_eq!(app.post_json("/v1/messages", &customer, &forbidden).await.0, 403);
     assert!(log_of(&app, &format!("recipient_id={who}")).await.is_empty());
 }
