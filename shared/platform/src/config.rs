@@ -107,7 +107,29 @@ pub struct Settings<S> {
     pub jobs: JobSettings,
     pub auth: AuthSettings,
     pub telemetry: TelemetrySettings,
+    pub clock: ClockSettings,
     pub service: S,
+}
+
+/// `[clock]`: where "now" comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSettings {
+    /// `system` (production), or `manual`: stands still until moved through
+    /// `POST /v1/admin/clock` (simulations) or by a test.
+    pub mode: crate::clock::ClockMode,
+    /// Where a manual clock starts (RFC 3339); the system time at start-up when unset.
+    #[serde(default)]
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl ClockSettings {
+    pub fn clock(&self) -> crate::clock::Clock {
+        match self.mode {
+            crate::clock::ClockMode::System => crate::clock::Clock::system(),
+            crate::clock::ClockMode::Manual => crate::clock::Clock::manual(self.start.unwrap_or_else(chrono::Utc::now)),
+        }
+    }
 }
 
 impl<S: Validate> Validate for Settings<S> {

@@ -143,6 +143,8 @@ pub fn serve(
             .route("/metrics", web::get().to(metrics_text))
             .route("/openapi.json", web::get().to(openapi_json))
             .route("/docs", web::get().to(move || docs_page(service)))
+            .route("/v1/admin/clock", web::get().to(read_clock))
+            .route("/v1/admin/clock", web::post().to(move_clock))
             .route("/v1/admin/parking", web::get().to(list_parked))
             .route("/v1/admin/parking/{consumer}/replay", web::post().to(replay_parked))
             .configure(|cfg| configure(cfg))
@@ -292,6 +294,56 @@ async fn replay_parked(
     let queues = consumers.find(&path)?;
     let replayed = parking::replay(&platform.bus, queues, limit).await?;
     Ok(HttpResponse::Ok().json(json!({ "consumer": path.as_str(), "replayed": replayed })))
+}
+
+/// How to move a manual clock: forward by `advance_secs`, or to `set`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveClock {
+    #[serde(default)]
+    advance_secs: Option<u64>,
+    #[serde(default)]
+    set: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn clock_body(clock: &crate::clock::Clock) -> serde_json::Value {
+    json!({"mode": clock.mode(), "now": clock.now()})
+}
+
+/// The service's clock (admins).
+async fn read_clock(caller: Principal, platform: web::Data<Platform>) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    Ok(HttpResponse::Ok().json(clock_body(&platform.clock)))
+}
+
+/// Moves a manual clock forward (admins; simulations and tests). 409 on the system clock.
+async fn move_clock(
+    caller: Principal,
+    platform: web::Data<Platform>,
+    body: web::Json<MoveClock>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any(&[Role::Admin])?;
+    let moved = match (body.advance_secs, body.set) {
+        (Some(secs), None) => {
+            let secs = i64::try_from(secs)
+                .ok()
+                .filter(|s| *s <= 366 * 86_400)
+                .ok_or_else(|| ApiError::field("advance_secs", "must be at most a year"))?;
+            platform.clock.advance(chrono::Duration::seconds(secs))
+        }
+        (None, Some(to)) => platform.clock.set(to),
+        _ => return Err(ApiError::field("advance_secs", "give either advance_secs or set")),
+    };
+    match moved {
+        Ok(_) => Ok(HttpResponse::Ok().json(clock_body(&platform.clock))),
+        Err(crate::clock::ClockError::System) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "system_clock",
+            "The clock is the system clock",
+            "only a service started with clock.mode = \"manual\" has a clock to move",
+        )),
+        Err(crate::clock::ClockError::Backwards) => Err(ApiError::field("set", "time does not go backwards")),
+    }
 }
 
 async fn healthz() -> HttpResponse {

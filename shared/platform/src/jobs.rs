@@ -19,6 +19,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::bus::outbox::Outbox;
+use crate::clock::Clock;
 use crate::config::JobSettings;
 use crate::db::Tx;
 use crate::metrics::Metrics;
@@ -59,16 +60,19 @@ pub struct Jobs {
     outbox: Outbox,
     settings: JobSettings,
     metrics: Arc<Metrics>,
+    clock: Clock,
     handlers: Arc<HashMap<String, Arc<dyn JobHandler>>>,
 }
 
 impl Jobs {
-    pub fn new(pool: PgPool, settings: JobSettings, metrics: Arc<Metrics>, outbox: Outbox) -> Self {
+    /// A runner whose "due" and leases follow `clock`.
+    pub fn new(pool: PgPool, settings: JobSettings, metrics: Arc<Metrics>, outbox: Outbox, clock: Clock) -> Self {
         Self {
             pool,
             outbox,
             settings,
             metrics,
+            clock,
             handlers: Arc::new(HashMap::new()),
         }
     }
@@ -178,16 +182,17 @@ impl Jobs {
     pub async fn run_due(&self) -> anyhow::Result<usize> {
         let lease = i64::try_from(self.settings.lease_secs).unwrap_or(60);
         let claimed: Vec<Job> = sqlx::query_as(
-            "UPDATE scheduled_job SET locked_until = now() + make_interval(secs => $2), \
+            "UPDATE scheduled_job SET locked_until = $3 + make_interval(secs => $2), \
                     attempts = attempts + 1, updated_at = now() \
              WHERE id IN (SELECT id FROM scheduled_job \
-                          WHERE status = 'pending' AND due_at <= now() \
-                            AND (locked_until IS NULL OR locked_until < now()) \
+                          WHERE status = 'pending' AND due_at <= $3 \
+                            AND (locked_until IS NULL OR locked_until < $3) \
                           ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
              RETURNING id, kind, dedupe_key, payload, due_at, attempts, max_attempts, traceparent",
         )
         .bind(self.settings.batch_size)
         .bind(lease as f64)
+        .bind(self.clock.now())
         .fetch_all(&self.pool)
         .await?;
         let n = claimed.len();
@@ -240,13 +245,14 @@ impl Jobs {
         let backoff = self.backoff(job.attempts);
         sqlx::query(
             "UPDATE scheduled_job SET status = CASE WHEN $2 THEN 'failed' ELSE 'pending' END, \
-                    due_at = now() + make_interval(secs => $3), locked_until = NULL, \
+                    due_at = $5 + make_interval(secs => $3), locked_until = NULL, \
                     last_error = $4, updated_at = now() WHERE id = $1",
         )
         .bind(job.id)
         .bind(last)
         .bind(backoff.as_secs_f64())
         .bind(error)
+        .bind(self.clock.now())
         .execute(&self.pool)
         .await?;
         let outcome = if last { "failed" } else { "retry" };

@@ -8,6 +8,7 @@
 //! - [`jobs`]: durable scheduled jobs; [`idempotency`]: `Idempotency-Key`.
 //! - [`app`], [`platform`], [`cli`]: running a service, the connections it shares, its command
 //!   line.
+//! - [`clock`]: the one source of "now" (system, or manual in tests and simulations).
 //! - [`cache`]: in-memory copies reloaded on change; [`batch`]: group commit.
 //! - [`problems`]: the problem responses routes declare in OpenAPI; [`pagination`]: cursors.
 //! - [`metrics`]: the Prometheus registry; [`health`]: readiness and task supervision;
@@ -19,6 +20,7 @@ pub mod batch;
 pub mod bus;
 pub mod cache;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -35,6 +37,7 @@ pub mod problems;
 pub mod telemetry;
 
 pub use app::{Application, ServiceSpec, Task};
+pub use clock::Clock;
 pub use config::Settings;
 pub use db::Tx;
 pub use error::ApiError;

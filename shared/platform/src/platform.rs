@@ -13,6 +13,7 @@ use crate::auth::JwtVerifier;
 use crate::bus::Bus;
 use crate::bus::consumer::{Consumer, ConsumerSpec, EventHandler};
 use crate::bus::outbox::Outbox;
+use crate::clock::Clock;
 use crate::config::{DEVELOPMENT_JWT_SECRET, Settings};
 use crate::health::Health;
 use crate::jobs::Jobs;
@@ -31,6 +32,8 @@ pub struct Platform {
     pub metrics: Arc<Metrics>,
     /// Background tasks' restarts, for readiness.
     pub health: Arc<Health>,
+    /// Where "now" comes from for every time rule.
+    pub clock: Clock,
     pub jwt: web::Data<JwtVerifier>,
 }
 
@@ -62,7 +65,14 @@ impl Platform {
             metrics.clone(),
             settings.outbox.clone(),
         );
-        let jobs = Jobs::new(pool.clone(), settings.jobs.clone(), metrics.clone(), outbox.clone());
+        let clock = settings.clock.clock();
+        let jobs = Jobs::new(
+            pool.clone(),
+            settings.jobs.clone(),
+            metrics.clone(),
+            outbox.clone(),
+            clock.clone(),
+        );
         Ok(Self {
             service,
             pool,
@@ -72,6 +82,7 @@ impl Platform {
             jobs,
             metrics,
             health: Arc::default(),
+            clock,
             jwt: web::Data::new(JwtVerifier::new(&settings.auth)),
         })
     }

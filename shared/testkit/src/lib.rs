@@ -84,6 +84,10 @@ impl Isolation {
         set("BUS__QUEUE_PREFIX", format!("t.{}.{label}", self.id));
         set("BUS__RETRY_DELAYS_MS", "100,200".into());
         set("BUS__EPHEMERAL", "true".into());
+        // Generous on a loaded test machine (a build and many services on two cores); tests of
+        // the timeouts themselves set short ones.
+        set("BUS__CONNECT_TIMEOUT_MS", "20000".into());
+        set("BUS__PUBLISH_TIMEOUT_MS", "30000".into());
         set("OUTBOX__POLL_INTERVAL_MS", "100".into());
         set("JOBS__POLL_INTERVAL_MS", "100".into());
         set("JOBS__BACKOFF_BASE_MS", "10".into());

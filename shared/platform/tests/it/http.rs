@@ -369,3 +369,73 @@ async fn an_admin_sees_parked_messages_and_replays_them_once_the_cause_is_fixed(
     .expect("handled");
     assert_eq!(parked().await.expect("parked"), 0);
 }
+
+#[tokio::test]
+async fn an_admin_moves_a_manual_clock_and_a_system_clock_cannot_be_moved() {
+    let t = platform(
+        "clock",
+        &[("CLOCK__MODE", "manual"), ("CLOCK__START", "2026-09-01T08:00:00Z")],
+    )
+    .await;
+    let app = Application::build(
+        t.platform.clone(),
+        &t.settings,
+        Api::new(utoipa::openapi::OpenApiBuilder::new().build(), |_| {}),
+        vec![],
+    )
+    .await
+    .expect("build");
+    let url = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let c = reqwest::Client::new();
+    let admin = token(Role::Admin);
+    let now: Value = c
+        .get(format!("{url}/v1/admin/clock"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(now, json!({"mode": "manual", "now": "2026-09-01T08:00:00Z"}));
+    let moved = c
+        .post(format!("{url}/v1/admin/clock"))
+        .bearer_auth(&admin)
+        .json(&json!({"advance_secs": 7 * 86_400}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(moved.status(), 200);
+    assert_eq!(
+        moved.json::<Value>().await.expect("json")["now"],
+        "2026-09-08T08:00:00Z"
+    );
+    assert_eq!(t.platform.clock.now().to_rfc3339(), "2026-09-08T08:00:00+00:00");
+    let back = c
+        .post(format!("{url}/v1/admin/clock"))
+        .bearer_auth(&admin)
+        .json(&json!({"set": "2026-09-01T00:00:00Z"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(back.status(), 422, "time does not go backwards");
+    let agent = c
+        .post(format!("{url}/v1/admin/clock"))
+        .bearer_auth(token(Role::Agent))
+        .json(&json!({"advance_secs": 1}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(agent.status(), 403);
+
+    let (system, _) = start().await;
+    let refused = c
+        .post(format!("{system}/v1/admin/clock"))
+        .bearer_auth(&admin)
+        .json(&json!({"advance_secs": 1}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(refused.status(), 409);
+}

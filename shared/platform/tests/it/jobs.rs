@@ -114,3 +114,40 @@ async fn a_failing_job_is_retried_then_marked_failed_with_no_effect() {
         "each failed attempt rolled back"
     );
 }
+
+#[tokio::test]
+async fn on_a_manual_clock_a_job_a_week_away_runs_when_the_clock_gets_there_without_waiting() {
+    let t = platform("jobclock", &[("CLOCK__MODE", "manual")]).await;
+    sqlx::query("CREATE TABLE job_effect (job_id UUID NOT NULL)")
+        .execute(&t.platform.pool)
+        .await
+        .expect("table");
+    let runs = Arc::new(AtomicUsize::new(0));
+    let jobs = t.platform.jobs.clone().with_handler(
+        "remind",
+        Counter {
+            runs: runs.clone(),
+            fail: false,
+        },
+    );
+    let clock = t.platform.clock.clone();
+    let week = chrono::Duration::days(7);
+    jobs.schedule(
+        &t.platform.pool,
+        NewJob {
+            kind: "remind",
+            dedupe_key: Some("cooling-off"),
+            payload: &serde_json::json!({}),
+            due_at: clock.now() + week,
+            max_attempts: None,
+        },
+    )
+    .await
+    .expect("schedule");
+    assert_eq!(jobs.run_due().await.expect("run"), 0, "not due yet");
+    clock.advance(week - chrono::Duration::seconds(1)).expect("advance");
+    assert_eq!(jobs.run_due().await.expect("run"), 0, "a second early");
+    clock.advance(chrono::Duration::seconds(1)).expect("advance");
+    assert_eq!(jobs.run_due().await.expect("run"), 1, "due now");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
