@@ -42,6 +42,13 @@ pub struct EventEnvelope<T> {
     pub traceparent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracestate: Option<String>,
+    /// The event's place among the events about its `subject` from this producer: 1, 2, 3…,
+    /// written in the same transaction as the change it reports (an extension attribute).
+    /// A consumer that keeps state from these events ignores one whose number is not above
+    /// the last it applied, so a late event cannot undo a newer one. Absent on events whose
+    /// order does not matter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subjectseq: Option<i64>,
     pub data: T,
 }
 
@@ -62,8 +69,15 @@ impl<T: Event> EventEnvelope<T> {
             dataschema: T::dataschema(),
             traceparent: None,
             tracestate: None,
+            subjectseq: None,
             data,
         }
+    }
+
+    /// The same envelope, the `seq`-th event about its subject.
+    pub fn in_sequence(mut self, seq: i64) -> Self {
+        self.subjectseq = Some(seq);
+        self
     }
 
     /// The same envelope with an untyped payload, ready to store or send.
@@ -88,7 +102,15 @@ impl<T> EventEnvelope<T> {
             dataschema: self.dataschema,
             traceparent: self.traceparent,
             tracestate: self.tracestate,
+            subjectseq: self.subjectseq,
         }
+    }
+
+    /// Whether this event is older than (or the same as) the last one applied about its
+    /// subject, `last_applied`: a consumer that keeps state skips it. An event without a
+    /// number, or a subject with none applied yet, is never stale.
+    pub fn is_stale(&self, last_applied: Option<i64>) -> bool {
+        matches!((self.subjectseq, last_applied), (Some(seq), Some(last)) if seq <= last)
     }
 }
 
@@ -138,5 +160,43 @@ impl RawEnvelope {
         }
         let data = T::deserialize(&self.data).map_err(DecodeError::Payload)?;
         Ok(self.clone().with_data(data))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intake::TicketReopenedV1;
+
+    fn reopened() -> EventEnvelope<TicketReopenedV1> {
+        EventEnvelope::new(
+            "intake",
+            TicketReopenedV1 {
+                ticket_id: crate::TicketId::new(),
+                customer_id: crate::CustomerId::new(),
+                reopened_by: Uuid::new_v4(),
+                reopen_count: 1,
+                reopened_at: Utc::now(),
+            },
+        )
+    }
+
+    #[test]
+    fn the_sequence_travels_in_the_envelope_and_orders_events_about_a_subject() {
+        let env = reopened().in_sequence(7);
+        let json = serde_json::to_value(&env).expect("json");
+        assert_eq!(json["subjectseq"], 7);
+        let raw: RawEnvelope = serde_json::from_value(json).expect("raw");
+        assert_eq!(raw.subjectseq, Some(7));
+        assert!(raw.is_stale(Some(7)) && raw.is_stale(Some(9)));
+        assert!(!raw.is_stale(Some(6)) && !raw.is_stale(None));
+        let unnumbered = reopened();
+        assert!(
+            serde_json::to_value(&unnumbered)
+                .expect("json")
+                .get("subjectseq")
+                .is_none()
+        );
+        assert!(!unnumbered.is_stale(Some(100)));
     }
 }

@@ -58,14 +58,15 @@ impl Platform {
         let bus = Bus::new(&settings.bus, service);
         bus.connect_with_retry(Duration::from_secs(30)).await?;
         let metrics = Arc::new(Metrics::new(service)?);
+        let clock = settings.clock.clock();
         let outbox = Outbox::new(
             service,
             pool.clone(),
             bus.clone(),
             metrics.clone(),
             settings.outbox.clone(),
+            clock.clone(),
         );
-        let clock = settings.clock.clock();
         let jobs = Jobs::new(
             pool.clone(),
             settings.jobs.clone(),

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{Bus, HeaderValue, Outgoing};
+use crate::clock::Clock;
 use crate::config::OutboxSettings;
 use crate::db::Tx;
 use crate::metrics::Metrics;
@@ -89,11 +90,20 @@ struct Inner {
     bus: Arc<Bus>,
     metrics: Arc<Metrics>,
     settings: OutboxSettings,
+    clock: Clock,
     wake: Notify,
 }
 
 impl Outbox {
-    pub fn new(service: &str, pool: PgPool, bus: Arc<Bus>, metrics: Arc<Metrics>, settings: OutboxSettings) -> Self {
+    /// An outbox whose envelopes are stamped with `clock`'s time.
+    pub fn new(
+        service: &str,
+        pool: PgPool,
+        bus: Arc<Bus>,
+        metrics: Arc<Metrics>,
+        settings: OutboxSettings,
+        clock: Clock,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 service: service.to_owned(),
@@ -101,6 +111,7 @@ impl Outbox {
                 bus,
                 metrics,
                 settings,
+                clock,
                 wake: Notify::new(),
             }),
         }
@@ -109,7 +120,18 @@ impl Outbox {
     /// Builds the outbox row for `data`, stamped with the current trace context, for a caller
     /// that writes it within its own statement (see [`Prepared`]).
     pub fn prepare<T: Event>(&self, data: T) -> Result<Prepared, sqlx::Error> {
-        let mut envelope = EventEnvelope::new(&self.inner.service, data);
+        self.prepare_envelope(EventEnvelope::new(&self.inner.service, data))
+    }
+
+    /// Like [`prepare`](Self::prepare), for the `seq`-th event about its subject (the number
+    /// the caller's statement wrote with the change, e.g. the aggregate's new version): the
+    /// envelope's `subjectseq`, by which consumers ignore events older than what they applied.
+    pub fn prepare_sequenced<T: Event>(&self, data: T, seq: i64) -> Result<Prepared, sqlx::Error> {
+        self.prepare_envelope(EventEnvelope::new(&self.inner.service, data).in_sequence(seq))
+    }
+
+    fn prepare_envelope<T: Event>(&self, mut envelope: EventEnvelope<T>) -> Result<Prepared, sqlx::Error> {
+        envelope.time = self.inner.clock.now();
         let headers = crate::telemetry::trace_headers(&tracing::Span::current());
         envelope.traceparent = headers.get("traceparent").cloned();
         envelope.tracestate = headers.get("tracestate").filter(|s| !s.is_empty()).cloned();
@@ -128,7 +150,16 @@ impl Outbox {
     /// Writes `data` as an event in the caller's transaction, stamped with the current trace
     /// context. Nothing is sent unless the transaction commits.
     pub async fn stage<T: Event>(&self, tx: &mut Tx, data: T) -> Result<Uuid, sqlx::Error> {
-        let p = self.prepare(data)?;
+        self.stage_prepared(tx, self.prepare(data)?).await
+    }
+
+    /// Like [`stage`](Self::stage), for the `seq`-th event about its subject (see
+    /// [`prepare_sequenced`](Self::prepare_sequenced)).
+    pub async fn stage_sequenced<T: Event>(&self, tx: &mut Tx, data: T, seq: i64) -> Result<Uuid, sqlx::Error> {
+        self.stage_prepared(tx, self.prepare_sequenced(data, seq)?).await
+    }
+
+    async fn stage_prepared(&self, tx: &mut Tx, p: Prepared) -> Result<Uuid, sqlx::Error> {
         sqlx::query(&insert_one(1, ""))
             .bind(p.event_id)
             .bind(&p.event_type)

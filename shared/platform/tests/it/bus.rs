@@ -97,6 +97,7 @@ async fn the_relay_keeps_events_while_the_broker_is_unreachable() {
         broken_bus,
         p.metrics.clone(),
         t.settings.outbox.clone(),
+        p.clock.clone(),
     );
     assert!(outbox.relay_once().await.is_err());
     assert_eq!(
@@ -359,4 +360,25 @@ async fn a_batched_consumer_commits_many_events_at_once_and_isolates_a_bad_one()
     assert_eq!(count(&p.pool, "SELECT count(*) FROM processed_event").await, 49);
     let transactions = count(&p.pool, "SELECT count(DISTINCT xmin::text) FROM processed_event").await;
     assert!(transactions < 49, "49 events in {transactions} transactions");
+}
+
+#[tokio::test]
+async fn a_sequenced_event_carries_its_number_and_the_clock_time_to_consumers() {
+    let t = platform(
+        "sequenced",
+        &[("CLOCK__MODE", "manual"), ("CLOCK__START", "2026-03-01T09:00:00Z")],
+    )
+    .await;
+    let p = &t.platform;
+    let (ch, queue) = tap(p, "test.ping").await;
+    let mut tx = p.pool.begin().await.expect("begin");
+    p.outbox
+        .stage_sequenced(&mut tx, Ping { n: 5 }, 42)
+        .await
+        .expect("stage");
+    p.outbox.commit(tx).await.expect("commit");
+    let got = take(&ch, &queue, 10).await.expect("relayed");
+    let env = RawEnvelope::from_slice(&got.delivery.data).expect("envelope");
+    assert_eq!(env.subjectseq, Some(42));
+    assert_eq!(env.time.to_rfc3339(), "2026-03-01T09:00:00+00:00");
 }
