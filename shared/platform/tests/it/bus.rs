@@ -370,13 +370,14 @@ async fn a_sequenced_event_carries_its_number_and_the_clock_time_to_consumers() 
     )
     .await;
     let p = &t.platform;
-    let (ch, queue) = tap(p, "test.ping").await;
+    let (ch, queue) = tap(p, "test.#").await;
     let mut tx = p.pool.begin().await.expect("begin");
     p.outbox
         .stage_sequenced(&mut tx, Ping { n: 5 }, 42)
         .await
         .expect("stage");
-    p.outbox.commit(tx).await.expect("commit");
+    tx.commit().await.expect("commit");
+    assert_eq!(p.outbox.drain().await.expect("drain"), 1);
     let got = take(&ch, &queue, 10).await.expect("relayed");
     let env = RawEnvelope::from_slice(&got.delivery.data).expect("envelope");
     assert_eq!(env.subjectseq, Some(42));
