@@ -24,9 +24,9 @@ impl Sessions {
         &self.platform
     }
 
-    /// Checks `new` as of now; nothing is written when a field is invalid.
+    /// Checks `new` as of the service clock's now; nothing is written when a field is invalid.
     pub fn check(&self, new: &NewSession<'_>) -> Result<(), ApiError> {
-        session::validate(new, Utc::now(), &self.limits)
+        session::validate(new, self.platform.clock.now(), &self.limits)
     }
 
     /// Records a checked session for `caller` in `tx` (the caller's idempotency transaction).
@@ -51,6 +51,6 @@ impl Sessions {
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: i64,
     ) -> Result<Vec<SessionRow>, ApiError> {
-        Ok(store::upcoming(&self.platform.pool, Utc::now(), after, limit).await?)
+        Ok(store::upcoming(&self.platform.pool, self.platform.clock.now(), after, limit).await?)
     }
 }

@@ -54,3 +54,29 @@ async fn customers_cannot_schedule_and_bad_sessions_are_refused() {
     assert_eq!(testkit::problem_fields(&problem), ["starts_at", "time_zone"]);
     assert_eq!(app.count("SELECT count(*) FROM session").await, 0);
 }
+
+#[tokio::test]
+async fn scheduling_rules_follow_the_service_clock() {
+    let app = testkit::start(
+        &training_scheduling::SPEC,
+        &[("CLOCK__MODE", "manual"), ("CLOCK__START", "2026-09-01T00:00:00Z")],
+    )
+    .await;
+    let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
+    // In the future by the service's clock (though long past by the system's).
+    let session = json!({
+        "kind": "class", "title": "数学 第1课", "mode": "online",
+        "starts_at": "2026-09-02T10:00:00Z", "ends_at": "2026-09-02T11:00:00Z",
+        "time_zone": "Asia/Shanghai", "capacity": 30
+    });
+    let (status, body) = app.post_json("/v1/sessions", &supervisor, &session).await;
+    assert_eq!(status, 201, "{body}");
+    let upcoming = app.get_json("/v1/sessions", &supervisor).await;
+    assert_eq!(upcoming["items"].as_array().map(Vec::len), Some(1));
+
+    app.platform.clock.advance(chrono::Duration::days(3)).expect("advance");
+    let later = app.get_json("/v1/sessions", &supervisor).await;
+    assert_eq!(later["items"].as_array().map(Vec::len), Some(0), "no longer upcoming");
+    let (status, _) = app.post_json("/v1/sessions", &supervisor, &session).await;
+    assert_eq!(status, 422, "now in the past");
+}
