@@ -2,16 +2,18 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use contracts::CustomerId;
 use platform::auth::{Principal, Role};
 use platform::error::{Problem, on_constraint};
 use platform::pagination::PageQuery;
+use platform::problems::{Forbidden, NotFound, Unprocessable};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::api::tickets::{TicketListResponse, page_of};
+use crate::api::common::{TicketListResponse, page_of};
 use crate::domain::customer::{Contact, CustomerProfile};
 use crate::store::{self, customers::CustomerRow};
 
@@ -31,7 +33,7 @@ pub struct CustomerResponse {
 
 fn response(row: CustomerRow, contacts: Vec<Contact>) -> CustomerResponse {
     CustomerResponse {
-        id: row.id,
+        id: row.id.into(),
         display_name: row.display_name,
         role: row.role,
         segments: row.segments,
@@ -44,10 +46,6 @@ fn response(row: CustomerRow, contacts: Vec<Contact>) -> CustomerResponse {
     }
 }
 
-fn may_see(caller: &Principal, id: Uuid) -> bool {
-    caller.is_staff_or_service() || caller.subject == id
-}
-
 /// Create or replace a customer's support profile (the company's systems: `service` or `admin`).
 ///
 /// The profile is replaced whole, contacts included. An address another customer holds is a
@@ -57,9 +55,9 @@ fn may_see(caller: &Principal, id: Uuid) -> bool {
     responses(
         (status = 201, description = "Created", body = CustomerResponse),
         (status = 200, description = "Replaced", body = CustomerResponse),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        Forbidden,
         (status = 409, description = "An address belongs to another customer", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unprocessable,
     ))]
 pub async fn upsert(
     caller: Principal,
@@ -68,7 +66,7 @@ pub async fn upsert(
     body: web::Json<CustomerProfile>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::Service, Role::Admin])?;
-    let id = path.into_inner();
+    let id = CustomerId::from(path.into_inner());
     let profile = body.into_inner().validate()?;
     let mut tx = platform.pool.begin().await?;
     let (row, created) = store::customers::upsert(&mut tx, id, &profile).await.map_err(|e| {
@@ -92,14 +90,14 @@ pub async fn upsert(
 
 /// A customer's profile: staff, services and the customer themselves.
 #[utoipa::path(get, path = "/v1/customers/{customer_id}", tag = "customers", params(("customer_id" = Uuid, Path)),
-    responses((status = 200, body = CustomerResponse), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn get(
+    responses((status = 200, body = CustomerResponse), NotFound))]
+pub async fn get_customer(
     caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<CustomerResponse>, ApiError> {
-    let id = path.into_inner();
-    if !may_see(&caller, id) {
+    let id = CustomerId::from(path.into_inner());
+    if !caller.may_read_customer(id) {
         return Err(ApiError::not_found("customer"));
     }
     let (row, contacts) = store::customers::get(&platform.pool, id)
@@ -132,15 +130,15 @@ pub struct HistoryResponse {
 /// A customer's history: every ticket, newest first, with counts.
 #[utoipa::path(get, path = "/v1/customers/{customer_id}/tickets", tag = "customers",
     params(("customer_id" = Uuid, Path), HistoryQuery),
-    responses((status = 200, body = HistoryResponse), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = HistoryResponse), NotFound))]
 pub async fn history(
     caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
     query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<HistoryResponse>, ApiError> {
-    let id = path.into_inner();
-    if !may_see(&caller, id) {
+    let id = CustomerId::from(path.into_inner());
+    if !caller.may_read_customer(id) {
         return Err(ApiError::not_found("customer"));
     }
     let q = query.into_inner();
@@ -165,7 +163,7 @@ pub async fn history(
         ..store::TicketFilter::default()
     };
     Ok(web::Json(HistoryResponse {
-        customer_id: id,
+        customer_id: id.into(),
         total,
         open,
         by_status,

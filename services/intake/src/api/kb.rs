@@ -1,21 +1,24 @@
 //! `/v1/kb`: the knowledge base, and the customer's verdict on an automatic answer.
 
-use crate::kb_index::KbIndex;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use contracts::ArticleId;
 use platform::auth::{Principal, Role};
 use platform::error::{Problem, Validator};
+use platform::problems::{Forbidden, NotFound, Unprocessable};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::api::tickets::TicketResponse;
+use crate::api::common::TicketResponse;
+use crate::core::articles::Articles;
+use crate::core::lifecycle::Lifecycle;
+use crate::core::thread;
 use crate::domain::classify::{CATEGORIES, Classifier};
-use crate::domain::kb;
-use crate::domain::lifecycle::{Action, Status};
-use crate::lifecycle::Lifecycle;
-use crate::store::{self, kb::ArticleContent, kb::ArticleRow};
+use crate::domain::kb::{self, ArticleStatus, ArticleText};
+use crate::domain::lifecycle::Status;
+use crate::store::{self, kb::ArticleRow};
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -55,15 +58,15 @@ pub struct ArticleResponse {
 impl From<ArticleRow> for ArticleResponse {
     fn from(a: ArticleRow) -> Self {
         Self {
-            id: a.id,
+            id: a.id.into(),
             title: a.title,
             body: a.body,
             language: a.language,
             category: a.category,
             tags: a.tags,
             version: a.version,
-            status: a.status,
-            source_ticket_id: a.source_ticket_id,
+            status: a.status.as_str().to_owned(),
+            source_ticket_id: a.source_ticket_id.map(Into::into),
             updated_by: a.created_by,
             created_at: a.created_at,
             updated_at: a.updated_at,
@@ -90,7 +93,7 @@ pub struct ArticleWithHistory {
     pub history: Vec<ArticleVersion>,
 }
 
-fn check(r: &ArticleRequest) -> Result<String, ApiError> {
+fn check(r: &ArticleRequest) -> Result<ArticleStatus, ApiError> {
     let mut v = Validator::new();
     v.text(&r.title, "title", 300);
     v.text(&r.body, "body", 50_000);
@@ -112,105 +115,70 @@ fn check(r: &ArticleRequest) -> Result<String, ApiError> {
             "each tag 1-50 characters",
         );
     }
-    let status = r.status.clone().unwrap_or_else(|| "published".to_owned());
-    v.check(
-        ["published", "archived"].contains(&status.as_str()),
-        "status",
-        "must be published or archived",
-    );
+    let status = r
+        .status
+        .as_deref()
+        .map_or(Some(ArticleStatus::Published), ArticleStatus::parse);
+    v.check(status.is_some(), "status", "must be published or archived");
     v.finish()?;
-    Ok(status)
-}
-
-fn require_staff(caller: &Principal) -> Result<(), ApiError> {
-    caller.require_any(&[Role::Agent, Role::Supervisor, Role::Admin])
+    Ok(status.unwrap_or(ArticleStatus::Published))
 }
 
 /// Write an article (staff).
 #[utoipa::path(post, path = "/v1/kb/articles", tag = "knowledge base", request_body = ArticleRequest,
-    responses((status = 201, body = ArticleResponse), (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
-pub async fn create(
+    responses((status = 201, body = ArticleResponse), Forbidden, Unprocessable))]
+pub async fn create_article(
     caller: Principal,
-    platform: web::Data<Platform>,
-    classifier: web::Data<Classifier>,
+    articles: web::Data<Articles>,
     body: web::Json<ArticleRequest>,
-    kb_index: web::Data<KbIndex>,
 ) -> Result<HttpResponse, ApiError> {
-    require_staff(&caller)?;
+    caller.require_any(&Role::STAFF)?;
     check(&body)?;
-    let mut tx = platform.pool.begin().await?;
-    let row = insert(&mut tx, &classifier, &body, caller.subject, None).await?;
-    tx.commit().await?;
-    refreshed(&kb_index).await;
+    let row = articles.write(&text(&body), caller.subject, None).await?;
     Ok(HttpResponse::Created().json(ArticleResponse::from(row)))
 }
 
-/// The article as stored: trimmed text and its segmented words.
-fn content<'a>(classifier: &Classifier, r: &'a ArticleRequest) -> ArticleContent<'a> {
-    ArticleContent {
+/// The article's text as the request gives it.
+fn text(r: &ArticleRequest) -> ArticleText<'_> {
+    ArticleText {
         language: &r.language,
         category: &r.category,
         tags: &r.tags,
-        title: r.title.trim(),
-        body: r.body.trim(),
-        title_terms: classifier.terms(&r.title),
-        body_terms: classifier.terms(&r.body),
+        title: &r.title,
+        body: &r.body,
     }
-}
-
-async fn insert(
-    tx: &mut platform::Tx,
-    classifier: &Classifier,
-    r: &ArticleRequest,
-    by: Uuid,
-    source: Option<Uuid>,
-) -> Result<ArticleRow, ApiError> {
-    Ok(store::kb::insert(tx, &content(classifier, r), by, source).await?)
 }
 
 /// Revise an article (staff): the current text is kept as a numbered version.
 #[utoipa::path(put, path = "/v1/kb/articles/{article_id}", tag = "knowledge base", params(("article_id" = Uuid, Path)),
     request_body = ArticleRequest,
-    responses((status = 200, body = ArticleResponse), (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ArticleResponse), NotFound, Unprocessable))]
 pub async fn update(
     caller: Principal,
-    platform: web::Data<Platform>,
-    classifier: web::Data<Classifier>,
+    articles: web::Data<Articles>,
     path: web::Path<Uuid>,
     body: web::Json<ArticleRequest>,
-    kb_index: web::Data<KbIndex>,
 ) -> Result<web::Json<ArticleResponse>, ApiError> {
-    require_staff(&caller)?;
+    caller.require_any(&Role::STAFF)?;
     let status = check(&body)?;
-    let mut tx = platform.pool.begin().await?;
-    let row = store::kb::update(
-        &mut tx,
-        path.into_inner(),
-        &content(&classifier, &body),
-        &status,
-        caller.subject,
-    )
-    .await?
-    .ok_or_else(|| ApiError::not_found("article"))?;
-    tx.commit().await?;
-    refreshed(&kb_index).await;
+    let row = articles
+        .revise(path.into_inner().into(), &text(&body), status, caller.subject)
+        .await?;
     Ok(web::Json(row.into()))
 }
 
 /// An article with its earlier versions. Customers see published articles only.
 #[utoipa::path(get, path = "/v1/kb/articles/{article_id}", tag = "knowledge base", params(("article_id" = Uuid, Path)),
-    responses((status = 200, body = ArticleWithHistory), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn get(
+    responses((status = 200, body = ArticleWithHistory), NotFound))]
+pub async fn get_article(
     caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<ArticleWithHistory>, ApiError> {
-    let id = path.into_inner();
+    let id = ArticleId::from(path.into_inner());
     let row = store::kb::get(&platform.pool, id)
         .await?
-        .filter(|a| a.status == "published" || caller.is_staff())
+        .filter(|a| a.status == ArticleStatus::Published || caller.is_staff())
         .ok_or_else(|| ApiError::not_found("article"))?;
     let history = if caller.is_staff() {
         store::kb::versions(&platform.pool, id)
@@ -266,7 +234,7 @@ pub struct SearchResponse {
 
 /// Search published articles, most relevant first (customers and staff).
 #[utoipa::path(get, path = "/v1/kb/search", tag = "knowledge base", params(SearchQuery),
-    responses((status = 200, body = SearchResponse), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = SearchResponse), Unprocessable))]
 pub async fn search(
     _caller: Principal,
     platform: web::Data<Platform>,
@@ -316,7 +284,7 @@ pub struct AnswerFeedback {
 /// (a deflection); not solved hands it to a person.
 #[utoipa::path(post, path = "/v1/tickets/{ticket_id}/answer-feedback", tag = "tickets", params(("ticket_id" = Uuid, Path)),
     request_body = AnswerFeedback,
-    responses((status = 200, body = TicketResponse), (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = TicketResponse), NotFound,
               (status = 409, description = "The ticket is not waiting for a verdict", body = Problem, content_type = "application/problem+json")))]
 pub async fn answer_feedback(
     caller: Principal,
@@ -325,27 +293,7 @@ pub async fn answer_feedback(
     path: web::Path<Uuid>,
     body: web::Json<AnswerFeedback>,
 ) -> Result<web::Json<TicketResponse>, ApiError> {
-    let mut tx = platform.pool.begin().await?;
-    let ticket = store::ticket_for_update(&mut tx, path.into_inner())
-        .await?
-        .filter(|t| t.customer_id == caller.subject || caller.has(Role::Service))
-        .ok_or_else(|| ApiError::not_found("ticket"))?;
-    if ticket.status != Status::AutoAnswered.as_str() {
-        return Err(ApiError::conflict(
-            "not_auto_answered",
-            format!(
-                "the ticket is {}, not waiting for a verdict on an automatic answer",
-                ticket.status
-            ),
-        ));
-    }
-    let action = if body.solved { Action::Resolve } else { Action::Queue };
-    lifecycle
-        .jobs
-        .cancel(&mut *tx, crate::lifecycle::ANSWER_TIMEOUT_JOB, &ticket.id.to_string())
-        .await?;
-    let updated = lifecycle.apply(&mut tx, &ticket, action, caller.subject).await?;
-    platform.outbox.commit(tx).await?;
+    let updated = thread::answer_verdict(&platform, &lifecycle, &caller, path.into_inner().into(), body.solved).await?;
     Ok(web::Json(updated.into()))
 }
 
@@ -365,21 +313,20 @@ pub struct ArticleFromTicket {
 /// Turn a resolved ticket's answer into a new article (staff).
 #[utoipa::path(post, path = "/v1/tickets/{ticket_id}/article", tag = "knowledge base", params(("ticket_id" = Uuid, Path)),
     request_body = ArticleFromTicket,
-    responses((status = 201, body = ArticleResponse), (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 201, body = ArticleResponse), NotFound,
               (status = 409, description = "Not resolved, or no staff answer to use", body = Problem, content_type = "application/problem+json")))]
 pub async fn article_from_ticket(
     caller: Principal,
     platform: web::Data<Platform>,
-    classifier: web::Data<Classifier>,
+    articles: web::Data<Articles>,
     path: web::Path<Uuid>,
     body: web::Json<ArticleFromTicket>,
-    kb_index: web::Data<KbIndex>,
 ) -> Result<HttpResponse, ApiError> {
-    require_staff(&caller)?;
-    let ticket = store::ticket(&platform.pool, path.into_inner())
+    caller.require_any(&Role::STAFF)?;
+    let ticket = store::ticket(&platform.pool, path.into_inner().into())
         .await?
         .ok_or_else(|| ApiError::not_found("ticket"))?;
-    if !["resolved", "closed"].contains(&ticket.status.as_str()) {
+    if ![Status::Resolved, Status::Closed].contains(&ticket.status) {
         return Err(ApiError::conflict(
             "ticket_not_resolved",
             "only a resolved ticket's answer becomes an article",
@@ -404,16 +351,6 @@ pub async fn article_from_ticket(
         status: None,
     };
     check(&request)?;
-    let mut tx = platform.pool.begin().await?;
-    let row = insert(&mut tx, &classifier, &request, caller.subject, Some(ticket.id)).await?;
-    tx.commit().await?;
-    refreshed(&kb_index).await;
+    let row = articles.write(&text(&request), caller.subject, Some(ticket.id)).await?;
     Ok(HttpResponse::Created().json(ArticleResponse::from(row)))
-}
-
-/// After an article changed here: new tickets on this replica are answered from it at once.
-async fn refreshed(kb_index: &KbIndex) {
-    if let Err(e) = kb_index.refresh().await {
-        tracing::warn!(error = %e, "reloading the knowledge base for answering failed; the next check retries");
-    }
 }

@@ -2,14 +2,18 @@
 
 use actix_web::web;
 use chrono::{DateTime, Utc};
+use contracts::ArticleId;
 use platform::auth::{Principal, Role};
-use platform::error::{Problem, Validator};
+use platform::error::Validator;
+use platform::problems::{Forbidden, Unprocessable};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::reports::{self, Figures};
+use crate::core::reports;
+use crate::domain::report::{self, Figures};
+use crate::store;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -84,21 +88,20 @@ pub struct QualityReport {
 /// days at the period's edges are computed from the tickets. Percentiles are read from 5%-wide
 /// histogram buckets.
 #[utoipa::path(get, path = "/v1/reports/quality", tag = "reports", params(QualityQuery),
-    responses((status = 200, body = QualityReport), (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = QualityReport), Forbidden, Unprocessable))]
 pub async fn quality(
     caller: Principal,
     platform: web::Data<Platform>,
     query: web::Query<QualityQuery>,
 ) -> Result<web::Json<QualityReport>, ApiError> {
-    caller.require_any(&[Role::Supervisor, Role::Admin])?;
+    caller.require_any(&Role::MANAGERS)?;
     let to = query.to.unwrap_or_else(Utc::now);
     let from = query.from.unwrap_or(to - chrono::Duration::days(30));
     let dim = query.group_by.clone().unwrap_or_else(|| "all".to_owned());
     let mut v = Validator::new();
     v.check(from < to, "from", "must be before `to`");
     v.check(
-        reports::DIMENSIONS.contains(&dim.as_str()),
+        report::DIMENSIONS.contains(&dim.as_str()),
         "group_by",
         "must be all, channel, category, agent or customer_role",
     );
@@ -125,14 +128,9 @@ pub async fn quality(
     let mut articles: Vec<(String, [u64; 2])> = total.articles.clone().into_iter().collect();
     articles.sort_by(|a, b| b.1[0].cmp(&a.1[0]).then(a.0.cmp(&b.0)));
     articles.truncate(10);
-    let ids: Vec<Uuid> = articles.iter().filter_map(|(id, _)| id.parse().ok()).collect();
-    let titles: std::collections::HashMap<Uuid, String> =
-        sqlx::query_as::<_, (Uuid, String)>("SELECT id, title FROM kb_article WHERE id = ANY($1)")
-            .bind(&ids)
-            .fetch_all(&platform.pool)
-            .await?
-            .into_iter()
-            .collect();
+    let ids: Vec<ArticleId> = articles.iter().filter_map(|(id, _)| id.parse().ok()).collect();
+    let titles: std::collections::HashMap<ArticleId, String> =
+        store::kb::titles(&platform.pool, &ids).await?.into_iter().collect();
     Ok(web::Json(QualityReport {
         from,
         to,
@@ -149,9 +147,9 @@ pub async fn quality(
         frequent_questions: articles
             .into_iter()
             .filter_map(|(id, [answered, deflected])| {
-                let article_id: Uuid = id.parse().ok()?;
+                let article_id: ArticleId = id.parse().ok()?;
                 Some(FrequentQuestion {
-                    article_id,
+                    article_id: article_id.into(),
                     title: titles.get(&article_id).cloned().unwrap_or_default(),
                     answered: i64::try_from(answered).unwrap_or(i64::MAX),
                     deflected: i64::try_from(deflected).unwrap_or(i64::MAX),
@@ -165,10 +163,10 @@ fn group(key: Option<String>, f: &Figures) -> QualityGroup {
     QualityGroup {
         key,
         volume: i64::try_from(f.volume).unwrap_or(i64::MAX),
-        first_response_p50_secs: reports::quantile(&f.first_response, 0.5),
-        first_response_p90_secs: reports::quantile(&f.first_response, 0.9),
+        first_response_p50_secs: report::quantile(&f.first_response, 0.5),
+        first_response_p90_secs: report::quantile(&f.first_response, 0.9),
         answered_within_5_min: f.answered_within_5_min(),
-        resolution_p50_secs: reports::quantile(&f.resolution, 0.5),
+        resolution_p50_secs: report::quantile(&f.resolution, 0.5),
         resolution_avg_secs: f.resolution_avg_secs(),
         resolution_rate: f.resolution_rate(),
         csat_average: f.csat_average(),

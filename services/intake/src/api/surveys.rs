@@ -2,16 +2,17 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use contracts::intake::SurveyAnsweredV1;
 use platform::auth::{Principal, Role};
 use platform::error::{Problem, Validator};
+use platform::problems::{Forbidden, Gone, NotFound, Unprocessable};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::domain::lifecycle::{Action, Status};
-use crate::lifecycle::Lifecycle;
+use crate::core::lifecycle::Lifecycle;
+use crate::core::surveys;
+use crate::domain::survey::FollowUpStatus;
 use crate::store::{self, surveys::FollowUpRow, surveys::SurveyRow};
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -28,7 +29,7 @@ pub struct SurveyResponse {
 
 fn response(s: SurveyRow, subject: String) -> SurveyResponse {
     SurveyResponse {
-        ticket_id: s.ticket_id,
+        ticket_id: s.ticket_id.into(),
         subject,
         requested_at: s.requested_at,
         expires_at: s.expires_at,
@@ -41,9 +42,8 @@ fn response(s: SurveyRow, subject: String) -> SurveyResponse {
 /// The survey a link names (no login: the signed token is the key). A forged token is a 404,
 /// an expired one a 410.
 #[utoipa::path(get, path = "/v1/surveys/{token}", tag = "surveys", params(("token" = String, Path)), security(()),
-    responses((status = 200, body = SurveyResponse), (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 410, body = Problem, content_type = "application/problem+json")))]
-pub async fn get(
+    responses((status = 200, body = SurveyResponse), NotFound, Gone))]
+pub async fn get_survey(
     platform: web::Data<Platform>,
     lifecycle: web::Data<Lifecycle>,
     path: web::Path<String>,
@@ -71,10 +71,9 @@ pub struct SurveyAnswer {
 /// Answer a survey, once.
 #[utoipa::path(post, path = "/v1/surveys/{token}", tag = "surveys", params(("token" = String, Path)), security(()),
     request_body = SurveyAnswer,
-    responses((status = 201, body = SurveyResponse), (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 201, body = SurveyResponse), NotFound,
               (status = 409, description = "Answered already", body = Problem, content_type = "application/problem+json"),
-              (status = 410, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+              Gone, Unprocessable))]
 pub async fn answer(
     platform: web::Data<Platform>,
     lifecycle: web::Data<Lifecycle>,
@@ -89,27 +88,7 @@ pub async fn answer(
     }
     v.finish()?;
     let comment = body.comment.as_deref().map(str::trim).filter(|c| !c.is_empty());
-    let mut tx = platform.pool.begin().await?;
-    let Some(survey) = store::surveys::answer(&mut tx, ticket_id, body.score, comment).await? else {
-        return Err(match store::surveys::get(&platform.pool, ticket_id).await? {
-            Some(_) => ApiError::conflict("survey_answered", "this survey has been answered"),
-            None => ApiError::not_found("survey"),
-        });
-    };
-    platform
-        .outbox
-        .stage(
-            &mut tx,
-            SurveyAnsweredV1 {
-                ticket_id,
-                customer_id: survey.customer_id,
-                score: body.score,
-                comment: comment.map(str::to_owned),
-                answered_at: survey.answered_at.unwrap_or_else(Utc::now),
-            },
-        )
-        .await?;
-    platform.outbox.commit(tx).await?;
+    let survey = surveys::answer(&platform, ticket_id, body.score, comment).await?;
     let subject = store::ticket(&platform.pool, ticket_id)
         .await?
         .map(|t| t.subject)
@@ -135,9 +114,9 @@ impl From<FollowUpRow> for FollowUpResponse {
     fn from(f: FollowUpRow) -> Self {
         Self {
             id: f.id,
-            ticket_id: f.ticket_id,
+            ticket_id: f.ticket_id.into(),
             due_at: f.due_at,
-            status: f.status,
+            status: f.status.as_str().to_owned(),
             outcome: f.outcome,
             note: f.note,
             done_by: f.done_by,
@@ -166,24 +145,24 @@ pub struct FollowUpQuery {
 
 /// Follow-up visits (回访), soonest due first (staff).
 #[utoipa::path(get, path = "/v1/follow-ups", tag = "surveys", params(FollowUpQuery),
-    responses((status = 200, body = FollowUpListResponse), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = FollowUpListResponse), Forbidden))]
 pub async fn follow_ups(
     caller: Principal,
     platform: web::Data<Platform>,
     query: web::Query<FollowUpQuery>,
 ) -> Result<web::Json<FollowUpListResponse>, ApiError> {
-    caller.require_any(&[Role::Agent, Role::Supervisor, Role::Admin])?;
-    let status = query.status.clone().unwrap_or_else(|| "pending".to_owned());
+    caller.require_any(&Role::STAFF)?;
+    let status = query
+        .status
+        .as_deref()
+        .map_or(Some(FollowUpStatus::Pending), FollowUpStatus::parse);
     let limit = query.limit.unwrap_or(50);
     let mut v = Validator::new();
-    v.check(
-        ["pending", "done", "cancelled"].contains(&status.as_str()),
-        "status",
-        "must be pending, done or cancelled",
-    );
+    v.check(status.is_some(), "status", "must be pending, done or cancelled");
     v.check((1..=200).contains(&limit), "limit", "must be 1 to 200");
     v.finish()?;
-    let items = store::surveys::follow_ups(&platform.pool, &status, query.due.then(Utc::now), limit)
+    let status = status.unwrap_or(FollowUpStatus::Pending);
+    let items = store::surveys::follow_ups(&platform.pool, status, query.due.then(Utc::now), limit)
         .await?
         .into_iter()
         .map(FollowUpResponse::from)
@@ -204,7 +183,7 @@ pub struct FollowUpOutcome {
 /// still resolved.
 #[utoipa::path(post, path = "/v1/follow-ups/{follow_up_id}", tag = "surveys", params(("follow_up_id" = Uuid, Path)),
     request_body = FollowUpOutcome,
-    responses((status = 200, body = FollowUpResponse), (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = FollowUpResponse), NotFound,
               (status = 409, description = "Not pending", body = Problem, content_type = "application/problem+json")))]
 pub async fn record_follow_up(
     caller: Principal,
@@ -213,7 +192,7 @@ pub async fn record_follow_up(
     path: web::Path<Uuid>,
     body: web::Json<FollowUpOutcome>,
 ) -> Result<web::Json<FollowUpResponse>, ApiError> {
-    caller.require_any(&[Role::Agent, Role::Supervisor, Role::Admin])?;
+    caller.require_any(&Role::STAFF)?;
     let mut v = Validator::new();
     v.check(
         ["satisfied", "still_has_issue", "unreachable"].contains(&body.outcome.as_str()),
@@ -224,25 +203,14 @@ pub async fn record_follow_up(
         v.check(n.chars().count() <= 5000, "note", "at most 5000 characters");
     }
     v.finish()?;
-    let id = path.into_inner();
-    let mut tx = platform.pool.begin().await?;
-    let Some(done) =
-        store::surveys::record_follow_up(&mut tx, id, &body.outcome, body.note.as_deref(), caller.subject).await?
-    else {
-        return Err(if store::surveys::follow_up_exists(&mut tx, id).await? {
-            ApiError::conflict("follow_up_done", "this follow-up is not pending")
-        } else {
-            ApiError::not_found("follow-up")
-        });
-    };
-    if body.outcome == "still_has_issue"
-        && let Some(ticket) = store::ticket_for_update(&mut tx, done.ticket_id).await?
-        && ticket.status == Status::Resolved.as_str()
-    {
-        lifecycle
-            .apply(&mut tx, &ticket, Action::Reopen, caller.subject)
-            .await?;
-    }
-    platform.outbox.commit(tx).await?;
+    let done = surveys::record_follow_up(
+        &platform,
+        &lifecycle,
+        path.into_inner(),
+        &body.outcome,
+        body.note.as_deref(),
+        caller.subject,
+    )
+    .await?;
     Ok(web::Json(done.into()))
 }

@@ -2,18 +2,20 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use contracts::{AgentId, TicketId};
 use platform::auth::Principal;
-use platform::error::{Problem, Validator};
+use platform::error::Validator;
+use platform::problems::{Conflict, Forbidden, NotFound, Unprocessable};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::tickets::TicketResponse;
-use crate::domain::lifecycle::{Action, Status};
-use crate::domain::ticket;
-use crate::lifecycle::Lifecycle;
-use crate::store::{self, MessageRow, NewMessage, TicketRow};
+use crate::api::common::TicketResponse;
+use crate::core::lifecycle::Lifecycle;
+use crate::core::thread;
+use crate::domain::lifecycle::Action;
+use crate::store::{self, MessageRow};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -35,9 +37,9 @@ pub struct TransitionRequest {
     request_body = TransitionRequest,
     responses(
         (status = 200, body = TicketResponse),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        Forbidden,
+        NotFound,
+        Conflict,
     ))]
 pub async fn transition(
     caller: Principal,
@@ -46,26 +48,16 @@ pub async fn transition(
     path: web::Path<Uuid>,
     body: web::Json<TransitionRequest>,
 ) -> Result<web::Json<TicketResponse>, ApiError> {
-    let mut tx = platform.pool.begin().await?;
-    let ticket = visible_ticket(&mut tx, &caller, path.into_inner()).await?;
-    if !body.action.allowed_for(&caller, ticket.customer_id) {
-        return Err(ApiError::forbidden(format!(
-            "you may not {} this ticket",
-            body.action.as_str().replace('_', " ")
-        )));
-    }
-    let assignee = match body.action {
-        Action::Assign => Some(
-            body.agent_id
-                .ok_or_else(|| ApiError::field("agent_id", "required to assign a ticket"))?,
-        ),
-        Action::Start if caller.is_staff() && ticket.assignee_id.is_none() => Some(caller.subject),
-        _ => None,
-    };
-    let updated = lifecycle
-        .apply_with(&mut tx, &ticket, body.action, caller.subject, assignee)
-        .await?;
-    platform.outbox.commit(tx).await?;
+    let agent_id = body.agent_id.map(AgentId::from);
+    let updated = thread::transition(
+        &platform,
+        &lifecycle,
+        &caller,
+        path.into_inner().into(),
+        body.action,
+        agent_id,
+    )
+    .await?;
     Ok(web::Json(updated.into()))
 }
 
@@ -98,8 +90,8 @@ pub struct MessageResponse {
 impl From<MessageRow> for MessageResponse {
     fn from(m: MessageRow) -> Self {
         Self {
-            id: m.id,
-            ticket_id: m.ticket_id,
+            id: m.id.into(),
+            ticket_id: m.ticket_id.into(),
             author_id: m.author_id,
             author_role: m.author_role,
             visibility: m.visibility,
@@ -125,8 +117,8 @@ pub struct MessageListResponse {
     request_body = CreateMessageRequest,
     responses(
         (status = 201, body = MessageResponse),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Conflict,
+        Unprocessable,
     ))]
 pub async fn add_message(
     caller: Principal,
@@ -147,67 +139,30 @@ pub async fn add_message(
     v.check(staff || kind == "message", "kind", "customers send messages only");
     v.finish()?;
 
-    let mut tx = platform.pool.begin().await?;
-    let mut ticket = visible_ticket(&mut tx, &caller, path.into_inner()).await?;
-    let status = Status::parse(&ticket.status).unwrap_or(Status::Closed);
-    if status.is_terminal() || status == Status::Resolved {
-        return Err(ApiError::conflict(
-            "ticket_not_open",
-            format!(
-                "the ticket is {}; reopen it to continue the conversation",
-                status.as_str()
-            ),
-        ));
-    }
-    let (author_role, visibility) = match (staff, kind) {
-        (true, "note") => ("agent", "internal"),
-        (true, _) => (if caller.is_staff() { "agent" } else { "system" }, "public"),
-        (false, _) => ("customer", "public"),
-    };
-    let message = store::insert_message(
-        &mut tx,
-        &NewMessage {
-            ticket_id: ticket.id,
-            author_id: caller.subject,
-            author_role,
-            visibility,
-            kind,
-            body: body.body.trim(),
-            channel: None,
-            external_id: None,
-        },
+    let message = thread::add_message(
+        &platform,
+        &lifecycle,
+        &caller,
+        path.into_inner().into(),
+        kind,
+        &body.body,
     )
     .await?;
-    let first_response =
-        author_role == "agent" && visibility == "public" && store::stamp_first_response(&mut tx, ticket.id).await?;
-    if author_role == "customer" && status == Status::WaitingOnCustomer {
-        ticket = lifecycle
-            .apply(&mut tx, &ticket, Action::CustomerReplied, caller.subject)
-            .await?;
-    }
-    platform
-        .outbox
-        .stage(
-            &mut tx,
-            crate::events::message_added(ticket.customer_id, &message, first_response),
-        )
-        .await?;
-    platform.outbox.commit(tx).await?;
     Ok(HttpResponse::Created().json(MessageResponse::from(message)))
 }
 
 /// A ticket's thread, oldest first. Customers see public messages only.
 #[utoipa::path(get, path = "/v1/tickets/{ticket_id}/messages", tag = "tickets", params(("ticket_id" = Uuid, Path)),
-    responses((status = 200, body = MessageListResponse), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = MessageListResponse), NotFound))]
 pub async fn list_messages(
     caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<MessageListResponse>, ApiError> {
-    let id = path.into_inner();
+    let id = TicketId::from(path.into_inner());
     let ticket = store::ticket(&platform.pool, id)
         .await?
-        .filter(|t| ticket::may_read(&caller, t.customer_id))
+        .filter(|t| caller.may_read_customer(t.customer_id))
         .ok_or_else(|| ApiError::not_found("ticket"))?;
     let staff = caller.is_staff_or_service();
     let items = store::messages(&platform.pool, ticket.id, staff)
@@ -216,12 +171,4 @@ pub async fn list_messages(
         .map(MessageResponse::from)
         .collect();
     Ok(web::Json(MessageListResponse { items }))
-}
-
-/// The ticket, locked, if the caller may see it; another customer's ticket is a 404.
-async fn visible_ticket(tx: &mut platform::Tx, caller: &Principal, id: Uuid) -> Result<TicketRow, ApiError> {
-    store::ticket_for_update(tx, id)
-        .await?
-        .filter(|t| ticket::may_read(caller, t.customer_id))
-        .ok_or_else(|| ApiError::not_found("ticket"))
 }

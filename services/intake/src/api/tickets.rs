@@ -3,19 +3,21 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
+use contracts::TicketId;
 use platform::auth::Principal;
 use platform::error::Problem;
 use platform::idempotency::{self, Begun};
-use platform::pagination::{PageQuery, next_cursor};
+use platform::pagination::PageQuery;
+use platform::problems::{NotFound, Unauthorized, Unprocessable};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::domain::ticket::{self, FaultRecord, NewTicket};
-use crate::open::{Opened, Opener};
-use crate::store::{self, TicketRow};
+use crate::api::common::{TicketListResponse, TicketResponse, page_of};
+use crate::core::open::{Opened, Opener};
+use crate::domain::ticket::{self, FaultRecord, TicketRequest};
+use crate::store;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -37,104 +39,6 @@ pub struct CreateTicketRequest {
     pub fault: Option<FaultRecord>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct TicketResponse {
-    pub id: Uuid,
-    /// Human-readable number; `[#<number>]` in an email subject threads the mail here.
-    pub number: i64,
-    pub customer_id: Uuid,
-    pub channel: String,
-    pub subject: String,
-    pub body: String,
-    pub status: String,
-    pub priority: String,
-    pub classification: ClassificationResponse,
-    /// The customer's role and segments when the ticket was opened (from their profile).
-    pub customer_role: Option<String>,
-    pub customer_segments: Vec<String>,
-    /// Technical tickets: the fault record.
-    #[schema(value_type = Option<FaultRecord>)]
-    pub fault: Option<serde_json::Value>,
-    pub incident_id: Option<Uuid>,
-    /// The agent working on it.
-    pub assignee_id: Option<Uuid>,
-    /// The knowledge-base article sent as the automatic answer, and its confidence (0-1).
-    pub answer_article_id: Option<Uuid>,
-    pub answer_confidence: Option<f32>,
-    /// Resolved by the automatic answer, without a person.
-    pub deflected: bool,
-    /// The resolution target of its category (feedback and suggestions: 48 hours).
-    pub resolve_by: Option<DateTime<Utc>>,
-    pub resolved_by: Option<Uuid>,
-    /// When staff first answered publicly.
-    pub first_response_at: Option<DateTime<Utc>>,
-    pub resolved_at: Option<DateTime<Utc>>,
-    pub closed_at: Option<DateTime<Utc>>,
-    pub reopen_count: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// What classification decided on create, and why.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ClassificationResponse {
-    /// `course_consultation`, `technical`, `learning_progress`, `refund`, `complaint`,
-    /// `course_suggestion`, `resource_request` or `other`.
-    pub category: String,
-    /// `zh-CN` or `en`.
-    pub language: String,
-    /// `k12`, `higher` or `vocational`, when recognisable.
-    pub education_level: Option<String>,
-    pub keywords: Vec<String>,
-    /// Angry or distressed language, or repeated contact: routed to senior agents.
-    pub high_emotion: bool,
-    /// For technical tickets: `hardware`, `software` or `network`.
-    pub fault_type: Option<String>,
-    /// The terms and scores behind each decision.
-    #[schema(value_type = Object)]
-    pub explanation: serde_json::Value,
-}
-
-impl From<TicketRow> for TicketResponse {
-    fn from(t: TicketRow) -> Self {
-        Self {
-            id: t.id,
-            number: t.number,
-            customer_id: t.customer_id,
-            channel: t.channel,
-            subject: t.subject,
-            body: t.body,
-            status: t.status,
-            priority: t.priority,
-            classification: ClassificationResponse {
-                category: t.category,
-                language: t.language,
-                education_level: t.education_level,
-                keywords: t.keywords,
-                high_emotion: t.high_emotion,
-                fault_type: t.fault_type,
-                explanation: t.classification,
-            },
-            customer_role: t.customer_role,
-            customer_segments: t.customer_segments,
-            fault: t.fault,
-            incident_id: t.incident_id,
-            assignee_id: t.assignee_id,
-            answer_article_id: t.answer_article_id,
-            answer_confidence: t.answer_score,
-            deflected: t.deflected,
-            resolve_by: t.resolve_by,
-            resolved_by: t.resolved_by,
-            first_response_at: t.first_response_at,
-            resolved_at: t.resolved_at,
-            closed_at: t.closed_at,
-            reopen_count: t.reopen_count,
-            created_at: t.created_at,
-            updated_at: t.updated_at,
-        }
-    }
-}
-
 /// Open a ticket.
 ///
 /// A customer opens one for themselves; an agent or a service names the customer (phone and
@@ -153,8 +57,8 @@ impl From<TicketRow> for TicketResponse {
     responses(
         (status = 201, description = "Opened", body = TicketResponse),
         (status = 200, description = "Merged into the customer's open ticket about the same question", body = TicketResponse),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Unprocessable,
         (status = 429, description = "Too many tickets from this customer; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -167,7 +71,7 @@ pub async fn create_ticket(
 ) -> Result<HttpResponse, ApiError> {
     let valid = ticket::validate(
         &caller,
-        &NewTicket {
+        &TicketRequest {
             channel: &body.channel,
             subject: &body.subject,
             body: &body.body,
@@ -175,7 +79,7 @@ pub async fn create_ticket(
             priority: body.priority.as_deref(),
             fault: body.fault.as_ref(),
         },
-        &opener.settings,
+        &opener.settings.ticket_limits(),
     )?;
     let opened = if idempotency::key_from(&req)?.is_none() {
         let who = valid.customer_id.to_string();
@@ -230,7 +134,7 @@ fn opened_response(status: StatusCode, response: TicketResponse) -> HttpResponse
     params(("ticket_id" = Uuid, Path)),
     responses(
         (status = 200, body = TicketResponse),
-        (status = 404, description = "No such ticket, or not yours", body = Problem, content_type = "application/problem+json"),
+        NotFound,
     )
 )]
 pub async fn get_ticket(
@@ -238,9 +142,9 @@ pub async fn get_ticket(
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<TicketResponse>, ApiError> {
-    let id = path.into_inner();
+    let id = TicketId::from(path.into_inner());
     match store::ticket(&platform.pool, id).await? {
-        Some(t) if ticket::may_read(&caller, t.customer_id) => Ok(web::Json(t.into())),
+        Some(t) if caller.may_read_customer(t.customer_id) => Ok(web::Json(t.into())),
         _ => Err(ApiError::not_found("ticket")),
     }
 }
@@ -261,16 +165,9 @@ pub struct TicketListQuery {
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct TicketListResponse {
-    pub items: Vec<TicketResponse>,
-    /// Pass as `cursor` for the next page; absent on the last.
-    pub next_cursor: Option<String>,
-}
-
 /// List tickets, newest first. Customers see their own; staff filter by anything.
 #[utoipa::path(get, path = "/v1/tickets", tag = "tickets", params(TicketListQuery),
-    responses((status = 200, body = TicketListResponse), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = TicketListResponse), Unprocessable))]
 pub async fn list_tickets(
     caller: Principal,
     platform: web::Data<Platform>,
@@ -288,26 +185,11 @@ pub async fn list_tickets(
         Some(caller.subject)
     };
     let filter = store::TicketFilter {
-        customer_id,
+        customer_id: customer_id.map(Into::into),
         status: q.status,
         category: q.category,
         channel: q.channel,
-        incident_id: q.incident_id,
+        incident_id: q.incident_id.map(Into::into),
     };
     Ok(web::Json(page_of(&platform, &filter, limit, after).await?))
-}
-
-/// One page of tickets matching `filter`.
-pub async fn page_of(
-    platform: &Platform,
-    filter: &store::TicketFilter,
-    limit: i64,
-    after: Option<platform::pagination::After>,
-) -> Result<TicketListResponse, ApiError> {
-    let rows = store::list(&platform.pool, filter, limit, after).await?;
-    let next_cursor = next_cursor(&rows, limit, |t| (t.created_at, t.id));
-    Ok(TicketListResponse {
-        items: rows.into_iter().map(TicketResponse::from).collect(),
-        next_cursor,
-    })
 }

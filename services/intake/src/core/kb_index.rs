@@ -1,31 +1,33 @@
 //! The published knowledge base in memory, for answering new tickets without a search query per
 //! ticket: every article's words, and which articles hold each word, per language.
 //!
-//! Each replica keeps a copy, loaded before the replica reports ready, checked every
-//! `kb_cache_secs` for changes to the published articles (one cheap query; reloaded when they
-//! changed), and reloaded at once by the replica that changed an article. Other replicas
+//! Each replica keeps a copy (a [`Reloading`] cache), loaded before the replica reports ready,
+//! checked every `kb_cache_secs` for changes to the published articles (one cheap query;
+//! reloaded when they changed), and reloaded at once by the replica that changed an article. Other replicas
 //! therefore answer from an article at most `kb_cache_secs` after it is published. Matching
 //! never waits for the database. Customers' and agents' searches (`GET /v1/kb/search`) still use
 //! the full-text index in Postgres.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use contracts::ArticleId;
 use futures_util::future::BoxFuture;
 use platform::app::Task;
+use platform::cache::Reloading;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::domain::classify::Classifier;
 use crate::domain::kb;
+use crate::store;
 
 /// A published article as matching sees it.
 #[derive(Debug, Clone)]
 pub struct Article {
-    pub id: Uuid,
+    pub id: ArticleId,
     pub title: String,
     pub title_terms: Vec<String>,
     pub terms: Vec<String>,
@@ -48,11 +50,8 @@ struct Snapshot {
 /// The shared copy. Cheap to clone.
 #[derive(Clone)]
 pub struct KbIndex {
-    pool: PgPool,
-    classifier: Arc<Classifier>,
+    copy: Reloading<Snapshot, sqlx::Error>,
     every: Duration,
-    snapshot: Arc<RwLock<Arc<Snapshot>>>,
-    loading: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// At most this many articles sharing words with a ticket are scored, most shared words first.
@@ -60,34 +59,26 @@ const SCORED: usize = 20;
 
 impl KbIndex {
     pub fn new(pool: PgPool, classifier: Arc<Classifier>, every: Duration) -> Self {
-        Self {
-            pool,
-            classifier,
-            every,
-            snapshot: Arc::default(),
-            loading: Arc::default(),
-        }
+        let copy = Reloading::new(every, move |current: Option<Arc<Snapshot>>| {
+            let (pool, classifier) = (pool.clone(), classifier.clone());
+            Box::pin(async move {
+                let version = store::kb::published_version(&pool).await?;
+                if let Some(current) = current.filter(|c| c.version == version) {
+                    return Ok(current);
+                }
+                Ok(Arc::new(load(&pool, &classifier, version).await?))
+            }) as BoxFuture<'static, Result<Arc<Snapshot>, sqlx::Error>>
+        });
+        Self { copy, every }
     }
 
     /// Reloads the copy if the published articles changed since it was loaded.
     pub async fn refresh(&self) -> Result<(), sqlx::Error> {
-        let _one = self.loading.lock().await;
-        let version: (Option<DateTime<Utc>>, i64) =
-            sqlx::query_as("SELECT max(updated_at), count(*) FROM kb_article WHERE status = 'published'")
-                .fetch_one(&self.pool)
-                .await?;
-        if self.current().version == version {
-            return Ok(());
-        }
-        let loaded = Arc::new(self.load(version).await?);
-        if let Ok(mut s) = self.snapshot.write() {
-            *s = loaded;
-        }
-        Ok(())
+        self.copy.reload().await.map(|_| ())
     }
 
     fn current(&self) -> Arc<Snapshot> {
-        self.snapshot.read().map(|s| s.clone()).unwrap_or_default()
+        self.copy.cached().unwrap_or_default()
     }
 
     /// The article in `language` that best answers a ticket with `terms`, with its match,
@@ -114,37 +105,38 @@ impl KbIndex {
             .reduce(|best, x| if x.1.confidence > best.1.confidence { x } else { best })
             .map(|(a, m)| (a.clone(), m))
     }
+}
 
-    async fn load(&self, version: (Option<DateTime<Utc>>, i64)) -> Result<Snapshot, sqlx::Error> {
-        let rows: Vec<(Uuid, String, String, Vec<String>)> = sqlx::query_as(
-            "SELECT id, language, title, terms FROM kb_article WHERE status = 'published' ORDER BY updated_at DESC, id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let mut languages: HashMap<String, Language> = HashMap::new();
-        for (id, language, title, terms) in rows {
-            let lang = languages.entry(language).or_default();
-            let at = u32::try_from(lang.articles.len()).unwrap_or(u32::MAX);
-            let title_terms = self.classifier.terms(&title);
-            let mut words: Vec<&String> = terms.iter().chain(&title_terms).collect();
-            words.sort_unstable();
-            words.dedup();
-            for w in words {
-                lang.postings.entry(w.clone()).or_default().push(at);
-            }
-            lang.articles.push(Article {
-                id,
-                title,
-                title_terms,
-                terms,
-            });
+/// Reads every published article's words into a new copy.
+async fn load(
+    pool: &PgPool,
+    classifier: &Classifier,
+    version: (Option<DateTime<Utc>>, i64),
+) -> Result<Snapshot, sqlx::Error> {
+    let rows = store::kb::published_terms(pool).await?;
+    let mut languages: HashMap<String, Language> = HashMap::new();
+    for (id, language, title, terms) in rows {
+        let lang = languages.entry(language).or_default();
+        let at = u32::try_from(lang.articles.len()).unwrap_or(u32::MAX);
+        let title_terms = classifier.terms(&title);
+        let mut words: Vec<&String> = terms.iter().chain(&title_terms).collect();
+        words.sort_unstable();
+        words.dedup();
+        for w in words {
+            lang.postings.entry(w.clone()).or_default().push(at);
         }
-        tracing::info!(
-            languages = languages.len(),
-            "knowledge base loaded for answering new tickets"
-        );
-        Ok(Snapshot { languages, version })
+        lang.articles.push(Article {
+            id,
+            title,
+            title_terms,
+            terms,
+        });
     }
+    tracing::info!(
+        languages = languages.len(),
+        "knowledge base loaded for answering new tickets"
+    );
+    Ok(Snapshot { languages, version })
 }
 
 /// Keeps a replica's copy current: loaded before the replica reports ready, checked every

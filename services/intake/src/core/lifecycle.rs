@@ -1,15 +1,16 @@
 //! Applying lifecycle transitions: the status change, its events and its timers, in the
-//! caller's transaction. The HTTP handlers, customer replies and the auto-close job all come
-//! through here.
+//! caller's transaction. The HTTP handlers, customer replies, routing's assignments and the
+//! timers (`jobs.rs`) all come through here.
 
 use chrono::Utc;
-use contracts::intake::{SurveyRequestedV1, TicketReopenedV1, TicketResolvedV1, TicketStatusChangedV1};
-use futures_util::future::BoxFuture;
-use platform::jobs::{Job, JobHandler, Jobs, NewJob};
+use contracts::{AgentId, TicketId};
+use platform::jobs::{Jobs, NewJob};
 use platform::{ApiError, Tx};
 use uuid::Uuid;
 
-use crate::domain::lifecycle::{Action, Status, refusal};
+use crate::core::surveys::SurveyLinks;
+use crate::domain::lifecycle::{Action, Status, Timing, refusal};
+use crate::events;
 use crate::store::{self, TicketRow};
 
 /// Job kind closing a resolved ticket after the quiet period.
@@ -17,21 +18,13 @@ pub const AUTO_CLOSE_JOB: &str = "ticket.auto_close";
 /// Job kind handing an auto-answered ticket to a person when the customer gave no verdict.
 pub const ANSWER_TIMEOUT_JOB: &str = "ticket.answer_timeout";
 
-/// Timing rules of the lifecycle (from the `[service]` settings).
-#[derive(Debug, Clone, Copy)]
-pub struct Timing {
-    pub auto_close_after_hours: u32,
-    pub reopen_window_hours: u32,
-    pub follow_up_after_hours: u32,
-}
-
 /// Everything a transition needs.
 #[derive(Clone)]
 pub struct Lifecycle {
     pub outbox: platform::bus::outbox::Outbox,
     pub jobs: Jobs,
     pub timing: Timing,
-    pub surveys: crate::surveys::SurveyLinks,
+    pub surveys: SurveyLinks,
     /// Categories whose resolved tickets get a follow-up visit.
     pub follow_up_categories: std::sync::Arc<Vec<String>>,
 }
@@ -56,10 +49,9 @@ impl Lifecycle {
         ticket: &TicketRow,
         action: Action,
         actor: Uuid,
-        assignee: Option<Uuid>,
+        assignee: Option<AgentId>,
     ) -> Result<TicketRow, ApiError> {
-        let from = Status::parse(&ticket.status)
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown status {}", ticket.status)))?;
+        let from = ticket.status;
         let (allowed, to) = action.rule();
         if action == Action::Reopen
             && let Some(resolved_at) = ticket.resolved_at
@@ -78,35 +70,11 @@ impl Lifecycle {
             .ok_or_else(|| ApiError::conflict("illegal_transition", refusal(action, from)))?;
         let now = Utc::now();
         self.outbox
-            .stage(
-                tx,
-                TicketStatusChangedV1 {
-                    ticket_id: updated.id,
-                    customer_id: updated.customer_id,
-                    from: from.as_str().to_owned(),
-                    to: to.as_str().to_owned(),
-                    action: action.as_str().to_owned(),
-                    actor_id: actor,
-                    assignee_id: updated.assignee_id,
-                    changed_at: now,
-                },
-            )
+            .stage(tx, events::status_changed(&updated, from, action, actor, now))
             .await?;
         match action {
             Action::Resolve => {
-                self.outbox
-                    .stage(
-                        tx,
-                        TicketResolvedV1 {
-                            ticket_id: updated.id,
-                            customer_id: updated.customer_id,
-                            resolved_by: actor,
-                            resolved_at: updated.resolved_at.unwrap_or(now),
-                            first_response_at: updated.first_response_at,
-                            created_at: updated.created_at,
-                        },
-                    )
-                    .await?;
+                self.outbox.stage(tx, events::resolved(&updated, actor, now)).await?;
                 let key = auto_close_key(&updated);
                 self.jobs
                     .schedule(
@@ -124,16 +92,7 @@ impl Lifecycle {
                 let (token, expires_at) = self.surveys.issue(updated.id)?;
                 if store::surveys::request(tx, updated.id, updated.customer_id, expires_at).await? {
                     self.outbox
-                        .stage(
-                            tx,
-                            SurveyRequestedV1 {
-                                ticket_id: updated.id,
-                                customer_id: updated.customer_id,
-                                token,
-                                expires_at,
-                                requested_at: now,
-                            },
-                        )
+                        .stage(tx, events::survey_requested(&updated, token, expires_at, now))
                         .await?;
                 }
                 if self.follow_up_categories.contains(&updated.category) {
@@ -147,18 +106,7 @@ impl Lifecycle {
                 self.jobs
                     .cancel(&mut **tx, AUTO_CLOSE_JOB, &auto_close_key(ticket))
                     .await?;
-                self.outbox
-                    .stage(
-                        tx,
-                        TicketReopenedV1 {
-                            ticket_id: updated.id,
-                            customer_id: updated.customer_id,
-                            reopened_by: actor,
-                            reopen_count: updated.reopen_count,
-                            reopened_at: now,
-                        },
-                    )
-                    .await?;
+                self.outbox.stage(tx, events::reopened(&updated, actor, now)).await?;
             }
             Action::Close => {
                 self.jobs
@@ -177,49 +125,43 @@ fn auto_close_key(t: &TicketRow) -> String {
     format!("{}:{}", t.id, t.reopen_count)
 }
 
-/// A timer's transition: when the job comes due, applies `action` (as the service itself) if
-/// the ticket is still `when`; a ticket that moved on in the meantime is left alone.
-pub struct TimedTransition {
-    pub lifecycle: Lifecycle,
-    pub when: Status,
-    pub action: Action,
-}
-
-impl TimedTransition {
-    /// Closes a ticket still resolved when its quiet period ends.
-    pub fn auto_close(lifecycle: Lifecycle) -> Self {
-        Self {
-            lifecycle,
-            when: Status::Resolved,
-            action: Action::Close,
+impl Lifecycle {
+    /// Applies `action` as the service itself (a timer came due) if the ticket is still `when`;
+    /// a ticket that moved on in the meantime, or is gone, is left alone.
+    pub async fn apply_if_still(&self, tx: &mut Tx, id: TicketId, when: Status, action: Action) -> anyhow::Result<()> {
+        let Some(ticket) = store::ticket_for_update(tx, id).await? else {
+            return Ok(());
+        };
+        if ticket.status == when {
+            self.apply(tx, &ticket, action, Uuid::nil())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
+        Ok(())
     }
 
-    /// Hands a ticket still waiting for the customer's verdict on its automatic answer to a
-    /// person.
-    pub fn answer_timeout(lifecycle: Lifecycle) -> Self {
-        Self {
-            lifecycle,
-            when: Status::AutoAnswered,
-            action: Action::Queue,
+    /// Routing assigned the ticket to `agent`: a queued ticket moves to `assigned`; one already
+    /// being worked on changes hands. A ticket that moved on meanwhile (resolved, cancelled), or
+    /// one intake does not know, is left as it is.
+    pub async fn take_assignment(&self, tx: &mut Tx, id: TicketId, agent: AgentId) -> anyhow::Result<()> {
+        let Some(ticket) = store::ticket_for_update(tx, id).await? else {
+            tracing::warn!(ticket_id = %id, "assignment for a ticket intake does not know; ignored");
+            return Ok(());
+        };
+        if ticket.assignee_id == Some(agent) {
+            return Ok(());
         }
-    }
-}
-
-impl JobHandler for TimedTransition {
-    fn run<'a>(&'a self, tx: &'a mut Tx, job: &'a Job) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let id: Uuid = serde_json::from_value(job.payload["ticket_id"].clone())?;
-            let Some(ticket) = store::ticket_for_update(tx, id).await? else {
-                return Ok(());
-            };
-            if ticket.status == self.when.as_str() {
-                self.lifecycle
-                    .apply(tx, &ticket, self.action, Uuid::nil())
+        match ticket.status {
+            Status::Queued | Status::Assigned => {
+                self.apply_with(tx, &ticket, Action::Assign, agent.into(), Some(agent))
                     .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.detail))?;
             }
-            Ok(())
-        })
+            Status::InProgress | Status::WaitingOnCustomer => store::set_assignee(tx, id, agent).await?,
+            other => {
+                tracing::info!(ticket_id = %id, status = other.as_str(), "assignment after the ticket moved on; ignored")
+            }
+        }
+        Ok(())
     }
 }

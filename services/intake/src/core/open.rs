@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use contracts::intake::IncidentOpenedV1;
+use contracts::{IncidentId, TicketId};
 use platform::batch::{Batcher, one_by_one_on_failure};
 use platform::bus::outbox::{Prepared, PreparedColumns};
 use platform::jobs::NewJob;
@@ -13,13 +13,14 @@ use platform::{ApiError, Platform, Tx};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::IntakeSettings;
+use crate::adapters::rate_limit::CreateLimit;
+use crate::core::kb_index::{Article, KbIndex};
+use crate::core::lifecycle::{ANSWER_TIMEOUT_JOB, Lifecycle};
 use crate::domain::classify::{Classifier, Input};
 use crate::domain::kb;
 use crate::domain::lifecycle::Status;
-use crate::domain::ticket::{self, ValidTicket};
-use crate::kb_index::{Article, KbIndex};
-use crate::lifecycle::{ANSWER_TIMEOUT_JOB, Lifecycle};
+use crate::domain::ticket::{self, ContextWindows, ValidTicket};
+use crate::settings::IntakeSettings;
 use crate::store::{self, ContextQuery, NewMessage, NewTicketRow, OpenContext, TicketExtras, TicketRow};
 
 /// What opening a ticket came to.
@@ -31,21 +32,21 @@ pub enum Opened {
 }
 
 /// What opening a ticket will do, decided from one read (see [`Opener::plan`]).
-pub enum Plan {
+pub enum OpenPlan {
     /// The same question from the same customer on another channel: added to this ticket.
     Merge {
-        into: Uuid,
+        into: TicketId,
     },
-    New(Box<NewTicket>),
+    New(Box<BuiltTicket>),
 }
 
 /// A new ticket, built whole, and the article that answers it, if one does.
-pub struct NewTicket {
+pub struct BuiltTicket {
     pub row: TicketRow,
     answer: Option<(Article, kb::Match)>,
 }
 
-impl NewTicket {
+impl BuiltTicket {
     /// More than its own row and event: an answer to post, or an incident to look for (a
     /// technical ticket no open incident took).
     fn needs_transaction(&self) -> bool {
@@ -72,6 +73,7 @@ pub struct Opener {
     pub settings: Arc<IntakeSettings>,
     pub classifier: Arc<Classifier>,
     pub lifecycle: Lifecycle,
+    pub limit: CreateLimit,
     pub writer: TicketWriter,
     pub reader: ContextReader,
     pub kb: KbIndex,
@@ -82,9 +84,8 @@ pub type ContextReader = Batcher<ContextQuery, OpenContext, ApiError>;
 
 /// Starts the reader [`Opener::plan`] uses outside a transaction: up to `max` contexts per
 /// query, one query at a time (requests arriving meanwhile wait for the next).
-pub fn context_reader(platform: &Platform, settings: &IntakeSettings, max: usize) -> ContextReader {
+pub fn context_reader(platform: &Platform, windows: ContextWindows, max: usize) -> ContextReader {
     let pool = platform.pool.clone();
-    let windows = settings.context_windows();
     Batcher::spawn(max, 1, move |queries: Vec<ContextQuery>| {
         let pool = pool.clone();
         async move {
@@ -121,14 +122,14 @@ pub fn ticket_writer(platform: &Platform, max: usize) -> TicketWriter {
 
 #[derive(Deserialize)]
 struct OpenIncident {
-    id: Uuid,
+    id: IncidentId,
     fault_type: String,
     terms: Vec<String>,
 }
 
 #[derive(Deserialize)]
 struct OpenTicket {
-    id: Uuid,
+    id: TicketId,
     channel: String,
     keywords: Vec<String>,
 }
@@ -137,24 +138,7 @@ impl Opener {
     /// Counts one create by `who` (a customer id or a sending address) against the limit;
     /// 429 with Retry-After past it.
     pub async fn rate_limit(&self, who: &str) -> Result<(), ApiError> {
-        let key = self.platform.redis.keys.key(&["ratelimit", "create", who]);
-        match self
-            .platform
-            .redis
-            .rate_limit(&key, self.settings.create_limit, self.settings.create_limit_window_secs)
-            .await
-        {
-            Ok(None) => Ok(()),
-            Ok(Some(retry_after)) => {
-                tracing::info!(who, retry_after, "ticket creation rate-limited");
-                Err(ApiError::too_many_requests(retry_after))
-            }
-            // Redis being away must not stop tickets coming in.
-            Err(e) => {
-                tracing::warn!(error = %e, "rate limit unavailable; letting the request through");
-                Ok(())
-            }
-        }
+        self.limit.check(who).await
     }
 
     /// Opens `t` (or merges it into the customer's open duplicate) in the caller's transaction.
@@ -171,9 +155,8 @@ impl Opener {
 
     /// Opens `t` with no transaction of the caller's: a new ticket that needs nothing but its
     /// own row and event (no answer to post, no incident to look for: none, or an open one
-    /// already found) goes to the shared writer,
-    /// which writes the tickets of concurrent requests in one statement and one commit; anything
-    /// else runs in a transaction of its own.
+    /// already found) goes to the shared writer, which writes the tickets of concurrent requests
+    /// in one statement and one commit; anything else runs in a transaction of its own.
     /// `allowed` (the caller's rate limit) is checked while the context is read; nothing is
     /// written unless it passes.
     pub async fn open_alone(
@@ -185,7 +168,7 @@ impl Opener {
         let (allowed, plan) = tokio::join!(allowed, self.plan(None, t, created_by));
         allowed?;
         match plan? {
-            Plan::New(new) if !new.needs_transaction() => {
+            OpenPlan::New(new) if !new.needs_transaction() => {
                 let event = self.platform.outbox.prepare(crate::events::ticket_created(&new.row))?;
                 self.writer.submit((new.row, event)).await.map(Opened::Created)
             }
@@ -201,7 +184,7 @@ impl Opener {
     /// Reads what opening `t` needs (one query, in `tx` or shared with concurrent requests) and
     /// decides: a merge into the customer's open duplicate, or a new ticket, built whole, with
     /// its answer if one fits.
-    pub async fn plan(&self, tx: Option<&mut Tx>, t: &ValidTicket, created_by: Uuid) -> Result<Plan, ApiError> {
+    pub async fn plan(&self, tx: Option<&mut Tx>, t: &ValidTicket, created_by: Uuid) -> Result<OpenPlan, ApiError> {
         let s = &self.settings;
         let text = format!("{}\n{}", t.subject, t.body);
         let terms = self.classifier.terms(&text);
@@ -230,7 +213,7 @@ impl Opener {
         let open: Vec<OpenTicket> = serde_json::from_value(ctx.open).unwrap_or_default();
         for candidate in open.iter().filter(|o| o.channel != t.channel.as_str()) {
             if kb::jaccard(&c.keywords, &candidate.keywords) >= s.duplicate_min_similarity {
-                return Ok(Plan::Merge { into: candidate.id });
+                return Ok(OpenPlan::Merge { into: candidate.id });
             }
         }
 
@@ -289,7 +272,7 @@ impl Opener {
             ctx.number,
         );
         row.incident_id = incident;
-        Ok(Plan::New(Box::new(NewTicket { row, answer })))
+        Ok(OpenPlan::New(Box::new(BuiltTicket { row, answer })))
     }
 
     /// Carries out `plan` in `tx`: the merge, or the new ticket with its answer, its incident
@@ -297,13 +280,13 @@ impl Opener {
     pub async fn apply(
         &self,
         tx: &mut Tx,
-        plan: Plan,
+        plan: OpenPlan,
         t: &ValidTicket,
         source_ref: Option<&str>,
     ) -> Result<Opened, ApiError> {
-        let NewTicket { mut row, answer } = match plan {
-            Plan::Merge { into } => return self.merge(tx, into, t, source_ref).await.map(Opened::Merged),
-            Plan::New(new) => *new,
+        let BuiltTicket { mut row, answer } = match plan {
+            OpenPlan::Merge { into } => return self.merge(tx, into, t, source_ref).await.map(Opened::Merged),
+            OpenPlan::New(new) => *new,
         };
         store::insert_tickets(
             &mut **tx,
@@ -331,7 +314,7 @@ impl Opener {
     async fn merge(
         &self,
         tx: &mut Tx,
-        into: Uuid,
+        into: TicketId,
         t: &ValidTicket,
         source_ref: Option<&str>,
     ) -> Result<TicketRow, ApiError> {
@@ -343,7 +326,7 @@ impl Opener {
             tx,
             &NewMessage {
                 ticket_id: ticket.id,
-                author_id: t.customer_id,
+                author_id: t.customer_id.into(),
                 author_role: "customer",
                 visibility: "public",
                 kind: "message",
@@ -370,10 +353,7 @@ impl Opener {
         m: &kb::Match,
     ) -> Result<(), ApiError> {
         // The index holds articles' words, not their text.
-        let text: String = sqlx::query_scalar("SELECT body FROM kb_article WHERE id = $1")
-            .bind(article.id)
-            .fetch_one(&mut **tx)
-            .await?;
+        let text = store::kb::body(tx, article.id).await?;
         let body = format!("{}\n\n{}", article.title, text);
         let message = store::insert_message(
             tx,
@@ -418,9 +398,9 @@ impl Opener {
         row: &TicketRow,
         fault_type: &str,
         terms: &[String],
-    ) -> Result<Option<Uuid>, ApiError> {
+    ) -> Result<Option<IncidentId>, ApiError> {
         let s = &self.settings;
-        let similar: Vec<(Uuid, Vec<String>)> =
+        let similar: Vec<(TicketId, Vec<String>)> =
             store::incidents::unlinked_recent(tx, fault_type, s.incident_window_minutes, row.id)
                 .await?
                 .into_iter()
@@ -444,21 +424,12 @@ impl Opener {
         let incident_terms: Vec<String> = shared.iter().take(20).map(|(w, _)| (*w).to_owned()).collect();
         let title = format!("{fault_type} fault: {}", row.subject);
         let id = store::incidents::insert(tx, fault_type, &title, &incident_terms, Uuid::nil()).await?;
-        let mut ids: Vec<Uuid> = similar.iter().map(|(id, _)| *id).collect();
+        let mut ids: Vec<TicketId> = similar.iter().map(|(id, _)| *id).collect();
         ids.push(row.id);
         store::incidents::link(tx, id, &ids).await?;
         self.platform
             .outbox
-            .stage(
-                tx,
-                IncidentOpenedV1 {
-                    incident_id: id,
-                    fault_type: fault_type.to_owned(),
-                    title,
-                    ticket_ids: ids.clone(),
-                    opened_at: Utc::now(),
-                },
-            )
+            .stage(tx, crate::events::incident_opened(id, fault_type, &title, ids.clone()))
             .await?;
         tracing::info!(incident_id = %id, tickets = ids.len(), fault_type, "incident opened");
         Ok(Some(id))

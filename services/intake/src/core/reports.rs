@@ -3,368 +3,37 @@
 //!
 //! Whole UTC days come from `report_rollup` (one row of [`Figures`] per day, dimension and
 //! key, recomputed by [`Rollups`]); the partial days at the edges of a period are computed
-//! from the tickets themselves. Figures merge by addition, and the percentiles come from
-//! log-scale histograms (5% wide buckets: a percentile is within ±2.5% of the exact value).
+//! from the tickets themselves. Figures merge by addition (see `domain/report.rs`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::future::BoxFuture;
 use platform::Task;
-use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-/// Dimensions a report is grouped by.
-pub const DIMENSIONS: [&str; 5] = ["all", "channel", "category", "agent", "customer_role"];
-
-/// Keywords kept per day in the rollup (the report shows the top 20 of the period).
-const KEYWORDS_PER_DAY: usize = 200;
-
-/// Histogram bucket growth: 5% per bucket.
-const GROWTH: f64 = 1.05;
-
-/// Histogram: counts by bucket (index), up to the last bucket used. Dense, so merging and
-/// parsing are cheap.
-pub type Hist = Vec<u64>;
-
-pub fn bucket(secs: f64) -> usize {
-    ((1.0 + secs.max(0.0)).ln() / GROWTH.ln()).floor() as usize
-}
-
-fn hist_add(h: &mut Hist, bucket: usize, n: u64) {
-    if h.len() <= bucket {
-        h.resize(bucket + 1, 0);
-    }
-    h[bucket] += n;
-}
-
-fn hist_merge(h: &mut Hist, o: &Hist) {
-    if h.len() < o.len() {
-        h.resize(o.len(), 0);
-    }
-    for (a, b) in h.iter_mut().zip(o) {
-        *a += b;
-    }
-}
-
-/// The `p` quantile (0-1) of a histogram: the geometric middle of its bucket, in seconds.
-pub fn quantile(h: &Hist, p: f64) -> Option<f64> {
-    let total: u64 = h.iter().sum();
-    if total == 0 {
-        return None;
-    }
-    let rank = (p * total as f64).ceil().max(1.0) as u64;
-    let mut seen = 0;
-    for (b, n) in h.iter().enumerate() {
-        seen += n;
-        if seen >= rank {
-            let b = i32::try_from(b).unwrap_or(i32::MAX);
-            let lo = GROWTH.powi(b) - 1.0;
-            let hi = GROWTH.powi(b + 1) - 1.0;
-            return Some(((lo.max(0.0) + 1.0) * (hi + 1.0)).sqrt() - 1.0);
-        }
-    }
-    None
-}
-
-/// Additive figures of a set of tickets.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Figures {
-    pub volume: u64,
-    /// Seconds to the first public staff reply.
-    pub first_response: Hist,
-    pub within_5_min: u64,
-    /// Tickets handled by people (not deflected, not cancelled).
-    pub handled: u64,
-    pub resolved: u64,
-    pub resolution_secs_sum: f64,
-    pub resolution: Hist,
-    pub surveys: u64,
-    pub csat_n: u64,
-    pub csat_sum: u64,
-    pub deflected: u64,
-    pub reopened: u64,
-    pub targeted: u64,
-    pub target_met: u64,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub keywords: BTreeMap<String, u64>,
-    /// Article id → [tickets it answered automatically, of those resolved without a person].
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub articles: BTreeMap<String, [u64; 2]>,
-}
-
-impl Figures {
-    pub fn merge(&mut self, o: &Figures) {
-        self.volume += o.volume;
-        hist_merge(&mut self.first_response, &o.first_response);
-        self.within_5_min += o.within_5_min;
-        self.handled += o.handled;
-        self.resolved += o.resolved;
-        self.resolution_secs_sum += o.resolution_secs_sum;
-        hist_merge(&mut self.resolution, &o.resolution);
-        self.surveys += o.surveys;
-        self.csat_n += o.csat_n;
-        self.csat_sum += o.csat_sum;
-        self.deflected += o.deflected;
-        self.reopened += o.reopened;
-        self.targeted += o.targeted;
-        self.target_met += o.target_met;
-        for (k, n) in &o.keywords {
-            *self.keywords.entry(k.clone()).or_default() += n;
-        }
-        for (a, [n, d]) in &o.articles {
-            let e = self.articles.entry(a.clone()).or_default();
-            e[0] += n;
-            e[1] += d;
-        }
-    }
-
-    fn add(&mut self, t: &Fact) {
-        self.volume += 1;
-        if let Some(frt) = t.first_response_secs {
-            hist_add(&mut self.first_response, bucket(frt), 1);
-            if frt <= 300.0 {
-                self.within_5_min += 1;
-            }
-        }
-        if !t.deflected && t.status != "cancelled" {
-            self.handled += 1;
-        }
-        if let Some(r) = t.resolution_secs {
-            self.resolved += 1;
-            self.resolution_secs_sum += r;
-            hist_add(&mut self.resolution, bucket(r), 1);
-        }
-        if t.surveyed {
-            self.surveys += 1;
-        }
-        if let Some(score) = t.score {
-            self.csat_n += 1;
-            self.csat_sum += u64::try_from(score).unwrap_or(0);
-        }
-        self.deflected += u64::from(t.deflected);
-        self.reopened += u64::from(t.reopen_count > 0);
-        if let Some(met) = t.target_met {
-            self.targeted += 1;
-            self.target_met += u64::from(met);
-        }
-    }
-
-    fn ratio(n: u64, d: u64) -> Option<f64> {
-        (d > 0).then(|| n as f64 / d as f64)
-    }
-
-    pub fn answered_within_5_min(&self) -> Option<f64> {
-        Self::ratio(self.within_5_min, self.handled)
-    }
-    pub fn resolution_rate(&self) -> Option<f64> {
-        Self::ratio(self.resolved, self.volume)
-    }
-    pub fn resolution_avg_secs(&self) -> Option<f64> {
-        (self.resolved > 0).then(|| self.resolution_secs_sum / self.resolved as f64)
-    }
-    pub fn csat_average(&self) -> Option<f64> {
-        (self.csat_n > 0).then(|| self.csat_sum as f64 / self.csat_n as f64)
-    }
-    pub fn csat_response_rate(&self) -> Option<f64> {
-        Self::ratio(self.csat_n, self.surveys)
-    }
-    pub fn deflection_rate(&self) -> Option<f64> {
-        Self::ratio(self.deflected, self.volume)
-    }
-    pub fn reopen_rate(&self) -> Option<f64> {
-        Self::ratio(self.reopened, self.volume)
-    }
-    pub fn within_target_rate(&self) -> Option<f64> {
-        Self::ratio(self.target_met, self.targeted)
-    }
-}
-
-/// What the report needs of one ticket.
-#[derive(Debug, sqlx::FromRow)]
-pub struct Fact {
-    /// UTC hour of creation.
-    pub hour: i32,
-    pub channel: String,
-    pub category: String,
-    pub agent: Option<String>,
-    pub customer_role: Option<String>,
-    pub status: String,
-    pub first_response_secs: Option<f64>,
-    pub resolution_secs: Option<f64>,
-    pub deflected: bool,
-    pub reopen_count: i32,
-    pub target_met: Option<bool>,
-    pub surveyed: bool,
-    pub score: Option<i16>,
-    pub keywords: Vec<String>,
-    pub article: Option<String>,
-}
-
-/// The tickets opened in `[from, to)`, surveys looked up per ticket.
-pub async fn facts(pool: &PgPool, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Fact>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT extract(hour FROM t.created_at AT TIME ZONE 'UTC')::int AS hour, t.channel, t.category, coalesce(t.assignee_id, t.resolved_by)::text AS agent, t.customer_role, t.status, \
-                extract(epoch FROM t.first_response_at - t.created_at)::float8 AS first_response_secs, \
-                extract(epoch FROM t.resolved_at - t.created_at)::float8 AS resolution_secs, \
-                t.deflected, t.reopen_count, \
-                CASE WHEN t.resolve_by IS NOT NULL THEN coalesce(t.resolved_at <= t.resolve_by, false) END AS target_met, \
-                coalesce(s.surveyed, false) AS surveyed, s.score, t.keywords, \
-                t.answer_article_id::text AS article \
-         FROM ticket t \
-         LEFT JOIN LATERAL (SELECT true AS surveyed, score FROM survey WHERE survey.ticket_id = t.id) s ON true \
-         WHERE t.created_at >= $1 AND t.created_at < $2",
-    )
-    // Planned for each range (a cached generic plan assumes a large range and scans the table).
-    .persistent(false)
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await
-}
-
-/// Figures per (dimension, key) of `facts`; keywords only on `all`.
-pub fn aggregate(facts: &[Fact]) -> BTreeMap<(&'static str, String), Figures> {
-    let mut out: BTreeMap<(&'static str, String), Figures> = BTreeMap::new();
-    for f in facts {
-        for (dim, key) in [
-            ("all", String::new()),
-            ("channel", f.channel.clone()),
-            ("category", f.category.clone()),
-            ("agent", f.agent.clone().unwrap_or_default()),
-            ("customer_role", f.customer_role.clone().unwrap_or_default()),
-        ] {
-            out.entry((dim, key)).or_default().add(f);
-        }
-        let all = out.entry(("all", String::new())).or_default();
-        for k in &f.keywords {
-            *all.keywords.entry(k.clone()).or_default() += 1;
-        }
-        if let Some(a) = &f.article {
-            let e = all.articles.entry(a.clone()).or_default();
-            e[0] += 1;
-            e[1] += u64::from(f.deflected);
-        }
-    }
-    out
-}
-
-fn day_start(d: NaiveDate) -> DateTime<Utc> {
-    d.and_time(NaiveTime::MIN).and_utc()
-}
-
-/// Keeps the most frequent keywords only (rollup rows stay small).
-fn trim_keywords(f: &mut Figures) {
-    let mut top: Vec<(String, u64)> = std::mem::take(&mut f.keywords).into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    f.keywords = top.into_iter().take(KEYWORDS_PER_DAY).collect();
-}
+use crate::domain::report::{self, Figures};
+use crate::store::reports::{self as store, RollupRow};
 
 /// Recomputes one day's rollup rows: the whole day (`hour` -1) and each hour.
 pub async fn refresh_day(pool: &PgPool, day: NaiveDate) -> anyhow::Result<()> {
-    let from = day_start(day);
-    let rows = facts(pool, from, from + chrono::Duration::days(1)).await?;
-    let mut by_hour: BTreeMap<i32, Vec<Fact>> = BTreeMap::new();
-    for f in rows {
-        by_hour.entry(f.hour).or_default().push(f);
-    }
-    let mut hours = Vec::new();
-    let mut dims = Vec::new();
-    let mut keys = Vec::new();
-    let mut figures = Vec::new();
-    let mut whole: BTreeMap<(&'static str, String), Figures> = BTreeMap::new();
-    for (hour, facts) in &by_hour {
-        for ((dim, key), mut f) in aggregate(facts) {
-            whole.entry((dim, key.clone())).or_default().merge(&f);
-            trim_keywords(&mut f);
-            hours.push(i16::try_from(*hour).unwrap_or(-1));
-            dims.push(dim.to_owned());
-            keys.push(key);
-            figures.push(serde_json::to_value(f)?);
-        }
-    }
-    for ((dim, key), mut f) in whole {
-        trim_keywords(&mut f);
-        hours.push(-1);
-        dims.push(dim.to_owned());
-        keys.push(key);
-        figures.push(serde_json::to_value(f)?);
-    }
-    let mut tx = pool.begin().await?;
-    sqlx::query("DELETE FROM report_rollup WHERE day = $1")
-        .bind(day)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO report_rollup (day, hour, dim, key, figures) \
-         SELECT $1, h, d, k, f FROM unnest($2::smallint[], $3::text[], $4::text[], $5::jsonb[]) AS u(h, d, k, f)",
-    )
-    .bind(day)
-    .bind(&hours)
-    .bind(&dims)
-    .bind(&keys)
-    .bind(&figures)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    let from = report::day_start(day);
+    let facts = store::facts(pool, from, from + chrono::Duration::days(1)).await?;
+    let rows = report::day_rollups(facts)
+        .into_iter()
+        .map(|(hour, dim, key, f)| {
+            Ok(RollupRow {
+                hour,
+                dim: dim.to_owned(),
+                key,
+                figures: serde_json::to_value(f)?,
+            })
+        })
+        .collect::<Result<Vec<_>, serde_json::Error>>()?;
+    store::replace_day(pool, day, rows).await?;
     Ok(())
-}
-
-/// Where each part of a period's figures comes from.
-#[derive(Debug, Default, PartialEq)]
-pub struct Plan {
-    /// Whole days `[first, end)` from daily rollups.
-    pub days: Option<(NaiveDate, NaiveDate)>,
-    /// Whole hours (their start) from hourly rollups.
-    pub hours: Vec<DateTime<Utc>>,
-    /// Pieces computed from the tickets.
-    pub raw: Vec<(DateTime<Utc>, DateTime<Utc>)>,
-}
-
-fn ceil_to(t: DateTime<Utc>, step: chrono::Duration) -> DateTime<Utc> {
-    let secs = step.num_seconds();
-    let ts = t.timestamp();
-    let up = if t.timestamp_subsec_nanos() == 0 && ts.rem_euclid(secs) == 0 {
-        ts
-    } else {
-        (ts.div_euclid(secs) + 1) * secs
-    };
-    DateTime::from_timestamp(up, 0).unwrap_or(t)
-}
-
-fn floor_to(t: DateTime<Utc>, step: chrono::Duration) -> DateTime<Utc> {
-    let secs = step.num_seconds();
-    DateTime::from_timestamp(t.timestamp().div_euclid(secs) * secs, 0).unwrap_or(t)
-}
-
-/// Splits `[from, to)` into whole days, whole hours and the rest.
-pub fn plan(from: DateTime<Utc>, to: DateTime<Utc>) -> Plan {
-    let day = chrono::Duration::days(1);
-    let hour = chrono::Duration::hours(1);
-    let mut p = Plan::default();
-    let (d1, d2) = (ceil_to(from, day), floor_to(to, day));
-    let edges = if d1 < d2 {
-        p.days = Some((d1.date_naive(), d2.date_naive()));
-        vec![(from, d1), (d2, to)]
-    } else {
-        vec![(from, to)]
-    };
-    for (a, b) in edges.into_iter().filter(|(a, b)| a < b) {
-        let (h1, h2) = (ceil_to(a, hour), floor_to(b, hour));
-        if h1 < h2 {
-            let mut h = h1;
-            while h < h2 {
-                p.hours.push(h);
-                h += hour;
-            }
-            p.raw.extend([(a, h1), (h2, b)].into_iter().filter(|(x, y)| x < y));
-        } else {
-            p.raw.push((a, b));
-        }
-    }
-    p
 }
 
 /// The figures of `[from, to)` by `dim` (and in total): rollups for whole days and hours,
@@ -375,11 +44,9 @@ pub async fn figures(
     to: DateTime<Utc>,
     dim: &str,
 ) -> anyhow::Result<(BTreeMap<String, Figures>, Figures)> {
-    let fresh_until: Option<DateTime<Utc>> = sqlx::query_scalar("SELECT fresh_until FROM report_rollup_state")
-        .fetch_optional(pool)
-        .await?;
+    let fresh_until = store::fresh_until(pool).await?;
     let split = fresh_until.map_or(from, |f| f.clamp(from, to));
-    let mut p = plan(from, split);
+    let mut p = report::plan(from, split);
     if split < to {
         p.raw.push((split, to));
     }
@@ -396,41 +63,18 @@ pub async fn figures(
         }
     };
     if let Some((first, end)) = p.days {
-        let rows: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT dim, key, figures::text FROM report_rollup WHERE dim = ANY($1) AND day >= $2 AND day < $3 AND hour = -1",
-        )
-        .bind(&dims)
-        .bind(first)
-        .bind(end)
-        .fetch_all(pool)
-        .await?;
-        for (d, key, text) in rows {
+        for (d, key, text) in store::daily(pool, &dims, first, end).await? {
             add(&d, key, &serde_json::from_str(&text)?);
         }
     }
     let days_ms = started.elapsed().as_millis();
     if !p.hours.is_empty() {
-        let wanted: std::collections::HashSet<(NaiveDate, i16)> = p
-            .hours
-            .iter()
-            .map(|h| {
-                let hour = i16::try_from(h.timestamp().rem_euclid(86_400) / 3600).unwrap_or(-1);
-                (h.date_naive(), hour)
-            })
-            .collect();
+        let wanted: std::collections::HashSet<(NaiveDate, i16)> =
+            p.hours.iter().map(|h| report::day_and_hour(*h)).collect();
         let mut days: Vec<NaiveDate> = wanted.iter().map(|(d, _)| *d).collect();
         days.sort();
         days.dedup();
-        // Equality on the key's leading columns: an index range scan whatever the statistics.
-        let rows: Vec<(NaiveDate, i16, String, String, String)> = sqlx::query_as(
-            "SELECT day, hour, dim, key, figures::text FROM report_rollup \
-             WHERE dim = ANY($1) AND day = ANY($2) AND hour >= 0",
-        )
-        .bind(&dims)
-        .bind(&days)
-        .fetch_all(pool)
-        .await?;
-        for (day, hour, d, key, text) in rows {
+        for (day, hour, d, key, text) in store::hourly(pool, &dims, &days).await? {
             if wanted.contains(&(day, hour)) {
                 add(&d, key, &serde_json::from_str(&text)?);
             }
@@ -439,9 +83,9 @@ pub async fn figures(
     let hours_ms = started.elapsed().as_millis() - days_ms;
     let mut raw_tickets = 0;
     for (a, b) in p.raw {
-        let rows = facts(pool, a, b).await?;
+        let rows = store::facts(pool, a, b).await?;
         raw_tickets += rows.len();
-        for ((d, key), f) in aggregate(&rows) {
+        for ((d, key), f) in report::aggregate(&rows) {
             add(d, key, &f);
         }
     }
@@ -473,18 +117,11 @@ impl Rollups {
     /// One pass; returns the days refreshed (none when another replica holds the lock).
     pub async fn pass(&self, backfill: bool) -> anyhow::Result<usize> {
         let mut lock = self.pool.acquire().await?;
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(LOCK_KEY)
-            .fetch_one(&mut *lock)
-            .await?;
-        if !got {
+        if !store::try_lock(&mut lock, LOCK_KEY).await? {
             return Ok(0);
         }
         let result = self.refresh(backfill).await;
-        sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(LOCK_KEY)
-            .execute(&mut *lock)
-            .await?;
+        store::unlock(&mut lock, LOCK_KEY).await?;
         result
     }
 
@@ -495,12 +132,7 @@ impl Rollups {
         let today = Utc::now().date_naive();
         let mut days = vec![today, today - chrono::Duration::days(1)];
         if backfill {
-            let missing: Vec<NaiveDate> = sqlx::query_scalar(
-                "SELECT d FROM (SELECT DISTINCT (created_at AT TIME ZONE 'UTC')::date AS d FROM ticket) t \
-                 WHERE NOT EXISTS (SELECT 1 FROM report_rollup r WHERE r.dim = 'all' AND r.day = t.d AND r.hour = -1)",
-            )
-            .fetch_all(&self.pool)
-            .await?;
+            let missing = store::days_without_rollup(&self.pool).await?;
             if !missing.is_empty() {
                 tracing::info!(
                     days = missing.len(),
@@ -509,15 +141,9 @@ impl Rollups {
             }
             days.extend(missing);
         }
-        let upto: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM report_stale_day")
-            .fetch_one(&self.pool)
-            .await?;
+        let upto = store::last_stale(&self.pool).await?;
         if let Some(upto) = upto {
-            let stale: Vec<NaiveDate> = sqlx::query_scalar("SELECT DISTINCT day FROM report_stale_day WHERE seq <= $1")
-                .bind(upto)
-                .fetch_all(&self.pool)
-                .await?;
-            days.extend(stale);
+            days.extend(store::stale_days(&self.pool, upto).await?);
         }
         days.sort();
         days.dedup();
@@ -526,21 +152,12 @@ impl Rollups {
         }
         if days.len() > 7 {
             // Many rows changed at once (a backfill): keep the planner's picture current.
-            sqlx::query("ANALYZE report_rollup").execute(&self.pool).await?;
+            store::analyze(&self.pool).await?;
         }
         if let Some(upto) = upto {
-            sqlx::query("DELETE FROM report_stale_day WHERE seq <= $1")
-                .bind(upto)
-                .execute(&self.pool)
-                .await?;
+            store::clear_stale(&self.pool, upto).await?;
         }
-        sqlx::query(
-            "INSERT INTO report_rollup_state (id, fresh_until) VALUES (true, $1) \
-             ON CONFLICT (id) DO UPDATE SET fresh_until = EXCLUDED.fresh_until",
-        )
-        .bind(fresh_until)
-        .execute(&self.pool)
-        .await?;
+        store::set_fresh_until(&self.pool, fresh_until).await?;
         Ok(days.len())
     }
 }
@@ -560,68 +177,5 @@ impl Task for Rollups {
                 }
             }
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quantiles_from_the_histogram_are_within_the_bucket_width() {
-        let mut h = Hist::new();
-        for secs in 1..=1000 {
-            hist_add(&mut h, bucket(f64::from(secs)), 1);
-        }
-        let p50 = quantile(&h, 0.5).expect("p50");
-        let p90 = quantile(&h, 0.9).expect("p90");
-        assert!((p50 - 500.0).abs() / 500.0 < 0.03, "{p50}");
-        assert!((p90 - 900.0).abs() / 900.0 < 0.03, "{p90}");
-        assert_eq!(quantile(&Hist::new(), 0.5), None);
-    }
-
-    #[test]
-    fn a_period_is_split_into_whole_days_whole_hours_and_the_rest() {
-        let t = |s: &str| DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&Utc);
-        let p = plan(t("2026-11-01T22:30:00Z"), t("2026-11-04T01:15:00Z"));
-        assert_eq!(
-            p.days,
-            Some((
-                NaiveDate::from_ymd_opt(2026, 11, 2).expect("day"),
-                NaiveDate::from_ymd_opt(2026, 11, 4).expect("day")
-            ))
-        );
-        assert_eq!(p.hours, vec![t("2026-11-01T23:00:00Z"), t("2026-11-04T00:00:00Z")]);
-        assert_eq!(
-            p.raw,
-            vec![
-                (t("2026-11-01T22:30:00Z"), t("2026-11-01T23:00:00Z")),
-                (t("2026-11-04T01:00:00Z"), t("2026-11-04T01:15:00Z"))
-            ]
-        );
-        let inside = plan(t("2026-11-01T10:10:00Z"), t("2026-11-01T10:50:00Z"));
-        assert_eq!(inside.days, None);
-        assert!(inside.hours.is_empty());
-        assert_eq!(inside.raw.len(), 1);
-        let aligned = plan(t("2026-11-01T00:00:00Z"), t("2026-11-02T00:00:00Z"));
-        assert!(aligned.hours.is_empty() && aligned.raw.is_empty());
-    }
-
-    #[test]
-    fn figures_merge_by_addition() {
-        let mut a = Figures {
-            volume: 2,
-            within_5_min: 1,
-            handled: 2,
-            ..Figures::default()
-        };
-        hist_add(&mut a.first_response, 10, 2);
-        let mut b = a.clone();
-        b.keywords.insert("直播".into(), 3);
-        a.merge(&b);
-        assert_eq!(a.volume, 4);
-        assert_eq!(a.first_response[10], 4);
-        assert_eq!(a.answered_within_5_min(), Some(0.5));
-        assert_eq!(a.keywords["直播"], 3);
     }
 }

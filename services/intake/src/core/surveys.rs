@@ -1,18 +1,24 @@
-//! Signed survey links: the token in a survey link names the ticket and expires; it needs no
-//! login, so the customer can answer straight from an email or SMS.
+//! Satisfaction surveys and follow-up visits. Survey links are signed: the token in a link
+//! names the ticket and expires; it needs no login, so the customer can answer straight from an
+//! email or SMS.
 
 use chrono::{DateTime, Utc};
+use contracts::TicketId;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use platform::ApiError;
+use platform::{ApiError, Platform};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+
+use crate::core::lifecycle::Lifecycle;
+use crate::domain::lifecycle::{Action, Status};
+use crate::events;
+use crate::store::{self, surveys::FollowUpRow, surveys::SurveyRow};
 
 const PURPOSE: &str = "edu-support/survey";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
-    sub: Uuid,
+    sub: TicketId,
     aud: String,
     exp: i64,
 }
@@ -36,7 +42,7 @@ impl SurveyLinks {
     }
 
     /// A token for the ticket's survey and when it expires.
-    pub fn issue(&self, ticket: Uuid) -> Result<(String, DateTime<Utc>), ApiError> {
+    pub fn issue(&self, ticket: TicketId) -> Result<(String, DateTime<Utc>), ApiError> {
         let expires_at = Utc::now() + chrono::Duration::days(i64::from(self.valid_days));
         let claims = Claims {
             sub: ticket,
@@ -49,7 +55,7 @@ impl SurveyLinks {
     }
 
     /// The ticket a token is for; a forged, altered or expired token is a 404 (it names no survey).
-    pub fn verify(&self, token: &str) -> Result<Uuid, ApiError> {
+    pub fn verify(&self, token: &str) -> Result<TicketId, ApiError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_audience(&[PURPOSE]);
         validation.leeway = 0;
@@ -67,6 +73,57 @@ impl SurveyLinks {
     }
 }
 
+/// Records the answer to the survey of `ticket` and stages `intake.survey.answered`: once (a
+/// second answer is a 409); a ticket without a survey is a 404.
+pub async fn answer(
+    platform: &Platform,
+    ticket: TicketId,
+    score: i16,
+    comment: Option<&str>,
+) -> Result<SurveyRow, ApiError> {
+    let mut tx = platform.pool.begin().await?;
+    let Some(survey) = store::surveys::answer(&mut tx, ticket, score, comment).await? else {
+        return Err(match store::surveys::get(&platform.pool, ticket).await? {
+            Some(_) => ApiError::conflict("survey_answered", "this survey has been answered"),
+            None => ApiError::not_found("survey"),
+        });
+    };
+    platform
+        .outbox
+        .stage(&mut tx, events::survey_answered(&survey, score, comment))
+        .await?;
+    platform.outbox.commit(tx).await?;
+    Ok(survey)
+}
+
+/// Records a pending follow-up's `outcome` `by` a member of staff (one not pending is a 409);
+/// `still_has_issue` reopens the ticket when it is still resolved.
+pub async fn record_follow_up(
+    platform: &Platform,
+    lifecycle: &Lifecycle,
+    id: uuid::Uuid,
+    outcome: &str,
+    note: Option<&str>,
+    by: uuid::Uuid,
+) -> Result<FollowUpRow, ApiError> {
+    let mut tx = platform.pool.begin().await?;
+    let Some(done) = store::surveys::record_follow_up(&mut tx, id, outcome, note, by).await? else {
+        return Err(if store::surveys::follow_up_exists(&mut tx, id).await? {
+            ApiError::conflict("follow_up_done", "this follow-up is not pending")
+        } else {
+            ApiError::not_found("follow-up")
+        });
+    };
+    if outcome == "still_has_issue"
+        && let Some(ticket) = store::ticket_for_update(&mut tx, done.ticket_id).await?
+        && ticket.status == Status::Resolved
+    {
+        lifecycle.apply(&mut tx, &ticket, Action::Reopen, by).await?;
+    }
+    platform.outbox.commit(tx).await?;
+    Ok(done)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,7 +131,7 @@ mod tests {
     #[test]
     fn a_token_names_its_ticket_and_a_tampered_one_names_nothing() {
         let links = SurveyLinks::new(&SecretString::from("k".repeat(32)), 14);
-        let ticket = Uuid::now_v7();
+        let ticket = TicketId::new();
         let (token, expires) = links.issue(ticket).expect("issue");
         assert!(expires > Utc::now());
         assert_eq!(links.verify(&token).expect("verify"), ticket);

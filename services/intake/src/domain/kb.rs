@@ -8,6 +8,24 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
+crate::domain::text_enum! {
+    /// A published article is searched and sent as an answer; an archived one is kept only.
+    pub enum ArticleStatus {
+        Published = "published",
+        Archived = "archived",
+    }
+}
+
+/// An article's text as staff write it.
+#[derive(Debug, Clone, Copy)]
+pub struct ArticleText<'a> {
+    pub language: &'a str,
+    pub category: &'a str,
+    pub tags: &'a [String],
+    pub title: &'a str,
+    pub body: &'a str,
+}
+
 /// The score of one article for one ticket, with the words that made it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Match {

@@ -6,59 +6,20 @@
 //! only from the statuses it allows (`... WHERE status = ANY(from)`), so two replicas or two
 //! clicks cannot both win.
 
+use contracts::CustomerId;
 use platform::auth::{Principal, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    New,
-    AutoAnswered,
-    Queued,
-    Assigned,
-    InProgress,
-    WaitingOnCustomer,
-    Resolved,
-    Closed,
-    Cancelled,
-}
+/// A ticket's status: the wire contract's enum is intake's state enum.
+pub use contracts::vocabulary::TicketStatus as Status;
 
-impl Status {
-    pub const ALL: [Status; 9] = [
-        Self::New,
-        Self::AutoAnswered,
-        Self::Queued,
-        Self::Assigned,
-        Self::InProgress,
-        Self::WaitingOnCustomer,
-        Self::Resolved,
-        Self::Closed,
-        Self::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::New => "new",
-            Self::AutoAnswered => "auto_answered",
-            Self::Queued => "queued",
-            Self::Assigned => "assigned",
-            Self::InProgress => "in_progress",
-            Self::WaitingOnCustomer => "waiting_on_customer",
-            Self::Resolved => "resolved",
-            Self::Closed => "closed",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-
-    /// Closed and cancelled tickets never change again.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Closed | Self::Cancelled)
-    }
+/// Timing rules of the lifecycle (from the `[service]` settings).
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub auto_close_after_hours: u32,
+    pub reopen_window_hours: u32,
+    pub follow_up_after_hours: u32,
 }
 
 /// Every allowed kind of status change.
@@ -86,6 +47,19 @@ pub enum Action {
 }
 
 impl Action {
+    pub const ALL: [Action; 10] = [
+        Self::AutoAnswer,
+        Self::Queue,
+        Self::Assign,
+        Self::Start,
+        Self::WaitOnCustomer,
+        Self::CustomerReplied,
+        Self::Resolve,
+        Self::Close,
+        Self::Reopen,
+        Self::Cancel,
+    ];
+
     /// The statuses this action applies from, and the status it leads to.
     pub fn rule(self) -> (&'static [Status], Status) {
         use Status::*;
@@ -125,12 +99,12 @@ impl Action {
     }
 
     /// Whether `caller` may take this action on a ticket of `customer_id`.
-    pub fn allowed_for(self, caller: &Principal, customer_id: uuid::Uuid) -> bool {
-        let owner = caller.subject == customer_id && caller.has(Role::Customer);
+    pub fn allowed_for(self, caller: &Principal, customer_id: CustomerId) -> bool {
+        let owner = CustomerId::from(caller.subject) == customer_id && caller.has(Role::Customer);
         let staff = caller.is_staff();
         let system = caller.has(Role::Service);
         match self {
-            Self::AutoAnswer | Self::Queue | Self::Assign => system || caller.has_any(&[Role::Supervisor, Role::Admin]),
+            Self::AutoAnswer | Self::Queue | Self::Assign => system || caller.has_any(&Role::MANAGERS),
             Self::Start | Self::WaitOnCustomer | Self::Resolve => staff || system,
             Self::CustomerReplied => owner || system,
             Self::Close | Self::Reopen | Self::Cancel => owner || staff || system,
@@ -167,18 +141,7 @@ mod tests {
         for s in Status::ALL {
             assert_eq!(Status::parse(s.as_str()), Some(s));
         }
-        for action in [
-            Action::AutoAnswer,
-            Action::Queue,
-            Action::Assign,
-            Action::Start,
-            Action::WaitOnCustomer,
-            Action::CustomerReplied,
-            Action::Resolve,
-            Action::Close,
-            Action::Reopen,
-            Action::Cancel,
-        ] {
+        for action in Action::ALL {
             let (from, to) = action.rule();
             assert!(
                 from.iter().all(|s| !s.is_terminal()),
@@ -190,15 +153,8 @@ mod tests {
 
     #[test]
     fn the_main_path_is_connected() {
-        let path = [
-            Action::Queue,
-            Action::Assign,
-            Action::Start,
-            Action::WaitOnCustomer,
-            Action::CustomerReplied,
-            Action::Resolve,
-            Action::Close,
-        ];
+        use Action::*;
+        let path = [Queue, Assign, Start, WaitOnCustomer, CustomerReplied, Resolve, Close];
         let mut status = Status::New;
         for action in path {
             let (from, to) = action.rule();
@@ -211,11 +167,11 @@ mod tests {
     #[test]
     fn customers_act_only_on_their_own_tickets_and_not_as_agents() {
         let customer = who(Role::Customer);
-        assert!(Action::Cancel.allowed_for(&customer, customer.subject));
-        assert!(!Action::Cancel.allowed_for(&customer, Uuid::new_v4()));
-        assert!(!Action::Resolve.allowed_for(&customer, customer.subject));
-        assert!(Action::Resolve.allowed_for(&who(Role::Agent), Uuid::new_v4()));
-        assert!(!Action::Queue.allowed_for(&who(Role::Agent), Uuid::new_v4()));
+        assert!(Action::Cancel.allowed_for(&customer, customer.subject.into()));
+        assert!(!Action::Cancel.allowed_for(&customer, CustomerId::new()));
+        assert!(!Action::Resolve.allowed_for(&customer, customer.subject.into()));
+        assert!(Action::Resolve.allowed_for(&who(Role::Agent), CustomerId::new()));
+        assert!(!Action::Queue.allowed_for(&who(Role::Agent), CustomerId::new()));
         assert!(refusal(Action::Resolve, Status::Closed).contains("closed"));
     }
 }

@@ -1,5 +1,6 @@
 //! Tickets: who may open one for whom, and what a valid one looks like.
 
+use contracts::CustomerId;
 use contracts::vocabulary::{Channel, Priority};
 use platform::ApiError;
 use platform::auth::{Principal, Role};
@@ -62,11 +63,24 @@ impl FaultRecord {
     }
 }
 
-use crate::IntakeSettings;
+/// How long a ticket's subject and body may be (from the settings).
+#[derive(Debug, Clone, Copy)]
+pub struct TicketLimits {
+    pub max_subject_chars: usize,
+    pub max_body_chars: usize,
+}
+
+/// How far back opening a ticket looks: repeated contacts, open duplicates, incidents.
+#[derive(Debug, Clone, Copy)]
+pub struct ContextWindows {
+    pub repeat_hours: u32,
+    pub duplicate_minutes: u32,
+    pub incident_minutes: u32,
+}
 
 /// A request to open a ticket, as received.
 #[derive(Debug, Clone)]
-pub struct NewTicket<'a> {
+pub struct TicketRequest<'a> {
     pub channel: &'a str,
     pub subject: &'a str,
     pub body: &'a str,
@@ -78,7 +92,7 @@ pub struct NewTicket<'a> {
 /// A checked request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidTicket {
-    pub customer_id: Uuid,
+    pub customer_id: CustomerId,
     pub channel: Channel,
     pub subject: String,
     pub body: String,
@@ -90,7 +104,7 @@ pub struct ValidTicket {
 
 /// Checks a request from `caller`: customers open tickets for themselves; staff and services
 /// name the customer. Channels logged by staff (phone, walk-in) need a staff caller.
-pub fn validate(caller: &Principal, t: &NewTicket<'_>, limits: &IntakeSettings) -> Result<ValidTicket, ApiError> {
+pub fn validate(caller: &Principal, t: &TicketRequest<'_>, limits: &TicketLimits) -> Result<ValidTicket, ApiError> {
     let mut v = Validator::new();
     let channel = Channel::parse(t.channel);
     v.check(
@@ -136,7 +150,7 @@ pub fn validate(caller: &Principal, t: &NewTicket<'_>, limits: &IntakeSettings) 
     v.finish()?;
     match (channel, priority, customer_id) {
         (Some(channel), Some(priority), Some(customer_id)) => Ok(ValidTicket {
-            customer_id,
+            customer_id: customer_id.into(),
             channel,
             subject: t.subject.trim().to_owned(),
             body: t.body.trim().to_owned(),
@@ -156,20 +170,14 @@ pub fn priority(requested: Option<Priority>, classified: Priority) -> Priority {
     requested.map_or(classified, |r| r.max(classified))
 }
 
-/// Whether `caller` may see a ticket of `customer_id`.
-pub fn may_read(caller: &Principal, customer_id: Uuid) -> bool {
-    caller.is_staff_or_service() || caller.subject == customer_id
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn limits() -> IntakeSettings {
-        IntakeSettings {
+    fn limits() -> TicketLimits {
+        TicketLimits {
             max_subject_chars: 20,
             max_body_chars: 100,
-            ..IntakeSettings::defaults()
         }
     }
 
@@ -180,8 +188,8 @@ mod tests {
         }
     }
 
-    fn req(channel: &str) -> NewTicket<'_> {
-        NewTicket {
+    fn req(channel: &str) -> TicketRequest<'_> {
+        TicketRequest {
             channel,
             subject: "  退费进度  ",
             body: "我的退费申请什么时候到账？",
@@ -195,7 +203,7 @@ mod tests {
     fn a_customer_opens_a_ticket_for_themselves() {
         let c = caller(Role::Customer);
         let t = validate(&c, &req("web"), &limits()).expect("valid");
-        assert_eq!(t.customer_id, c.subject);
+        assert_eq!(t.customer_id, c.subject.into());
         assert_eq!(t.subject, "退费进度");
         assert_eq!(t.requested_priority, None);
     }
@@ -217,13 +225,13 @@ mod tests {
         let mut r = req("phone");
         let customer = Uuid::new_v4();
         r.customer_id = Some(customer);
-        assert_eq!(validate(&a, &r, &limits()).expect("valid").customer_id, customer);
+        assert_eq!(validate(&a, &r, &limits()).expect("valid").customer_id, customer.into());
     }
 
     #[test]
     fn every_bad_field_is_reported() {
         let c = caller(Role::Customer);
-        let r = NewTicket {
+        let r = TicketRequest {
             channel: "fax",
             subject: "",
             body: &"x".repeat(101),
@@ -249,8 +257,8 @@ mod tests {
     #[test]
     fn only_the_owner_or_staff_may_read() {
         let c = caller(Role::Customer);
-        assert!(may_read(&c, c.subject));
-        assert!(!may_read(&c, Uuid::new_v4()));
-        assert!(may_read(&caller(Role::Agent), Uuid::new_v4()));
+        assert!(c.may_read_customer(c.subject));
+        assert!(!c.may_read_customer(Uuid::new_v4()));
+        assert!(caller(Role::Agent).may_read_customer(Uuid::new_v4()));
     }
 }

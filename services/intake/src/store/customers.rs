@@ -1,15 +1,15 @@
 //! Customer profiles and their contact addresses.
 
 use chrono::{DateTime, Utc};
+use contracts::CustomerId;
 use platform::Tx;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::domain::customer::{Contact, CustomerProfile};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CustomerRow {
-    pub id: Uuid,
+    pub id: CustomerId,
     pub display_name: Option<String>,
     pub role: String,
     pub segments: Vec<String>,
@@ -25,7 +25,7 @@ const COLUMNS: &str =
 
 /// Inserts or replaces the profile and its contacts; true when it was new. An address already
 /// held by another customer fails on `customer_contact_address_idx`.
-pub async fn upsert(tx: &mut Tx, id: Uuid, p: &CustomerProfile) -> Result<(CustomerRow, bool), sqlx::Error> {
+pub async fn upsert(tx: &mut Tx, id: CustomerId, p: &CustomerProfile) -> Result<(CustomerRow, bool), sqlx::Error> {
     let row: CustomerRow = sqlx::query_as(&format!(
         "INSERT INTO customer (id, display_name, role, segments, preferred_language, education_level, time_zone) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -63,7 +63,7 @@ pub async fn upsert(tx: &mut Tx, id: Uuid, p: &CustomerProfile) -> Result<(Custo
     Ok((row, inserted))
 }
 
-pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<(CustomerRow, Vec<Contact>)>, sqlx::Error> {
+pub async fn get(pool: &PgPool, id: CustomerId) -> Result<Option<(CustomerRow, Vec<Contact>)>, sqlx::Error> {
     let Some(row) = sqlx::query_as::<_, CustomerRow>(&format!("SELECT {COLUMNS} FROM customer WHERE id = $1"))
         .bind(id)
         .fetch_optional(pool)
@@ -84,7 +84,7 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<(CustomerRow, Vec<Con
 }
 
 /// The role and segments a new ticket copies from its customer (none without a profile).
-pub async fn ticket_facts(tx: &mut Tx, id: Uuid) -> Result<Option<(String, Vec<String>)>, sqlx::Error> {
+pub async fn ticket_facts(tx: &mut Tx, id: CustomerId) -> Result<Option<(String, Vec<String>)>, sqlx::Error> {
     sqlx::query_as("SELECT role, segments FROM customer WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut **tx)
@@ -92,7 +92,7 @@ pub async fn ticket_facts(tx: &mut Tx, id: Uuid) -> Result<Option<(String, Vec<S
 }
 
 /// The customer holding `address` on `channel`.
-pub async fn by_address(tx: &mut Tx, channel: &str, address: &str) -> Result<Option<Uuid>, sqlx::Error> {
+pub async fn by_address(tx: &mut Tx, channel: &str, address: &str) -> Result<Option<CustomerId>, sqlx::Error> {
     sqlx::query_scalar("SELECT customer_id FROM customer_contact WHERE channel = $1 AND lower(address) = lower($2)")
         .bind(channel)
         .bind(address)
@@ -101,7 +101,7 @@ pub async fn by_address(tx: &mut Tx, channel: &str, address: &str) -> Result<Opt
 }
 
 /// How many tickets of a customer are in each status.
-pub async fn ticket_counts(pool: &PgPool, id: Uuid) -> Result<Vec<(String, i64)>, sqlx::Error> {
+pub async fn ticket_counts(pool: &PgPool, id: CustomerId) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as("SELECT status, count(*) FROM ticket WHERE customer_id = $1 GROUP BY status ORDER BY status")
         .bind(id)
         .fetch_all(pool)

@@ -1,18 +1,23 @@
 //! Incidents: many tickets about one fault.
 
 use chrono::{DateTime, Utc};
+use contracts::{IncidentId, TicketId};
 use platform::Tx;
+
+use crate::domain::incident::IncidentStatus;
+use crate::store::StatusText;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct IncidentRow {
-    pub id: Uuid,
+    pub id: IncidentId,
     pub number: i64,
     pub fault_type: String,
     pub title: String,
     pub terms: Vec<String>,
-    pub status: String,
+    #[sqlx(try_from = "StatusText")]
+    pub status: IncidentStatus,
     pub resolution: Option<String>,
     pub opened_by: Uuid,
     pub created_at: DateTime<Utc>,
@@ -31,8 +36,8 @@ pub async fn unlinked_recent(
     tx: &mut Tx,
     fault_type: &str,
     minutes: u32,
-    except: Uuid,
-) -> Result<Vec<(Uuid, Vec<String>)>, sqlx::Error> {
+    except: TicketId,
+) -> Result<Vec<(TicketId, Vec<String>)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, keywords FROM ticket WHERE fault_type = $1 AND incident_id IS NULL \
            AND created_at > now() - make_interval(mins => $2) AND id <> $3 \
@@ -52,11 +57,11 @@ pub async fn insert(
     title: &str,
     terms: &[String],
     opened_by: Uuid,
-) -> Result<Uuid, sqlx::Error> {
+) -> Result<IncidentId, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO incident (id, fault_type, title, terms, opened_by) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
-    .bind(Uuid::now_v7())
+    .bind(IncidentId::new())
     .bind(fault_type)
     .bind(title)
     .bind(terms)
@@ -66,8 +71,8 @@ pub async fn insert(
 }
 
 /// Links the tickets to the incident; returns the ones newly linked.
-pub async fn link(tx: &mut Tx, incident: Uuid, tickets: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
-    let linked: Vec<Uuid> = sqlx::query_scalar(
+pub async fn link(tx: &mut Tx, incident: IncidentId, tickets: &[TicketId]) -> Result<Vec<TicketId>, sqlx::Error> {
+    let linked: Vec<TicketId> = sqlx::query_scalar(
         "UPDATE ticket SET incident_id = $1, updated_at = now() \
          WHERE id = ANY($2) AND incident_id IS DISTINCT FROM $1 RETURNING id",
     )
@@ -87,7 +92,7 @@ pub async fn link(tx: &mut Tx, incident: Uuid, tickets: &[Uuid]) -> Result<Vec<U
 }
 
 /// Unlinks a ticket; false when it was not in that incident.
-pub async fn unlink(tx: &mut Tx, incident: Uuid, ticket: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn unlink(tx: &mut Tx, incident: IncidentId, ticket: TicketId) -> Result<bool, sqlx::Error> {
     let n = sqlx::query("UPDATE ticket SET incident_id = NULL, updated_at = now() WHERE id = $2 AND incident_id = $1")
         .bind(incident)
         .bind(ticket)
@@ -97,7 +102,7 @@ pub async fn unlink(tx: &mut Tx, incident: Uuid, ticket: Uuid) -> Result<bool, s
     Ok(n == 1)
 }
 
-pub async fn get<'e>(executor: impl sqlx::PgExecutor<'e>, id: Uuid) -> Result<Option<IncidentRow>, sqlx::Error> {
+pub async fn get<'e>(executor: impl sqlx::PgExecutor<'e>, id: IncidentId) -> Result<Option<IncidentRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM incident i WHERE i.id = $1"))
         .bind(id)
         .fetch_optional(executor)
@@ -105,7 +110,12 @@ pub async fn get<'e>(executor: impl sqlx::PgExecutor<'e>, id: Uuid) -> Result<Op
 }
 
 /// Locks an open incident and marks it resolved; `None` if there is none or it is resolved.
-pub async fn resolve(tx: &mut Tx, id: Uuid, resolution: &str, by: Uuid) -> Result<Option<IncidentRow>, sqlx::Error> {
+pub async fn resolve(
+    tx: &mut Tx,
+    id: IncidentId,
+    resolution: &str,
+    by: Uuid,
+) -> Result<Option<IncidentRow>, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE incident SET status = 'resolved', resolution = $2, resolved_by = $3, resolved_at = now() \
          WHERE id = $1 AND status = 'open'",
@@ -122,19 +132,19 @@ pub async fn resolve(tx: &mut Tx, id: Uuid, resolution: &str, by: Uuid) -> Resul
     get(&mut **tx, id).await
 }
 
-pub async fn list(pool: &PgPool, status: Option<&str>, limit: i64) -> Result<Vec<IncidentRow>, sqlx::Error> {
+pub async fn list(pool: &PgPool, status: Option<IncidentStatus>, limit: i64) -> Result<Vec<IncidentRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM incident i WHERE ($1::text IS NULL OR i.status = $1) \
          ORDER BY i.created_at DESC LIMIT $2"
     ))
-    .bind(status)
+    .bind(status.map(IncidentStatus::as_str))
     .bind(limit)
     .fetch_all(pool)
     .await
 }
 
 /// The open tickets of an incident, locked.
-pub async fn open_tickets(tx: &mut Tx, id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+pub async fn open_tickets(tx: &mut Tx, id: IncidentId) -> Result<Vec<TicketId>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT id FROM ticket WHERE incident_id = $1 AND status NOT IN ('resolved', 'closed', 'cancelled') \
          ORDER BY created_at FOR UPDATE",

@@ -1,22 +1,27 @@
 //! Knowledge-base articles: versioned, indexed for full-text search over segmented words.
 
 use chrono::{DateTime, Utc};
+use contracts::{ArticleId, TicketId};
 use platform::Tx;
+
+use crate::domain::kb::{ArticleStatus, ArticleText};
+use crate::store::StatusText;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ArticleRow {
-    pub id: Uuid,
+    pub id: ArticleId,
     pub language: String,
     pub category: String,
     pub tags: Vec<String>,
     pub title: String,
     pub body: String,
     pub version: i32,
-    pub status: String,
+    #[sqlx(try_from = "StatusText")]
+    pub status: ArticleStatus,
     pub terms: Vec<String>,
-    pub source_ticket_id: Option<Uuid>,
+    pub source_ticket_id: Option<TicketId>,
     pub created_by: Uuid,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -24,13 +29,9 @@ pub struct ArticleRow {
 
 const COLUMNS: &str = "id, language, category, tags, title, body, version, status, terms, source_ticket_id, created_by, created_at, updated_at";
 
-/// An article's content with its segmented words.
+/// An article's text (trimmed) with its segmented words.
 pub struct ArticleContent<'a> {
-    pub language: &'a str,
-    pub category: &'a str,
-    pub tags: &'a [String],
-    pub title: &'a str,
-    pub body: &'a str,
+    pub text: ArticleText<'a>,
     pub title_terms: Vec<String>,
     pub body_terms: Vec<String>,
 }
@@ -38,7 +39,11 @@ pub struct ArticleContent<'a> {
 impl ArticleContent<'_> {
     /// What the title weight (A) indexes: the title's words and the tags.
     fn title_text(&self) -> String {
-        format!("{} {}", self.title_terms.join(" "), self.tags.join(" ").to_lowercase())
+        format!(
+            "{} {}",
+            self.title_terms.join(" "),
+            self.text.tags.join(" ").to_lowercase()
+        )
     }
 
     fn body_text(&self) -> String {
@@ -56,38 +61,46 @@ impl ArticleContent<'_> {
 /// The search vector: title words weigh more (A) than body words (B); tags count as title.
 const SEARCH: &str = "setweight(to_tsvector('simple', $7), 'A') || setweight(to_tsvector('simple', $8), 'B')";
 
+type ArticleQuery<'q, O> = sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>;
+
+/// Binds the article `id` and `a` as `$1` to `$9`: id, language, category, tags, title, body,
+/// the title and body text [`SEARCH`] indexes, and all its words.
+fn bind_content<'q, O>(q: ArticleQuery<'q, O>, id: ArticleId, a: &'q ArticleContent<'_>) -> ArticleQuery<'q, O> {
+    q.bind(id)
+        .bind(a.text.language)
+        .bind(a.text.category)
+        .bind(a.text.tags)
+        .bind(a.text.title)
+        .bind(a.text.body)
+        .bind(a.title_text())
+        .bind(a.body_text())
+        .bind(a.all_terms())
+}
+
 pub async fn insert(
     tx: &mut Tx,
     a: &ArticleContent<'_>,
     created_by: Uuid,
-    source_ticket_id: Option<Uuid>,
+    source_ticket_id: Option<TicketId>,
 ) -> Result<ArticleRow, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let sql = format!(
         "INSERT INTO kb_article (id, language, category, tags, title, body, terms, search, created_by, source_ticket_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $9, {SEARCH}, $10, $11) RETURNING {COLUMNS}"
-    ))
-    .bind(Uuid::now_v7())
-    .bind(a.language)
-    .bind(a.category)
-    .bind(a.tags)
-    .bind(a.title)
-    .bind(a.body)
-    .bind(a.title_text())
-    .bind(a.body_text())
-    .bind(a.all_terms())
-    .bind(created_by)
-    .bind(source_ticket_id)
-    .fetch_one(&mut **tx)
-    .await
+    );
+    bind_content(sqlx::query_as(&sql), ArticleId::new(), a)
+        .bind(created_by)
+        .bind(source_ticket_id)
+        .fetch_one(&mut **tx)
+        .await
 }
 
 /// Saves the current version into the history and replaces it with `a` as version + 1;
 /// `None` when there is no such article.
 pub async fn update(
     tx: &mut Tx,
-    id: Uuid,
+    id: ArticleId,
     a: &ArticleContent<'_>,
-    status: &str,
+    status: ArticleStatus,
     edited_by: Uuid,
 ) -> Result<Option<ArticleRow>, sqlx::Error> {
     let saved = sqlx::query(
@@ -101,27 +114,19 @@ pub async fn update(
     if saved == 0 {
         return Ok(None);
     }
-    sqlx::query_as(&format!(
+    let sql = format!(
         "UPDATE kb_article SET language = $2, category = $3, tags = $4, title = $5, body = $6, terms = $9, \
             search = {SEARCH}, status = $10, created_by = $11, version = version + 1, updated_at = now() \
          WHERE id = $1 RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(a.language)
-    .bind(a.category)
-    .bind(a.tags)
-    .bind(a.title)
-    .bind(a.body)
-    .bind(a.title_text())
-    .bind(a.body_text())
-    .bind(a.all_terms())
-    .bind(status)
-    .bind(edited_by)
-    .fetch_optional(&mut **tx)
-    .await
+    );
+    bind_content(sqlx::query_as(&sql), id, a)
+        .bind(status.as_str())
+        .bind(edited_by)
+        .fetch_optional(&mut **tx)
+        .await
 }
 
-pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<ArticleRow>, sqlx::Error> {
+pub async fn get(pool: &PgPool, id: ArticleId) -> Result<Option<ArticleRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM kb_article WHERE id = $1"))
         .bind(id)
         .fetch_optional(pool)
@@ -139,7 +144,7 @@ pub struct VersionRow {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn versions(pool: &PgPool, id: Uuid) -> Result<Vec<VersionRow>, sqlx::Error> {
+pub async fn versions(pool: &PgPool, id: ArticleId) -> Result<Vec<VersionRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT version, title, body, category, tags, edited_by, created_at FROM kb_article_version \
          WHERE article_id = $1 ORDER BY version",
@@ -182,4 +187,37 @@ struct ArticleWithRank {
     #[sqlx(flatten)]
     article: ArticleRow,
     rank: f32,
+}
+
+/// (newest change, count) of the published articles: it moves whenever one is published,
+/// changed or archived.
+pub async fn published_version(pool: &PgPool) -> Result<(Option<DateTime<Utc>>, i64), sqlx::Error> {
+    sqlx::query_as("SELECT max(updated_at), count(*) FROM kb_article WHERE status = 'published'")
+        .fetch_one(pool)
+        .await
+}
+
+/// Every published article's id, language, title and words, most recently changed first.
+pub async fn published_terms(pool: &PgPool) -> Result<Vec<(ArticleId, String, String, Vec<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, language, title, terms FROM kb_article WHERE status = 'published' ORDER BY updated_at DESC, id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// An article's text.
+pub async fn body(tx: &mut Tx, id: ArticleId) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT body FROM kb_article WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await
+}
+
+/// The titles of the articles among `ids`.
+pub async fn titles(pool: &PgPool, ids: &[ArticleId]) -> Result<Vec<(ArticleId, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, title FROM kb_article WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_all(pool)
+        .await
 }

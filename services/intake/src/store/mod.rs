@@ -1,31 +1,59 @@
-//! Intake's tables.
+//! Every SQL statement of the intake service: tickets and their threads here, the other
+//! aggregates in their own files.
+#![allow(clippy::disallowed_methods)]
 
 use chrono::{DateTime, SubsecRound, Utc};
+use contracts::vocabulary::Priority;
+use contracts::{AgentId, ArticleId, CustomerId, IncidentId, MessageId, TicketId};
 use platform::Tx;
-use platform::bus::outbox::PreparedColumns;
+use platform::bus::outbox::{self, PreparedColumns};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use contracts::vocabulary::Priority;
-
 use crate::domain::classify::Classification;
+use crate::domain::incident::IncidentStatus;
+use crate::domain::kb::ArticleStatus;
 use crate::domain::lifecycle::Status;
-use crate::domain::ticket::ValidTicket;
+use crate::domain::survey::FollowUpStatus;
+use crate::domain::ticket::{ContextWindows, ValidTicket};
 
 pub mod customers;
 pub mod incidents;
 pub mod kb;
-
+pub mod reports;
 pub mod surveys;
+
+/// A status as its text column holds it, read into its state enum (`#[sqlx(try_from =
+/// "StatusText")]` on a row's field).
+#[derive(sqlx::Type)]
+#[sqlx(transparent)]
+pub struct StatusText(String);
+
+macro_rules! from_status_text {
+    ($($name:ty),*) => {
+        $(
+            impl TryFrom<StatusText> for $name {
+                type Error = String;
+
+                fn try_from(s: StatusText) -> Result<Self, String> {
+                    <$name>::parse(&s.0).ok_or_else(|| format!("unknown status `{}`", s.0))
+                }
+            }
+        )*
+    };
+}
+
+from_status_text!(Status, IncidentStatus, ArticleStatus, FollowUpStatus);
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TicketRow {
-    pub id: Uuid,
-    pub customer_id: Uuid,
+    pub id: TicketId,
+    pub customer_id: CustomerId,
     pub channel: String,
     pub subject: String,
     pub body: String,
-    pub status: String,
+    #[sqlx(try_from = "StatusText")]
+    pub status: Status,
     pub priority: String,
     pub category: String,
     pub language: String,
@@ -43,11 +71,13 @@ pub struct TicketRow {
     pub customer_segments: Vec<String>,
     pub fault: Option<serde_json::Value>,
     pub fault_type: Option<String>,
-    pub assignee_id: Option<Uuid>,
+    pub assignee_id: Option<AgentId>,
     pub resolved_by: Option<Uuid>,
-    pub incident_id: Option<Uuid>,
-    pub answer_article_id: Option<Uuid>,
-    pub answer_score: Option<f32>,
+    pub incident_id: Option<IncidentId>,
+    pub answer_article_id: Option<ArticleId>,
+    /// How well the article sent as the automatic answer matched (0-1).
+    #[sqlx(rename = "answer_score")]
+    pub answer_confidence: Option<f32>,
     pub deflected: bool,
     pub resolve_by: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -68,7 +98,7 @@ pub struct TicketExtras<'a> {
     pub customer: Option<&'a (String, Vec<String>)>,
     pub fault: Option<serde_json::Value>,
     pub fault_type: Option<&'a str>,
-    pub answer: Option<(Uuid, f32)>,
+    pub answer: Option<(ArticleId, f32)>,
     pub resolve_by: Option<DateTime<Utc>>,
 }
 
@@ -81,12 +111,12 @@ impl TicketRow {
             .customer
             .map_or((None, Vec::new()), |(r, s)| (Some(r.clone()), s.clone()));
         Self {
-            id: Uuid::now_v7(),
+            id: TicketId::new(),
             customer_id: t.customer_id,
             channel: t.channel.as_str().to_owned(),
             subject: t.subject.clone(),
             body: t.body.clone(),
-            status: x.status.as_str().to_owned(),
+            status: x.status,
             priority: x.priority.as_str().to_owned(),
             category: c.category.clone(),
             language: c.language.clone(),
@@ -108,7 +138,7 @@ impl TicketRow {
             resolved_by: None,
             incident_id: None,
             answer_article_id: x.answer.map(|a| a.0),
-            answer_score: x.answer.map(|a| a.1),
+            answer_confidence: x.answer.map(|a| a.1),
             deflected: false,
             resolve_by: x.resolve_by,
             created_at: now,
@@ -142,7 +172,7 @@ pub async fn insert_tickets<'c>(
     let words = |w: &[String]| serde_json::json!(w);
     // A ticket linked to an incident keeps it current (at most once a minute: under an outage
     // every new ticket links there, and the window is counted in minutes anyway).
-    sqlx::query(
+    sqlx::query(&format!(
         "WITH t AS (INSERT INTO ticket (id, customer_id, channel, subject, body, status, priority, category, \
                         language, education_level, keywords, high_emotion, classification, created_by, \
                         customer_role, customer_segments, fault, fault_type, answer_article_id, answer_score, \
@@ -165,10 +195,10 @@ pub async fn insert_tickets<'c>(
                     RETURNING incident_id), \
               i AS (UPDATE incident SET last_linked_at = now() \
                     WHERE id IN (SELECT incident_id FROM t) AND last_linked_at < now() - interval '1 minute'), \
-              o AS (INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) \
-                    SELECT * FROM unnest($27::uuid[], $28::text[], $29::text[]::jsonb[], $30::text[])) \
+              o AS ({outbox}) \
          SELECT 1",
-    )
+        outbox = outbox::insert_many(27)
+    ))
     .bind(col!(|r| r.row.id))
     .bind(col!(|r| r.row.customer_id))
     .bind(col!(|r| r.row.channel.as_str()))
@@ -188,7 +218,7 @@ pub async fn insert_tickets<'c>(
     .bind(col!(|r| r.row.fault.as_ref()))
     .bind(col!(|r| r.row.fault_type.as_deref()))
     .bind(col!(|r| r.row.answer_article_id))
-    .bind(col!(|r| r.row.answer_score))
+    .bind(col!(|r| r.row.answer_confidence))
     .bind(col!(|r| r.row.resolve_by))
     .bind(col!(|r| r.source_ref))
     .bind(col!(|r| r.row.incident_id))
@@ -223,17 +253,9 @@ pub struct OpenContext {
 /// What [`open_contexts`] looks up for one new ticket.
 #[derive(Debug, Clone)]
 pub struct ContextQuery {
-    pub customer_id: Uuid,
+    pub customer_id: CustomerId,
     /// The ticket's words.
     pub terms: Vec<String>,
-}
-
-/// How far back [`open_contexts`] looks: repeated contacts, open duplicates, incidents.
-#[derive(Debug, Clone, Copy)]
-pub struct ContextWindows {
-    pub repeat_hours: u32,
-    pub duplicate_minutes: u32,
-    pub incident_minutes: u32,
 }
 
 /// One round trip for everything opening tickets reads, for any number of them at once: each
@@ -274,7 +296,7 @@ pub async fn open_contexts<'c>(
 }
 
 #[tracing::instrument(skip_all, fields(ticket_id = %id))]
-pub async fn ticket(pool: &PgPool, id: Uuid) -> Result<Option<TicketRow>, sqlx::Error> {
+pub async fn ticket(pool: &PgPool, id: TicketId) -> Result<Option<TicketRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM ticket WHERE id = $1"))
         .bind(id)
         .fetch_optional(pool)
@@ -282,7 +304,7 @@ pub async fn ticket(pool: &PgPool, id: Uuid) -> Result<Option<TicketRow>, sqlx::
 }
 
 /// The ticket, locked for the rest of the transaction.
-pub async fn ticket_for_update(tx: &mut Tx, id: Uuid) -> Result<Option<TicketRow>, sqlx::Error> {
+pub async fn ticket_for_update(tx: &mut Tx, id: TicketId) -> Result<Option<TicketRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM ticket WHERE id = $1 FOR UPDATE"))
         .bind(id)
         .fetch_optional(&mut **tx)
@@ -295,11 +317,11 @@ pub async fn ticket_for_update(tx: &mut Tx, id: Uuid) -> Result<Option<TicketRow
 #[tracing::instrument(skip_all, fields(ticket_id = %id, to = to.as_str()))]
 pub async fn set_status(
     tx: &mut Tx,
-    id: Uuid,
+    id: TicketId,
     from: &[Status],
     to: Status,
     actor: Uuid,
-    assignee: Option<Uuid>,
+    assignee: Option<AgentId>,
 ) -> Result<Option<TicketRow>, sqlx::Error> {
     let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
     sqlx::query_as(&format!(
@@ -324,8 +346,8 @@ pub async fn set_status(
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MessageRow {
-    pub id: Uuid,
-    pub ticket_id: Uuid,
+    pub id: MessageId,
+    pub ticket_id: TicketId,
     pub author_id: Uuid,
     pub author_role: String,
     pub visibility: String,
@@ -339,7 +361,7 @@ const MESSAGE_COLUMNS: &str = "id, ticket_id, author_id, author_role, visibility
 
 /// A message to add to a thread.
 pub struct NewMessage<'a> {
-    pub ticket_id: Uuid,
+    pub ticket_id: TicketId,
     pub author_id: Uuid,
     pub author_role: &'a str,
     pub visibility: &'a str,
@@ -355,7 +377,7 @@ pub async fn insert_message(tx: &mut Tx, m: &NewMessage<'_>) -> Result<MessageRo
                                      external_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {MESSAGE_COLUMNS}"
     ))
-    .bind(Uuid::now_v7())
+    .bind(MessageId::new())
     .bind(m.ticket_id)
     .bind(m.author_id)
     .bind(m.author_role)
@@ -369,7 +391,7 @@ pub async fn insert_message(tx: &mut Tx, m: &NewMessage<'_>) -> Result<MessageRo
 }
 
 /// Stamps the first response time unless one is stamped; true when this was the first.
-pub async fn stamp_first_response(tx: &mut Tx, id: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn stamp_first_response(tx: &mut Tx, id: TicketId) -> Result<bool, sqlx::Error> {
     let n = sqlx::query(
         "UPDATE ticket SET first_response_at = now(), updated_at = now() WHERE id = $1 AND first_response_at IS NULL",
     )
@@ -381,7 +403,7 @@ pub async fn stamp_first_response(tx: &mut Tx, id: Uuid) -> Result<bool, sqlx::E
 }
 
 /// A ticket's thread, oldest first; internal notes only when asked for.
-pub async fn messages(pool: &PgPool, ticket_id: Uuid, with_internal: bool) -> Result<Vec<MessageRow>, sqlx::Error> {
+pub async fn messages(pool: &PgPool, ticket_id: TicketId, with_internal: bool) -> Result<Vec<MessageRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM ticket_message WHERE ticket_id = $1 AND ($2 OR visibility = 'public') \
          ORDER BY created_at, id"
@@ -395,11 +417,11 @@ pub async fn messages(pool: &PgPool, ticket_id: Uuid, with_internal: bool) -> Re
 /// Which tickets a listing shows.
 #[derive(Debug, Default, Clone)]
 pub struct TicketFilter {
-    pub customer_id: Option<Uuid>,
+    pub customer_id: Option<CustomerId>,
     pub status: Option<String>,
     pub category: Option<String>,
     pub channel: Option<String>,
-    pub incident_id: Option<Uuid>,
+    pub incident_id: Option<IncidentId>,
 }
 
 /// Tickets matching `f`, newest first, after the cursor.
@@ -451,4 +473,14 @@ pub async fn ticket_by_number(tx: &mut Tx, number: i64) -> Result<Option<TicketR
         .bind(number)
         .fetch_optional(&mut **tx)
         .await
+}
+
+/// Hands a ticket already being worked on to another agent (its status stays).
+pub async fn set_assignee(tx: &mut Tx, id: TicketId, agent: AgentId) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE ticket SET assignee_id = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(agent)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

@@ -1,15 +1,19 @@
 //! Satisfaction surveys and follow-up visits.
 
 use chrono::{DateTime, Utc};
+use contracts::{CustomerId, TicketId};
 use platform::Tx;
+
+use crate::domain::survey::FollowUpStatus;
+use crate::store::StatusText;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 /// Records that a survey was requested; false when the ticket already has one (once per ticket).
 pub async fn request(
     tx: &mut Tx,
-    ticket: Uuid,
-    customer: Uuid,
+    ticket: TicketId,
+    customer: CustomerId,
     expires_at: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
     let n = sqlx::query(
@@ -26,8 +30,8 @@ pub async fn request(
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SurveyRow {
-    pub ticket_id: Uuid,
-    pub customer_id: Uuid,
+    pub ticket_id: TicketId,
+    pub customer_id: CustomerId,
     pub requested_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub score: Option<i16>,
@@ -38,7 +42,7 @@ pub struct SurveyRow {
 /// Records the answer unless the survey was answered already; `None` when it was (or is missing).
 pub async fn answer(
     tx: &mut Tx,
-    ticket: Uuid,
+    ticket: TicketId,
     score: i16,
     comment: Option<&str>,
 ) -> Result<Option<SurveyRow>, sqlx::Error> {
@@ -53,7 +57,7 @@ pub async fn answer(
     .await
 }
 
-pub async fn get(pool: &PgPool, ticket: Uuid) -> Result<Option<SurveyRow>, sqlx::Error> {
+pub async fn get(pool: &PgPool, ticket: TicketId) -> Result<Option<SurveyRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT ticket_id, customer_id, requested_at, expires_at, score, comment, answered_at FROM survey \
          WHERE ticket_id = $1",
@@ -64,7 +68,7 @@ pub async fn get(pool: &PgPool, ticket: Uuid) -> Result<Option<SurveyRow>, sqlx:
 }
 
 /// Schedules a follow-up visit unless one is pending for the ticket.
-pub async fn schedule_follow_up(tx: &mut Tx, ticket: Uuid, due_at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+pub async fn schedule_follow_up(tx: &mut Tx, ticket: TicketId, due_at: DateTime<Utc>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO follow_up (id, ticket_id, due_at) VALUES ($1, $2, $3) \
          ON CONFLICT (ticket_id) WHERE status = 'pending' DO NOTHING",
@@ -78,7 +82,7 @@ pub async fn schedule_follow_up(tx: &mut Tx, ticket: Uuid, due_at: DateTime<Utc>
 }
 
 /// Cancels a ticket's pending follow-up (it was reopened).
-pub async fn cancel_follow_up(tx: &mut Tx, ticket: Uuid) -> Result<(), sqlx::Error> {
+pub async fn cancel_follow_up(tx: &mut Tx, ticket: TicketId) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE follow_up SET status = 'cancelled' WHERE ticket_id = $1 AND status = 'pending'")
         .bind(ticket)
         .execute(&mut **tx)
@@ -89,9 +93,10 @@ pub async fn cancel_follow_up(tx: &mut Tx, ticket: Uuid) -> Result<(), sqlx::Err
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct FollowUpRow {
     pub id: Uuid,
-    pub ticket_id: Uuid,
+    pub ticket_id: TicketId,
     pub due_at: DateTime<Utc>,
-    pub status: String,
+    #[sqlx(try_from = "StatusText")]
+    pub status: FollowUpStatus,
     pub outcome: Option<String>,
     pub note: Option<String>,
     pub done_by: Option<Uuid>,
@@ -104,7 +109,7 @@ const FOLLOW_UP_COLUMNS: &str = "id, ticket_id, due_at, status, outcome, note, d
 /// Follow-ups in `status`, soonest due first; only those due by `due_before` when given.
 pub async fn follow_ups(
     pool: &PgPool,
-    status: &str,
+    status: FollowUpStatus,
     due_before: Option<DateTime<Utc>>,
     limit: i64,
 ) -> Result<Vec<FollowUpRow>, sqlx::Error> {
@@ -112,7 +117,7 @@ pub async fn follow_ups(
         "SELECT {FOLLOW_UP_COLUMNS} FROM follow_up WHERE status = $1 AND ($2::timestamptz IS NULL OR due_at <= $2) \
          ORDER BY due_at, id LIMIT $3"
     ))
-    .bind(status)
+    .bind(status.as_str())
     .bind(due_before)
     .bind(limit)
     .fetch_all(pool)

@@ -1,22 +1,15 @@
 //! Channels: email threading, duplicates across channels, rate limits, fault records.
 
 use platform::auth::Role;
-use testkit::TestApp;
 use serde_json::{Value, json};
+use testkit::{TestApp, problem_fields};
 use uuid::Uuid;
 
-use super::{app, app_with, count};
+use super::{app, app_with};
 
 async fn mail(app: &TestApp, body: Value) -> (u16, Value) {
     let token = app.token(Uuid::new_v4(), Role::Service);
-    let res = app
-        .post("/v1/inbound/email", &token)
-        .json(&body)
-        .send()
-        .await
-        .expect("send");
-    let status = res.status().as_u16();
-    (status, res.json().await.expect("json"))
+    app.post_json("/v1/inbound/email", &token, &body).await
 }
 
 #[tokio::test]
@@ -24,15 +17,11 @@ async fn email_opens_a_ticket_and_replies_thread_into_it_by_message_id_or_subjec
     let app = app().await;
     let customer = Uuid::new_v4();
     let service = app.token(Uuid::new_v4(), Role::Service);
-    let put = app
-        .client
-        .put(format!("{}/v1/customers/{customer}", app.url))
-        .bearer_auth(&service)
-        .json(&json!({"role": "student", "contacts": [{"channel": "email", "address": "li@example.com"}]}))
-        .send()
-        .await
-        .expect("put");
-    assert_eq!(put.status(), 201);
+    let body = json!({"role": "student", "contacts": [{"channel": "email", "address": "li@example.com"}]});
+    let (put, _) = app
+        .put_json(&format!("/v1/customers/{customer}"), &service, &body)
+        .await;
+    assert_eq!(put, 201);
 
     let (status, first) = mail(
         &app,
@@ -73,13 +62,10 @@ async fn email_opens_a_ticket_and_replies_thread_into_it_by_message_id_or_subjec
     .await;
     assert_eq!(by_token["outcome"], "threaded");
     assert_eq!(by_token["ticket_id"], first["ticket_id"]);
-    assert_eq!(count(&app, "SELECT count(*) FROM ticket").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM ticket").await, 1);
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM ticket_message WHERE channel = 'email' AND author_role = 'customer'"
-        )
-        .await,
+        app.count("SELECT count(*) FROM ticket_message WHERE channel = 'email' AND author_role = 'customer'")
+            .await,
         2
     );
 
@@ -111,13 +97,9 @@ async fn email_opens_a_ticket_and_replies_thread_into_it_by_message_id_or_subjec
     assert_eq!(status, 422);
     assert_eq!(bad["errors"].as_array().map(Vec::len), Some(2));
     let agent = app.token(Uuid::new_v4(), Role::Agent);
-    let forbidden = app
-        .post("/v1/inbound/email", &agent)
-        .json(&json!({"message_id": "<a@b.c>", "from": "a@b.c", "subject": "x", "body": "y"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(forbidden.status(), 403);
+    let body = json!({"message_id": "<a@b.c>", "from": "a@b.c", "subject": "x", "body": "y"});
+    let (forbidden, _) = app.post_json("/v1/inbound/email", &agent, &body).await;
+    assert_eq!(forbidden, 403);
 }
 
 #[tokio::test]
@@ -134,14 +116,12 @@ async fn the_same_question_on_another_channel_is_merged_into_the_open_ticket() {
             "我报名的雅思冲刺班什么时候开课？上课时间是几点？"
         };
         async move {
-            let res = app
-                .post("/v1/tickets", &me)
-                .json(&json!({"channel": channel, "subject": subject, "body": body}))
-                .send()
-                .await
-                .expect("send");
-            let status = res.status().as_u16();
-            (status, res.json::<Value>().await.expect("json"))
+            app.post_json(
+                "/v1/tickets",
+                &me,
+                &json!({"channel": channel, "subject": subject, "body": body}),
+            )
+            .await
         }
     };
     let (status, first) = ask("web", "雅思冲刺班开课时间").await;
@@ -156,16 +136,11 @@ async fn the_same_question_on_another_channel_is_merged_into_the_open_ticket() {
     );
     assert_ne!(same_channel["id"], first["id"]);
     let thread: Value = app
-        .get(
+        .get_json(
             &format!("/v1/tickets/{}/messages", first["id"].as_str().expect("id")),
             &me,
         )
-        .send()
-        .await
-        .expect("thread")
-        .json()
-        .await
-        .expect("json");
+        .await;
     assert_eq!(thread["items"][0]["channel"], "chat");
     let (status, different) = ask("email", "退费申请").await;
     assert_eq!(
@@ -202,18 +177,14 @@ async fn too_many_creates_from_one_customer_get_429_with_retry_after() {
     let secs: u64 = retry_after.expect("Retry-After").parse().expect("seconds");
     assert!((1..=60).contains(&secs));
     assert_eq!(
-        count(&app, "SELECT count(*) FROM ticket").await,
+        app.count("SELECT count(*) FROM ticket").await,
         2,
         "the refused one changed nothing"
     );
     let other = app.token(Uuid::new_v4(), Role::Customer);
-    let res = app
-        .post("/v1/tickets", &other)
-        .json(&json!({"channel": "web", "subject": "q", "body": "another customer"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(res.status(), 201, "limits are per customer");
+    let body = json!({"channel": "web", "subject": "q", "body": "another customer"});
+    let (status, _) = app.post_json("/v1/tickets", &other, &body).await;
+    assert_eq!(status, 201, "limits are per customer");
 }
 
 #[tokio::test]
@@ -221,21 +192,12 @@ async fn technical_tickets_carry_a_fault_record_given_or_inferred() {
     let app = app().await;
     let me = app.token(Uuid::new_v4(), Role::Customer);
     let agent = app.token(Uuid::new_v4(), Role::Agent);
-    let given: Value = app
-        .post("/v1/tickets", &agent)
-        .json(
-            &json!({"channel": "phone", "customer_id": Uuid::new_v4(), "subject": "Camera not detected",
-                      "body": "The classroom says no camera found",
-                      "fault": {"symptom": "No camera in the classroom", "device": "Windows 11 laptop",
-                                "environment": "Chrome 120", "steps_tried": ["restarted", "reinstalled drivers"],
-                                "fault_type": "hardware"}}),
-        )
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let body = json!({"channel": "phone", "customer_id": Uuid::new_v4(), "subject": "Camera not detected",
+        "body": "The classroom says no camera found",
+        "fault": {"symptom": "No camera in the classroom", "device": "Windows 11 laptop",
+        "environment": "Chrome 120", "steps_tried": ["restarted", "reinstalled drivers"],
+        "fault_type": "hardware"}});
+    let (_, given) = app.post_json("/v1/tickets", &agent, &body).await;
     assert_eq!(given["classification"]["category"], "technical");
     assert_eq!(given["fault"]["device"], "Windows 11 laptop");
     assert_eq!(
@@ -244,15 +206,8 @@ async fn technical_tickets_carry_a_fault_record_given_or_inferred() {
     );
     assert_eq!(given["classification"]["fault_type"], "hardware");
 
-    let inferred: Value = app
-        .post("/v1/tickets", &me)
-        .json(&json!({"channel": "web", "subject": "直播课一直转圈", "body": "家里wifi正常，但是进教室一直加载，网络好像断开"}))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let body = json!({"channel": "web", "subject": "直播课一直转圈", "body": "家里wifi正常，但是进教室一直加载，网络好像断开"});
+    let (_, inferred) = app.post_json("/v1/tickets", &me, &body).await;
     assert_eq!(inferred["classification"]["category"], "technical");
     assert_eq!(inferred["classification"]["fault_type"], "network");
     assert_eq!(inferred["fault"]["symptom"], "直播课一直转圈");
@@ -262,13 +217,9 @@ async fn technical_tickets_carry_a_fault_record_given_or_inferred() {
             .is_some_and(|t| !t.is_empty())
     );
 
-    let bad = app
-        .post("/v1/tickets", &me)
-        .json(&json!({"channel": "web", "subject": "x", "body": "y", "fault": {"fault_type": "cosmic", "steps_tried": ["a"]}}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(bad.status(), 422);
-    let problem: Value = bad.json().await.expect("json");
-    assert_eq!(problem["errors"][0]["field"], "fault.fault_type");
+    let body =
+        json!({"channel": "web", "subject": "x", "body": "y", "fault": {"fault_type": "cosmic", "steps_tried": ["a"]}});
+    let (status, problem) = app.post_json("/v1/tickets", &me, &body).await;
+    assert_eq!(status, 422);
+    assert_eq!(problem_fields(&problem)[0], "fault.fault_type");
 }

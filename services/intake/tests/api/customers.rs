@@ -4,7 +4,7 @@ use platform::auth::Role;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{app, count, open};
+use super::{act, app, open, open_new};
 
 #[tokio::test]
 async fn the_company_upserts_a_profile_and_new_tickets_carry_its_role_and_segments() {
@@ -16,59 +16,31 @@ async fn the_company_upserts_a_profile_and_new_tickets_carry_its_role_and_segmen
         "education_level": "k12", "time_zone": "Asia/Shanghai",
         "contacts": [{"channel": "email", "address": "Wang@Example.com"}, {"channel": "phone", "address": "+86 138 0000 0000"}]
     });
-    let res = app
-        .client
-        .put(format!("{}/v1/customers/{customer}", app.url))
-        .bearer_auth(&service)
-        .json(&profile)
-        .send()
-        .await
-        .expect("put");
-    assert_eq!(res.status(), 201);
-    let created: Value = res.json().await.expect("json");
+    let path = format!("/v1/customers/{customer}");
+    let (status, created) = app.put_json(&path, &service, &profile).await;
+    assert_eq!(status, 201);
     assert_eq!(created["segments"], json!(["new_user", "vip"]));
     assert_eq!(created["contacts"][0]["address"], "wang@example.com");
-    let again = app
-        .client
-        .put(format!("{}/v1/customers/{customer}", app.url))
-        .bearer_auth(&service)
-        .json(&json!({"role": "parent", "segments": ["vip"], "contacts": [{"channel": "email", "address": "wang@example.com"}]}))
-        .send()
-        .await
-        .expect("put");
-    assert_eq!(again.status(), 200, "a second put replaces");
-    assert_eq!(count(&app, "SELECT count(*) FROM customer_contact").await, 1);
+    let body = json!({"role": "parent", "segments": ["vip"], "contacts": [{"channel": "email", "address": "wang@example.com"}]});
+    let (again, _) = app.put_json(&path, &service, &body).await;
+    assert_eq!(again, 200, "a second put replaces");
+    assert_eq!(app.count("SELECT count(*) FROM customer_contact").await, 1);
 
     // Another customer cannot take the address; bad fields are named; customers cannot write.
-    let taken = app
-        .client
-        .put(format!("{}/v1/customers/{}", app.url, Uuid::new_v4()))
-        .bearer_auth(&service)
-        .json(&json!({"role": "student", "contacts": [{"channel": "email", "address": "WANG@example.com"}]}))
-        .send()
-        .await
-        .expect("put");
-    assert_eq!(taken.status(), 409);
-    let bad = app
-        .client
-        .put(format!("{}/v1/customers/{}", app.url, Uuid::new_v4()))
-        .bearer_auth(&service)
-        .json(&json!({"role": "alien", "time_zone": "Nowhere/Land"}))
-        .send()
-        .await
-        .expect("put");
-    assert_eq!(bad.status(), 422);
+    let body = json!({"role": "student", "contacts": [{"channel": "email", "address": "WANG@example.com"}]});
+    let (taken, _) = app
+        .put_json(&format!("/v1/customers/{}", Uuid::new_v4()), &service, &body)
+        .await;
+    assert_eq!(taken, 409);
+    let body = json!({"role": "alien", "time_zone": "Nowhere/Land"});
+    let (bad, _) = app
+        .put_json(&format!("/v1/customers/{}", Uuid::new_v4()), &service, &body)
+        .await;
+    assert_eq!(bad, 422);
     let me = app.token(customer, Role::Customer);
-    let self_write = app
-        .client
-        .put(format!("{}/v1/customers/{customer}", app.url))
-        .bearer_auth(&me)
-        .json(&profile)
-        .send()
-        .await
-        .expect("put");
-    assert_eq!(self_write.status(), 403);
-    assert_eq!(count(&app, "SELECT count(*) FROM customer").await, 1);
+    let (self_write, _) = app.put_json(&path, &me, &profile).await;
+    assert_eq!(self_write, 403);
+    assert_eq!(app.count("SELECT count(*) FROM customer").await, 1);
 
     let ticket = open(&app, &me, "课程咨询", "请问寒假班什么时候开课？").await;
     assert_eq!(ticket["customer_role"], "parent");
@@ -83,15 +55,8 @@ async fn the_company_upserts_a_profile_and_new_tickets_carry_its_role_and_segmen
 
     let mine: Value = app.get_json(&format!("/v1/customers/{customer}"), &me).await;
     assert_eq!(mine["role"], "parent");
-    let other = app
-        .get(
-            &format!("/v1/customers/{customer}"),
-            &app.token(Uuid::new_v4(), Role::Customer),
-        )
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(other.status(), 404);
+    let (other, _) = app.get_status(&path, &app.token(Uuid::new_v4(), Role::Customer)).await;
+    assert_eq!(other, 404);
 }
 
 #[tokio::test]
@@ -105,17 +70,9 @@ async fn a_customers_history_lists_every_ticket_with_counts_and_pages() {
     for s in subjects {
         ids.push(open(&app, &me, s, &format!("{s}，请帮忙看看")).await["id"].clone());
     }
-    let cancel = app
-        .post(
-            &format!("/v1/tickets/{}/transitions", ids[0].as_str().expect("id")),
-            &me,
-        )
-        .json(&json!({"action": "cancel"}))
-        .send()
-        .await
-        .expect("cancel");
-    assert_eq!(cancel.status(), 200);
-    open(&app, &app.token(Uuid::new_v4(), Role::Customer), "其他人", "别人的工单").await;
+    let (cancel, _) = act(&app, &me, ids[0].as_str().expect("id"), "cancel").await;
+    assert_eq!(cancel, 200);
+    open_new(&app, "其他人", "别人的工单").await;
 
     let page: Value = app
         .get_json(&format!("/v1/customers/{customer}/tickets?limit=2"), &agent)
@@ -128,27 +85,20 @@ async fn a_customers_history_lists_every_ticket_with_counts_and_pages() {
     assert_eq!(first[0]["id"], ids[2], "newest first");
     let cursor = page["tickets"]["next_cursor"].as_str().expect("cursor");
     let rest: Value = app
-        .get(
+        .get_json(
             &format!("/v1/customers/{customer}/tickets?limit=2&cursor={cursor}"),
             &me,
         )
-        .send()
-        .await
-        .expect("history")
-        .json()
-        .await
-        .expect("json");
+        .await;
     assert_eq!(rest["tickets"]["items"][0]["id"], ids[0]);
     assert!(rest["tickets"]["next_cursor"].is_null());
-    let snoop = app
-        .get(
+    let (snoop, _) = app
+        .get_status(
             &format!("/v1/customers/{customer}/tickets"),
             &app.token(Uuid::new_v4(), Role::Customer),
         )
-        .send()
-        .await
-        .expect("history");
-    assert_eq!(snoop.status(), 404);
+        .await;
+    assert_eq!(snoop, 404);
     // A customer listing tickets sees only their own, whatever they ask for.
     let listed: Value = app.get_json("/v1/tickets?limit=100", &me).await;
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(3));

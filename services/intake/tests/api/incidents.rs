@@ -4,7 +4,7 @@ use platform::auth::Role;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{app, count, open};
+use super::{app, open, open_new};
 
 #[tokio::test]
 async fn many_reports_of_one_fault_become_one_incident_resolved_together() {
@@ -31,61 +31,40 @@ async fn many_reports_of_one_fault_become_one_incident_resolved_together() {
         incident.as_str(),
         "the fourth joins the open incident"
     );
-    let unrelated = open(&app, &app.token(Uuid::new_v4(), Role::Customer), "退费", "我想申请退费").await;
+    let unrelated = open_new(&app, "退费", "我想申请退费").await;
     assert!(unrelated["incident_id"].is_null());
 
     let agent = app.token(Uuid::new_v4(), Role::Agent);
     let got: Value = app.get_json(&format!("/v1/incidents/{incident}"), &agent).await;
     assert_eq!(got["ticket_count"], 4);
     assert_eq!(got["status"], "open");
-    let opened: i64 = count(
-        &app,
-        "SELECT count(*) FROM outbox_event WHERE event_type = 'intake.incident.opened'",
-    )
-    .await;
+    let opened: i64 = app
+        .count("SELECT count(*) FROM outbox_event WHERE event_type = 'intake.incident.opened'")
+        .await;
     assert_eq!(opened, 1);
 
     // An agent links a ticket the grouping missed, and unlinks a wrong one.
-    let missed = open(
-        &app,
-        &app.token(Uuid::new_v4(), Role::Customer),
-        "没法上课",
-        "老师说我不在教室",
-    )
-    .await;
+    let missed = open_new(&app, "没法上课", "老师说我不在教室").await;
     let missed_id = missed["id"].as_str().expect("id");
-    let res = app
-        .post(&format!("/v1/incidents/{incident}/tickets"), &agent)
-        .json(&json!({"ticket_id": missed_id}))
-        .send()
-        .await
-        .expect("link");
-    assert_eq!(res.json::<Value>().await.expect("json")["ticket_count"], 5);
+    let body = json!({"ticket_id": missed_id});
+    let (_, linked) = app
+        .post_json(&format!("/v1/incidents/{incident}/tickets"), &agent, &body)
+        .await;
+    assert_eq!(linked["ticket_count"], 5);
     let wrong = tickets[3]["id"].as_str().expect("id");
-    let res = app
-        .client
-        .delete(format!("{}/v1/incidents/{incident}/tickets/{wrong}", app.url))
-        .bearer_auth(&agent)
-        .send()
-        .await
-        .expect("unlink");
-    assert_eq!(res.status(), 204);
+    let (status, _) = app
+        .delete_json(&format!("/v1/incidents/{incident}/tickets/{wrong}"), &agent)
+        .await;
+    assert_eq!(status, 204);
     let customer = app.token(Uuid::new_v4(), Role::Customer);
-    let res = app
-        .get(&format!("/v1/incidents/{incident}"), &customer)
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(res.status(), 403);
+    let (status, _) = app.get_status(&format!("/v1/incidents/{incident}"), &customer).await;
+    assert_eq!(status, 403);
 
-    let res = app
-        .post(&format!("/v1/incidents/{incident}/resolve"), &agent)
-        .json(&json!({"resolution": "直播服务器故障已修复，请刷新页面重新进入教室。"}))
-        .send()
-        .await
-        .expect("resolve");
-    assert_eq!(res.status(), 200);
-    let done: Value = res.json().await.expect("json");
+    let body = json!({"resolution": "直播服务器故障已修复，请刷新页面重新进入教室。"});
+    let (status, done) = app
+        .post_json(&format!("/v1/incidents/{incident}/resolve"), &agent, &body)
+        .await;
+    assert_eq!(status, 200);
     assert_eq!(done["resolved_tickets"].as_array().map(Vec::len), Some(4));
     assert_eq!(done["incident"]["status"], "resolved");
     let statuses: Vec<(String, bool)> =
@@ -105,21 +84,16 @@ async fn many_reports_of_one_fault_become_one_incident_resolved_together() {
         .expect("status");
     assert_eq!(unlinked, "queued", "the unlinked ticket is left alone");
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM outbox_event WHERE event_type = 'intake.ticket.resolved'"
-        )
-        .await,
+        app.count("SELECT count(*) FROM outbox_event WHERE event_type = 'intake.ticket.resolved'")
+            .await,
         4,
         "each customer is informed"
     );
-    let again = app
-        .post(&format!("/v1/incidents/{incident}/resolve"), &agent)
-        .json(&json!({"resolution": "again"}))
-        .send()
-        .await
-        .expect("resolve");
-    assert_eq!(again.status(), 409);
+    let body = json!({"resolution": "again"});
+    let (again, _) = app
+        .post_json(&format!("/v1/incidents/{incident}/resolve"), &agent, &body)
+        .await;
+    assert_eq!(again, 409);
 }
 
 #[tokio::test]
@@ -127,48 +101,26 @@ async fn an_agent_opens_an_incident_by_hand() {
     let app = app().await;
     let agent_id = Uuid::new_v4();
     let agent = app.token(agent_id, Role::Agent);
-    let t = open(
-        &app,
-        &app.token(Uuid::new_v4(), Role::Customer),
-        "摄像头黑屏",
-        "上课时摄像头一直黑屏",
-    )
-    .await;
-    let res = app
-        .post("/v1/incidents", &agent)
-        .json(&json!({"fault_type": "hardware", "title": "Camera driver update breaks video", "ticket_ids": [t["id"]]}))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(res.status(), 201);
-    let incident: Value = res.json().await.expect("json");
+    let t = open_new(&app, "摄像头黑屏", "上课时摄像头一直黑屏").await;
+    let body = json!({"fault_type": "hardware", "title": "Camera driver update breaks video", "ticket_ids": [t["id"]]});
+    let (status, incident) = app.post_json("/v1/incidents", &agent, &body).await;
+    assert_eq!(status, 201);
     assert_eq!(incident["ticket_count"], 1);
     assert_eq!(incident["opened_by"], agent_id.to_string());
-    let bad = app
-        .post("/v1/incidents", &agent)
-        .json(&json!({"fault_type": "gremlins", "title": ""}))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(bad.status(), 422);
-    let missing = app
-        .post("/v1/incidents", &agent)
-        .json(&json!({"fault_type": "network", "title": "x", "ticket_ids": [Uuid::new_v4()]}))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(missing.status(), 404);
+    let (bad, _) = app
+        .post_json("/v1/incidents", &agent, &json!({"fault_type": "gremlins", "title": ""}))
+        .await;
+    assert_eq!(bad, 422);
+    let body = json!({"fault_type": "network", "title": "x", "ticket_ids": [Uuid::new_v4()]});
+    let (missing, _) = app.post_json("/v1/incidents", &agent, &body).await;
+    assert_eq!(missing, 404);
     assert_eq!(
-        count(&app, "SELECT count(*) FROM incident").await,
+        app.count("SELECT count(*) FROM incident").await,
         1,
         "nothing of the refused ones remains"
     );
     let customer = app.token(Uuid::new_v4(), Role::Customer);
-    let res = app
-        .post("/v1/incidents", &customer)
-        .json(&json!({"fault_type": "network", "title": "x"}))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(res.status(), 403);
+    let body = json!({"fault_type": "network", "title": "x"});
+    let (status, _) = app.post_json("/v1/incidents", &customer, &body).await;
+    assert_eq!(status, 403);
 }

@@ -1,22 +1,18 @@
 //! The knowledge base and smart answers.
 
 use platform::auth::Role;
-use testkit::TestApp;
 use serde_json::{Value, json};
+use testkit::TestApp;
 use uuid::Uuid;
 
-use super::{app, app_with, count, open};
+use super::{app, app_with, open, open_new, walk};
 
 async fn article(app: &TestApp, title: &str, body: &str, language: &str, category: &str) -> Value {
     let agent = app.token(Uuid::new_v4(), Role::Agent);
-    let res = app
-        .post("/v1/kb/articles", &agent)
-        .json(&json!({"title": title, "body": body, "language": language, "category": category, "tags": ["faq"]}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(res.status(), 201);
-    res.json().await.expect("json")
+    let body = json!({"title": title, "body": body, "language": language, "category": category, "tags": ["faq"]});
+    let (status, article) = app.post_json("/v1/kb/articles", &agent, &body).await;
+    assert_eq!(status, 201);
+    article
 }
 
 async fn seed(app: &TestApp) -> Value {
@@ -56,17 +52,10 @@ async fn articles_are_versioned_and_searched_by_relevance_in_both_languages() {
 
     let id = cert["id"].as_str().expect("id");
     let agent = app.token(Uuid::new_v4(), Role::Agent);
-    let res = app
-        .client
-        .put(format!("{}/v1/kb/articles/{id}", app.url))
-        .bearer_auth(&agent)
-        .json(&json!({"title": "How do I download my certificate?", "body": "Certificates are under Profile > Certificates.",
-                      "language": "en", "category": "course_consultation"}))
-        .send()
-        .await
-        .expect("put");
-    assert_eq!(res.status(), 200);
-    let updated: Value = res.json().await.expect("json");
+    let body = json!({"title": "How do I download my certificate?", "body": "Certificates are under Profile > Certificates.",
+        "language": "en", "category": "course_consultation"});
+    let (status, updated) = app.put_json(&format!("/v1/kb/articles/{id}"), &agent, &body).await;
+    assert_eq!(status, 200);
     assert_eq!(updated["version"], 2);
     let full: Value = app.get_json(&format!("/v1/kb/articles/{id}"), &agent).await;
     assert_eq!(full["history"][0]["version"], 1);
@@ -78,21 +67,13 @@ async fn articles_are_versioned_and_searched_by_relevance_in_both_languages() {
     let found: Value = app.get_json("/v1/kb/search?q=profile+certificates", &me).await;
     assert_eq!(found["items"][0]["article"]["id"], id, "the new text is searched");
 
-    let customer_write = app
-        .post("/v1/kb/articles", &me)
-        .json(&json!({"title": "t", "body": "b", "language": "en", "category": "other"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(customer_write.status(), 403);
-    let bad = app
-        .post("/v1/kb/articles", &agent)
-        .json(&json!({"title": "", "body": "b", "language": "fr", "category": "misc"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(bad.status(), 422);
-    assert_eq!(count(&app, "SELECT count(*) FROM kb_article").await, 2);
+    let body = json!({"title": "t", "body": "b", "language": "en", "category": "other"});
+    let (customer_write, _) = app.post_json("/v1/kb/articles", &me, &body).await;
+    assert_eq!(customer_write, 403);
+    let body = json!({"title": "", "body": "b", "language": "fr", "category": "misc"});
+    let (bad, _) = app.post_json("/v1/kb/articles", &agent, &body).await;
+    assert_eq!(bad, 422);
+    assert_eq!(app.count("SELECT count(*) FROM kb_article").await, 2);
 }
 
 #[tokio::test]
@@ -114,31 +95,14 @@ async fn a_standard_question_is_answered_at_once_and_solved_counts_as_a_deflecti
     );
 
     let other = app.token(Uuid::new_v4(), Role::Customer);
-    let res = app
-        .post(&format!("/v1/tickets/{id}/answer-feedback"), &other)
-        .json(&json!({"solved": true}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(res.status(), 404, "only the ticket's customer gives the verdict");
-    let solved: Value = app
-        .post(&format!("/v1/tickets/{id}/answer-feedback"), &me)
-        .json(&json!({"solved": true}))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let feedback = format!("/v1/tickets/{id}/answer-feedback");
+    let (status, _) = app.post_json(&feedback, &other, &json!({"solved": true})).await;
+    assert_eq!(status, 404, "only the ticket's customer gives the verdict");
+    let (_, solved) = app.post_json(&feedback, &me, &json!({"solved": true})).await;
     assert_eq!(solved["status"], "resolved");
     assert_eq!(solved["deflected"], true);
-    let twice = app
-        .post(&format!("/v1/tickets/{id}/answer-feedback"), &me)
-        .json(&json!({"solved": false}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(twice.status(), 409);
+    let (twice, _) = app.post_json(&feedback, &me, &json!({"solved": false})).await;
+    assert_eq!(twice, 409);
 
     let t2 = open(
         &app,
@@ -149,15 +113,10 @@ async fn a_standard_question_is_answered_at_once_and_solved_counts_as_a_deflecti
     .await;
     assert_eq!(t2["status"], "auto_answered");
     let id2 = t2["id"].as_str().expect("id");
-    let unsolved: Value = app
-        .post(&format!("/v1/tickets/{id2}/answer-feedback"), &me)
-        .json(&json!({"solved": false}))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let body = json!({"solved": false});
+    let (_, unsolved) = app
+        .post_json(&format!("/v1/tickets/{id2}/answer-feedback"), &me, &body)
+        .await;
     assert_eq!(unsolved["status"], "queued", "not solved: to a person");
     assert_eq!(unsolved["deflected"], false);
 
@@ -192,42 +151,26 @@ async fn no_verdict_in_time_hands_the_ticket_to_a_person_and_answers_become_arti
     let agent = app.token(Uuid::new_v4(), Role::Agent);
     let q = open(&app, &me, "发票怎么开", "课程发票在哪里申请？").await;
     let qid = q["id"].as_str().expect("id");
-    let early = app
-        .post(&format!("/v1/tickets/{qid}/article"), &agent)
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(early.status(), 409, "not resolved yet");
-    for (path, body) in [
-        (format!("/v1/tickets/{qid}/transitions"), json!({"action": "start"})),
-        (
-            format!("/v1/tickets/{qid}/messages"),
-            json!({"body": "在“我的订单”里点击“申请发票”，填写抬头即可。"}),
-        ),
-        (format!("/v1/tickets/{qid}/transitions"), json!({"action": "resolve"})),
-    ] {
-        let res = app.post(&path, &agent).json(&body).send().await.expect("send");
-        assert!(res.status().is_success(), "{path}: {}", res.status());
-    }
-    let res = app
-        .post(&format!("/v1/tickets/{qid}/article"), &agent)
-        .json(&json!({"tags": ["invoice"]}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(res.status(), 201);
-    let a: Value = res.json().await.expect("json");
+    let (early, _) = app
+        .post_json(&format!("/v1/tickets/{qid}/article"), &agent, &json!({}))
+        .await;
+    assert_eq!(early, 409, "not resolved yet");
+    walk(&app, &agent, qid, &["start"]).await;
+    let body = json!({"body": "在“我的订单”里点击“申请发票”，填写抬头即可。"});
+    let (status, _) = app
+        .post_json(&format!("/v1/tickets/{qid}/messages"), &agent, &body)
+        .await;
+    assert_eq!(status, 201);
+    walk(&app, &agent, qid, &["resolve"]).await;
+    let body = json!({"tags": ["invoice"]});
+    let (status, a) = app
+        .post_json(&format!("/v1/tickets/{qid}/article"), &agent, &body)
+        .await;
+    assert_eq!(status, 201);
     assert_eq!(a["title"], "发票怎么开");
     assert_eq!(a["source_ticket_id"], qid);
     assert!(a["body"].as_str().is_some_and(|b| b.contains("申请发票")));
-    let next = open(
-        &app,
-        &app.token(Uuid::new_v4(), Role::Customer),
-        "发票怎么开",
-        "请问发票怎么开？",
-    )
-    .await;
+    let next = open_new(&app, "发票怎么开", "请问发票怎么开？").await;
     assert_eq!(next["status"], "auto_answered", "the new article answers the next one");
     assert_eq!(next["answer_article_id"], a["id"]);
 }

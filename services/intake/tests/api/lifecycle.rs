@@ -1,31 +1,15 @@
 //! The ticket lifecycle and its conversation thread.
 
 use platform::auth::Role;
-use testkit::TestApp;
 use serde_json::{Value, json};
+use testkit::TestApp;
 use uuid::Uuid;
 
-use super::{app, app_with, count, open};
+use super::{act, app, app_with, open};
 
-async fn act(app: &TestApp, token: &str, id: &str, action: &str) -> reqwest::Response {
-    let body = if action == "assign" {
-        json!({ "action": action, "agent_id": Uuid::new_v4() })
-    } else {
-        json!({ "action": action })
-    };
-    app.post(&format!("/v1/tickets/{id}/transitions"), token)
-        .json(&body)
-        .send()
-        .await
-        .expect("send")
-}
-
-async fn say(app: &TestApp, token: &str, id: &str, body: Value) -> reqwest::Response {
-    app.post(&format!("/v1/tickets/{id}/messages"), token)
-        .json(&body)
-        .send()
-        .await
-        .expect("send")
+/// Posts a message to ticket `id`: the status and the body.
+async fn say(app: &TestApp, token: &str, id: &str, body: Value) -> (u16, Value) {
+    app.post_json(&format!("/v1/tickets/{id}/messages"), token, &body).await
 }
 
 async fn events(app: &TestApp, ticket: &str, kind: &str) -> Vec<Value> {
@@ -54,27 +38,24 @@ async fn a_ticket_walks_the_whole_path_and_each_change_is_an_event() {
     assert_eq!(t["status"], "queued", "no article answers it: it waits for a person");
     let t = id(&t);
     // Queueing again is not a change.
-    assert_eq!(act(&app, &service, &t, "queue").await.status(), 409);
+    assert_eq!(act(&app, &service, &t, "queue").await.0, 409);
     for (token, action, status) in [
         (&service, "assign", "assigned"),
         (&agent, "start", "in_progress"),
         (&agent, "wait_on_customer", "waiting_on_customer"),
     ] {
-        let res = act(&app, token, &t, action).await;
-        assert_eq!(res.status(), 200, "{action}");
-        assert_eq!(res.json::<Value>().await.expect("json")["status"], status);
+        let (code, ticket) = act(&app, token, &t, action).await;
+        assert_eq!(code, 200, "{action}");
+        assert_eq!(ticket["status"], status);
     }
     // The customer's answer puts it back in progress by itself.
-    assert_eq!(
-        say(&app, &me, &t, json!({"body": "换了浏览器还是不行"})).await.status(),
-        201
-    );
+    assert_eq!(say(&app, &me, &t, json!({"body": "换了浏览器还是不行"})).await.0, 201);
     let now: Value = app.get_json(&format!("/v1/tickets/{t}"), &me).await;
     assert_eq!(now["status"], "in_progress");
-    let resolved: Value = act(&app, &agent, &t, "resolve").await.json().await.expect("json");
+    let (_, resolved) = act(&app, &agent, &t, "resolve").await;
     assert_eq!(resolved["status"], "resolved");
     assert!(resolved["resolved_at"].is_string());
-    let closed: Value = act(&app, &me, &t, "close").await.json().await.expect("json");
+    let (_, closed) = act(&app, &me, &t, "close").await;
     assert_eq!(closed["status"], "closed");
     assert!(closed["closed_at"].is_string());
 
@@ -96,11 +77,8 @@ async fn a_ticket_walks_the_whole_path_and_each_change_is_an_event() {
     );
     assert_eq!(events(&app, &t, "intake.ticket.resolved").await.len(), 1);
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM scheduled_job WHERE kind = 'ticket.auto_close' AND status = 'pending'"
-        )
-        .await,
+        app.count("SELECT count(*) FROM scheduled_job WHERE kind = 'ticket.auto_close' AND status = 'pending'")
+            .await,
         0,
         "closing by hand cancels the auto-close timer"
     );
@@ -112,9 +90,14 @@ async fn an_illegal_transition_is_a_409_and_changes_nothing() {
     let me = app.token(Uuid::new_v4(), Role::Customer);
     let agent = app.token(Uuid::new_v4(), Role::Agent);
     let t = id(&open(&app, &me, "Login", "I cannot log in").await);
-    let before = count(&app, "SELECT count(*) FROM outbox_event").await;
+    let before = app.count("SELECT count(*) FROM outbox_event").await;
 
-    let res = act(&app, &agent, &t, "close").await;
+    let res = app
+        .post(&format!("/v1/tickets/{t}/transitions"), &agent)
+        .json(&json!({"action": "close"}))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(res.status(), 409);
     assert_eq!(res.headers()["content-type"], "application/problem+json");
     let problem: Value = res.json().await.expect("json");
@@ -123,24 +106,24 @@ async fn an_illegal_transition_is_a_409_and_changes_nothing() {
         "{problem}"
     );
     // A customer may not act as an agent, nor on someone else's ticket.
-    assert_eq!(act(&app, &me, &t, "resolve").await.status(), 403);
+    assert_eq!(act(&app, &me, &t, "resolve").await.0, 403);
     let stranger = app.token(Uuid::new_v4(), Role::Customer);
-    assert_eq!(act(&app, &stranger, &t, "cancel").await.status(), 404);
-    let unknown = act(&app, &agent, &t, "teleport").await;
-    assert_eq!(unknown.status(), 422);
+    assert_eq!(act(&app, &stranger, &t, "cancel").await.0, 404);
+    let (unknown, _) = act(&app, &agent, &t, "teleport").await;
+    assert_eq!(unknown, 422);
 
-    let cancelled = act(&app, &me, &t, "cancel").await;
-    assert_eq!(cancelled.status(), 200);
-    assert_eq!(act(&app, &me, &t, "reopen").await.status(), 409);
-    let res = say(&app, &me, &t, json!({"body": "hello?"})).await;
-    assert_eq!(res.status(), 409, "a cancelled ticket takes no messages");
+    let (cancelled, _) = act(&app, &me, &t, "cancel").await;
+    assert_eq!(cancelled, 200);
+    assert_eq!(act(&app, &me, &t, "reopen").await.0, 409);
+    let (status, _) = say(&app, &me, &t, json!({"body": "hello?"})).await;
+    assert_eq!(status, 409, "a cancelled ticket takes no messages");
     let status: String = sqlx::query_scalar("SELECT status FROM ticket")
         .fetch_one(&app.platform.pool)
         .await
         .expect("status");
     assert_eq!(status, "cancelled");
     assert_eq!(
-        count(&app, "SELECT count(*) FROM outbox_event").await,
+        app.count("SELECT count(*) FROM outbox_event").await,
         before + 1,
         "only the cancel was an event"
     );
@@ -154,33 +137,33 @@ async fn internal_notes_stay_internal_and_the_first_public_reply_stamps_first_re
     let agent = app.token(Uuid::new_v4(), Role::Agent);
     let t = id(&open(&app, &me, "Certificate", "Where do I download my certificate?").await);
 
-    let note = say(
+    let (note, _) = say(
         &app,
         &agent,
         &t,
         json!({"body": "Checked: certificate not issued yet", "kind": "note"}),
     )
     .await;
-    assert_eq!(note.status(), 201);
+    assert_eq!(note, 201);
     let ticket: Value = app.get_json(&format!("/v1/tickets/{t}"), &agent).await;
     assert!(ticket["first_response_at"].is_null(), "a note is not a response");
 
-    let reply = say(&app, &agent, &t, json!({"body": "It will be issued on Friday."})).await;
-    assert_eq!(reply.status(), 201);
-    let update = say(
+    let (reply, _) = say(&app, &agent, &t, json!({"body": "It will be issued on Friday."})).await;
+    assert_eq!(reply, 201);
+    let (update, _) = say(
         &app,
         &agent,
         &t,
         json!({"body": "Issued; check your inbox.", "kind": "progress_update"}),
     )
     .await;
-    assert_eq!(update.status(), 201);
+    assert_eq!(update, 201);
     let ticket: Value = app.get_json(&format!("/v1/tickets/{t}"), &me).await;
     let first = ticket["first_response_at"].as_str().expect("stamped").to_owned();
 
     // A customer may not post notes.
-    let sneaky = say(&app, &me, &t, json!({"body": "x", "kind": "note"})).await;
-    assert_eq!(sneaky.status(), 422);
+    let (sneaky, _) = say(&app, &me, &t, json!({"body": "x", "kind": "note"})).await;
+    assert_eq!(sneaky, 422);
 
     let seen_by = |token: String| {
         let app = &app;
@@ -198,12 +181,8 @@ async fn internal_notes_stay_internal_and_the_first_public_reply_stamps_first_re
     assert_eq!(seen_by(me.clone()).await, ["message", "progress_update"]);
     assert_eq!(seen_by(agent.clone()).await, ["note", "message", "progress_update"]);
     let stranger = app.token(Uuid::new_v4(), Role::Customer);
-    let hidden = app
-        .get(&format!("/v1/tickets/{t}/messages"), &stranger)
-        .send()
-        .await
-        .expect("list");
-    assert_eq!(hidden.status(), 404);
+    let (hidden, _) = app.get_status(&format!("/v1/tickets/{t}/messages"), &stranger).await;
+    assert_eq!(hidden, 404);
 
     let added = events(&app, &t, "intake.ticket.message_added").await;
     let firsts: Vec<bool> = added
@@ -221,8 +200,8 @@ async fn a_resolved_ticket_closes_itself_after_the_quiet_period() {
     let me = app.token(Uuid::new_v4(), Role::Customer);
     let agent = app.token(Uuid::new_v4(), Role::Agent);
     let t = id(&open(&app, &me, "Schedule", "When is the exam?").await);
-    assert_eq!(act(&app, &agent, &t, "start").await.status(), 200);
-    assert_eq!(act(&app, &agent, &t, "resolve").await.status(), 200);
+    assert_eq!(act(&app, &agent, &t, "start").await.0, 200);
+    assert_eq!(act(&app, &agent, &t, "resolve").await.0, 200);
     let pool = app.platform.pool.clone();
     testkit::eventually(10, "auto-closed", || async {
         let s: String = sqlx::query_scalar("SELECT status FROM ticket").fetch_one(&pool).await?;
@@ -242,21 +221,17 @@ async fn a_customer_reopens_within_the_window_only() {
     let me = app.token(Uuid::new_v4(), Role::Customer);
     let agent = app.token(Uuid::new_v4(), Role::Agent);
     let t = id(&open(&app, &me, "Video", "The replay video has no sound").await);
-    assert_eq!(act(&app, &agent, &t, "start").await.status(), 200);
-    assert_eq!(act(&app, &agent, &t, "resolve").await.status(), 200);
-    assert_eq!(say(&app, &me, &t, json!({"body": "still broken"})).await.status(), 409);
-    let reopened = act(&app, &me, &t, "reopen").await;
-    assert_eq!(reopened.status(), 200);
-    let reopened: Value = reopened.json().await.expect("json");
+    assert_eq!(act(&app, &agent, &t, "start").await.0, 200);
+    assert_eq!(act(&app, &agent, &t, "resolve").await.0, 200);
+    assert_eq!(say(&app, &me, &t, json!({"body": "still broken"})).await.0, 409);
+    let (status, reopened) = act(&app, &me, &t, "reopen").await;
+    assert_eq!(status, 200);
     assert_eq!(reopened["status"], "queued");
     assert_eq!(reopened["reopen_count"], 1);
     assert_eq!(events(&app, &t, "intake.ticket.reopened").await.len(), 1);
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM scheduled_job WHERE kind = 'ticket.auto_close' AND status = 'pending'"
-        )
-        .await,
+        app.count("SELECT count(*) FROM scheduled_job WHERE kind = 'ticket.auto_close' AND status = 'pending'")
+            .await,
         0,
         "reopening cancels the auto-close timer"
     );
@@ -265,11 +240,10 @@ async fn a_customer_reopens_within_the_window_only() {
     let me = late.token(Uuid::new_v4(), Role::Customer);
     let t = id(&open(&late, &me, "Video", "The replay video has no sound").await);
     let service = late.token(Uuid::new_v4(), Role::Service);
-    assert_eq!(act(&late, &service, &t, "start").await.status(), 200);
-    assert_eq!(act(&late, &service, &t, "resolve").await.status(), 200);
-    let res = act(&late, &me, &t, "reopen").await;
-    assert_eq!(res.status(), 409);
-    let problem: Value = res.json().await.expect("json");
+    assert_eq!(act(&late, &service, &t, "start").await.0, 200);
+    assert_eq!(act(&late, &service, &t, "resolve").await.0, 200);
+    let (status, problem) = act(&late, &me, &t, "reopen").await;
+    assert_eq!(status, 409);
     assert!(
         problem["type"]
             .as_str()
@@ -293,9 +267,9 @@ async fn routing_assignments_move_queued_tickets_to_their_agent() {
     let env = EventEnvelope::new(
         "routing",
         TicketAssignedV1 {
-            ticket_id: id,
-            customer_id: customer,
-            agent_id: agent,
+            ticket_id: id.into(),
+            customer_id: customer.into(),
+            agent_id: agent.into(),
             queue: "general".into(),
             channel: Channel::Web,
             tier: "junior".into(),
@@ -303,19 +277,8 @@ async fn routing_assignments_move_queued_tickets_to_their_agent() {
             assigned_at: chrono::Utc::now(),
         },
     );
-    let body = serde_json::to_vec(&env).expect("json");
     for _ in 0..2 {
-        app.platform
-            .bus
-            .publish_confirmed(&[platform::bus::Outgoing {
-                exchange: app.platform.bus.exchange(),
-                routing_key: "routing.ticket.assigned",
-                body: &body,
-                message_id: None,
-                headers: Default::default(),
-            }])
-            .await
-            .expect("publish");
+        app.publish(&env).await;
     }
     let staff = app.token(agent, Role::Agent);
     let ticket = testkit::eventually(10, "assigned", || async {
@@ -326,14 +289,12 @@ async fn routing_assignments_move_queued_tickets_to_their_agent() {
     .expect("assigned");
     assert_eq!(ticket["assignee_id"], agent.to_string());
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let changes = count(
-        &app,
-        &format!(
+    let changes = app
+        .count(&format!(
             "SELECT count(*) FROM outbox_event WHERE event_type = 'intake.ticket.status_changed' \
              AND envelope->'data'->>'ticket_id' = '{id}' AND envelope->'data'->>'to' = 'assigned' \
              AND envelope->'data'->>'assignee_id' = '{agent}'"
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(changes, 1, "one change, naming the agent, for a redelivered assignment");
 }

@@ -1,8 +1,9 @@
 //! Intake's API against real PostgreSQL, Redis and RabbitMQ.
+#![allow(clippy::disallowed_methods)]
 
 use platform::auth::Role;
-use testkit::{TestApp, spawn};
 use serde_json::{Value, json};
+use testkit::{TestApp, problem_fields, spawn};
 use uuid::Uuid;
 
 mod channels;
@@ -17,35 +18,42 @@ async fn app() -> TestApp {
     app_with(&[]).await
 }
 
-/// The service with some `INTAKE__...` settings overridden.
+/// The service with some `[service]` settings overridden (`SERVICE__...`).
 async fn app_with(settings: &[(&str, &str)]) -> TestApp {
-    let mut vars = testkit::Isolation::new()
-        .service_env("INTAKE", "intake")
+    testkit::start(&intake::SPEC, settings).await
+}
+
+/// Opens a ticket as a new customer and returns it.
+async fn open_new(app: &TestApp, subject: &str, body: &str) -> Value {
+    open(app, &app.token(Uuid::new_v4(), Role::Customer), subject, body).await
+}
+
+/// Applies `action` to ticket `id` as the holder of `token` (`assign` names a new agent): the
+/// status and the body.
+async fn act(app: &TestApp, token: &str, id: &str, action: &str) -> (u16, Value) {
+    let body = if action == "assign" {
+        json!({ "action": action, "agent_id": Uuid::new_v4() })
+    } else {
+        json!({ "action": action })
+    };
+    app.post_json(&format!("/v1/tickets/{id}/transitions"), token, &body)
         .await
-        .expect("env");
-    for (k, v) in settings {
-        vars.insert((*k).to_owned(), (*v).to_owned());
+}
+
+/// Applies each of `actions` in turn; each must succeed.
+async fn walk(app: &TestApp, token: &str, id: &str, actions: &[&str]) {
+    for action in actions {
+        let (status, ticket) = act(app, token, id, action).await;
+        assert_eq!(status, 200, "{action}: {ticket}");
     }
-    spawn(&intake::SPEC, &vars).await.expect("spawn")
 }
 
 /// Opens a ticket as `token` (a customer) and returns it.
 async fn open(app: &TestApp, token: &str, subject: &str, body: &str) -> Value {
-    let res = app
-        .post("/v1/tickets", token)
-        .json(&json!({"channel": "web", "subject": subject, "body": body}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(res.status(), 201);
-    res.json().await.expect("json")
-}
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(&app.platform.pool)
-        .await
-        .expect("count")
+    let body = json!({"channel": "web", "subject": subject, "body": body});
+    let (status, ticket) = app.post_json("/v1/tickets", token, &body).await;
+    assert_eq!(status, 201, "{ticket}");
+    ticket
 }
 
 #[tokio::test]
@@ -117,19 +125,17 @@ async fn tickets_opened_at_once_are_each_written_whole_with_their_own_event() {
         let id = ticket["id"].as_str().expect("id");
         let got: Value = app.get_json(&format!("/v1/tickets/{id}"), token).await;
         assert_eq!(&got, ticket);
-        let events = count(
-            &app,
-            &format!(
+        let events = app
+            .count(&format!(
                 "SELECT count(*) FROM outbox_event WHERE event_type = 'intake.ticket.created' \
                  AND envelope->'data'->>'ticket_id' = '{id}' \
                  AND (envelope->'data'->>'number')::bigint = {}",
                 ticket["number"]
-            ),
-        )
-        .await;
+            ))
+            .await;
         assert_eq!(events, 1, "{ticket}");
     }
-    assert_eq!(count(&app, "SELECT count(*) FROM ticket").await, n as i64);
+    assert_eq!(app.count("SELECT count(*) FROM ticket").await, n as i64);
     app.stop().await.expect("stop");
 }
 
@@ -152,36 +158,21 @@ async fn a_retried_create_with_the_same_idempotency_key_opens_one_ticket() {
         .await
         .expect("changed");
     assert_eq!(changed.status(), 422);
-    assert_eq!(count(&app, "SELECT count(*) FROM ticket").await, 1);
-    assert_eq!(count(&app, "SELECT count(*) FROM outbox_event").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM ticket").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM outbox_event").await, 1);
 }
 
 #[tokio::test]
 async fn invalid_tickets_get_field_errors_and_change_nothing() {
     let app = app().await;
     let token = app.token(Uuid::new_v4(), Role::Customer);
-    let res = app
-        .post("/v1/tickets", &token)
-        .json(&json!({"channel": "fax", "subject": " ", "body": "hello", "priority": "asap"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(res.status(), 422);
-    let problem: Value = res.json().await.expect("json");
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
-    assert_eq!(fields, ["channel", "subject", "priority"]);
-    let unknown = app
-        .post("/v1/tickets", &token)
-        .json(&json!({"channel": "web", "subject": "s", "body": "b", "colour": "red"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(unknown.status(), 422);
+    let body = json!({"channel": "fax", "subject": " ", "body": "hello", "priority": "asap"});
+    let (status, problem) = app.post_json("/v1/tickets", &token, &body).await;
+    assert_eq!(status, 422);
+    assert_eq!(problem_fields(&problem), ["channel", "subject", "priority"]);
+    let body = json!({"channel": "web", "subject": "s", "body": "b", "colour": "red"});
+    let (status, _) = app.post_json("/v1/tickets", &token, &body).await;
+    assert_eq!(status, 422);
     let anonymous = app
         .client
         .post(format!("{}/v1/tickets", app.url))
@@ -190,8 +181,8 @@ async fn invalid_tickets_get_field_errors_and_change_nothing() {
         .await
         .expect("send");
     assert_eq!(anonymous.status(), 401);
-    assert_eq!(count(&app, "SELECT count(*) FROM ticket").await, 0);
-    assert_eq!(count(&app, "SELECT count(*) FROM outbox_event").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM ticket").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM outbox_event").await, 0);
 }
 
 #[tokio::test]
@@ -199,50 +190,28 @@ async fn customers_see_only_their_own_tickets_and_agents_open_them_for_customers
     let app = app().await;
     let customer = Uuid::new_v4();
     let agent = app.token(Uuid::new_v4(), Role::Agent);
-    let missing = app
-        .post("/v1/tickets", &agent)
-        .json(&json!({"channel": "phone", "subject": "Call", "body": "Parent called about the timetable"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(missing.status(), 422, "an agent must name the customer");
-    let res = app
-        .post("/v1/tickets", &agent)
-        .json(&json!({"channel": "phone", "subject": "Call", "body": "Parent called about the timetable", "customer_id": customer}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(res.status(), 201);
-    let ticket: Value = res.json().await.expect("json");
+    let body = json!({"channel": "phone", "subject": "Call", "body": "Parent called about the timetable"});
+    let (missing, _) = app.post_json("/v1/tickets", &agent, &body).await;
+    assert_eq!(missing, 422, "an agent must name the customer");
+    let body = json!({"channel": "phone", "subject": "Call", "body": "Parent called about the timetable", "customer_id": customer});
+    let (status, ticket) = app.post_json("/v1/tickets", &agent, &body).await;
+    assert_eq!(status, 201);
     let path = format!("/v1/tickets/{}", ticket["id"].as_str().expect("id"));
-    let owner = app
-        .get(&path, &app.token(customer, Role::Customer))
-        .send()
-        .await
-        .expect("owner");
-    assert_eq!(owner.status(), 200);
-    let stranger = app
-        .get(&path, &app.token(Uuid::new_v4(), Role::Customer))
-        .send()
-        .await
-        .expect("stranger");
-    assert_eq!(stranger.status(), 404);
-    let bad_id = app.get("/v1/tickets/not-a-uuid", &agent).send().await.expect("bad");
-    assert_eq!(bad_id.status(), 400);
+    let (owner, _) = app.get_status(&path, &app.token(customer, Role::Customer)).await;
+    assert_eq!(owner, 200);
+    let (stranger, _) = app.get_status(&path, &app.token(Uuid::new_v4(), Role::Customer)).await;
+    assert_eq!(stranger, 404);
+    let (bad_id, _) = app.get_status("/v1/tickets/not-a-uuid", &agent).await;
+    assert_eq!(bad_id, 400);
 }
 
 #[tokio::test]
 async fn a_new_ticket_is_classified_with_its_reasons_and_the_event_carries_the_category() {
     let app = app().await;
     let token = app.token(Uuid::new_v4(), Role::Customer);
-    let res = app
-        .post("/v1/tickets", &token)
-        .json(&json!({"channel": "chat", "subject": "投诉老师态度差", "body": "老师上课态度非常差，孩子问问题被骂，我要投诉！"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(res.status(), 201);
-    let ticket: Value = res.json().await.expect("json");
+    let body = json!({"channel": "chat", "subject": "投诉老师态度差", "body": "老师上课态度非常差，孩子问问题被骂，我要投诉！"});
+    let (status, ticket) = app.post_json("/v1/tickets", &token, &body).await;
+    assert_eq!(status, 201);
     let c = &ticket["classification"];
     assert_eq!(c["category"], "complaint");
     assert_eq!(c["language"], "zh-CN");
@@ -271,15 +240,8 @@ async fn a_customer_who_keeps_writing_is_flagged_high_emotion() {
     let token = app.token(Uuid::new_v4(), Role::Customer);
     let mut flags = Vec::new();
     for i in 0..4 {
-        let t: Value = app
-            .post("/v1/tickets", &token)
-            .json(&json!({"channel": "web", "subject": format!("When is my class {i}"), "body": "When does the next lesson start?"}))
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        let body = json!({"channel": "web", "subject": format!("When is my class {i}"), "body": "When does the next lesson start?"});
+        let (_, t) = app.post_json("/v1/tickets", &token, &body).await;
         flags.push(t["classification"]["high_emotion"].as_bool().unwrap_or(false));
     }
     assert_eq!(
@@ -299,14 +261,11 @@ async fn a_bad_rules_file_stops_start_up_naming_the_setting() {
         intake::domain::classify::DEFAULT_RULES.replace("name = \"other\"", "name = \"misc\""),
     )
     .expect("write");
-    let mut vars = testkit::Isolation::new()
-        .service_env("INTAKE", "intake")
-        .await
-        .expect("env");
-    vars.insert(
-        "INTAKE__SERVICE__CLASSIFICATION_RULES".into(),
-        file.to_string_lossy().into_owned(),
-    );
+    let vars = testkit::env_for(
+        &intake::SPEC,
+        &[("SERVICE__CLASSIFICATION_RULES", &file.to_string_lossy())],
+    )
+    .await;
     let err = spawn(&intake::SPEC, &vars).await.err().expect("start-up fails");
     let text = format!("{err:#}");
     assert!(

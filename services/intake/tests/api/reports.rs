@@ -2,9 +2,10 @@
 
 use platform::auth::Role;
 use serde_json::{Value, json};
+use testkit::problem_fields;
 use uuid::Uuid;
 
-use super::{app, open};
+use super::{app, open, open_new, walk};
 
 #[tokio::test]
 async fn the_quality_report_computes_each_figure_per_group_for_supervisors_only() {
@@ -13,29 +14,15 @@ async fn the_quality_report_computes_each_figure_per_group_for_supervisors_only(
     let agent = app.token(agent_id, Role::Agent);
     let me = app.token(Uuid::new_v4(), Role::Customer);
     let a = open(&app, &me, "作业批改", "老师什么时候批改作业？").await;
-    let b = open(
-        &app,
-        &app.token(Uuid::new_v4(), Role::Customer),
-        "课程价格",
-        "雅思课程多少钱？",
-    )
-    .await;
+    let b = open_new(&app, "课程价格", "雅思课程多少钱？").await;
     let a_id = a["id"].as_str().expect("id");
-    for (path, body) in [
-        (format!("/v1/tickets/{a_id}/transitions"), json!({"action": "start"})),
-        (format!("/v1/tickets/{a_id}/messages"), json!({"body": "明天批改完"})),
-        (format!("/v1/tickets/{a_id}/transitions"), json!({"action": "resolve"})),
-    ] {
-        assert!(
-            app.post(&path, &agent)
-                .json(&body)
-                .send()
-                .await
-                .expect("send")
-                .status()
-                .is_success()
-        );
-    }
+    walk(&app, &agent, a_id, &["start"]).await;
+    let body = json!({"body": "明天批改完"});
+    let (status, _) = app
+        .post_json(&format!("/v1/tickets/{a_id}/messages"), &agent, &body)
+        .await;
+    assert_eq!(status, 201);
+    walk(&app, &agent, a_id, &["resolve"]).await;
     // Ticket b was answered 10 minutes after it was opened (its creation time stays put: the
     // hourly rollups already vouch for the past).
     sqlx::query("UPDATE ticket SET first_response_at = created_at + interval '10 minutes' WHERE id = $1::uuid")
@@ -103,25 +90,15 @@ async fn the_quality_report_computes_each_figure_per_group_for_supervisors_only(
     assert_eq!(overall["groups"][0]["volume"], 2);
     assert_eq!(overall["groups"][0]["resolution_rate"], 0.5);
 
-    assert_eq!(
-        app.get("/v1/reports/quality", &agent)
-            .send()
-            .await
-            .expect("report")
-            .status(),
-        403
-    );
-    let bad = app
-        .get(
+    assert_eq!(app.get_status("/v1/reports/quality", &agent).await.0, 403);
+    let (status, problem) = app
+        .get_status(
             "/v1/reports/quality?group_by=planet&from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
             &supervisor,
         )
-        .send()
-        .await
-        .expect("report");
-    assert_eq!(bad.status(), 422);
-    let problem: Value = bad.json().await.expect("json");
-    assert_eq!(problem["errors"].as_array().map(Vec::len), Some(2));
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(problem_fields(&problem), ["from", "group_by"]);
 }
 
 #[tokio::test]
@@ -137,7 +114,7 @@ async fn whole_days_come_from_rollups_that_follow_late_changes() {
         .execute(&app.platform.pool)
         .await
         .expect("age");
-    let rollups = intake::reports::Rollups {
+    let rollups = intake::core::reports::Rollups {
         pool: app.platform.pool.clone(),
         interval: std::time::Duration::from_secs(60),
     };
@@ -161,19 +138,8 @@ async fn whole_days_come_from_rollups_that_follow_late_changes() {
     assert_eq!(before["groups"][0]["resolution_rate"], 0.0);
 
     // Resolved today: the old day is logged stale and the next pass brings it up to date.
-    for action in ["start", "resolve"] {
-        let res = app
-            .post(&format!("/v1/tickets/{id}/transitions"), &agent)
-            .json(&json!({"action": action}))
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(res.status(), 200);
-    }
-    let stale: i64 = sqlx::query_scalar("SELECT count(*) FROM report_stale_day")
-        .fetch_one(&app.platform.pool)
-        .await
-        .expect("stale");
+    walk(&app, &agent, &id, &["start", "resolve"]).await;
+    let stale = app.count("SELECT count(*) FROM report_stale_day").await;
     assert!(stale >= 1);
     testkit::eventually(10, "a pass", || async {
         Ok(Some(rollups.pass(false).await?).filter(|n| *n > 0))

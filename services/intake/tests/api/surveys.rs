@@ -1,26 +1,18 @@
 //! Satisfaction surveys and follow-up visits.
 
 use platform::auth::Role;
-use testkit::TestApp;
 use serde_json::{Value, json};
+use testkit::TestApp;
 use uuid::Uuid;
 
-use super::{app, count, open};
+use super::{app, open, walk};
 
 async fn resolved(app: &TestApp, subject: &str, body: &str) -> String {
     let me = app.token(Uuid::new_v4(), Role::Customer);
     let agent = app.token(Uuid::new_v4(), Role::Agent);
     let t = open(app, &me, subject, body).await;
     let id = t["id"].as_str().expect("id").to_owned();
-    for action in ["start", "resolve"] {
-        let res = app
-            .post(&format!("/v1/tickets/{id}/transitions"), &agent)
-            .json(&json!({"action": action}))
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(res.status(), 200);
-    }
+    walk(app, &agent, &id, &["start", "resolve"]).await;
     id
 }
 
@@ -76,11 +68,8 @@ async fn a_resolved_ticket_gets_one_survey_answered_once_from_its_signed_link() 
         .expect("score");
     assert_eq!(score, 5);
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM outbox_event WHERE event_type = 'intake.survey.answered'"
-        )
-        .await,
+        app.count("SELECT count(*) FROM outbox_event WHERE event_type = 'intake.survey.answered'")
+            .await,
         1
     );
 
@@ -92,16 +81,9 @@ async fn a_resolved_ticket_gets_one_survey_answered_once_from_its_signed_link() 
         .expect("customer");
     let me = app.token(me_id, Role::Customer);
     let agent = app.token(Uuid::new_v4(), Role::Agent);
-    for (token, action) in [(&me, "reopen"), (&agent, "start"), (&agent, "resolve")] {
-        let res = app
-            .post(&format!("/v1/tickets/{id}/transitions"), token)
-            .json(&json!({"action": action}))
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(res.status(), 200, "{action}");
-    }
-    assert_eq!(count(&app, "SELECT count(*) FROM survey").await, 1);
+    walk(&app, &me, &id, &["reopen"]).await;
+    walk(&app, &agent, &id, &["start", "resolve"]).await;
+    assert_eq!(app.count("SELECT count(*) FROM survey").await, 1);
 }
 
 #[tokio::test]
@@ -118,31 +100,18 @@ async fn follow_ups_are_scheduled_after_resolution_and_their_outcome_is_recorded
     assert_eq!(due["items"].as_array().map(Vec::len), Some(0), "due tomorrow, not yet");
 
     let fid = items[0]["id"].as_str().expect("id");
-    let bad = app
-        .post(&format!("/v1/follow-ups/{fid}"), &agent)
-        .json(&json!({"outcome": "meh"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(bad.status(), 422);
-    let res = app
-        .post(&format!("/v1/follow-ups/{fid}"), &agent)
-        .json(&json!({"outcome": "still_has_issue", "note": "摄像头偶尔还是黑屏"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(res.status(), 200);
+    let path = format!("/v1/follow-ups/{fid}");
+    let (bad, _) = app.post_json(&path, &agent, &json!({"outcome": "meh"})).await;
+    assert_eq!(bad, 422);
+    let body = json!({"outcome": "still_has_issue", "note": "摄像头偶尔还是黑屏"});
+    let (status, _) = app.post_json(&path, &agent, &body).await;
+    assert_eq!(status, 200);
     let status: String = sqlx::query_scalar("SELECT status FROM ticket WHERE id = $1::uuid")
         .bind(&technical)
         .fetch_one(&app.platform.pool)
         .await
         .expect("status");
     assert_eq!(status, "queued", "an unsolved problem is reopened");
-    let again = app
-        .post(&format!("/v1/follow-ups/{fid}"), &agent)
-        .json(&json!({"outcome": "satisfied"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(again.status(), 409);
+    let (again, _) = app.post_json(&path, &agent, &json!({"outcome": "satisfied"})).await;
+    assert_eq!(again, 409);
 }

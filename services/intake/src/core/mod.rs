@@ -1,0 +1,12 @@
+//! Intake's use cases: opening a ticket, the lifecycle, incidents, the knowledge-base index that
+//! answers new tickets, the quality report and survey links.
+
+pub mod articles;
+pub mod inbound;
+pub mod incidents;
+pub mod kb_index;
+pub mod lifecycle;
+pub mod open;
+pub mod reports;
+pub mod surveys;
+pub mod thread;
