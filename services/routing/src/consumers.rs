@@ -1,4 +1,4 @@
-//! What routing consumes: intake's ticket events.
+//! What routing consumes: intake's ticket events, each decoded and handed to the router.
 
 use chrono::Utc;
 use contracts::RawEnvelope;
@@ -7,8 +7,7 @@ use futures_util::future::BoxFuture;
 use platform::Tx;
 use platform::bus::consumer::{ConsumerSpec, EventHandler, HandlerError};
 
-use crate::router::Router;
-use crate::store;
+use crate::core::router::Router;
 
 /// `intake.ticket.created` → recorded, clocks started, queued (or held when auto-answered).
 pub struct TicketCreated {
@@ -54,23 +53,7 @@ impl EventHandler for TicketStatusChanged {
     fn handle<'a>(&'a self, tx: &'a mut Tx, event: &'a RawEnvelope) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             let changed = event.decode::<TicketStatusChangedV1>()?.data;
-            let id = changed.ticket_id;
-            let sla = self.router.sla();
-            let now = changed.changed_at.min(Utc::now());
-            if changed.from == "waiting_on_customer" && changed.to != "waiting_on_customer" {
-                sla.resume(tx, id, now).await?;
-            }
-            match changed.to.as_str() {
-                "queued" => self.router.requeue(tx, id).await?,
-                "assigned" | "in_progress" => self.router.assigned_elsewhere(tx, id, changed.assignee_id).await?,
-                "waiting_on_customer" => sla.pause(tx, id, now).await?,
-                "resolved" => {
-                    sla.fulfil(tx, id, "resolution", now).await?;
-                    self.router.release(tx, id, "resolved").await?;
-                }
-                to @ ("closed" | "cancelled") => self.router.release(tx, id, to).await?,
-                _ => {}
-            }
+            self.router.status_changed(tx, &changed).await?;
             Ok(())
         })
     }
@@ -100,16 +83,7 @@ impl EventHandler for MessageAdded {
                 return Ok(());
             }
             let now = m.added_at.min(Utc::now());
-            let sla = self.router.sla();
-            sla.fulfil(tx, m.ticket_id, "first_response", now).await?;
-            sla.fulfil(tx, m.ticket_id, "next_update", now).await?;
-            if let Some(entry) = store::entry(&mut **tx, m.ticket_id).await?
-                && entry.status != "closed"
-            {
-                self.router.catalog().fresh().await?;
-                sla.restart_next_update(tx, &entry, &self.router.catalog().policies(), now)
-                    .await?;
-            }
+            self.router.agent_replied(tx, m.ticket_id, now).await?;
             Ok(())
         })
     }

@@ -1,19 +1,19 @@
 //! `/v1/sla-policies` (supervisors, admins) and `/v1/admin/rebuild` (admins).
 
 use actix_web::{HttpResponse, web};
-use platform::ApiError;
+use contracts::vocabulary::Priority;
 use platform::auth::{Principal, Role};
-use platform::error::{Problem, Validator};
+use platform::error::Validator;
+use platform::problems::{Conflict, Forbidden, Unprocessable};
+use platform::{ApiError, Platform};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::api::queues::{MANAGERS, STAFF};
+use crate::core::router::{Rebuild, Router};
 use crate::domain::agent::{CHANNELS, SEGMENTS, TIERS, parse_time};
 use crate::domain::queue::is_valid_name;
 use crate::domain::sla::Policy;
-use crate::router::Router;
-use crate::sla;
-use contracts::vocabulary::Priority;
+use crate::store::sla;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PolicyListResponse {
@@ -22,14 +22,14 @@ pub struct PolicyListResponse {
 
 /// Service-level policies (staff).
 #[utoipa::path(get, path = "/v1/sla-policies", tag = "sla",
-    responses((status = 200, body = PolicyListResponse), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = PolicyListResponse), Forbidden))]
 pub async fn list_policies(
     caller: Principal,
-    router: web::Data<Router>,
+    platform: web::Data<Platform>,
 ) -> Result<web::Json<PolicyListResponse>, ApiError> {
-    caller.require_any(&STAFF)?;
+    caller.require_any(&Role::STAFF_OR_SERVICE)?;
     Ok(web::Json(PolicyListResponse {
-        items: sla::list_policies(router.pool()).await?,
+        items: sla::list_policies(&platform.pool).await?,
     }))
 }
 
@@ -102,16 +102,15 @@ fn validate(p: &Policy) -> Result<(), ApiError> {
 
 /// Create or replace a policy (supervisors, admins). Applies to clocks started afterwards.
 #[utoipa::path(put, path = "/v1/sla-policies/{name}", tag = "sla", params(("name" = String, Path)), request_body = Policy,
-    responses((status = 201, body = Policy), (status = 200, body = Policy),
-              (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = Policy), (status = 200, body = Policy), Forbidden, Unprocessable))]
 pub async fn put_policy(
     caller: Principal,
+    platform: web::Data<Platform>,
     router: web::Data<Router>,
     path: web::Path<String>,
     body: web::Json<Policy>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&MANAGERS)?;
+    caller.require_any(&Role::MANAGERS)?;
     let mut p = body.into_inner();
     let name = path.into_inner();
     if p.name != name {
@@ -119,7 +118,7 @@ pub async fn put_policy(
     }
     validate(&p)?;
     p.description = p.description.trim().to_owned();
-    let (row, created) = sla::upsert_policy(router.pool(), &p).await?;
+    let (row, created) = sla::upsert_policy(&platform.pool, &p).await?;
     router.catalog().invalidate();
     Ok(if created {
         HttpResponse::Created().json(row)
@@ -136,11 +135,10 @@ pub struct RebuildResponse {
 
 /// Rebuild the live state in Redis from Postgres (admins). 409 while another rebuild runs.
 #[utoipa::path(post, path = "/v1/admin/rebuild", tag = "admin",
-    responses((status = 200, body = RebuildResponse), (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = RebuildResponse), Forbidden, Conflict))]
 pub async fn rebuild(caller: Principal, router: web::Data<Router>) -> Result<web::Json<RebuildResponse>, ApiError> {
     caller.require_any(&[Role::Admin])?;
-    match router.rebuild(true).await? {
+    match router.rebuild(Rebuild::Force).await? {
         Some(entries) => Ok(web::Json(RebuildResponse { entries })),
         None => Err(ApiError::conflict(
             "rebuild_running",

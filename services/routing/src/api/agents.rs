@@ -4,15 +4,18 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use platform::auth::{Principal, Role};
 use platform::error::{Problem, Validator};
+use platform::problems::{Forbidden, NotFound, Unprocessable};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::agents::{self, AgentRow, Presence};
+use super::self_or_manager;
+use crate::adapters::live::Presence;
+use crate::core::router::Router;
 use crate::domain::agent::{AgentProfile, PRESENCE, TIERS, WorkingHours, is_working};
-use crate::router::Router;
+use crate::store::agents::{self, AgentRow};
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AgentResponse {
@@ -38,7 +41,7 @@ pub struct AgentResponse {
 fn response(a: AgentRow, presence: String) -> AgentResponse {
     let working_now = is_working(&a.working_hours, &a.time_zone, Utc::now());
     AgentResponse {
-        id: a.id,
+        id: a.id.into(),
         display_name: a.display_name,
         tier: a.tier,
         skills: a.skills,
@@ -46,7 +49,7 @@ fn response(a: AgentRow, presence: String) -> AgentResponse {
         capacity: a.capacity.0,
         time_zone: a.time_zone,
         working_hours: a.working_hours.0,
-        supervisor_id: a.supervisor_id,
+        supervisor_id: a.supervisor_id.map(Into::into),
         active: a.active,
         presence,
         working_now,
@@ -55,31 +58,22 @@ fn response(a: AgentRow, presence: String) -> AgentResponse {
     }
 }
 
-const MANAGERS: [Role; 2] = [Role::Supervisor, Role::Admin];
-
 /// Create or replace an agent (supervisors, admins).
 #[utoipa::path(put, path = "/v1/agents/{agent_id}", tag = "agents", params(("agent_id" = Uuid, Path)),
     request_body = AgentProfile,
-    responses((status = 201, body = AgentResponse), (status = 200, body = AgentResponse),
-              (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = AgentResponse), (status = 200, body = AgentResponse), Forbidden, Unprocessable))]
 pub async fn upsert(
     caller: Principal,
-    platform: web::Data<Platform>,
     presence: web::Data<Presence>,
     router: web::Data<Router>,
     path: web::Path<Uuid>,
     body: web::Json<AgentProfile>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&MANAGERS)?;
+    caller.require_any(&Role::MANAGERS)?;
     let id = path.into_inner();
     let profile = body.into_inner().validate(id)?;
-    let (row, created) = agents::upsert(&platform.pool, id, &profile).await?;
-    router.live().set_capacity(id, &row.capacity.0).await?;
-    router.catalog().invalidate();
-    router.forget_agents();
-    router.wake();
-    let status = presence.get(id).await.map_err(ApiError::internal)?;
+    let (row, created) = router.upsert_agent(id.into(), &profile).await?;
+    let status = presence.get(id.into()).await.map_err(ApiError::internal)?;
     let body = response(row, status);
     Ok(if created {
         HttpResponse::Created().json(body)
@@ -90,15 +84,15 @@ pub async fn upsert(
 
 /// An agent, with presence (staff).
 #[utoipa::path(get, path = "/v1/agents/{agent_id}", tag = "agents", params(("agent_id" = Uuid, Path)),
-    responses((status = 200, body = AgentResponse), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = AgentResponse), NotFound))]
 pub async fn get(
     caller: Principal,
     platform: web::Data<Platform>,
     presence: web::Data<Presence>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<AgentResponse>, ApiError> {
-    caller.require_any(&[Role::Agent, Role::Supervisor, Role::Admin, Role::Service])?;
-    let id = path.into_inner();
+    caller.require_any(&Role::STAFF_OR_SERVICE)?;
+    let id = path.into_inner().into();
     let row = agents::get(&platform.pool, id)
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;
@@ -124,14 +118,14 @@ pub struct AgentListResponse {
 
 /// Agents by name (supervisors, admins, services).
 #[utoipa::path(get, path = "/v1/agents", tag = "agents", params(AgentQuery),
-    responses((status = 200, body = AgentListResponse), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = AgentListResponse), Forbidden))]
 pub async fn list(
     caller: Principal,
     platform: web::Data<Platform>,
     presence: web::Data<Presence>,
     query: web::Query<AgentQuery>,
 ) -> Result<web::Json<AgentListResponse>, ApiError> {
-    caller.require_any(&[Role::Supervisor, Role::Admin, Role::Service])?;
+    caller.require_any(&Role::MANAGERS_OR_SERVICE)?;
     let limit = query.limit.unwrap_or(100);
     let mut v = Validator::new();
     v.check((1..=500).contains(&limit), "limit", "must be 1 to 500");
@@ -171,23 +165,12 @@ pub struct PresenceResponse {
     pub heartbeat_within_secs: u64,
 }
 
-pub(crate) fn self_or_manager(caller: &Principal, agent: Uuid) -> Result<(), ApiError> {
-    if caller.subject == agent && caller.has(Role::Agent) || caller.has_any(&MANAGERS) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("agents set their own presence"))
-    }
-}
-
 /// Set presence (the agent, or a supervisor).
 #[utoipa::path(put, path = "/v1/agents/{agent_id}/presence", tag = "agents", params(("agent_id" = Uuid, Path)),
     request_body = PresenceRequest,
-    responses((status = 200, body = PresenceResponse), (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = PresenceResponse), Forbidden, NotFound, Unprocessable))]
 pub async fn set_presence(
     caller: Principal,
-    platform: web::Data<Platform>,
     presence: web::Data<Presence>,
     router: web::Data<Router>,
     path: web::Path<Uuid>,
@@ -202,13 +185,7 @@ pub async fn set_presence(
         "must be online, away or offline",
     );
     v.finish()?;
-    agents::get(&platform.pool, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("agent"))?;
-    presence.set(id, &body.status).await.map_err(ApiError::internal)?;
-    // Coming online frees offers for them; going away returns theirs to the queue.
-    router.forget_agents();
-    router.wake();
+    router.set_presence(&presence, id.into(), &body.status).await?;
     Ok(web::Json(PresenceResponse {
         agent_id: id,
         status: body.status.clone(),
@@ -218,7 +195,7 @@ pub async fn set_presence(
 
 /// Keep presence alive (the agent's client, every few seconds). 409 when offline.
 #[utoipa::path(post, path = "/v1/agents/{agent_id}/heartbeat", tag = "agents", params(("agent_id" = Uuid, Path)),
-    responses((status = 204), (status = 403, body = Problem, content_type = "application/problem+json"),
+    responses((status = 204), Forbidden,
               (status = 409, description = "Offline: set presence first", body = Problem, content_type = "application/problem+json")))]
 pub async fn heartbeat(
     caller: Principal,
@@ -227,7 +204,7 @@ pub async fn heartbeat(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     self_or_manager(&caller, id)?;
-    if presence.heartbeat(id).await.map_err(ApiError::internal)? {
+    if presence.heartbeat(id.into()).await.map_err(ApiError::internal)? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::conflict(

@@ -4,18 +4,18 @@ use std::collections::BTreeMap;
 
 use actix_web::web;
 use chrono::{DateTime, Utc};
-use platform::ApiError;
-use platform::auth::Principal;
-use platform::error::{Problem, Validator};
+use platform::auth::{Principal, Role};
+use platform::error::Validator;
+use platform::problems::{Forbidden, Unprocessable};
+use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::queues::MANAGERS;
-use crate::catalog;
+use crate::core::catalog;
+use crate::core::router::Router;
 use crate::domain::erlang::{self, Staffing};
 use crate::domain::matching::{self, Relaxation, Requirement};
-use crate::router::Router;
-use crate::sla;
+use crate::store::{assignments, log, sla};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LiveQueue {
@@ -87,28 +87,21 @@ pub struct LiveQuery {
 }
 
 /// Average handle time over the last day's finished assignments (else the configured default).
-async fn handle_secs(router: &Router) -> Result<f64, sqlx::Error> {
-    let avg: Option<f64> = sqlx::query_scalar(
-        "SELECT avg(extract(epoch FROM released_at - assigned_at))::float8 FROM assignment \
-         WHERE released_at > now() - interval '1 day'",
-    )
-    .fetch_one(router.pool())
-    .await?;
-    Ok(avg
-        .filter(|a| *a > 1.0)
-        .unwrap_or(router.settings().default_handle_secs as f64))
+async fn handle_secs(platform: &Platform, default_secs: u64) -> Result<f64, sqlx::Error> {
+    let avg = assignments::average_handle_secs(&platform.pool).await?;
+    Ok(avg.filter(|a| *a > 1.0).unwrap_or(default_secs as f64))
 }
 
 /// Queues, agents and today's service level, live (supervisors, admins, services).
 #[utoipa::path(get, path = "/v1/live", tag = "live", params(LiveQuery),
-    responses((status = 200, body = LiveView), (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = LiveView), Forbidden, Unprocessable))]
 pub async fn live(
     caller: Principal,
+    platform: web::Data<Platform>,
     router: web::Data<Router>,
     query: web::Query<LiveQuery>,
 ) -> Result<web::Json<LiveView>, ApiError> {
-    caller.require_any(&[MANAGERS[0], MANAGERS[1], platform::auth::Role::Service])?;
+    caller.require_any(&Role::MANAGERS_OR_SERVICE)?;
     let within = query.answer_within_secs.unwrap_or(300.0);
     let target = query.target_share.unwrap_or(0.9);
     let mut v = Validator::new();
@@ -141,12 +134,8 @@ pub async fn live(
         }
         f.load += st.load.values().map(|c| u32::from(*c)).sum::<u32>();
     }
-    let aht = handle_secs(&router).await?;
-    let arrivals: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT queue, count(*) FROM routing_log WHERE kind = 'queued' AND at > now() - interval '1 hour' GROUP BY queue",
-    )
-    .fetch_all(router.pool())
-    .await?;
+    let aht = handle_secs(&platform, router.settings().default_handle_secs).await?;
+    let arrivals = log::arrivals_last_hour(&platform.pool).await?;
     let stats = router.live().stats().await?;
     let now = Utc::now();
     let queues = router
@@ -189,7 +178,7 @@ pub async fn live(
             }
         })
         .collect();
-    let (met, missed) = sla::first_response_today(router.pool()).await?;
+    let (met, missed) = sla::first_response_today(&platform.pool).await?;
     let contacts: i64 = arrivals.iter().map(|a| a.1).sum();
     let agents_online = u32::try_from(online.len()).unwrap_or(0);
     let now_level = erlang::staffing(agents_online, contacts as f64, aht, within);
@@ -272,13 +261,12 @@ pub struct ForecastResponse {
 
 /// Agents needed per interval for expected contacts (Erlang C; supervisors, admins).
 #[utoipa::path(post, path = "/v1/forecast", tag = "live", request_body = ForecastRequest,
-    responses((status = 200, body = ForecastResponse), (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ForecastResponse), Forbidden, Unprocessable))]
 pub async fn forecast(
     caller: Principal,
     body: web::Json<ForecastRequest>,
 ) -> Result<web::Json<ForecastResponse>, ApiError> {
-    caller.require_any(&MANAGERS)?;
+    caller.require_any(&Role::MANAGERS)?;
     let b = body.into_inner();
     let minutes = b.interval_minutes.unwrap_or(60);
     let within = b.answer_within_secs.unwrap_or(300.0);

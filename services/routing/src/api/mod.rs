@@ -7,11 +7,17 @@ pub mod queues;
 pub mod work;
 
 use actix_web::web;
-use platform::error::{FieldError, Problem};
-use utoipa::OpenApi;
+use chrono::{DateTime, Utc};
+use platform::ApiError;
+use platform::auth::{Principal, Role};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
 
-use crate::agents::Presence;
-use crate::router::Router;
+use crate::adapters::live::Presence;
+use crate::core::router::{Refusal, Router};
+use crate::domain::entry::EntryStatus;
+use crate::store::entries::QueueEntryRow;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,16 +27,15 @@ use crate::router::Router;
         work::offers, work::held, work::accept, work::decline, work::next, work::transfer, work::escalate, work::ticket_sla,
         admin::list_policies, admin::put_policy, admin::rebuild,
         insight::live, insight::forecast),
-    components(schemas(queues::QueueResponse, queues::QueueListResponse, queues::QueueRequest, queues::QueueEntryResponse,
-        queues::QueueEntryDetail, crate::catalog::QueueDef, crate::store::LogRow,
+    components(schemas(queues::QueueResponse, queues::QueueListResponse, queues::QueueRequest, QueueEntryResponse,
+        queues::QueueEntryDetail, queues::QueueDefinition, queues::LogResponse,
         crate::domain::agent::AgentProfile, crate::domain::agent::WorkingHours, agents::AgentResponse, agents::AgentListResponse,
         agents::PresenceRequest, agents::PresenceResponse,
         work::EntryListResponse, work::TransferRequest, work::EscalateRequest, work::SlaResponse,
-        crate::sla::TimerView, crate::sla::SlaLogRow, crate::domain::sla::Policy, crate::domain::sla::BusinessHours,
+        work::TimerResponse, work::SlaLogResponse, crate::domain::sla::Policy, crate::domain::sla::BusinessHours,
         admin::PolicyListResponse, admin::RebuildResponse,
         insight::LiveView, insight::LiveQueue, insight::TierFigures, insight::Compliance, insight::Outlook,
-        insight::ForecastRequest, insight::ForecastInterval, insight::ForecastRow, insight::ForecastResponse,
-        Problem, FieldError)),
+        insight::ForecastRequest, insight::ForecastInterval, insight::ForecastRow, insight::ForecastResponse)),
     security(("bearer" = [])),
     tags((name = "queues", description = "Queues as data and where tickets wait"),
          (name = "agents", description = "Agents and their presence"),
@@ -75,4 +80,84 @@ pub fn configure(cfg: &mut web::ServiceConfig, router: &Router, presence: &Prese
                 .route("/live", web::get().to(insight::live))
                 .route("/forecast", web::post().to(insight::forecast)),
         );
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Rebuilding => {
+                ApiError::unavailable("the live state is being rebuilt from the database; try again in a moment")
+            }
+            Refusal::NotOnline => ApiError::conflict("agent_not_online", "set your presence to online to take tickets"),
+            Refusal::AtCapacity => {
+                ApiError::conflict("at_capacity", "you hold as many tickets as your capacity allows")
+            }
+            Refusal::NotYours => ApiError::conflict(
+                "offer_not_open",
+                "this ticket is not offered to you (it expired or went to someone else)",
+            ),
+        }
+    }
+}
+
+/// The agent themselves, or a supervisor or admin.
+fn self_or_manager(caller: &Principal, agent: Uuid) -> Result<(), ApiError> {
+    if caller.subject == agent && caller.has(Role::Agent) || caller.has_any(&Role::MANAGERS) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("agents set their own presence"))
+    }
+}
+
+/// A ticket's place in routing, as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = QueueEntry)]
+pub struct QueueEntryResponse {
+    pub ticket_id: Uuid,
+    pub customer_id: Uuid,
+    pub queue: String,
+    pub channel: String,
+    pub priority: String,
+    pub category: Option<String>,
+    /// `held`, `waiting`, `offered`, `assigned` or `closed`.
+    #[schema(value_type = String)]
+    pub status: EntryStatus,
+    /// Its place in line: the enqueue time in ms moved earlier by priority, VIP, high emotion
+    /// and SLA warnings (lower is served first).
+    pub score: f64,
+    pub enqueued_at: DateTime<Utc>,
+    pub high_emotion: bool,
+    /// The tier it needs now.
+    pub tier: String,
+    pub skill: Option<String>,
+    pub language: Option<String>,
+    pub segments: Vec<String>,
+    /// The agent it is offered to or held by.
+    pub agent_id: Option<Uuid>,
+    pub offer_expires_at: Option<DateTime<Utc>>,
+    pub escalations: i32,
+}
+
+impl From<QueueEntryRow> for QueueEntryResponse {
+    fn from(e: QueueEntryRow) -> Self {
+        Self {
+            ticket_id: e.ticket_id.into(),
+            customer_id: e.customer_id.into(),
+            queue: e.queue,
+            channel: e.channel,
+            priority: e.priority,
+            category: e.category,
+            status: e.status,
+            score: e.score,
+            enqueued_at: e.enqueued_at,
+            high_emotion: e.high_emotion,
+            tier: e.tier,
+            skill: e.skill,
+            language: e.language,
+            segments: e.segments,
+            agent_id: e.agent_id.map(Into::into),
+            offer_expires_at: e.offer_expires_at,
+            escalations: e.escalations,
+        }
+    }
 }

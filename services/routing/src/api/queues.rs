@@ -3,25 +3,68 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use platform::auth::{Principal, Role};
-use platform::error::{Problem, Validator};
+use platform::error::Validator;
+use platform::problems::{Forbidden, NotFound, Unprocessable};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::catalog::{self, QueueDef};
+use super::QueueEntryResponse;
+use crate::core::router::Router;
 use crate::domain::agent::{CATEGORIES, CHANNELS, SKILLS, TIERS};
 use crate::domain::queue::is_valid_name;
-use crate::router::Router;
-use crate::store::{self, LogRow};
+use crate::store::entries;
+use crate::store::log::{self, LogRow};
+use crate::store::queues::{self, QueueDef};
 
-pub const STAFF: [Role; 4] = [Role::Agent, Role::Supervisor, Role::Admin, Role::Service];
-pub const MANAGERS: [Role; 2] = [Role::Supervisor, Role::Admin];
+/// A queue's definition, as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = QueueDef)]
+pub struct QueueDefinition {
+    pub name: String,
+    pub description: String,
+    /// Ticket categories it takes.
+    pub categories: Vec<String>,
+    /// Channels it takes (empty: all).
+    pub channels: Vec<String>,
+    /// The tier its tickets need: `junior`, `mid` or `senior`.
+    pub tier: String,
+    /// The skill an agent needs (none: any agent of the tier).
+    pub skill: Option<String>,
+    /// Higher wins when several queues take a ticket.
+    pub precedence: i32,
+    /// Offered to agents (push); false: agents take its tickets with "next" (pull).
+    pub push: bool,
+    /// With `push`: its tickets are given straight to the chosen agent (assigned, no offer to
+    /// accept or decline).
+    pub auto_accept: bool,
+    pub active: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<QueueDef> for QueueDefinition {
+    fn from(q: QueueDef) -> Self {
+        Self {
+            name: q.name,
+            description: q.description,
+            categories: q.categories,
+            channels: q.channels,
+            tier: q.tier,
+            skill: q.skill,
+            precedence: q.precedence,
+            push: q.push,
+            auto_accept: q.auto_accept,
+            active: q.active,
+            updated_at: q.updated_at,
+        }
+    }
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueResponse {
     #[serde(flatten)]
-    pub definition: QueueDef,
+    pub definition: QueueDefinition,
     /// Tickets waiting now.
     pub waiting: u64,
     /// How long the longest-waiting ticket has waited, seconds.
@@ -37,13 +80,14 @@ pub struct QueueListResponse {
 
 /// Queues with their definitions and waiting counts (staff).
 #[utoipa::path(get, path = "/v1/queues", tag = "queues",
-    responses((status = 200, body = QueueListResponse), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = QueueListResponse), Forbidden))]
 pub async fn list_queues(
     caller: Principal,
+    platform: web::Data<Platform>,
     router: web::Data<Router>,
 ) -> Result<web::Json<QueueListResponse>, ApiError> {
-    caller.require_any(&STAFF)?;
-    let defs = catalog::list_queues(router.pool()).await?;
+    caller.require_any(&Role::STAFF_OR_SERVICE)?;
+    let defs = queues::list_queues(&platform.pool).await?;
     let stats = router.live().stats().await?;
     let now = Utc::now().timestamp_millis();
     let items = defs
@@ -59,7 +103,7 @@ pub async fn list_queues(
                 head_since: s
                     .and_then(|s| s.head_score)
                     .and_then(|ms| DateTime::from_timestamp_millis(ms as i64)),
-                definition: d,
+                definition: d.into(),
             }
         })
         .collect();
@@ -99,16 +143,15 @@ pub struct QueueRequest {
 /// Create or replace a queue (supervisors, admins). Takes effect on every replica within
 /// `catalog_refresh_ms`.
 #[utoipa::path(put, path = "/v1/queues/{name}", tag = "queues", params(("name" = String, Path)), request_body = QueueRequest,
-    responses((status = 201, body = QueueDef), (status = 200, body = QueueDef),
-              (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = QueueDefinition), (status = 200, body = QueueDefinition), Forbidden, Unprocessable))]
 pub async fn put_queue(
     caller: Principal,
+    platform: web::Data<Platform>,
     router: web::Data<Router>,
     path: web::Path<String>,
     body: web::Json<QueueRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&MANAGERS)?;
+    caller.require_any(&Role::MANAGERS)?;
     let name = path.into_inner();
     let b = body.into_inner();
     let tier = b.tier.unwrap_or_else(|| "junior".to_owned());
@@ -159,8 +202,9 @@ pub async fn put_queue(
         active: b.active.unwrap_or(true),
         updated_at: Utc::now(),
     };
-    let (row, created) = catalog::upsert_queue(router.pool(), &def).await?;
+    let (row, created) = queues::upsert_queue(&platform.pool, &def).await?;
     router.catalog().invalidate();
+    let row = QueueDefinition::from(row);
     Ok(if created {
         HttpResponse::Created().json(row)
     } else {
@@ -168,8 +212,29 @@ pub async fn put_queue(
     })
 }
 
-/// A ticket's place in routing, as the API shows it.
-pub use crate::store::QueueEntryRow as QueueEntryResponse;
+/// A step of a ticket in routing.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LogRow)]
+pub struct LogResponse {
+    pub kind: String,
+    pub agent_id: Option<Uuid>,
+    pub queue: Option<String>,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+impl From<LogRow> for LogResponse {
+    fn from(l: LogRow) -> Self {
+        Self {
+            kind: l.kind,
+            agent_id: l.agent_id.map(Into::into),
+            queue: l.queue,
+            detail: l.detail,
+            at: l.at,
+        }
+    }
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueEntryDetail {
@@ -177,22 +242,25 @@ pub struct QueueEntryDetail {
     pub entry: QueueEntryResponse,
     /// Every step: queued, offered, offer_expired, declined, assigned, transferred, escalated,
     /// rerouted, raised, closed.
-    pub log: Vec<LogRow>,
+    pub log: Vec<LogResponse>,
 }
 
 /// Where a ticket is in routing, with its history (staff).
 #[utoipa::path(get, path = "/v1/queue-entries/{ticket_id}", tag = "queues", params(("ticket_id" = Uuid, Path)),
-    responses((status = 200, body = QueueEntryDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = QueueEntryDetail), NotFound))]
 pub async fn get_queue_entry(
     caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<QueueEntryDetail>, ApiError> {
-    caller.require_any(&STAFF)?;
-    let id = path.into_inner();
-    let e = store::entry(&platform.pool, id)
+    caller.require_any(&Role::STAFF_OR_SERVICE)?;
+    let id = path.into_inner().into();
+    let e = entries::entry(&platform.pool, id)
         .await?
         .ok_or_else(|| ApiError::not_found("queue entry"))?;
-    let log = store::log(&platform.pool, id).await?;
-    Ok(web::Json(QueueEntryDetail { entry: e, log }))
+    let log = log::log(&platform.pool, id).await?;
+    Ok(web::Json(QueueEntryDetail {
+        entry: e.into(),
+        log: log.into_iter().map(Into::into).collect(),
+    }))
 }

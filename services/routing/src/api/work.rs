@@ -1,18 +1,21 @@
 //! The agent's side: offers, "next ticket", transfers, escalations; and a ticket's clocks.
 
 use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
 use platform::ApiError;
+use platform::Platform;
 use platform::auth::{Principal, Role};
 use platform::error::{Problem, Validator};
+use platform::problems::{Conflict, Forbidden, NotFound, Unprocessable};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::agents::self_or_manager;
-use crate::api::queues::{MANAGERS, QueueEntryResponse, STAFF};
-use crate::router::Router;
-use crate::sla::{self, SlaLogRow, TimerView};
-use crate::store;
+use super::{QueueEntryResponse, self_or_manager};
+use crate::core::router::{Actor, Router};
+use crate::domain::entry::EntryStatus;
+use crate::store::entries;
+use crate::store::sla::{self, SlaLogRow, TimerRow};
 
 fn the_agent(caller: &Principal, agent: Uuid) -> Result<(), ApiError> {
     if caller.has(Role::Agent) && caller.subject == agent {
@@ -29,42 +32,43 @@ pub struct EntryListResponse {
 
 /// Tickets offered to an agent and waiting for their answer (the agent, supervisors).
 #[utoipa::path(get, path = "/v1/agents/{agent_id}/offers", tag = "assignment", params(("agent_id" = Uuid, Path)),
-    responses((status = 200, body = EntryListResponse), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = EntryListResponse), Forbidden))]
 pub async fn offers(
     caller: Principal,
-    router: web::Data<Router>,
+    platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<EntryListResponse>, ApiError> {
-    entries_of(&caller, &router, path.into_inner(), "offered").await
+    entries_of(&caller, &platform, path.into_inner(), EntryStatus::Offered).await
 }
 
 async fn entries_of(
     caller: &Principal,
-    router: &Router,
+    platform: &Platform,
     agent: Uuid,
-    status: &str,
+    status: EntryStatus,
 ) -> Result<web::Json<EntryListResponse>, ApiError> {
     self_or_manager(caller, agent)?;
-    let items = store::entries_of(router.pool(), agent, status).await?;
-    Ok(web::Json(EntryListResponse { items }))
+    let items = entries::entries_of(&platform.pool, agent.into(), status).await?;
+    Ok(web::Json(EntryListResponse {
+        items: items.into_iter().map(Into::into).collect(),
+    }))
 }
 
 /// Tickets an agent holds (the agent, supervisors).
 #[utoipa::path(get, path = "/v1/agents/{agent_id}/tickets", tag = "assignment", params(("agent_id" = Uuid, Path)),
-    responses((status = 200, body = EntryListResponse), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = EntryListResponse), Forbidden))]
 pub async fn held(
     caller: Principal,
-    router: web::Data<Router>,
+    platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<EntryListResponse>, ApiError> {
-    entries_of(&caller, &router, path.into_inner(), "assigned").await
+    entries_of(&caller, &platform, path.into_inner(), EntryStatus::Assigned).await
 }
 
 /// Accept a ticket offered to you (the agent). 409 `offer_not_open` when it lapsed or is not
 /// yours.
 #[utoipa::path(post, path = "/v1/offers/{ticket_id}/accept", tag = "assignment", params(("ticket_id" = Uuid, Path)),
-    responses((status = 200, body = QueueEntryResponse), (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = QueueEntryResponse), Forbidden, Conflict,
               (status = 503, description = "The live state is being rebuilt: try again", body = Problem, content_type = "application/problem+json")))]
 pub async fn accept(
     caller: Principal,
@@ -72,14 +76,13 @@ pub async fn accept(
     path: web::Path<Uuid>,
 ) -> Result<web::Json<QueueEntryResponse>, ApiError> {
     caller.require_any(&[Role::Agent])?;
-    let entry = router.accept(path.into_inner(), caller.subject).await?;
-    Ok(web::Json(entry))
+    let entry = router.accept(path.into_inner().into(), caller.subject.into()).await?;
+    Ok(web::Json(entry.into()))
 }
 
 /// Decline a ticket offered to you (the agent): it keeps its place and goes to someone else.
 #[utoipa::path(post, path = "/v1/offers/{ticket_id}/decline", tag = "assignment", params(("ticket_id" = Uuid, Path)),
-    responses((status = 200, body = QueueEntryResponse), (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = QueueEntryResponse), Forbidden, Conflict))]
 pub async fn decline(
     caller: Principal,
     router: web::Data<Router>,
@@ -87,9 +90,9 @@ pub async fn decline(
 ) -> Result<web::Json<QueueEntryResponse>, ApiError> {
     caller.require_any(&[Role::Agent])?;
     let entry = router
-        .give_back_offer(path.into_inner(), caller.subject, "declined")
+        .give_back_offer(path.into_inner().into(), caller.subject.into(), "declined")
         .await?;
-    Ok(web::Json(entry))
+    Ok(web::Json(entry.into()))
 }
 
 /// Give me my next ticket (the agent, online): the best waiting ticket you may take, yours at
@@ -97,8 +100,7 @@ pub async fn decline(
 /// the live state is being rebuilt.
 #[utoipa::path(post, path = "/v1/agents/{agent_id}/next", tag = "assignment", params(("agent_id" = Uuid, Path)),
     responses((status = 200, body = QueueEntryResponse), (status = 204, description = "Nothing waits for this agent"),
-              (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json"),
+              Forbidden, Conflict,
               (status = 503, description = "The live state is being rebuilt: try again", body = Problem, content_type = "application/problem+json")))]
 pub async fn next(
     caller: Principal,
@@ -107,8 +109,8 @@ pub async fn next(
 ) -> Result<HttpResponse, ApiError> {
     let agent = path.into_inner();
     the_agent(&caller, agent)?;
-    Ok(match router.pull(agent).await? {
-        Some(e) => HttpResponse::Ok().json(e),
+    Ok(match router.pull(agent.into()).await? {
+        Some(e) => HttpResponse::Ok().json(QueueEntryResponse::from(e)),
         None => HttpResponse::NoContent().finish(),
     })
 }
@@ -129,17 +131,14 @@ pub struct TransferRequest {
 /// Transfer a ticket to another agent or queue (the agent who has it, supervisors).
 #[utoipa::path(post, path = "/v1/tickets/{ticket_id}/transfer", tag = "assignment", params(("ticket_id" = Uuid, Path)),
     request_body = TransferRequest,
-    responses((status = 200, body = QueueEntryResponse), (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json"),
-              (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = QueueEntryResponse), Forbidden, NotFound, Conflict, Unprocessable))]
 pub async fn transfer(
     caller: Principal,
     router: web::Data<Router>,
     path: web::Path<Uuid>,
     body: web::Json<TransferRequest>,
 ) -> Result<web::Json<QueueEntryResponse>, ApiError> {
-    caller.require_any(&[Role::Agent, Role::Supervisor, Role::Admin])?;
+    caller.require_any(&Role::STAFF)?;
     let b = body.into_inner();
     let mut v = Validator::new();
     v.check(
@@ -151,17 +150,20 @@ pub async fn transfer(
         v.text(r, "reason", 1000);
     }
     v.finish()?;
+    let actor = Actor {
+        id: caller.subject,
+        manager: caller.has_any(&Role::MANAGERS),
+    };
     let entry = router
         .transfer(
-            path.into_inner(),
-            caller.subject,
-            caller.has_any(&MANAGERS),
-            b.agent_id,
+            path.into_inner().into(),
+            actor,
+            b.agent_id.map(Into::into),
             b.queue.as_deref(),
             b.reason,
         )
         .await?;
-    Ok(web::Json(entry))
+    Ok(web::Json(entry.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -174,71 +176,106 @@ pub struct EscalateRequest {
 /// below the new tier gives it back to the queue for the tier above.
 #[utoipa::path(post, path = "/v1/tickets/{ticket_id}/escalate", tag = "assignment", params(("ticket_id" = Uuid, Path)),
     request_body = EscalateRequest,
-    responses((status = 200, body = QueueEntryResponse), (status = 403, body = Problem, content_type = "application/problem+json"),
-              (status = 404, body = Problem, content_type = "application/problem+json"),
-              (status = 409, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = QueueEntryResponse), Forbidden, NotFound, Conflict))]
 pub async fn escalate(
     caller: Principal,
     router: web::Data<Router>,
     path: web::Path<Uuid>,
     body: web::Json<EscalateRequest>,
 ) -> Result<web::Json<QueueEntryResponse>, ApiError> {
-    caller.require_any(&[Role::Agent, Role::Supervisor, Role::Admin])?;
+    caller.require_any(&Role::STAFF)?;
     let mut v = Validator::new();
     v.text(&body.reason, "reason", 1000);
     v.finish()?;
-    let ticket = path.into_inner();
-    let before = store::entry(router.pool(), ticket)
-        .await?
-        .ok_or_else(|| ApiError::not_found("queue entry"))?;
-    if !caller.has_any(&MANAGERS) && before.agent_id != Some(caller.subject) {
-        return Err(ApiError::forbidden(
-            "only the agent who has the ticket or a supervisor may escalate it",
-        ));
+    let actor = Actor {
+        id: caller.subject,
+        manager: caller.has_any(&Role::MANAGERS),
+    };
+    let entry = router
+        .escalate_by(path.into_inner().into(), actor, body.reason.trim())
+        .await?;
+    Ok(web::Json(entry.into()))
+}
+
+/// A ticket's clock, as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TimerView)]
+pub struct TimerResponse {
+    pub metric: String,
+    pub policy: String,
+    pub target_secs: i64,
+    pub status: String,
+    pub started_at: DateTime<Utc>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub warned_at: Option<DateTime<Utc>>,
+    pub breached_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<TimerRow> for TimerResponse {
+    fn from(t: TimerRow) -> Self {
+        Self {
+            metric: t.metric,
+            policy: t.policy,
+            target_secs: t.target_secs,
+            status: t.status,
+            started_at: t.started_at,
+            due_at: t.due_at,
+            warned_at: t.warned_at,
+            breached_at: t.breached_at,
+            finished_at: t.finished_at,
+        }
     }
-    router.catalog().fresh().await?;
-    let mut tx = router.pool().begin().await?;
-    let supervisor = router.supervisor_of(before.agent_id);
-    let (entry, _) = router
-        .escalate(
-            &mut tx,
-            ticket,
-            &format!("manual: {}", body.reason.trim()),
-            true,
-            supervisor,
-        )
-        .await?
-        .ok_or_else(|| ApiError::conflict("not_escalatable", format!("the ticket is {}", before.status)))?;
-    tx.commit().await?;
-    router.wake();
-    Ok(web::Json(entry))
+}
+
+/// A step of a ticket's clocks, as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SlaLogRow)]
+pub struct SlaLogResponse {
+    pub metric: String,
+    /// `applied`, `paused`, `resumed`, `warned`, `breached`, `fulfilled`, `cancelled`.
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+impl From<SlaLogRow> for SlaLogResponse {
+    fn from(l: SlaLogRow) -> Self {
+        Self {
+            metric: l.metric,
+            kind: l.kind,
+            detail: l.detail,
+            at: l.at,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SlaResponse {
     pub ticket_id: Uuid,
-    pub timers: Vec<TimerView>,
+    pub timers: Vec<TimerResponse>,
     /// applied, paused, resumed, warned, breached, fulfilled, cancelled — oldest first.
-    pub log: Vec<SlaLogRow>,
+    pub log: Vec<SlaLogResponse>,
 }
 
 /// A ticket's service-level clocks and their log (staff).
 #[utoipa::path(get, path = "/v1/tickets/{ticket_id}/sla", tag = "sla", params(("ticket_id" = Uuid, Path)),
-    responses((status = 200, body = SlaResponse), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = SlaResponse), NotFound))]
 pub async fn ticket_sla(
     caller: Principal,
-    router: web::Data<Router>,
+    platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<SlaResponse>, ApiError> {
-    caller.require_any(&STAFF)?;
+    caller.require_any(&Role::STAFF_OR_SERVICE)?;
     let ticket = path.into_inner();
-    let (timers, log) = sla::clocks_and_log(router.pool(), ticket).await?;
+    let (timers, log) = sla::clocks_and_log(&platform.pool, ticket.into()).await?;
     if timers.is_empty() && log.is_empty() {
         return Err(ApiError::not_found("service-level clocks for this ticket"));
     }
     Ok(web::Json(SlaResponse {
         ticket_id: ticket,
-        timers,
-        log,
+        timers: timers.into_iter().map(Into::into).collect(),
+        log: log.into_iter().map(Into::into).collect(),
     }))
 }

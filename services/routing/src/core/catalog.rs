@@ -2,83 +2,20 @@
 //! and at once after a change through this replica).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use contracts::AgentId;
+use futures_util::future::BoxFuture;
+use platform::cache::Reloading;
 use sqlx::PgPool;
-use utoipa::ToSchema;
 
-use crate::agents::{self, AgentRow};
 use crate::domain::matching::{self, Requirement};
 use crate::domain::sla::Policy;
-
-#[derive(Debug, Clone, sqlx::FromRow, Serialize, Deserialize, ToSchema)]
-pub struct QueueDef {
-    pub name: String,
-    pub description: String,
-    /// Ticket categories it takes.
-    pub categories: Vec<String>,
-    /// Channels it takes (empty: all).
-    pub channels: Vec<String>,
-    /// The tier its tickets need: `junior`, `mid` or `senior`.
-    pub tier: String,
-    /// The skill an agent needs (none: any agent of the tier).
-    pub skill: Option<String>,
-    /// Higher wins when several queues take a ticket.
-    pub precedence: i32,
-    /// Offered to agents (push); false: agents take its tickets with "next" (pull).
-    pub push: bool,
-    /// With `push`: its tickets are given straight to the chosen agent (assigned, no offer to
-    /// accept or decline).
-    pub auto_accept: bool,
-    pub active: bool,
-    pub updated_at: DateTime<Utc>,
-}
-
-const QUEUE_COLUMNS: &str =
-    "name, description, categories, channels, tier, skill, precedence, push, auto_accept, active, updated_at";
-
-pub async fn list_queues(pool: &PgPool) -> Result<Vec<QueueDef>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {QUEUE_COLUMNS} FROM queue_def ORDER BY name"))
-        .fetch_all(pool)
-        .await
-}
-
-/// Inserts or replaces a queue; true when new.
-pub async fn upsert_queue(pool: &PgPool, q: &QueueDef) -> Result<(QueueDef, bool), sqlx::Error> {
-    let (row, created): (QueueDef, bool) = {
-        let row: QueueDef = sqlx::query_as(&format!(
-            "INSERT INTO queue_def (name, description, categories, channels, tier, skill, precedence, push, auto_accept, active) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, categories = EXCLUDED.categories, \
-                channels = EXCLUDED.channels, tier = EXCLUDED.tier, skill = EXCLUDED.skill, \
-                precedence = EXCLUDED.precedence, push = EXCLUDED.push, auto_accept = EXCLUDED.auto_accept, \
-                active = EXCLUDED.active, updated_at = now() \
-             RETURNING {QUEUE_COLUMNS}"
-        ))
-        .bind(&q.name)
-        .bind(&q.description)
-        .bind(&q.categories)
-        .bind(&q.channels)
-        .bind(&q.tier)
-        .bind(&q.skill)
-        .bind(q.precedence)
-        .bind(q.push)
-        .bind(q.auto_accept)
-        .bind(q.active)
-        .fetch_one(pool)
-        .await?;
-        let created: bool = sqlx::query_scalar("SELECT created_at = updated_at FROM queue_def WHERE name = $1")
-            .bind(&q.name)
-            .fetch_one(pool)
-            .await?;
-        (row, created)
-    };
-    Ok((row, created))
-}
+use crate::store::agents::{self, AgentRow};
+use crate::store::queues::{self, QueueDef};
+use crate::store::sla;
 
 /// What routing knows about a new ticket, to place it.
 pub struct TicketFacts<'a> {
@@ -94,92 +31,87 @@ struct Snapshot {
     queues: Vec<QueueDef>,
     agents: Vec<AgentRow>,
     policies: Vec<Policy>,
-    loaded: Option<Instant>,
 }
 
-/// The in-memory copy of queues and agents. Cheap to clone.
+/// The in-memory copy of queues, agents and policies. Cheap to clone.
 #[derive(Clone)]
 pub struct Catalog {
-    pool: PgPool,
-    ttl: Duration,
-    snapshot: Arc<RwLock<Arc<Snapshot>>>,
-    /// Held by the one caller reloading, so concurrent requests do not all read the tables.
-    reloading: Arc<tokio::sync::Mutex<()>>,
-    /// Bumped by [`Catalog::invalidate`]: a reload that began before a change does not count
-    /// as current.
-    changes: Arc<std::sync::atomic::AtomicU64>,
+    cache: Reloading<Snapshot, sqlx::Error>,
+    /// Changes made through this replica ([`Catalog::invalidate`]), counted from 1, and the
+    /// count the last wait for a copy that has them began with (0: nothing loaded yet).
+    changes: Arc<AtomicU64>,
+    seen: Arc<AtomicU64>,
+    /// Set while one caller checks the copy's age (and reloads it when old): the others go on
+    /// with the copy they have instead of waiting for the reload.
+    checking: Arc<AtomicBool>,
+}
+
+/// Clears [`Catalog::checking`] when its holder is done, even if its future is dropped.
+struct Checking<'a>(&'a AtomicBool);
+
+impl Drop for Checking<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 impl Catalog {
     pub fn new(pool: PgPool, ttl: Duration) -> Self {
-        Self {
-            pool,
-            ttl,
-            snapshot: Arc::new(RwLock::new(Arc::new(Snapshot::default()))),
-            reloading: Arc::default(),
-            changes: Arc::default(),
-        }
-    }
-
-    fn current(&self) -> Arc<Snapshot> {
-        self.snapshot.read().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    /// Reloads from Postgres.
-    pub async fn refresh(&self) -> Result<(), sqlx::Error> {
-        let began = Instant::now();
-        let changes = self.changes.load(Ordering::SeqCst);
-        let queues = list_queues(&self.pool).await?;
-        let agents = agents::list_active(&self.pool).await?;
-        let policies = crate::sla::list_policies(&self.pool).await?;
-        let snap = Arc::new(Snapshot {
-            queues,
-            agents,
-            policies,
-            // Changed while it read: it may have missed that, so the next use reads again.
-            loaded: (self.changes.load(Ordering::SeqCst) == changes).then_some(began),
+        let cache = Reloading::new(ttl, move |_| {
+            let pool = pool.clone();
+            Box::pin(async move {
+                let queues = queues::list_queues(&pool).await?;
+                let agents = agents::list_active(&pool).await?;
+                let policies = sla::list_policies(&pool).await?;
+                Ok(Arc::new(Snapshot {
+                    queues,
+                    agents,
+                    policies,
+                }))
+            }) as BoxFuture<'static, Result<Arc<Snapshot>, sqlx::Error>>
         });
-        if let Ok(mut s) = self.snapshot.write() {
-            *s = snap;
+        Self {
+            cache,
+            changes: Arc::new(AtomicU64::new(1)),
+            seen: Arc::new(AtomicU64::new(0)),
+            checking: Arc::new(AtomicBool::new(false)),
         }
-        Ok(())
+    }
+
+    /// The copy as it is, without a freshness check (empty before the first load).
+    fn current(&self) -> Arc<Snapshot> {
+        self.cache.cached().unwrap_or_default()
+    }
+
+    /// Reloads from Postgres now.
+    pub async fn refresh(&self) -> Result<(), sqlx::Error> {
+        self.cache.reload().await.map(|_| ())
     }
 
     /// Makes sure the copy is current enough: one older than its time to live is reloaded by
     /// one caller while the others go on with it; one never loaded or invalidated (a change made
-    /// here) is waited for, so this replica sees its own changes at once.
+    /// here) is waited for, so this replica sees its own changes at once. A failed reload keeps
+    /// the last copy.
     pub async fn fresh(&self) -> Result<(), sqlx::Error> {
-        match self.current().loaded {
-            Some(t) if t.elapsed() < self.ttl => Ok(()),
-            Some(_) => match self.reloading.try_lock() {
-                Ok(_one) => self.refresh().await,
-                Err(_) => Ok(()),
-            },
-            None => {
-                let asked = Instant::now();
-                let _one = self.reloading.lock().await;
-                // A reload that began after this call reads what was changed before it.
-                if self.current().loaded.is_some_and(|began| began > asked) {
-                    Ok(())
-                } else {
-                    self.refresh().await
-                }
-            }
+        let changes = self.changes.load(Ordering::Acquire);
+        if self.seen.load(Ordering::Acquire) != changes {
+            self.cache.get().await?;
+            self.seen.fetch_max(changes, Ordering::AcqRel);
+            return Ok(());
         }
+        if self.checking.swap(true, Ordering::Acquire) {
+            return Ok(());
+        }
+        let _checking = Checking(&self.checking);
+        self.cache.get().await.map(|_| ())
     }
 
     /// Forces the next [`Catalog::fresh`] to reload; until then readers keep the current copy
     /// (never an empty one).
     pub fn invalidate(&self) {
-        self.changes.fetch_add(1, Ordering::SeqCst);
-        if let Ok(mut s) = self.snapshot.write() {
-            *s = Arc::new(Snapshot {
-                queues: s.queues.clone(),
-                agents: s.agents.clone(),
-                policies: s.policies.clone(),
-                loaded: None,
-            });
-        }
+        // The copy first: a wait that counts this change gets a copy loaded after it.
+        self.cache.invalidate();
+        self.changes.fetch_add(1, Ordering::AcqRel);
     }
 
     pub fn queues(&self) -> Vec<QueueDef> {
@@ -194,7 +126,7 @@ impl Catalog {
         self.current().agents.clone()
     }
 
-    pub fn agent(&self, id: uuid::Uuid) -> Option<AgentRow> {
+    pub fn agent(&self, id: AgentId) -> Option<AgentRow> {
         self.current().agents.iter().find(|a| a.id == id).cloned()
     }
 

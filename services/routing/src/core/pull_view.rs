@@ -15,7 +15,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::live::{LiveQueues, LiveTicket};
+use crate::adapters::live::{LiveQueues, LiveTicket};
 
 pub struct PullView {
     max_age: Duration,
@@ -172,7 +172,7 @@ mod tests {
 
     fn ticket(score: f64, channel: &str) -> LiveTicket {
         LiveTicket {
-            ticket_id: Uuid::new_v4(),
+            ticket_id: contracts::TicketId::from(Uuid::new_v4()),
             customer_id: None,
             queue: "general".into(),
             score,

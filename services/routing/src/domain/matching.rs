@@ -4,7 +4,7 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
-use uuid::Uuid;
+use contracts::AgentId;
 
 pub const TIERS: [&str; 3] = ["junior", "mid", "senior"];
 
@@ -64,7 +64,7 @@ impl Relaxation {
 /// An agent as matching sees them.
 #[derive(Debug, Clone)]
 pub struct Candidate {
-    pub id: Uuid,
+    pub id: AgentId,
     pub tier: String,
     pub skills: Vec<String>,
     pub languages: Vec<String>,
@@ -131,7 +131,7 @@ pub struct Chooser<'a> {
 struct Place {
     ratio: f64,
     idle_since_ms: i64,
-    id: Uuid,
+    id: AgentId,
     index: usize,
 }
 
@@ -190,7 +190,7 @@ impl<'a> Chooser<'a> {
 
     /// The best agent for a ticket needing `req` at `level`, not one of `exclude`; counted as
     /// holding one more ticket on its channel from now on.
-    pub fn choose(&mut self, req: &Requirement, level: Relaxation, exclude: &[Uuid]) -> Option<Uuid> {
+    pub fn choose(&mut self, req: &Requirement, level: Relaxation, exclude: &[AgentId]) -> Option<AgentId> {
         let key = (req.clone(), level);
         let mut heap = match self.able.remove(&key) {
             Some(heap) => heap,
@@ -249,7 +249,12 @@ mod tests {
     /// The rule as written out plainly, the reference [`Chooser`] is checked against: the agents who
     /// may take the ticket now, best first (free capacity on its channel, then least loaded, then
     /// longest idle).
-    fn rank<'a>(agents: &'a [Candidate], req: &Requirement, level: Relaxation, exclude: &[Uuid]) -> Vec<&'a Candidate> {
+    fn rank<'a>(
+        agents: &'a [Candidate],
+        req: &Requirement,
+        level: Relaxation,
+        exclude: &[AgentId],
+    ) -> Vec<&'a Candidate> {
         let mut out: Vec<(f64, &Candidate)> = able(agents, req, level, exclude).collect();
         out.sort_by(better_first);
         out.into_iter().map(|(_, a)| a).collect()
@@ -260,7 +265,7 @@ mod tests {
         agents: &'a [Candidate],
         req: &Requirement,
         level: Relaxation,
-        exclude: &[Uuid],
+        exclude: &[AgentId],
     ) -> Option<&'a Candidate> {
         able(agents, req, level, exclude).min_by(better_first).map(|(_, a)| a)
     }
@@ -270,7 +275,7 @@ mod tests {
         agents: &'a [Candidate],
         req: &'r Requirement,
         level: Relaxation,
-        exclude: &'r [Uuid],
+        exclude: &'r [AgentId],
     ) -> impl Iterator<Item = (f64, &'a Candidate)> {
         agents
             .iter()
@@ -287,7 +292,7 @@ mod tests {
 
     fn agent(tier: &str, skills: &[&str], languages: &[&str]) -> Candidate {
         Candidate {
-            id: Uuid::new_v4(),
+            id: AgentId::from(uuid::Uuid::new_v4()),
             tier: tier.into(),
             skills: skills.iter().map(|s| (*s).to_owned()).collect(),
             languages: languages.iter().map(|s| (*s).to_owned()).collect(),
@@ -396,7 +401,7 @@ mod tests {
             Relaxation::TeamSkill,
             Relaxation::AnyTierUp,
         ];
-        let tickets: Vec<(Requirement, Relaxation, Vec<Uuid>)> = (0..300)
+        let tickets: Vec<(Requirement, Relaxation, Vec<AgentId>)> = (0..300)
             .map(|_| {
                 let mut r = req(
                     tiers[next(3) as usize],
@@ -413,7 +418,7 @@ mod tests {
             })
             .collect();
         let mut chooser = Chooser::new(&agents);
-        let chosen: Vec<Option<Uuid>> = tickets.iter().map(|(r, l, x)| chooser.choose(r, *l, x)).collect();
+        let chosen: Vec<Option<AgentId>> = tickets.iter().map(|(r, l, x)| chooser.choose(r, *l, x)).collect();
         drop(chooser);
         let mut expected = Vec::new();
         for (r, l, x) in &tickets {
@@ -444,18 +449,18 @@ mod tests {
         let mut idle_long = agent("junior", &[], &["zh-CN"]);
         idle_long.idle_since_ms = 1_000;
         let agents = vec![full.clone(), busy.clone(), idle_recent.clone(), idle_long.clone()];
-        let ranked: Vec<Uuid> = rank(&agents, &req("junior", None, None), Relaxation::Exact, &[])
+        let ranked: Vec<AgentId> = rank(&agents, &req("junior", None, None), Relaxation::Exact, &[])
             .iter()
             .map(|a| a.id)
             .collect();
         assert_eq!(ranked, [idle_long.id, idle_recent.id, busy.id]);
-        let without: Vec<Uuid> = rank(&agents, &req("junior", None, None), Relaxation::Exact, &[idle_long.id])
+        let without: Vec<AgentId> = rank(&agents, &req("junior", None, None), Relaxation::Exact, &[idle_long.id])
             .iter()
             .map(|a| a.id)
             .collect();
         assert_eq!(without, [idle_recent.id, busy.id]);
         let best_of =
-            |exclude: &[Uuid]| best(&agents, &req("junior", None, None), Relaxation::Exact, exclude).map(|a| a.id);
+            |exclude: &[AgentId]| best(&agents, &req("junior", None, None), Relaxation::Exact, exclude).map(|a| a.id);
         assert_eq!(best_of(&[]), Some(idle_long.id));
         assert_eq!(best_of(&[idle_long.id]), Some(idle_recent.id));
         assert_eq!(

@@ -1,4 +1,5 @@
 pub mod agent;
+pub mod entry;
 pub mod erlang;
 pub mod matching;
 pub mod queue;

@@ -7,8 +7,6 @@
 use chrono::{DateTime, Utc};
 use contracts::vocabulary::Priority;
 
-use crate::RoutingSettings;
-
 /// What moves a ticket ahead in its queue.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Standing {
@@ -18,22 +16,32 @@ pub struct Standing {
     pub near_breach: bool,
 }
 
+/// How far each reason moves a ticket ahead, in seconds of waiting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Boosts {
+    pub high_priority_secs: u32,
+    pub urgent_priority_secs: u32,
+    pub vip_secs: u32,
+    pub high_emotion_secs: u32,
+    pub near_breach_secs: u32,
+}
+
 /// The ticket's score in its queue; lower is served first.
-pub fn score(enqueued_at: DateTime<Utc>, priority: Priority, standing: Standing, settings: &RoutingSettings) -> f64 {
+pub fn score(enqueued_at: DateTime<Utc>, priority: Priority, standing: Standing, boosts: &Boosts) -> f64 {
     let mut boost_secs = match priority {
-        Priority::Urgent => settings.urgent_priority_boost_secs,
-        Priority::High => settings.high_priority_boost_secs,
+        Priority::Urgent => boosts.urgent_priority_secs,
+        Priority::High => boosts.high_priority_secs,
         Priority::Normal => 0,
         Priority::Low => 0,
     };
     if standing.vip {
-        boost_secs += settings.vip_boost_secs;
+        boost_secs += boosts.vip_secs;
     }
     if standing.high_emotion {
-        boost_secs += settings.high_emotion_boost_secs;
+        boost_secs += boosts.high_emotion_secs;
     }
     if standing.near_breach {
-        boost_secs += settings.near_breach_boost_secs;
+        boost_secs += boosts.near_breach_secs;
     }
     let low_penalty_ms = if priority == Priority::Low { 60_000 } else { 0 };
     (enqueued_at.timestamp_millis() - i64::from(boost_secs) * 1000 + low_penalty_ms) as f64
@@ -52,10 +60,18 @@ pub fn is_valid_name(name: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn settings() -> RoutingSettings {
+    /// The boosts `config/default.toml` sets.
+    fn settings() -> Boosts {
         let text = include_str!("../../config/default.toml");
         let doc: toml::Value = toml::from_str(text).expect("toml");
-        doc["service"].clone().try_into().expect("settings")
+        let secs = |key: &str| u32::try_from(doc["service"][key].as_integer().expect(key)).expect(key);
+        Boosts {
+            high_priority_secs: secs("high_priority_boost_secs"),
+            urgent_priority_secs: secs("urgent_priority_boost_secs"),
+            vip_secs: secs("vip_boost_secs"),
+            high_emotion_secs: secs("high_emotion_boost_secs"),
+            near_breach_secs: secs("near_breach_boost_secs"),
+        }
     }
 
     const NONE: Standing = Standing {

@@ -1,24 +1,29 @@
-//! Routing's tables: queue entries (the truth behind the live queues), the routing log and
-//! assignments.
+//! Queue entries (the truth behind the live queues), with the routing log rows each change
+//! writes and the events that commit with it.
+
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
+use contracts::{AgentId, CustomerId, TicketId};
 use platform::Tx;
-use platform::bus::outbox::Prepared;
-use sqlx::{PgExecutor, PgPool};
-use uuid::Uuid;
+use platform::bus::outbox::{self, Prepared};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
+use sqlx::{Decode, Encode, PgExecutor, PgPool, Postgres, Type};
+
+use crate::domain::entry::EntryStatus;
 
 /// A ticket's entry: where it waits, what it needs, who has it.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
-#[schema(as = QueueEntry)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct QueueEntryRow {
-    pub ticket_id: Uuid,
-    pub customer_id: Uuid,
+    pub ticket_id: TicketId,
+    pub customer_id: CustomerId,
     pub queue: String,
     pub channel: String,
     pub priority: String,
     pub category: Option<String>,
-    /// `held`, `waiting`, `offered`, `assigned` or `closed`.
-    pub status: String,
+    pub status: EntryStatus,
     /// Its place in line: the enqueue time in ms moved earlier by priority, VIP, high emotion
     /// and SLA warnings (lower is served first).
     pub score: f64,
@@ -30,13 +35,52 @@ pub struct QueueEntryRow {
     pub language: Option<String>,
     pub segments: Vec<String>,
     /// The agent it is offered to or held by.
-    pub agent_id: Option<Uuid>,
+    pub agent_id: Option<AgentId>,
     pub offer_expires_at: Option<DateTime<Utc>>,
     pub escalations: i32,
 }
 
+/// Statuses are `text` columns holding [`EntryStatus::as_str`].
+impl Type<Postgres> for EntryStatus {
+    fn type_info() -> PgTypeInfo {
+        <&str as Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <&str as Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for EntryStatus {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        let s = <&str as Decode<Postgres>>::decode(value)?;
+        EntryStatus::parse(s).ok_or_else(|| format!("unknown queue entry status {s:?}").into())
+    }
+}
+
+impl Encode<'_, Postgres> for EntryStatus {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        <&str as Encode<Postgres>>::encode(self.as_str(), buf)
+    }
+}
+
 pub const COLUMNS: &str = "ticket_id, customer_id, queue, channel, priority, category, status, score, enqueued_at, \
                            high_emotion, tier, skill, language, segments, agent_id, offer_expires_at, escalations";
+
+static INSERT_ENTRY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH e AS (INSERT INTO queue_entry (ticket_id, customer_id, queue, channel, priority, category, status, \
+                                  score, enqueued_at, high_emotion, tier, skill, language, segments) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (ticket_id) DO NOTHING RETURNING {COLUMNS}), \
+         l AS (INSERT INTO routing_log (ticket_id, kind, queue, detail) \
+               SELECT ticket_id, CASE WHEN status = 'held' THEN 'held' ELSE 'queued' END, queue, \
+                      jsonb_build_object('tier', tier, 'skill', skill, 'language', language) FROM e), \
+         o AS ({}) \
+         SELECT {COLUMNS} FROM e",
+        outbox::insert_one(15, "FROM e WHERE $15::uuid IS NOT NULL")
+    )
+});
 
 /// Records a ticket's entry with its log entry and, when given, its event (all only when the
 /// entry is new); `None` when it was recorded already.
@@ -46,67 +90,53 @@ pub async fn insert_entry(
     e: &QueueEntryRow,
     event: Option<&Prepared>,
 ) -> Result<Option<QueueEntryRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "WITH e AS (INSERT INTO queue_entry (ticket_id, customer_id, queue, channel, priority, category, status, \
-                                  score, enqueued_at, high_emotion, tier, skill, language, segments) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (ticket_id) DO NOTHING RETURNING {COLUMNS}), \
-         l AS (INSERT INTO routing_log (ticket_id, kind, queue, detail) \
-               SELECT ticket_id, CASE WHEN status = 'held' THEN 'held' ELSE 'queued' END, queue, \
-                      jsonb_build_object('tier', tier, 'skill', skill, 'language', language) FROM e), \
-         o AS (INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) \
-               SELECT $15, $16, $17::jsonb, $18 FROM e WHERE $15::uuid IS NOT NULL) \
-         SELECT {COLUMNS} FROM e"
-    ))
-    .bind(e.ticket_id)
-    .bind(e.customer_id)
-    .bind(&e.queue)
-    .bind(&e.channel)
-    .bind(&e.priority)
-    .bind(&e.category)
-    .bind(&e.status)
-    .bind(e.score)
-    .bind(e.enqueued_at)
-    .bind(e.high_emotion)
-    .bind(&e.tier)
-    .bind(&e.skill)
-    .bind(&e.language)
-    .bind(&e.segments)
-    .bind(event.map(|p| p.event_id))
-    .bind(event.map(|p| &p.event_type))
-    .bind(event.map(|p| &p.envelope))
-    .bind(event.and_then(|p| p.traceparent.as_ref()))
-    .fetch_optional(&mut **tx)
-    .await
-}
-
-#[tracing::instrument(skip_all, fields(ticket_id = %ticket_id))]
-pub async fn entry<'e>(db: impl PgExecutor<'e>, ticket_id: Uuid) -> Result<Option<QueueEntryRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM queue_entry WHERE ticket_id = $1"))
-        .bind(ticket_id)
-        .fetch_optional(db)
+    sqlx::query_as(&INSERT_ENTRY)
+        .bind(e.ticket_id)
+        .bind(e.customer_id)
+        .bind(&e.queue)
+        .bind(&e.channel)
+        .bind(&e.priority)
+        .bind(&e.category)
+        .bind(e.status)
+        .bind(e.score)
+        .bind(e.enqueued_at)
+        .bind(e.high_emotion)
+        .bind(&e.tier)
+        .bind(&e.skill)
+        .bind(&e.language)
+        .bind(&e.segments)
+        .bind(event.map(|p| p.event_id))
+        .bind(event.map(|p| &p.event_type))
+        .bind(event.map(|p| &p.envelope))
+        .bind(event.and_then(|p| p.traceparent.as_ref()))
+        .fetch_optional(&mut **tx)
         .await
 }
 
+static ENTRY: LazyLock<String> = LazyLock::new(|| format!("SELECT {COLUMNS} FROM queue_entry WHERE ticket_id = $1"));
+
+static ENTRY_FOR_UPDATE: LazyLock<String> = LazyLock::new(|| format!("{} FOR UPDATE", *ENTRY));
+
+#[tracing::instrument(skip_all, fields(ticket_id = %ticket_id))]
+pub async fn entry<'e>(db: impl PgExecutor<'e>, ticket_id: TicketId) -> Result<Option<QueueEntryRow>, sqlx::Error> {
+    sqlx::query_as(&ENTRY).bind(ticket_id).fetch_optional(db).await
+}
+
 /// The entry, locked for the rest of the transaction.
-pub async fn entry_for_update(tx: &mut Tx, ticket_id: Uuid) -> Result<Option<QueueEntryRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM queue_entry WHERE ticket_id = $1 FOR UPDATE"
-    ))
-    .bind(ticket_id)
-    .fetch_optional(&mut **tx)
-    .await
+pub async fn entry_for_update(tx: &mut Tx, ticket_id: TicketId) -> Result<Option<QueueEntryRow>, sqlx::Error> {
+    let locked = sqlx::query_as(&ENTRY_FOR_UPDATE).bind(ticket_id);
+    locked.fetch_optional(&mut **tx).await
 }
 
 /// A change to an entry, applied only when it is in one of `from` (and held by `agent_from`
 /// when given), logged as `kind`.
 pub struct Move<'a> {
-    pub ticket_id: Uuid,
-    pub from: &'a [&'a str],
-    pub agent_from: Option<Uuid>,
-    pub to: &'a str,
+    pub ticket_id: TicketId,
+    pub from: &'a [EntryStatus],
+    pub agent_from: Option<AgentId>,
+    pub to: EntryStatus,
     /// The agent it is offered to or held by afterwards (`None`: nobody).
-    pub agent: Option<Uuid>,
+    pub agent: Option<AgentId>,
     pub offer_expires_at: Option<DateTime<Utc>>,
     /// New queue, score and enqueue time when it waits again.
     pub queue: Option<&'a str>,
@@ -117,7 +147,7 @@ pub struct Move<'a> {
 }
 
 impl<'a> Move<'a> {
-    pub fn new(ticket_id: Uuid, from: &'a [&'a str], to: &'a str, kind: &'a str) -> Self {
+    pub fn new(ticket_id: TicketId, from: &'a [EntryStatus], to: EntryStatus, kind: &'a str) -> Self {
         Self {
             ticket_id,
             from,
@@ -137,7 +167,7 @@ impl<'a> Move<'a> {
 /// Applies a move and logs it in one statement; the entry after it, `None` when the entry was
 /// not in a state the move applies to.
 pub async fn apply(tx: &mut Tx, m: &Move<'_>) -> Result<Option<QueueEntryRow>, sqlx::Error> {
-    let from: Vec<String> = m.from.iter().map(|s| (*s).to_owned()).collect();
+    let from: Vec<&str> = m.from.iter().map(|s| s.as_str()).collect();
     sqlx::query_as(&format!(
         "WITH e AS (UPDATE queue_entry SET status = $3, agent_id = $4, offer_expires_at = $5, \
                         queue = COALESCE($6, queue), score = COALESCE($7, score), \
@@ -163,43 +193,10 @@ pub async fn apply(tx: &mut Tx, m: &Move<'_>) -> Result<Option<QueueEntryRow>, s
     .await
 }
 
-/// Opens an assignment (capacity taken until released); `replace` first closes one the ticket
-/// has open (a transfer).
-pub async fn open_assignment(
-    tx: &mut Tx,
-    ticket: Uuid,
-    agent: Uuid,
-    channel: &str,
-    how: &str,
-    replace: bool,
-) -> Result<(), sqlx::Error> {
-    // Two statements: within one, the insert would still see the row being released.
-    if replace {
-        release_assignment(tx, ticket).await?;
-    }
-    sqlx::query("INSERT INTO assignment (ticket_id, agent_id, channel, how) VALUES ($1, $2, $3, $4)")
-        .bind(ticket)
-        .bind(agent)
-        .bind(channel)
-        .bind(how)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Closes the ticket's open assignment, if any.
-pub async fn release_assignment(tx: &mut Tx, ticket: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE assignment SET released_at = now() WHERE ticket_id = $1 AND released_at IS NULL")
-        .bind(ticket)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
 /// Changes what a ticket needs (an escalation) and its place.
 pub async fn set_requirement(
     tx: &mut Tx,
-    ticket: Uuid,
+    ticket: TicketId,
     tier: &str,
     priority: &str,
     score: f64,
@@ -224,25 +221,18 @@ pub async fn set_requirement(
     .await
 }
 
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
-pub struct LogRow {
-    pub kind: String,
-    pub agent_id: Option<Uuid>,
-    pub queue: Option<String>,
-    #[schema(value_type = Object)]
-    pub detail: serde_json::Value,
-    pub at: DateTime<Utc>,
-}
-
-pub async fn log(pool: &PgPool, ticket: Uuid) -> Result<Vec<LogRow>, sqlx::Error> {
-    sqlx::query_as("SELECT kind, agent_id, queue, detail, at FROM routing_log WHERE ticket_id = $1 ORDER BY id")
+/// Sets the skill a ticket needs, when `skill` names one (a transfer to a queue that asks for it).
+pub async fn set_skill(tx: &mut Tx, ticket: TicketId, skill: Option<&str>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE queue_entry SET skill = COALESCE($2, skill) WHERE ticket_id = $1")
         .bind(ticket)
-        .fetch_all(pool)
-        .await
+        .bind(skill)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// Entries an agent holds or was offered.
-pub async fn entries_of(pool: &PgPool, agent: Uuid, status: &str) -> Result<Vec<QueueEntryRow>, sqlx::Error> {
+pub async fn entries_of(pool: &PgPool, agent: AgentId, status: EntryStatus) -> Result<Vec<QueueEntryRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM queue_entry WHERE agent_id = $1 AND status = $2 ORDER BY updated_at"
     ))
@@ -261,28 +251,48 @@ pub async fn live_entries(pool: &PgPool) -> Result<Vec<QueueEntryRow>, sqlx::Err
     .await
 }
 
+/// Entries that started waiting at or after `since` (a rebuild queues them again).
+pub async fn waiting_since(pool: &PgPool, since: DateTime<Utc>) -> Result<Vec<QueueEntryRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM queue_entry WHERE status = 'waiting' AND updated_at >= $1"
+    ))
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}
+
+/// Per waiting ticket, the agents whose offer of it lapsed, who declined it or went away with
+/// it (a rebuild keeps them from being offered it again).
+pub async fn tried_agents(pool: &PgPool) -> Result<Vec<(TicketId, Vec<AgentId>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT l.ticket_id, array_agg(DISTINCT l.agent_id) FROM routing_log l \
+         JOIN queue_entry e ON e.ticket_id = l.ticket_id AND e.status = 'waiting' \
+         WHERE l.kind IN ('offer_expired', 'declined', 'agent_away') AND l.agent_id IS NOT NULL \
+         GROUP BY l.ticket_id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
 /// One claim Redis granted, to be written: an offer (`offer_expires_at` set) or an assignment
 /// of a waiting ticket to `agent`, with its log detail and event.
 #[derive(Debug, Clone)]
 pub struct Claim {
-    pub ticket: Uuid,
-    pub agent: Uuid,
+    pub ticket: TicketId,
+    pub agent: AgentId,
     pub offer_expires_at: Option<DateTime<Utc>>,
     pub how: &'static str,
     pub detail: serde_json::Value,
-    pub event: platform::bus::outbox::Prepared,
+    pub event: Prepared,
 }
 
-/// Writes claims in one statement: for each, the entry, its log row, the assignment (when
-/// assigned) and the event commit together. Returns the entries written; a claim whose entry is
-/// not waiting (or not yet committed) writes nothing and is absent.
-pub async fn claims(pool: &PgPool, claims: &[Claim]) -> Result<Vec<QueueEntryRow>, sqlx::Error> {
+static CLAIMS: LazyLock<String> = LazyLock::new(|| {
     let q_columns: String = COLUMNS
         .split(", ")
         .map(|c| format!("q.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
-    sqlx::query_as(&format!(
+    format!(
         "WITH x AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::jsonb[], \
                                          $6::uuid[], $7::text[], $8::text[]::jsonb[], $9::text[]) \
                     AS x(ticket_id, agent_id, expires, how, detail, event_id, event_type, envelope, traceparent)), \
@@ -294,24 +304,31 @@ pub async fn claims(pool: &PgPool, claims: &[Claim]) -> Result<Vec<QueueEntryRow
                SELECT ticket_id, status, agent_id, queue, detail FROM e), \
          a AS (INSERT INTO assignment (ticket_id, agent_id, channel, how) \
                SELECT ticket_id, agent_id, channel, how FROM e WHERE status = 'assigned'), \
-         o AS (INSERT INTO outbox_event (event_id, event_type, envelope, traceparent) \
-               SELECT event_id, event_type, envelope, traceparent FROM e) \
-         SELECT {COLUMNS} FROM e"
-    ))
-    .bind(claims.iter().map(|c| c.ticket).collect::<Vec<_>>())
-    .bind(claims.iter().map(|c| c.agent).collect::<Vec<_>>())
-    .bind(claims.iter().map(|c| c.offer_expires_at).collect::<Vec<_>>())
-    .bind(claims.iter().map(|c| c.how).collect::<Vec<_>>())
-    .bind(claims.iter().map(|c| &c.detail).collect::<Vec<_>>())
-    .bind(claims.iter().map(|c| c.event.event_id).collect::<Vec<_>>())
-    .bind(claims.iter().map(|c| c.event.event_type.as_str()).collect::<Vec<_>>())
-    .bind(claims.iter().map(|c| &c.event.envelope).collect::<Vec<_>>())
-    .bind(
-        claims
-            .iter()
-            .map(|c| c.event.traceparent.as_deref())
-            .collect::<Vec<_>>(),
+         o AS ({}) \
+         SELECT {COLUMNS} FROM e",
+        outbox::insert_select("SELECT event_id, event_type, envelope, traceparent FROM e")
     )
-    .fetch_all(pool)
-    .await
+});
+
+/// Writes claims in one statement: for each, the entry, its log row, the assignment (when
+/// assigned) and the event commit together. Returns the entries written; a claim whose entry is
+/// not waiting (or not yet committed) writes nothing and is absent.
+pub async fn claims(pool: &PgPool, claims: &[Claim]) -> Result<Vec<QueueEntryRow>, sqlx::Error> {
+    sqlx::query_as(&CLAIMS)
+        .bind(claims.iter().map(|c| c.ticket).collect::<Vec<_>>())
+        .bind(claims.iter().map(|c| c.agent).collect::<Vec<_>>())
+        .bind(claims.iter().map(|c| c.offer_expires_at).collect::<Vec<_>>())
+        .bind(claims.iter().map(|c| c.how).collect::<Vec<_>>())
+        .bind(claims.iter().map(|c| &c.detail).collect::<Vec<_>>())
+        .bind(claims.iter().map(|c| c.event.event_id).collect::<Vec<_>>())
+        .bind(claims.iter().map(|c| c.event.event_type.as_str()).collect::<Vec<_>>())
+        .bind(claims.iter().map(|c| &c.event.envelope).collect::<Vec<_>>())
+        .bind(
+            claims
+                .iter()
+                .map(|c| c.event.traceparent.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .fetch_all(pool)
+        .await
 }

@@ -1,24 +1,10 @@
 //! Agents and presence.
 
+use contracts::AgentId;
 use platform::auth::Role;
-use testkit::TestApp;
 use serde_json::{Value, json};
+use testkit::TestApp;
 use uuid::Uuid;
-
-use super::app_with;
-
-async fn put(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
-    let res = app
-        .client
-        .put(format!("{}{path}", app.url))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .expect("put");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
 
 fn profile() -> Value {
     json!({"display_name": "李老师", "tier": "senior", "skills": ["complaint", "refund"], "languages": ["zh-CN", "en"],
@@ -28,28 +14,28 @@ fn profile() -> Value {
 
 #[tokio::test]
 async fn supervisors_define_agents_and_bad_profiles_are_refused() {
-    let app = app_with(&[]).await;
+    let app = testkit::start(&routing::SPEC, &[]).await;
     let id = Uuid::new_v4();
     let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
-    let (status, created) = put(&app, &format!("/v1/agents/{id}"), &supervisor, profile()).await;
+    let (status, created) = app.put_json(&format!("/v1/agents/{id}"), &supervisor, &profile()).await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["tier"], "senior");
     assert_eq!(created["capacity"]["email"], 8);
     assert_eq!(created["presence"], "offline");
     assert_eq!(created["working_now"], true);
-    let (status, _) = put(&app, &format!("/v1/agents/{id}"), &supervisor, profile()).await;
+    let (status, _) = app.put_json(&format!("/v1/agents/{id}"), &supervisor, &profile()).await;
     assert_eq!(status, 200, "replaced");
 
     let agent = app.token(id, Role::Agent);
-    let (status, _) = put(&app, &format!("/v1/agents/{id}"), &agent, profile()).await;
+    let (status, _) = app.put_json(&format!("/v1/agents/{id}"), &agent, &profile()).await;
     assert_eq!(status, 403, "agents do not define agents");
-    let (status, problem) = put(
-        &app,
-        &format!("/v1/agents/{}", Uuid::new_v4()),
-        &supervisor,
-        json!({"display_name": "", "tier": "guru", "capacity": {"fax": 1}}),
-    )
-    .await;
+    let (status, problem) = app
+        .put_json(
+            &format!("/v1/agents/{}", Uuid::new_v4()),
+            &supervisor,
+            &json!({"display_name": "", "tier": "guru", "capacity": {"fax": 1}}),
+        )
+        .await;
     assert_eq!(status, 422);
     assert_eq!(problem["errors"].as_array().map(Vec::len), Some(3), "{problem}");
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM agent")
@@ -66,11 +52,13 @@ async fn supervisors_define_agents_and_bad_profiles_are_refused() {
 
 #[tokio::test]
 async fn an_agent_whose_heartbeat_stops_goes_away() {
-    let app = app_with(&[("ROUTING__SERVICE__PRESENCE_TTL_SECS", "2")]).await;
+    let app = testkit::start(&routing::SPEC, &[("ROUTING__SERVICE__PRESENCE_TTL_SECS", "2")]).await;
     let id = Uuid::new_v4();
     let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
     assert_eq!(
-        put(&app, &format!("/v1/agents/{id}"), &supervisor, profile()).await.0,
+        app.put_json(&format!("/v1/agents/{id}"), &supervisor, &profile())
+            .await
+            .0,
         201
     );
     let agent = app.token(id, Role::Agent);
@@ -81,48 +69,48 @@ async fn an_agent_whose_heartbeat_stops_goes_away() {
         "offline: nothing to keep alive"
     );
 
-    let (status, set) = put(
-        &app,
-        &format!("/v1/agents/{id}/presence"),
-        &agent,
-        json!({"status": "online"}),
-    )
-    .await;
+    let (status, set) = app
+        .put_json(
+            &format!("/v1/agents/{id}/presence"),
+            &agent,
+            &json!({"status": "online"}),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(set["heartbeat_within_secs"], 2);
     // The dispatcher reads the states of listed online agents only.
-    let live = routing::live::LiveQueues::new(app.platform.redis.clone());
+    let live = routing::adapters::live::LiveQueues::new(app.platform.redis.clone());
     let listed = async || live.online_ids().await.expect("online").unwrap_or_default();
-    assert_eq!(listed().await, vec![id]);
+    assert_eq!(listed().await, vec![AgentId::from(id)]);
     // An entry whose heartbeats stopped long ago (a replica died mid-way) is dropped on reading.
-    let key = routing::agents::online_key(&app.platform.redis.keys);
+    let key = routing::adapters::live::presence::online_key(&app.platform.redis.keys);
     let stale = Uuid::new_v4().to_string();
     let mut conn = app.platform.redis.conn.clone();
     let long_ago = chrono::Utc::now().timestamp_millis() - 60_000;
     let _: () = redis::AsyncCommands::zadd(&mut conn, &key, &stale, long_ago)
         .await
         .expect("zadd");
-    assert_eq!(listed().await, vec![id]);
+    assert_eq!(listed().await, vec![AgentId::from(id)]);
     let left: Option<f64> = redis::AsyncCommands::zscore(&mut conn, &key, &stale)
         .await
         .expect("zscore");
     assert_eq!(left, None);
     let other = app.token(Uuid::new_v4(), Role::Agent);
-    let (status, _) = put(
-        &app,
-        &format!("/v1/agents/{id}/presence"),
-        &other,
-        json!({"status": "offline"}),
-    )
-    .await;
+    let (status, _) = app
+        .put_json(
+            &format!("/v1/agents/{id}/presence"),
+            &other,
+            &json!({"status": "offline"}),
+        )
+        .await;
     assert_eq!(status, 403, "only the agent or a supervisor");
-    let (status, _) = put(
-        &app,
-        &format!("/v1/agents/{id}/presence"),
-        &agent,
-        json!({"status": "asleep"}),
-    )
-    .await;
+    let (status, _) = app
+        .put_json(
+            &format!("/v1/agents/{id}/presence"),
+            &agent,
+            &json!({"status": "asleep"}),
+        )
+        .await;
     assert_eq!(status, 422);
 
     let presence = |app: &TestApp| {
@@ -150,14 +138,14 @@ async fn an_agent_whose_heartbeat_stops_goes_away() {
     assert_eq!(away["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(heartbeat().await.expect("beat").status(), 204);
     assert_eq!(presence(&app).await, "online");
-    assert_eq!(listed().await, vec![id], "listed again by the heartbeat");
-    let (status, _) = put(
-        &app,
-        &format!("/v1/agents/{id}/presence"),
-        &agent,
-        json!({"status": "offline"}),
-    )
-    .await;
+    assert_eq!(listed().await, vec![AgentId::from(id)], "listed again by the heartbeat");
+    let (status, _) = app
+        .put_json(
+            &format!("/v1/agents/{id}/presence"),
+            &agent,
+            &json!({"status": "offline"}),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(presence(&app).await, "offline");
     assert!(listed().await.is_empty(), "offline agents are not listed");

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use contracts::vocabulary::{Channel, Priority};
 use platform::auth::Role;
-use routing::live::LiveQueues;
+use routing::adapters::live::LiveQueues;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -19,8 +19,8 @@ async fn a_ticket_is_offered_to_the_best_matching_agent_who_accepts_it() {
     let mut env = created(Priority::Normal, Some("technical"));
     env.data.language = Some("zh-CN".into());
     env.data.details.fault_type = Some("network".into());
-    publish(&app, &env).await;
-    let ticket = env.data.ticket_id;
+    app.publish(&env).await;
+    let ticket = env.data.ticket_id.as_uuid();
     testkit::eventually(10, "an offer", || async {
         Ok((offers_of(&app, network).await == vec![ticket]).then_some(()))
     })
@@ -34,39 +34,39 @@ async fn a_ticket_is_offered_to_the_best_matching_agent_who_accepts_it() {
     assert!(entry["offer_expires_at"].is_string());
 
     // Only the agent it is offered to may accept it.
-    let (status, problem) = post_json(
-        &app,
-        &format!("/v1/offers/{ticket}/accept"),
-        &app.token(refunds, Role::Agent),
-        None,
-    )
-    .await;
+    let (status, problem) = app
+        .post_json(
+            &format!("/v1/offers/{ticket}/accept"),
+            &app.token(refunds, Role::Agent),
+            &Value::Null,
+        )
+        .await;
     assert_eq!(status, 409, "{problem}");
     assert_eq!(problem["code"], "offer_not_open");
     let customer = app.token(Uuid::new_v4(), Role::Customer);
     assert_eq!(
-        post_json(&app, &format!("/v1/offers/{ticket}/accept"), &customer, None)
+        app.post_json(&format!("/v1/offers/{ticket}/accept"), &customer, &Value::Null)
             .await
             .0,
         403
     );
-    let (status, accepted) = post_json(
-        &app,
-        &format!("/v1/offers/{ticket}/accept"),
-        &app.token(network, Role::Agent),
-        None,
-    )
-    .await;
+    let (status, accepted) = app
+        .post_json(
+            &format!("/v1/offers/{ticket}/accept"),
+            &app.token(network, Role::Agent),
+            &Value::Null,
+        )
+        .await;
     assert_eq!(status, 200, "{accepted}");
     assert_eq!(accepted["status"], "assigned");
     assert_eq!(accepted["agent_id"], network.to_string());
-    let (status, _) = post_json(
-        &app,
-        &format!("/v1/offers/{ticket}/accept"),
-        &app.token(network, Role::Agent),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            &format!("/v1/offers/{ticket}/accept"),
+            &app.token(network, Role::Agent),
+            &Value::Null,
+        )
+        .await;
     assert_eq!(status, 409, "accepted once");
 
     let held: Value = app
@@ -102,12 +102,7 @@ async fn an_auto_accept_queue_assigns_its_tickets_without_an_offer() {
     let app = app().await;
     let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
     // Auto-accept needs a push queue: refused, nothing written.
-    let (status, problem) = put_json(
-        &app,
-        "/v1/queues/refund-email",
-        &supervisor,
-        json!({"categories": ["refund"], "channels": ["email"], "skill": "refund", "push": false, "auto_accept": true}),
-    )
+    let (status, problem) = app.put_json("/v1/queues/refund-email", &supervisor, &json!({"categories": ["refund"], "channels": ["email"], "skill": "refund", "push": false, "auto_accept": true}))
     .await;
     assert_eq!(status, 422, "{problem}");
     assert_eq!(problem["errors"][0]["field"], "auto_accept", "{problem}");
@@ -120,14 +115,14 @@ async fn an_auto_accept_queue_assigns_its_tickets_without_an_offer() {
             .any(|q| q["name"] == "refund-email"),
         "{queues}"
     );
-    let (status, q) = put_json(
-        &app,
-        "/v1/queues/refund-email",
-        &supervisor,
-        json!({"categories": ["refund"], "channels": ["email"], "skill": "refund", "precedence": 50,
+    let (status, q) = app
+        .put_json(
+            "/v1/queues/refund-email",
+            &supervisor,
+            &json!({"categories": ["refund"], "channels": ["email"], "skill": "refund", "precedence": 50,
                "auto_accept": true}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 201, "{q}");
     assert_eq!(
         (q["push"].as_bool(), q["auto_accept"].as_bool()),
@@ -141,8 +136,8 @@ async fn an_auto_accept_queue_assigns_its_tickets_without_an_offer() {
     for _ in 0..3 {
         let mut env = created(Priority::Normal, Some("refund"));
         env.data.channel = Channel::Email;
-        publish(&app, &env).await;
-        tickets.push(env.data.ticket_id);
+        app.publish(&env).await;
+        tickets.push(env.data.ticket_id.as_uuid());
     }
     // Two agents with one free email slot each: two tickets assigned, one each; the third waits.
     let statuses = testkit::eventually(10, "two assigned", || async {
@@ -211,7 +206,7 @@ async fn an_auto_accept_queue_assigns_its_tickets_without_an_offer() {
         .as_str()
         .and_then(|s| s.parse().ok())
         .expect("id");
-    publish(&app, &resolved_by(assigned_ticket, holder)).await;
+    app.publish(&resolved_by(assigned_ticket, holder)).await;
     testkit::eventually(10, "the waiting ticket assigned to the freed agent", || async {
         let e = entry_json(&app, last).await;
         Ok((e["status"] == "assigned").then_some(e))
@@ -223,11 +218,11 @@ async fn an_auto_accept_queue_assigns_its_tickets_without_an_offer() {
 
 #[tokio::test]
 async fn an_offer_not_accepted_in_time_goes_to_the_next_agent_and_a_declined_one_keeps_its_place() {
-    let app = app_with(&[("ROUTING__SERVICE__OFFER_TIMEOUT_SECS", "1")]).await;
+    let app = testkit::start(&routing::SPEC, &[("ROUTING__SERVICE__OFFER_TIMEOUT_SECS", "1")]).await;
     let first = online_agent(&app, "junior", &[], &["zh-CN"], json!({"chat": 1})).await;
     let env = created(Priority::Normal, None);
-    publish(&app, &env).await;
-    let ticket = env.data.ticket_id;
+    app.publish(&env).await;
+    let ticket = env.data.ticket_id.as_uuid();
     testkit::eventually(10, "offered to the first agent", || async {
         Ok((offers_of(&app, first).await == vec![ticket]).then_some(()))
     })
@@ -240,22 +235,22 @@ async fn an_offer_not_accepted_in_time_goes_to_the_next_agent_and_a_declined_one
     .await
     .expect("second offer");
     assert!(offers_of(&app, first).await.is_empty());
-    let (status, _) = post_json(
-        &app,
-        &format!("/v1/offers/{ticket}/accept"),
-        &app.token(first, Role::Agent),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .post_json(
+            &format!("/v1/offers/{ticket}/accept"),
+            &app.token(first, Role::Agent),
+            &Value::Null,
+        )
+        .await;
     assert_eq!(status, 409, "a lapsed offer cannot be accepted");
 
-    let (status, declined) = post_json(
-        &app,
-        &format!("/v1/offers/{ticket}/decline"),
-        &app.token(second, Role::Agent),
-        None,
-    )
-    .await;
+    let (status, declined) = app
+        .post_json(
+            &format!("/v1/offers/{ticket}/decline"),
+            &app.token(second, Role::Agent),
+            &Value::Null,
+        )
+        .await;
     assert_eq!(status, 200, "{declined}");
     assert_eq!(declined["status"], "waiting");
     // Both had their chance: it waits, in its original place, for someone else.
@@ -283,11 +278,11 @@ async fn an_offer_not_accepted_in_time_goes_to_the_next_agent_and_a_declined_one
 
 #[tokio::test]
 async fn an_agent_whose_heartbeat_stops_gets_their_offers_taken_back() {
-    let app = app_with(&[("ROUTING__SERVICE__PRESENCE_TTL_SECS", "1")]).await;
+    let app = testkit::start(&routing::SPEC, &[("ROUTING__SERVICE__PRESENCE_TTL_SECS", "1")]).await;
     let agent = online_agent(&app, "junior", &[], &["zh-CN"], json!({"chat": 2})).await;
     let env = created(Priority::Normal, None);
-    publish(&app, &env).await;
-    let ticket = env.data.ticket_id;
+    app.publish(&env).await;
+    let ticket = env.data.ticket_id.as_uuid();
     testkit::eventually(10, "offered", || async {
         Ok(offers_of(&app, agent).await.contains(&ticket).then_some(()))
     })
@@ -308,13 +303,8 @@ async fn pull_gives_the_best_ticket_and_never_more_than_capacity() {
     let app = app().await;
     let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
     // Email tickets are pulled, not offered.
-    let (status, q) = put_json(
-        &app,
-        "/v1/queues/email",
-        &supervisor,
-        json!({"description": "Email, taken when ready", "categories": ["other"], "channels": ["email"], "precedence": 50,
-               "push": false}),
-    )
+    let (status, q) = app.put_json("/v1/queues/email", &supervisor, &json!({"description": "Email, taken when ready", "categories": ["other"], "channels": ["email"], "precedence": 50,
+               "push": false}))
     .await;
     assert_eq!(status, 201, "{q}");
     let mut tickets = Vec::new();
@@ -328,8 +318,8 @@ async fn pull_gives_the_best_ticket_and_never_more_than_capacity() {
         if vip {
             env.data.details.customer_segments = vec!["vip".into()];
         }
-        publish(&app, &env).await;
-        tickets.push(env.data.ticket_id);
+        app.publish(&env).await;
+        tickets.push(env.data.ticket_id.as_uuid());
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
     let live = LiveQueues::new(app.platform.redis.clone());
@@ -348,14 +338,20 @@ async fn pull_gives_the_best_ticket_and_never_more_than_capacity() {
     let token = app.token(agent, Role::Agent);
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(offers_of(&app, agent).await.is_empty(), "pull queues are not offered");
-    let (status, first) = post_json(&app, &format!("/v1/agents/{agent}/next"), &token, None).await;
+    let (status, first) = app
+        .post_json(&format!("/v1/agents/{agent}/next"), &token, &Value::Null)
+        .await;
     assert_eq!(status, 200, "{first}");
     assert_eq!(first["ticket_id"], tickets[1].to_string(), "the VIP first");
     assert_eq!(first["status"], "assigned");
-    let (status, second) = post_json(&app, &format!("/v1/agents/{agent}/next"), &token, None).await;
+    let (status, second) = app
+        .post_json(&format!("/v1/agents/{agent}/next"), &token, &Value::Null)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(second["ticket_id"], tickets[0].to_string(), "then the oldest");
-    let (status, full) = post_json(&app, &format!("/v1/agents/{agent}/next"), &token, None).await;
+    let (status, full) = app
+        .post_json(&format!("/v1/agents/{agent}/next"), &token, &Value::Null)
+        .await;
     assert_eq!(status, 409, "{full}");
     assert_eq!(full["code"], "at_capacity");
     assert_eq!(
@@ -364,7 +360,7 @@ async fn pull_gives_the_best_ticket_and_never_more_than_capacity() {
     );
     let other = app.token(Uuid::new_v4(), Role::Agent);
     assert_eq!(
-        post_json(&app, &format!("/v1/agents/{agent}/next"), &other, None)
+        app.post_json(&format!("/v1/agents/{agent}/next"), &other, &Value::Null)
             .await
             .0,
         403
@@ -373,26 +369,33 @@ async fn pull_gives_the_best_ticket_and_never_more_than_capacity() {
     assert_eq!(assigned[0]["data"]["how"], "pull");
 
     // Resolved in intake: capacity comes back and the last ticket can be taken.
-    publish(&app, &resolved_by(tickets[1], agent)).await;
+    app.publish(&resolved_by(tickets[1], agent)).await;
     testkit::eventually(10, "released", || async {
         Ok((entry_json(&app, tickets[1]).await["status"] == "closed").then_some(()))
     })
     .await
     .expect("closed");
-    let (status, third) = post_json(&app, &format!("/v1/agents/{agent}/next"), &token, None).await;
+    let (status, third) = app
+        .post_json(&format!("/v1/agents/{agent}/next"), &token, &Value::Null)
+        .await;
     assert_eq!(status, 200, "{third}");
     assert_eq!(third["ticket_id"], tickets[2].to_string());
-    let (status, _) = post_json(&app, &format!("/v1/agents/{agent}/next"), &token, None).await;
+    let (status, _) = app
+        .post_json(&format!("/v1/agents/{agent}/next"), &token, &Value::Null)
+        .await;
     assert_eq!(status, 409);
 }
 
 #[tokio::test]
 async fn requirements_relax_step_by_step_so_nothing_waits_forever() {
-    let app = app_with(&[
-        ("ROUTING__SERVICE__RELAX_LANGUAGE_AFTER_SECS", "1"),
-        ("ROUTING__SERVICE__RELAX_SKILL_AFTER_SECS", "2"),
-        ("ROUTING__SERVICE__RELAX_TIER_AFTER_SECS", "3"),
-    ])
+    let app = testkit::start(
+        &routing::SPEC,
+        &[
+            ("ROUTING__SERVICE__RELAX_LANGUAGE_AFTER_SECS", "1"),
+            ("ROUTING__SERVICE__RELAX_SKILL_AFTER_SECS", "2"),
+            ("ROUTING__SERVICE__RELAX_TIER_AFTER_SECS", "3"),
+        ],
+    )
     .await;
     // A mid agent speaking only Chinese, with the software sub-skill; the ticket wants a
     // junior, English and the network sub-skill.
@@ -400,8 +403,8 @@ async fn requirements_relax_step_by_step_so_nothing_waits_forever() {
     let mut env = created(Priority::Normal, Some("technical"));
     env.data.language = Some("en".into());
     env.data.details.fault_type = Some("network".into());
-    publish(&app, &env).await;
-    let ticket = env.data.ticket_id;
+    app.publish(&env).await;
+    let ticket = env.data.ticket_id.as_uuid();
     testkit::eventually(15, "offered after relaxing", || async {
         Ok(offers_of(&app, agent).await.contains(&ticket).then_some(()))
     })
@@ -418,19 +421,18 @@ async fn tickets_move_between_agents_and_queues_and_escalate() {
     let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
     let a = online_agent(&app, "junior", &[], &["zh-CN"], json!({"chat": 2})).await;
     let env = created(Priority::Normal, None);
-    publish(&app, &env).await;
-    let ticket = env.data.ticket_id;
+    app.publish(&env).await;
+    let ticket = env.data.ticket_id.as_uuid();
     testkit::eventually(10, "offered", || async {
         Ok(offers_of(&app, a).await.contains(&ticket).then_some(()))
     })
     .await
     .expect("offer");
     assert_eq!(
-        post_json(
-            &app,
+        app.post_json(
             &format!("/v1/offers/{ticket}/accept"),
             &app.token(a, Role::Agent),
-            None
+            &Value::Null
         )
         .await
         .0,
@@ -440,54 +442,54 @@ async fn tickets_move_between_agents_and_queues_and_escalate() {
 
     let stranger = app.token(Uuid::new_v4(), Role::Agent);
     let path = format!("/v1/tickets/{ticket}/transfer");
-    assert_eq!(
-        post_json(&app, &path, &stranger, Some(json!({"agent_id": b}))).await.0,
-        403
-    );
-    let (status, problem) = post_json(
-        &app,
-        &path,
-        &app.token(a, Role::Agent),
-        Some(json!({"agent_id": b, "queue": "refund"})),
-    )
-    .await;
+    assert_eq!(app.post_json(&path, &stranger, &json!({"agent_id": b})).await.0, 403);
+    let (status, problem) = app
+        .post_json(
+            &path,
+            &app.token(a, Role::Agent),
+            &json!({"agent_id": b, "queue": "refund"}),
+        )
+        .await;
     assert_eq!(status, 422, "{problem}");
-    let (status, moved) = post_json(
-        &app,
-        &path,
-        &app.token(a, Role::Agent),
-        Some(json!({"agent_id": b, "reason": "needs a specialist"})),
-    )
-    .await;
+    let (status, moved) = app
+        .post_json(
+            &path,
+            &app.token(a, Role::Agent),
+            &json!({"agent_id": b, "reason": "needs a specialist"}),
+        )
+        .await;
     assert_eq!(status, 200, "{moved}");
     assert_eq!(moved["agent_id"], b.to_string());
     assert_eq!((chat_load(&app, a).await, chat_load(&app, b).await), (0, 1));
     // B is full: a supervisor cannot push another ticket onto them.
     let env2 = created(Priority::Normal, None);
-    publish(&app, &env2).await;
+    app.publish(&env2).await;
     testkit::eventually(10, "second offered to A", || async {
-        Ok(offers_of(&app, a).await.contains(&env2.data.ticket_id).then_some(()))
+        Ok(offers_of(&app, a)
+            .await
+            .contains(&env2.data.ticket_id.as_uuid())
+            .then_some(()))
     })
     .await
     .expect("offer");
-    let (status, full) = post_json(
-        &app,
-        &format!("/v1/tickets/{}/transfer", env2.data.ticket_id),
-        &supervisor,
-        Some(json!({"agent_id": b})),
-    )
-    .await;
+    let (status, full) = app
+        .post_json(
+            &format!("/v1/tickets/{}/transfer", env2.data.ticket_id.as_uuid()),
+            &supervisor,
+            &json!({"agent_id": b}),
+        )
+        .await;
     assert_eq!(status, 409, "{full}");
     assert_eq!(full["code"], "at_capacity");
 
     // Back to a queue: it waits in the refund queue for a mid agent.
-    let (status, queued) = post_json(
-        &app,
-        &path,
-        &supervisor,
-        Some(json!({"queue": "refund", "reason": "refund question"})),
-    )
-    .await;
+    let (status, queued) = app
+        .post_json(
+            &path,
+            &supervisor,
+            &json!({"queue": "refund", "reason": "refund question"}),
+        )
+        .await;
     assert_eq!(status, 200, "{queued}");
     assert_eq!(queued["status"], "waiting");
     assert_eq!(queued["queue"], "refund");
@@ -501,13 +503,13 @@ async fn tickets_move_between_agents_and_queues_and_escalate() {
     assert_eq!(events_about(&app, "routing.ticket.transferred", ticket).await.len(), 2);
 
     // Escalated: up a tier, priority raised.
-    let (status, up) = post_json(
-        &app,
-        &format!("/v1/tickets/{ticket}/escalate"),
-        &supervisor,
-        Some(json!({"reason": "parent very upset"})),
-    )
-    .await;
+    let (status, up) = app
+        .post_json(
+            &format!("/v1/tickets/{ticket}/escalate"),
+            &supervisor,
+            &json!({"reason": "parent very upset"}),
+        )
+        .await;
     assert_eq!(status, 200, "{up}");
     assert_eq!(up["tier"], "senior");
     assert_eq!(up["priority"], "high");
@@ -518,7 +520,7 @@ async fn tickets_move_between_agents_and_queues_and_escalate() {
 
 #[tokio::test]
 async fn tickets_nobody_online_can_take_do_not_hold_up_those_behind_them() {
-    let app = app_with(&[("ROUTING__SERVICE__HEADS_PER_QUEUE", "4")]).await;
+    let app = testkit::start(&routing::SPEC, &[("ROUTING__SERVICE__HEADS_PER_QUEUE", "4")]).await;
     let junior = online_agent(&app, "junior", &[], &["zh-CN"], json!({"web": 2})).await;
     // Ten tickets for seniors at the head of general (more than two windows of four), then one
     // a junior can take.

@@ -2,7 +2,7 @@
 
 use contracts::vocabulary::Priority;
 use platform::auth::Role;
-use routing::live::LiveQueues;
+use routing::adapters::live::LiveQueues;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -14,26 +14,26 @@ async fn the_live_state_is_rebuilt_from_postgres_after_redis_loses_it() {
     let agent = online_agent(&app, "junior", &[], &["zh-CN"], json!({"chat": 2})).await;
     let token = app.token(agent, Role::Agent);
     let tickets: Vec<_> = (0..3).map(|_| created(Priority::Normal, None)).collect();
-    publish(&app, &tickets[0]).await;
+    app.publish(&tickets[0]).await;
     testkit::eventually(10, "first offered", || async {
         Ok(offers_of(&app, agent)
             .await
-            .contains(&tickets[0].data.ticket_id)
+            .contains(&tickets[0].data.ticket_id.as_uuid())
             .then_some(()))
     })
     .await
     .expect("offer");
-    let t0 = tickets[0].data.ticket_id;
+    let t0 = tickets[0].data.ticket_id.as_uuid();
     assert_eq!(
-        post_json(&app, &format!("/v1/offers/{t0}/accept"), &token, None)
+        app.post_json(&format!("/v1/offers/{t0}/accept"), &token, &Value::Null)
             .await
             .0,
         200
     );
-    publish(&app, &tickets[1]).await;
-    publish(&app, &tickets[2]).await;
-    let t1 = tickets[1].data.ticket_id;
-    let t2 = tickets[2].data.ticket_id;
+    app.publish(&tickets[1]).await;
+    app.publish(&tickets[2]).await;
+    let t1 = tickets[1].data.ticket_id.as_uuid();
+    let t2 = tickets[2].data.ticket_id.as_uuid();
     testkit::eventually(10, "second offered, third waiting", || async {
         let offered = offers_of(&app, agent).await.len() == 1;
         let waiting =
@@ -54,13 +54,13 @@ async fn the_live_state_is_rebuilt_from_postgres_after_redis_loses_it() {
         .await
         .expect("keys");
     let _: () = redis::AsyncCommands::del(&mut conn, keys).await.expect("flush");
-    let (status, _) = put_json(
-        &app,
-        &format!("/v1/agents/{agent}/presence"),
-        &token,
-        json!({"status": "online"}),
-    )
-    .await;
+    let (status, _) = app
+        .put_json(
+            &format!("/v1/agents/{agent}/presence"),
+            &token,
+            &json!({"status": "online"}),
+        )
+        .await;
     assert_eq!(status, 200);
     let live = LiveQueues::new(app.platform.redis.clone());
     testkit::eventually(10, "rebuilt", || async { Ok(live.is_built().await?.then_some(())) })
@@ -75,11 +75,16 @@ async fn the_live_state_is_rebuilt_from_postgres_after_redis_loses_it() {
         2,
         "the held and the offered ticket count again"
     );
-    let (status, accepted) = post_json(&app, &format!("/v1/offers/{offered}/accept"), &token, None).await;
+    let (status, accepted) = app
+        .post_json(&format!("/v1/offers/{offered}/accept"), &token, &Value::Null)
+        .await;
     assert_eq!(status, 200, "the offer survived: {accepted}");
 
     let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
-    assert_eq!(post_json(&app, "/v1/admin/rebuild", &supervisor, None).await.0, 403);
+    assert_eq!(
+        app.post_json("/v1/admin/rebuild", &supervisor, &Value::Null).await.0,
+        403
+    );
     let rebuilt = rebuild(&app).await;
     assert_eq!(rebuilt["entries"], 3);
     assert_eq!(chat_load(&app, agent).await, 2);
@@ -125,7 +130,8 @@ async fn a_state_larger_than_one_pipeline_is_rebuilt_whole() {
     let live = LiveQueues::new(app.platform.redis.clone());
     let waiting = live.waiting("general", 5000).await.expect("waiting");
     assert_eq!(waiting.len(), 1234, "every waiting ticket is queued again");
-    let states = live.agents(&agents).await.expect("agents");
+    let ids: Vec<contracts::AgentId> = agents.iter().map(|a| (*a).into()).collect();
+    let states = live.agents(&ids).await.expect("agents");
     for (agent, state) in agents.iter().zip(&states) {
         assert_eq!(state.load.get("web"), Some(&47), "load of {agent}");
     }
@@ -162,7 +168,7 @@ async fn supervisors_see_the_live_view_and_a_staffing_forecast() {
     let junior = online_agent(&app, "junior", &[], &["zh-CN"], json!({"chat": 1})).await;
     let _senior = online_agent(&app, "senior", &["complaint"], &["zh-CN"], json!({"chat": 2})).await;
     for _ in 0..3 {
-        publish(&app, &created(Priority::Normal, None)).await;
+        app.publish(&created(Priority::Normal, None)).await;
     }
     testkit::eventually(10, "one offered, two waiting", || async {
         let view = app.get_json("/v1/live", &supervisor).await;
@@ -216,16 +222,14 @@ async fn supervisors_see_the_live_view_and_a_staffing_forecast() {
         422
     );
 
-    let (status, forecast) = post_json(
-        &app,
-        "/v1/forecast",
-        &supervisor,
-        Some(
-            json!({"handle_secs": 300, "answer_within_secs": 300, "target_share": 0.9, "shrinkage": 0.3,
+    let (status, forecast) = app
+        .post_json(
+            "/v1/forecast",
+            &supervisor,
+            &json!({"handle_secs": 300, "answer_within_secs": 300, "target_share": 0.9, "shrinkage": 0.3,
                     "intervals": [{"contacts": 20}, {"contacts": 120}, {"contacts": 400}]}),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 200, "{forecast}");
     let needed: Vec<u64> = forecast["intervals"]
         .as_array()
@@ -240,13 +244,13 @@ async fn supervisors_see_the_live_view_and_a_staffing_forecast() {
         assert!(row["agents_scheduled"].as_u64() > row["agents_needed"].as_u64());
     }
     assert_eq!(forecast["peak_agents"], forecast["intervals"][2]["agents_scheduled"]);
-    let (status, problem) = post_json(
-        &app,
-        "/v1/forecast",
-        &supervisor,
-        Some(json!({"handle_secs": 0, "target_share": 1.5, "intervals": [{"contacts": -1}]})),
-    )
-    .await;
+    let (status, problem) = app
+        .post_json(
+            "/v1/forecast",
+            &supervisor,
+            &json!({"handle_secs": 0, "target_share": 1.5, "intervals": [{"contacts": -1}]}),
+        )
+        .await;
     assert_eq!(status, 422);
     assert_eq!(problem["errors"].as_array().map(Vec::len), Some(3), "{problem}");
 }
@@ -259,26 +263,26 @@ async fn queues_are_data_that_supervisors_change() {
     let body = json!({"description": "Refund chats", "categories": ["refund"], "channels": ["chat"], "tier": "senior",
                       "skill": "refund", "precedence": 20});
     assert_eq!(
-        put_json(&app, "/v1/queues/refund-chat", &agent, body.clone()).await.0,
+        app.put_json("/v1/queues/refund-chat", &agent, &body.clone()).await.0,
         403
     );
-    let (status, problem) = put_json(
-        &app,
-        "/v1/queues/Bad Name",
-        &supervisor,
-        json!({"categories": ["astrology"], "channels": ["fax"], "tier": "guru"}),
-    )
-    .await;
+    let (status, problem) = app
+        .put_json(
+            "/v1/queues/Bad Name",
+            &supervisor,
+            &json!({"categories": ["astrology"], "channels": ["fax"], "tier": "guru"}),
+        )
+        .await;
     assert_eq!(status, 422);
     assert_eq!(problem["errors"].as_array().map(Vec::len), Some(4), "{problem}");
-    let (status, q) = put_json(&app, "/v1/queues/refund-chat", &supervisor, body.clone()).await;
+    let (status, q) = app.put_json("/v1/queues/refund-chat", &supervisor, &body.clone()).await;
     assert_eq!(status, 201, "{q}");
-    assert_eq!(put_json(&app, "/v1/queues/refund-chat", &supervisor, body).await.0, 200);
+    assert_eq!(app.put_json("/v1/queues/refund-chat", &supervisor, &body).await.0, 200);
 
     let env = created(Priority::Normal, Some("refund"));
-    publish(&app, &env).await;
+    app.publish(&env).await;
     testkit::eventually(10, "placed by the new queue", || async {
-        let e = entry_json(&app, env.data.ticket_id).await;
+        let e = entry_json(&app, env.data.ticket_id.as_uuid()).await;
         Ok((e["queue"] == "refund-chat").then_some(e))
     })
     .await

@@ -1,14 +1,14 @@
 //! Routing against real PostgreSQL, Redis and RabbitMQ.
+#![allow(clippy::disallowed_methods)]
 
 use chrono::Utc;
 use contracts::EventEnvelope;
 use contracts::intake::{TicketCreatedV1, TicketStatusChangedV1};
-use contracts::vocabulary::{Channel, Priority};
+use contracts::vocabulary::{Channel, Priority, TicketStatus};
 use platform::auth::Role;
-use platform::bus::Outgoing;
-use testkit::{TestApp, spawn};
-use routing::live::LiveQueues;
+use routing::adapters::live::LiveQueues;
 use serde_json::{Value, json};
+use testkit::TestApp;
 use uuid::Uuid;
 
 mod agents;
@@ -18,33 +18,15 @@ mod replicas;
 mod sla;
 
 async fn app() -> TestApp {
-    app_with(&[]).await
-}
-
-/// The service with some `ROUTING__...` settings overridden.
-async fn app_with(settings: &[(&str, &str)]) -> TestApp {
-    spawn(&routing::SPEC, &env_with(settings).await).await.expect("spawn")
-}
-
-/// A fresh environment (database, Redis prefix, exchange) with some settings overridden; spawn
-/// it twice for two replicas.
-async fn env_with(settings: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
-    let mut vars = testkit::Isolation::new()
-        .service_env("ROUTING", "routing")
-        .await
-        .expect("env");
-    for (k, v) in settings {
-        vars.insert((*k).to_owned(), (*v).to_owned());
-    }
-    vars
+    testkit::start(&routing::SPEC, &[]).await
 }
 
 fn created(priority: Priority, category: Option<&str>) -> EventEnvelope<TicketCreatedV1> {
     EventEnvelope::new(
         "intake",
         TicketCreatedV1 {
-            ticket_id: Uuid::now_v7(),
-            customer_id: Uuid::new_v4(),
+            ticket_id: Uuid::now_v7().into(),
+            customer_id: Uuid::new_v4().into(),
             channel: Channel::Chat,
             subject: "课程咨询".into(),
             priority,
@@ -56,34 +38,12 @@ fn created(priority: Priority, category: Option<&str>) -> EventEnvelope<TicketCr
     )
 }
 
-async fn publish<T: contracts::Event + serde::Serialize>(app: &TestApp, env: &EventEnvelope<T>) {
-    let body = serde_json::to_vec(env).expect("json");
-    app.platform
-        .bus
-        .publish_confirmed(&[Outgoing {
-            exchange: app.platform.bus.exchange(),
-            routing_key: T::TYPE,
-            body: &body,
-            message_id: None,
-            headers: Default::default(),
-        }])
-        .await
-        .expect("publish");
-}
-
-async fn entries(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM queue_entry")
-        .fetch_one(&app.platform.pool)
-        .await
-        .expect("count")
-}
-
 #[tokio::test]
 async fn a_created_ticket_is_queued_recorded_and_announced_once() {
     let app = app().await;
     let env = created(Priority::Normal, None);
-    publish(&app, &env).await;
-    publish(&app, &env).await; // redelivered: one effect
+    app.publish(&env).await;
+    app.publish(&env).await; // redelivered: one effect
     testkit::eventually(10, "queued", || async {
         let n: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM outbox_event WHERE event_type = 'routing.ticket.queued' AND published_at IS NOT NULL",
@@ -106,12 +66,12 @@ async fn a_created_ticket_is_queued_recorded_and_announced_once() {
     })
     .await
     .expect("processed");
-    assert_eq!(entries(&app).await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM queue_entry").await, 1);
 
     let live = LiveQueues::new(app.platform.redis.clone());
     assert_eq!(
         live.waiting("general", 10).await.expect("live"),
-        vec![env.data.ticket_id.to_string()]
+        vec![env.data.ticket_id.as_uuid().to_string()]
     );
 
     let agent = app.token(Uuid::new_v4(), Role::Agent);
@@ -125,10 +85,10 @@ async fn a_created_ticket_is_queued_recorded_and_announced_once() {
     assert_eq!(general["waiting"], 1);
     assert_eq!(general["tier"], "junior");
     let entry: Value = app
-        .get_json(&format!("/v1/queue-entries/{}", env.data.ticket_id), &agent)
+        .get_json(&format!("/v1/queue-entries/{}", env.data.ticket_id.as_uuid()), &agent)
         .await;
     assert_eq!(entry["status"], "waiting");
-    assert_eq!(entry["customer_id"], env.data.customer_id.to_string());
+    assert_eq!(entry["customer_id"], env.data.customer_id.as_uuid().to_string());
 
     let customer = app.token(Uuid::new_v4(), Role::Customer);
     assert_eq!(
@@ -145,21 +105,24 @@ async fn an_urgent_ticket_overtakes_older_normal_ones_and_categories_pick_their_
     let urgent = created(Priority::Urgent, None);
     let technical = created(Priority::Normal, Some("technical"));
     for env in [&older, &urgent, &technical] {
-        publish(&app, env).await;
+        app.publish(env).await;
     }
     testkit::eventually(10, "three entries", || async {
-        Ok((entries(&app).await == 3).then_some(()))
+        Ok((app.count("SELECT count(*) FROM queue_entry").await == 3).then_some(()))
     })
     .await
     .expect("entries");
     let live = LiveQueues::new(app.platform.redis.clone());
     assert_eq!(
         live.waiting("general", 10).await.expect("live"),
-        vec![urgent.data.ticket_id.to_string(), older.data.ticket_id.to_string()]
+        vec![
+            urgent.data.ticket_id.as_uuid().to_string(),
+            older.data.ticket_id.as_uuid().to_string()
+        ]
     );
     assert_eq!(
         live.waiting("technical", 10).await.expect("live"),
-        vec![technical.data.ticket_id.to_string()]
+        vec![technical.data.ticket_id.as_uuid().to_string()]
     );
 }
 
@@ -169,8 +132,8 @@ fn changed(ticket: &EventEnvelope<TicketCreatedV1>, from: &str, to: &str) -> Eve
         TicketStatusChangedV1 {
             ticket_id: ticket.data.ticket_id,
             customer_id: ticket.data.customer_id,
-            from: from.into(),
-            to: to.into(),
+            from: TicketStatus::parse(from).expect("a ticket status"),
+            to: TicketStatus::parse(to).expect("a ticket status"),
             action: "test".into(),
             actor_id: Uuid::nil(),
             assignee_id: None,
@@ -184,13 +147,13 @@ fn resolved_by(ticket: Uuid, agent: Uuid) -> EventEnvelope<TicketStatusChangedV1
     EventEnvelope::new(
         "intake",
         TicketStatusChangedV1 {
-            ticket_id: ticket,
-            customer_id: Uuid::new_v4(),
-            from: "in_progress".into(),
-            to: "resolved".into(),
+            ticket_id: ticket.into(),
+            customer_id: Uuid::new_v4().into(),
+            from: TicketStatus::InProgress,
+            to: TicketStatus::Resolved,
             action: "resolve".into(),
             actor_id: agent,
-            assignee_id: Some(agent),
+            assignee_id: Some(agent.into()),
             changed_at: Utc::now(),
         },
     )
@@ -209,23 +172,23 @@ async fn auto_answered_tickets_are_held_until_handed_to_people_and_angry_ones_go
     let app = app().await;
     let live = LiveQueues::new(app.platform.redis.clone());
     let mut answered = created(Priority::Normal, Some("other"));
-    answered.data.details.status = Some("auto_answered".into());
+    answered.data.details.status = Some(TicketStatus::AutoAnswered);
     let mut angry = created(Priority::High, Some("complaint"));
     angry.data.details.high_emotion = true;
-    publish(&app, &answered).await;
-    publish(&app, &angry).await;
+    app.publish(&answered).await;
+    app.publish(&angry).await;
     testkit::eventually(10, "both recorded", || async {
-        Ok((entries(&app).await == 2).then_some(()))
+        Ok((app.count("SELECT count(*) FROM queue_entry").await == 2).then_some(()))
     })
     .await
     .expect("entries");
     assert_eq!(
-        entry_status(&app, answered.data.ticket_id).await.as_deref(),
+        entry_status(&app, answered.data.ticket_id.as_uuid()).await.as_deref(),
         Some("held")
     );
     testkit::eventually(10, "the angry one waits for seniors", || async {
         let w = live.waiting("senior", 10).await?;
-        Ok((w == vec![angry.data.ticket_id.to_string()]).then_some(()))
+        Ok((w == vec![angry.data.ticket_id.as_uuid().to_string()]).then_some(()))
     })
     .await
     .expect("senior");
@@ -236,11 +199,11 @@ async fn auto_answered_tickets_are_held_until_handed_to_people_and_angry_ones_go
 
     // "Not solved": the held ticket now waits for a person, announced once.
     let requeued = changed(&answered, "auto_answered", "queued");
-    publish(&app, &requeued).await;
-    publish(&app, &requeued).await;
+    app.publish(&requeued).await;
+    app.publish(&requeued).await;
     testkit::eventually(10, "waiting", || async {
         let w = live.waiting("general", 10).await?;
-        Ok((w == vec![answered.data.ticket_id.to_string()]).then_some(()))
+        Ok((w == vec![answered.data.ticket_id.as_uuid().to_string()]).then_some(()))
     })
     .await
     .expect("waiting");
@@ -248,7 +211,7 @@ async fn auto_answered_tickets_are_held_until_handed_to_people_and_angry_ones_go
         let n: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM outbox_event WHERE event_type = 'routing.ticket.queued' AND envelope->>'subject' = $1",
         )
-        .bind(answered.data.ticket_id.to_string())
+        .bind(answered.data.ticket_id.as_uuid().to_string())
         .fetch_one(&app.platform.pool)
         .await?;
         Ok((n == 1).then_some(()))
@@ -257,7 +220,7 @@ async fn auto_answered_tickets_are_held_until_handed_to_people_and_angry_ones_go
     .expect("one queued event");
 
     // Assigned: out of the live queue.
-    publish(&app, &changed(&answered, "queued", "assigned")).await;
+    app.publish(&changed(&answered, "queued", "assigned")).await;
     testkit::eventually(10, "removed", || async {
         Ok(live.waiting("general", 10).await?.is_empty().then_some(()))
     })
@@ -265,47 +228,16 @@ async fn auto_answered_tickets_are_held_until_handed_to_people_and_angry_ones_go
     .expect("removed");
     // The live queue changes inside the transaction, just before it commits.
     testkit::eventually(10, "recorded as assigned", || async {
-        Ok((entry_status(&app, answered.data.ticket_id).await.as_deref() == Some("assigned")).then_some(()))
+        Ok((entry_status(&app, answered.data.ticket_id.as_uuid()).await.as_deref() == Some("assigned")).then_some(()))
     })
     .await
     .expect("assigned");
 }
 
-/// PUTs or POSTs JSON; the status and the JSON body (null when none).
-async fn send_json(req: reqwest::RequestBuilder, body: Option<Value>) -> (u16, Value) {
-    let req = match body {
-        Some(b) => req.json(&b),
-        None => req,
-    };
-    // A kept-alive connection the server just closed is retried once.
-    let retry = req.try_clone();
-    let res = match req.send().await {
-        Ok(res) => res,
-        Err(e) => match retry {
-            Some(r) if e.is_request() => r.send().await.expect("request"),
-            _ => panic!("request: {e}"),
-        },
-    };
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-async fn put_json(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
-    send_json(
-        app.client.put(format!("{}{path}", app.url)).bearer_auth(token),
-        Some(body),
-    )
-    .await
-}
-
-async fn post_json(app: &TestApp, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    send_json(app.post(path, token), body).await
-}
-
 /// Forces a rebuild of the live state from Postgres as an admin; its answer.
 async fn rebuild(app: &TestApp) -> Value {
     let admin = app.token(Uuid::new_v4(), Role::Admin);
-    let (status, rebuilt) = post_json(app, "/v1/admin/rebuild", &admin, None).await;
+    let (status, rebuilt) = app.post_json("/v1/admin/rebuild", &admin, &Value::Null).await;
     assert_eq!(status, 200, "{rebuilt}");
     rebuilt
 }
@@ -314,22 +246,22 @@ async fn rebuild(app: &TestApp) -> Value {
 async fn online_agent(app: &TestApp, tier: &str, skills: &[&str], languages: &[&str], capacity: Value) -> Uuid {
     let id = Uuid::new_v4();
     let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
-    let (status, body) = put_json(
-        app,
-        &format!("/v1/agents/{id}"),
-        &supervisor,
-        json!({"display_name": format!("{tier} agent"), "tier": tier, "skills": skills, "languages": languages,
+    let (status, body) = app
+        .put_json(
+            &format!("/v1/agents/{id}"),
+            &supervisor,
+            &json!({"display_name": format!("{tier} agent"), "tier": tier, "skills": skills, "languages": languages,
                "capacity": capacity}),
-    )
-    .await;
+        )
+        .await;
     assert!(status == 201, "agent: {status} {body}");
-    let (status, _) = put_json(
-        app,
-        &format!("/v1/agents/{id}/presence"),
-        &app.token(id, Role::Agent),
-        json!({"status": "online"}),
-    )
-    .await;
+    let (status, _) = app
+        .put_json(
+            &format!("/v1/agents/{id}/presence"),
+            &app.token(id, Role::Agent),
+            &json!({"status": "online"}),
+        )
+        .await;
     assert_eq!(status, 200);
     id
 }

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use contracts::vocabulary::Priority;
 use platform::auth::Role;
-use testkit::spawn;
+use platform::bus::Outgoing;
 use serde_json::json;
+use testkit::{env_for, spawn};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
@@ -45,10 +46,13 @@ const CAPACITY: u32 = 3;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_never_give_a_ticket_twice_nor_overrun_capacity() {
-    let vars = env_with(&[
-        ("ROUTING__SERVICE__PRESENCE_TTL_SECS", "600"),
-        ("ROUTING__DATABASE__MAX_CONNECTIONS", "10"),
-    ])
+    let vars = env_for(
+        &routing::SPEC,
+        &[
+            ("ROUTING__SERVICE__PRESENCE_TTL_SECS", "600"),
+            ("ROUTING__DATABASE__MAX_CONNECTIONS", "10"),
+        ],
+    )
     .await;
     let a = Arc::new(spawn(&routing::SPEC, &vars).await.expect("replica a"));
     let b = Arc::new(spawn(&routing::SPEC, &vars).await.expect("replica b"));
@@ -60,19 +64,22 @@ async fn two_replicas_never_give_a_ticket_twice_nor_overrun_capacity() {
     // A third of the tickets go to an auto-accept queue: given to agents without an offer.
     let supervisor = testkit::token(Uuid::new_v4(), Role::Supervisor);
     for app in [&a, &b] {
-        let (status, body) = put_json(
-            app,
-            "/v1/queues/auto-chat",
-            &supervisor,
-            json!({"categories": ["technical"], "channels": ["chat"], "precedence": 100, "auto_accept": true}),
-        )
-        .await;
+        let (status, body) = app
+            .put_json(
+                "/v1/queues/auto-chat",
+                &supervisor,
+                &json!({"categories": ["technical"], "channels": ["chat"], "precedence": 100, "auto_accept": true}),
+            )
+            .await;
         assert!(status == 200 || status == 201, "{status} {body}");
     }
     let envs: Vec<_> = (0..TICKETS)
         .map(|i| created(Priority::Normal, (i % 3 == 0).then_some("technical")))
         .collect();
-    let owners: HashMap<Uuid, Uuid> = envs.iter().map(|e| (e.data.ticket_id, e.data.customer_id)).collect();
+    let owners: HashMap<Uuid, Uuid> = envs
+        .iter()
+        .map(|e| (e.data.ticket_id.as_uuid(), e.data.customer_id.as_uuid()))
+        .collect();
     let owners = Arc::new(owners);
     let taken: Arc<Mutex<Vec<(Uuid, Uuid)>>> = Arc::default();
     let done = Arc::new(AtomicBool::new(false));
@@ -152,13 +159,13 @@ async fn two_replicas_never_give_a_ticket_twice_nor_overrun_capacity() {
                         EventEnvelope::new(
                             "intake",
                             TicketStatusChangedV1 {
-                                ticket_id: *t,
-                                customer_id: owners[t],
-                                from: "assigned".into(),
-                                to: "resolved".into(),
+                                ticket_id: (*t).into(),
+                                customer_id: owners[t].into(),
+                                from: TicketStatus::Assigned,
+                                to: TicketStatus::Resolved,
                                 action: "resolve".into(),
                                 actor_id: agent,
-                                assignee_id: Some(agent),
+                                assignee_id: Some(agent.into()),
                                 changed_at: Utc::now(),
                             },
                         )
@@ -250,18 +257,18 @@ async fn two_replicas_never_give_a_ticket_twice_nor_overrun_capacity() {
 #[tokio::test]
 async fn clocks_fire_once_across_replicas_and_after_a_restart() {
     // A short lease: jobs a stopping replica had claimed are taken over quickly.
-    let vars = env_with(&[("ROUTING__JOBS__LEASE_SECS", "3")]).await;
+    let vars = env_for(&routing::SPEC, &[("ROUTING__JOBS__LEASE_SECS", "3")]).await;
     let a = spawn(&routing::SPEC, &vars).await.expect("replica a");
     let b = spawn(&routing::SPEC, &vars).await.expect("replica b");
     let supervisor = a.token(Uuid::new_v4(), Role::Supervisor);
-    let (status, _) = put_json(
-        &a,
-        "/v1/sla-policies/fast-resources",
-        &supervisor,
-        json!({"name": "fast-resources", "categories": ["resource_request"], "first_response_secs": 4,
+    let (status, _) = a
+        .put_json(
+            "/v1/sla-policies/fast-resources",
+            &supervisor,
+            &json!({"name": "fast-resources", "categories": ["resource_request"], "first_response_secs": 4,
                "precedence": 100}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 201);
     let envs: Vec<_> = (0..20)
         .map(|_| created(Priority::Normal, Some("resource_request")))

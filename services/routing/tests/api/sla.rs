@@ -47,7 +47,7 @@ fn status_changed(
     agent: Uuid,
 ) -> EventEnvelope<TicketStatusChangedV1> {
     let mut env = changed(ticket, from, to);
-    env.data.assignee_id = Some(agent);
+    env.data.assignee_id = Some(agent.into());
     env.data.actor_id = agent;
     env
 }
@@ -58,7 +58,7 @@ fn agent_reply(ticket: &EventEnvelope<TicketCreatedV1>, agent: Uuid) -> EventEnv
         TicketMessageAddedV1 {
             ticket_id: ticket.data.ticket_id,
             customer_id: ticket.data.customer_id,
-            message_id: Uuid::now_v7(),
+            message_id: Uuid::now_v7().into(),
             author_role: "agent".into(),
             author_id: agent,
             visibility: "public".into(),
@@ -72,34 +72,40 @@ fn agent_reply(ticket: &EventEnvelope<TicketCreatedV1>, agent: Uuid) -> EventEnv
 #[tokio::test]
 async fn a_missed_first_response_warns_then_escalates_and_tells_the_supervisor() {
     let supervisor_id = Uuid::new_v4();
-    let app = app_with(&[("ROUTING__SERVICE__ESCALATION_SUPERVISOR_ID", &supervisor_id.to_string())]).await;
+    let app = testkit::start(
+        &routing::SPEC,
+        &[("ROUTING__SERVICE__ESCALATION_SUPERVISOR_ID", &supervisor_id.to_string())],
+    )
+    .await;
     let supervisor = app.token(supervisor_id, Role::Supervisor);
     let policy = json!({"name": "fast-resources", "description": "Resource requests answered in 2 s (test)",
         "categories": ["resource_request"], "first_response_secs": 2, "resolution_secs": 3600, "precedence": 100});
-    let (status, _) = put_json(
-        &app,
-        "/v1/sla-policies/fast-resources",
-        &app.token(Uuid::new_v4(), Role::Agent),
-        policy.clone(),
-    )
-    .await;
+    let (status, _) = app
+        .put_json(
+            "/v1/sla-policies/fast-resources",
+            &app.token(Uuid::new_v4(), Role::Agent),
+            &policy.clone(),
+        )
+        .await;
     assert_eq!(status, 403);
-    let (status, problem) = put_json(
-        &app,
-        "/v1/sla-policies/bad",
-        &supervisor,
-        json!({"name": "bad", "channels": ["fax"], "tiers": ["guru"], "first_response_secs": 0,
+    let (status, problem) = app
+        .put_json(
+            "/v1/sla-policies/bad",
+            &supervisor,
+            &json!({"name": "bad", "channels": ["fax"], "tiers": ["guru"], "first_response_secs": 0,
                "business_hours": {"time_zone": "Mars/Olympus", "hours": []}}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 422);
     assert_eq!(problem["errors"].as_array().map(Vec::len), Some(5), "{problem}");
-    let (status, created_policy) = put_json(&app, "/v1/sla-policies/fast-resources", &supervisor, policy).await;
+    let (status, created_policy) = app
+        .put_json("/v1/sla-policies/fast-resources", &supervisor, &policy)
+        .await;
     assert_eq!(status, 201, "{created_policy}");
 
     let env = created(Priority::Normal, Some("resource_request"));
-    publish(&app, &env).await;
-    let ticket = env.data.ticket_id;
+    app.publish(&env).await;
+    let ticket = env.data.ticket_id.as_uuid();
     let sla = testkit::eventually(15, "breached", || async {
         let sla = sla_of(&app, ticket).await;
         Ok(has(&sla, "first_response", "breached").then_some(sla))
@@ -145,7 +151,7 @@ async fn a_missed_first_response_warns_then_escalates_and_tells_the_supervisor()
 
     // The late reply still stops the clock, counted as missed.
     let agent = Uuid::new_v4();
-    publish(&app, &agent_reply(&env, agent)).await;
+    app.publish(&agent_reply(&env, agent)).await;
     let sla = testkit::eventually(10, "fulfilled", || async {
         let sla = sla_of(&app, ticket).await;
         Ok(has(&sla, "first_response", "fulfilled").then_some(sla))
@@ -173,27 +179,28 @@ async fn a_missed_first_response_warns_then_escalates_and_tells_the_supervisor()
 async fn clocks_stand_still_while_the_ticket_waits_on_the_customer() {
     let app = app().await;
     let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
-    let (status, _) = put_json(
-        &app,
-        "/v1/sla-policies/quick-progress",
-        &supervisor,
-        json!({"name": "quick-progress", "categories": ["learning_progress"], "first_response_secs": 3600,
+    let (status, _) = app
+        .put_json(
+            "/v1/sla-policies/quick-progress",
+            &supervisor,
+            &json!({"name": "quick-progress", "categories": ["learning_progress"], "first_response_secs": 3600,
                "resolution_secs": 3, "escalate_on_breach": false, "precedence": 100}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 201);
     let env = created(Priority::Normal, Some("learning_progress"));
     let agent = Uuid::new_v4();
-    publish(&app, &env).await;
-    let ticket = env.data.ticket_id;
+    app.publish(&env).await;
+    let ticket = env.data.ticket_id.as_uuid();
     testkit::eventually(10, "applied", || async {
         Ok(has(&sla_of(&app, ticket).await, "resolution", "applied").then_some(()))
     })
     .await
     .expect("applied");
-    publish(&app, &status_changed(&env, "queued", "in_progress", agent)).await;
-    publish(&app, &agent_reply(&env, agent)).await;
-    publish(&app, &status_changed(&env, "in_progress", "waiting_on_customer", agent)).await;
+    app.publish(&status_changed(&env, "queued", "in_progress", agent)).await;
+    app.publish(&agent_reply(&env, agent)).await;
+    app.publish(&status_changed(&env, "in_progress", "waiting_on_customer", agent))
+        .await;
     testkit::eventually(10, "paused", || async {
         Ok(has(&sla_of(&app, ticket).await, "resolution", "paused").then_some(()))
     })
@@ -204,7 +211,8 @@ async fn clocks_stand_still_while_the_ticket_waits_on_the_customer() {
     assert!(!has(&sla, "resolution", "breached"), "no breach while paused: {sla}");
     assert!(has(&sla, "first_response", "fulfilled"));
 
-    publish(&app, &status_changed(&env, "waiting_on_customer", "in_progress", agent)).await;
+    app.publish(&status_changed(&env, "waiting_on_customer", "in_progress", agent))
+        .await;
     let sla = testkit::eventually(15, "breached after resuming", || async {
         let sla = sla_of(&app, ticket).await;
         Ok(has(&sla, "resolution", "breached").then_some(sla))
@@ -233,7 +241,8 @@ async fn clocks_stand_still_while_the_ticket_waits_on_the_customer() {
     assert!(b[0]["data"]["escalated_to_tier"].is_null());
 
     // Resolved: every open clock stops.
-    publish(&app, &status_changed(&env, "in_progress", "resolved", agent)).await;
+    app.publish(&status_changed(&env, "in_progress", "resolved", agent))
+        .await;
     testkit::eventually(10, "stopped", || async {
         let sla = sla_of(&app, ticket).await;
         let open = sla["timers"]

@@ -19,19 +19,22 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
+use contracts::{AgentId, CustomerId, TicketId};
 use platform::kv::Redis;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
-use uuid::Uuid;
 
-use crate::agents;
+pub use presence::Presence;
+
+pub mod presence;
+mod rebuild;
 
 /// A waiting ticket as the live queues hold it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveTicket {
-    pub ticket_id: Uuid,
+    pub ticket_id: TicketId,
     /// Carried for the events an offer or take publishes.
-    pub customer_id: Option<Uuid>,
+    pub customer_id: Option<CustomerId>,
     pub queue: String,
     pub score: f64,
     pub channel: String,
@@ -40,7 +43,7 @@ pub struct LiveTicket {
     pub language: Option<String>,
     /// When it started waiting (ms since the epoch), for relaxation.
     pub enqueued_ms: i64,
-    pub tried: Vec<Uuid>,
+    pub tried: Vec<AgentId>,
 }
 
 /// An agent's live figures.
@@ -65,6 +68,24 @@ pub enum TakeOutcome {
     Rebuilding,
 }
 
+/// What a ticket given back remembers of the agent it leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GiveBack {
+    /// Undoes a take Postgres refused: the agent may be offered it again.
+    Undo,
+    /// The agent declined, let the offer lapse or went away: not offered to them again.
+    NotToThem,
+}
+
+/// What [`LiveQueues::assign_to`] checks of the agent who gets the ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Room {
+    /// Online, with free capacity on the ticket's channel (a transfer).
+    Required,
+    /// Nothing: the assignment happened elsewhere and is recorded whatever their capacity.
+    Unchecked,
+}
+
 /// A queue's live figures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueStats {
@@ -76,180 +97,13 @@ pub struct QueueStats {
     pub oldest_enqueued_ms: Option<i64>,
 }
 
-static TAKE_FIRST: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-        -- KEYS: presence, load, cap, rebuilding
-        -- ARGV: agent, key prefix, then (queue, ticket, channel) for each candidate, best first
-        if redis.call('EXISTS', KEYS[4]) == 1 then return {-3, 0} end
-        if redis.call('GET', KEYS[1]) ~= 'online' then return {-1, 0} end
-        local full = false
-        for i = 3, #ARGV, 3 do
-          local qk = ARGV[2] .. 'queue:' .. ARGV[i]
-          if redis.call('ZSCORE', qk, ARGV[i + 1]) ~= false then
-            local load = tonumber(redis.call('HGET', KEYS[2], ARGV[i + 2]) or '0')
-            local cap = tonumber(redis.call('HGET', KEYS[3], ARGV[i + 2]) or '0')
-            if load >= cap then
-              full = true
-            else
-              redis.call('ZREM', qk, ARGV[i + 1])
-              redis.call('HINCRBY', KEYS[2], ARGV[i + 2], 1)
-              redis.call('SET', ARGV[2] .. 'holder:' .. ARGV[i + 1], ARGV[1])
-              return {1, (i - 3) / 3}
-            end
-          end
-        end
-        if full then return {-2, 0} end
-        return {0, 0}",
-    )
-});
-
-static TAKE_MANY: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-        -- KEYS: rebuilding, offers
-        -- ARGV: key prefix, then (queue, ticket, agent, channel, offer expiry ms or 0 to take)
-        -- per claim. One code per claim: 1 granted, 0 gone, -1 agent not online, -2 agent full.
-        if redis.call('EXISTS', KEYS[1]) == 1 then return {-3} end
-        local p = ARGV[1]
-        local out = {}
-        for i = 2, #ARGV, 5 do
-          local q, t, a, ch, exp = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-          local qk = p .. 'queue:' .. q
-          local code = 1
-          if redis.call('ZSCORE', qk, t) == false then
-            code = 0
-          elseif redis.call('GET', p .. 'presence:live:' .. a) ~= 'online' then
-            code = -1
-          else
-            local lk = p .. 'load:' .. a
-            local load = tonumber(redis.call('HGET', lk, ch) or '0')
-            local cap = tonumber(redis.call('HGET', p .. 'cap:' .. a, ch) or '0')
-            if load >= cap then
-              code = -2
-            else
-              redis.call('ZREM', qk, t)
-              redis.call('HINCRBY', lk, ch, 1)
-              if exp ~= '0' then
-                redis.call('SET', p .. 'offer:' .. t, a)
-                redis.call('ZADD', KEYS[2], exp, t)
-              else
-                redis.call('SET', p .. 'holder:' .. t, a)
-              end
-            end
-          end
-          out[#out + 1] = code
-        end
-        return out",
-    )
-});
-
-static HEADS: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-        -- KEYS: the queues (a queue may appear twice, at two offsets); ARGV: heads per queue,
-        -- ticket hash key prefix, then each queue's offset.
-        -- Each head as 'queue index|ticket|score|ch|tier|skill|lang|enq|tried|cust'; a member
-        -- without its hash (a leftover the rebuild corrects) is left out.
-        local out = {}
-        local n = tonumber(ARGV[1])
-        for qi, q in ipairs(KEYS) do
-          local from = tonumber(ARGV[2 + qi] or '0')
-          local members = redis.call('ZRANGE', q, from, from + n - 1, 'WITHSCORES')
-          for i = 1, #members, 2 do
-            local id = members[i]
-            local f = redis.call('HMGET', ARGV[2] .. id, 'ch', 'tier', 'skill', 'lang', 'enq', 'tried', 'cust')
-            if f[1] then
-              out[#out + 1] = table.concat({qi, id, members[i + 1], f[1], f[2] or '', f[3] or '', f[4] or '',
-                f[5] or '', f[6] or '', f[7] or ''}, '|')
-            end
-          end
-        end
-        return out",
-    )
-});
-
-static ACCEPT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-        -- KEYS: offer, offers, holder, rebuilding; ARGV: ticket, agent
-        if redis.call('EXISTS', KEYS[4]) == 1 then return -3 end
-        if redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end
-        redis.call('DEL', KEYS[1])
-        redis.call('ZREM', KEYS[2], ARGV[1])
-        redis.call('SET', KEYS[3], ARGV[2])
-        return 1",
-    )
-});
-
-static GIVE_BACK: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-        -- KEYS: offer, offers, holder, load, queue, ticket hash, queues
-        -- ARGV: ticket, agent, channel, score, remember (1: do not offer it to them again), queue name
-        if redis.call('GET', KEYS[1]) ~= ARGV[2] and redis.call('GET', KEYS[3]) ~= ARGV[2] then return 0 end
-        redis.call('DEL', KEYS[1], KEYS[3])
-        redis.call('ZREM', KEYS[2], ARGV[1])
-        if redis.call('HINCRBY', KEYS[4], ARGV[3], -1) < 0 then redis.call('HSET', KEYS[4], ARGV[3], 0) end
-        redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
-        redis.call('SADD', KEYS[7], ARGV[6])
-        if ARGV[5] == '1' then
-          local tried = redis.call('HGET', KEYS[6], 'tried')
-          if tried and tried ~= '' then tried = tried .. ',' .. ARGV[2] else tried = ARGV[2] end
-          redis.call('HSET', KEYS[6], 'tried', tried)
-        end
-        return 1",
-    )
-});
-
-static RELEASE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-        -- KEYS: offer, offers, holder, ticket hash, queue, idle
-        -- ARGV: ticket, channel, now (ms), load key prefix
-        local agent = redis.call('GET', KEYS[3])
-        if not agent then agent = redis.call('GET', KEYS[1]) end
-        redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
-        redis.call('ZREM', KEYS[2], ARGV[1])
-        redis.call('ZREM', KEYS[5], ARGV[1])
-        if not agent then return '' end
-        local lk = ARGV[4] .. agent
-        if redis.call('HINCRBY', lk, ARGV[2], -1) < 0 then redis.call('HSET', lk, ARGV[2], 0) end
-        redis.call('ZADD', KEYS[6], ARGV[3], agent)
-        return agent",
-    )
-});
-
-static ASSIGN_TO: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-        -- KEYS: offer, offers, holder, queue, to presence, to load, to cap, ticket hash, rebuilding
-        -- ARGV: ticket, to agent, channel, check (1: must be online with free capacity), load key prefix,
-        --       expected current holder ('' for any)
-        if redis.call('EXISTS', KEYS[9]) == 1 then return {-3, ''} end
-        local cur = redis.call('GET', KEYS[3])
-        if not cur then cur = redis.call('GET', KEYS[1]) end
-        if ARGV[6] ~= '' and cur ~= ARGV[6] then return {0, ''} end
-        if cur == ARGV[2] then return {1, cur} end
-        if ARGV[4] == '1' then
-          if redis.call('GET', KEYS[5]) ~= 'online' then return {-1, ''} end
-          local load = tonumber(redis.call('HGET', KEYS[6], ARGV[3]) or '0')
-          local cap = tonumber(redis.call('HGET', KEYS[7], ARGV[3]) or '0')
-          if load >= cap then return {-2, ''} end
-        end
-        redis.call('DEL', KEYS[1], KEYS[8])
-        redis.call('ZREM', KEYS[2], ARGV[1])
-        redis.call('ZREM', KEYS[4], ARGV[1])
-        if cur then
-          local lk = ARGV[5] .. cur
-          if redis.call('HINCRBY', lk, ARGV[3], -1) < 0 then redis.call('HSET', lk, ARGV[3], 0) end
-        end
-        redis.call('HINCRBY', KEYS[6], ARGV[3], 1)
-        redis.call('SET', KEYS[3], ARGV[2])
-        return {1, cur or ''}",
-    )
-});
-
+static TAKE_FIRST: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/take_first.lua")));
+static TAKE_MANY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/take_many.lua")));
+static HEADS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/heads.lua")));
+static ACCEPT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/accept.lua")));
+static GIVE_BACK: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/give_back.lua")));
+static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/release.lua")));
+static ASSIGN_TO: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/assign_to.lua")));
 /// Entries per pipeline in bulk steps (a rebuild): commands of other tasks on the shared
 /// connection wait behind one pipeline at a time, never behind the whole step.
 pub const BULK: usize = 500;
@@ -286,19 +140,19 @@ impl LiveQueues {
         self.key(&["queue", queue])
     }
 
-    fn ticket_key(&self, ticket: Uuid) -> String {
+    fn ticket_key(&self, ticket: TicketId) -> String {
         self.key(&["t", &ticket.to_string()])
     }
 
-    fn offer_key(&self, ticket: Uuid) -> String {
+    fn offer_key(&self, ticket: TicketId) -> String {
         self.key(&["offer", &ticket.to_string()])
     }
 
-    fn holder_key(&self, ticket: Uuid) -> String {
+    fn holder_key(&self, ticket: TicketId) -> String {
         self.key(&["holder", &ticket.to_string()])
     }
 
-    fn load_key(&self, agent: Uuid) -> String {
+    fn load_key(&self, agent: AgentId) -> String {
         self.key(&["load", &agent.to_string()])
     }
 
@@ -306,12 +160,12 @@ impl LiveQueues {
         self.key(&["load", ""])
     }
 
-    fn cap_key(&self, agent: Uuid) -> String {
+    fn cap_key(&self, agent: AgentId) -> String {
         self.key(&["cap", &agent.to_string()])
     }
 
-    fn presence_key(&self, agent: Uuid) -> String {
-        agents::live_key(&self.redis.keys, agent)
+    fn presence_key(&self, agent: AgentId) -> String {
+        presence::live_key(&self.redis.keys, agent)
     }
 
     /// Puts a ticket in its queue with what it needs (idempotent: re-adding keeps its score).
@@ -332,7 +186,7 @@ impl LiveQueues {
         let mut pipe = redis::pipe();
         pipe.atomic();
         for t in tickets {
-            let tried: Vec<String> = t.tried.iter().map(Uuid::to_string).collect();
+            let tried: Vec<String> = t.tried.iter().map(AgentId::to_string).collect();
             pipe.hset_multiple(
                 self.ticket_key(t.ticket_id),
                 &[
@@ -360,7 +214,13 @@ impl LiveQueues {
     }
 
     /// Changes what a waiting ticket needs and its place (an escalation, an SLA warning).
-    pub async fn update_waiting(&self, queue: &str, ticket: Uuid, score: f64, tier: &str) -> redis::RedisResult<()> {
+    pub async fn update_waiting(
+        &self,
+        queue: &str,
+        ticket: TicketId,
+        score: f64,
+        tier: &str,
+    ) -> redis::RedisResult<()> {
         let mut conn = self.redis.conn.clone();
         redis::pipe()
             .atomic()
@@ -431,7 +291,10 @@ impl LiveQueues {
     /// outcome per claim, in order. A claim is granted when its ticket still waits in its queue
     /// and its agent is online and under capacity on the ticket's channel; the ticket then
     /// leaves the queue and counts in the agent's load. All `Rebuilding` while a rebuild runs.
-    pub async fn take_many(&self, claims: &[(&LiveTicket, Uuid, Option<i64>)]) -> redis::RedisResult<Vec<TakeOutcome>> {
+    pub async fn take_many(
+        &self,
+        claims: &[(&LiveTicket, AgentId, Option<i64>)],
+    ) -> redis::RedisResult<Vec<TakeOutcome>> {
         if claims.is_empty() {
             return Ok(Vec::new());
         }
@@ -458,7 +321,11 @@ impl LiveQueues {
     /// Gives `agent` the first of `candidates` (best first) still waiting, in one atomic step:
     /// the outcome and the index taken. Concurrent callers with the same list each get a
     /// different ticket without a round trip per ticket someone else took.
-    pub async fn take_first(&self, candidates: &[LiveTicket], agent: Uuid) -> redis::RedisResult<(TakeOutcome, usize)> {
+    pub async fn take_first(
+        &self,
+        candidates: &[LiveTicket],
+        agent: AgentId,
+    ) -> redis::RedisResult<(TakeOutcome, usize)> {
         if candidates.is_empty() {
             return Ok((TakeOutcome::Gone, 0));
         }
@@ -478,7 +345,7 @@ impl LiveQueues {
     }
 
     /// The agent accepts their offer: `Done`, `Gone` (not, or no longer, theirs) or `Rebuilding`.
-    pub async fn accept(&self, ticket: Uuid, agent: Uuid) -> redis::RedisResult<TakeOutcome> {
+    pub async fn accept(&self, ticket: TicketId, agent: AgentId) -> redis::RedisResult<TakeOutcome> {
         let mut conn = self.redis.conn.clone();
         let code: i64 = ACCEPT
             .key(self.offer_key(ticket))
@@ -492,17 +359,16 @@ impl LiveQueues {
         Ok(outcome(code))
     }
 
-    /// Puts a ticket offered to or held by `agent` back in `queue` at `score`; `remember` keeps
-    /// the agent from being offered it again. False when the agent had nothing of it.
-    #[allow(clippy::too_many_arguments)]
+    /// Puts a ticket offered to or held by `agent` back in `queue` at `score`; `how` says
+    /// whether the agent may be offered it again. False when the agent had nothing of it.
     pub async fn give_back(
         &self,
-        ticket: Uuid,
-        agent: Uuid,
+        ticket: TicketId,
+        agent: AgentId,
         channel: &str,
         queue: &str,
         score: f64,
-        remember: bool,
+        how: GiveBack,
     ) -> redis::RedisResult<bool> {
         let mut conn = self.redis.conn.clone();
         let code: i64 = GIVE_BACK
@@ -517,7 +383,7 @@ impl LiveQueues {
             .arg(agent.to_string())
             .arg(channel)
             .arg(score)
-            .arg(if remember { "1" } else { "0" })
+            .arg(if how == GiveBack::NotToThem { "1" } else { "0" })
             .arg(queue)
             .invoke_async(&mut conn)
             .await?;
@@ -528,11 +394,11 @@ impl LiveQueues {
     /// capacity freed. Returns the agent who had it.
     pub async fn release(
         &self,
-        ticket: Uuid,
+        ticket: TicketId,
         queue: &str,
         channel: &str,
         now_ms: i64,
-    ) -> redis::RedisResult<Option<Uuid>> {
+    ) -> redis::RedisResult<Option<AgentId>> {
         let mut conn = self.redis.conn.clone();
         let agent: String = RELEASE
             .key(self.offer_key(ticket))
@@ -550,18 +416,18 @@ impl LiveQueues {
         Ok(agent.parse().ok())
     }
 
-    /// Gives a ticket to `to`, from whoever has it (or its queue). With `check`, `to` must be
-    /// online with free capacity; `expected` names the holder it must be taken from. Returns the
-    /// outcome and the previous holder.
+    /// Gives a ticket to `to`, from whoever has it (or its queue), checked as `check` says;
+    /// `expected` names the holder it must be taken from. Returns the outcome and the previous
+    /// holder.
     pub async fn assign_to(
         &self,
-        ticket: Uuid,
+        ticket: TicketId,
         queue: &str,
         channel: &str,
-        to: Uuid,
-        check: bool,
-        expected: Option<Uuid>,
-    ) -> redis::RedisResult<(TakeOutcome, Option<Uuid>)> {
+        to: AgentId,
+        check: Room,
+        expected: Option<AgentId>,
+    ) -> redis::RedisResult<(TakeOutcome, Option<AgentId>)> {
         let mut conn = self.redis.conn.clone();
         let (code, prev): (i64, String) = ASSIGN_TO
             .key(self.offer_key(ticket))
@@ -576,7 +442,7 @@ impl LiveQueues {
             .arg(ticket.to_string())
             .arg(to.to_string())
             .arg(channel)
-            .arg(if check { "1" } else { "0" })
+            .arg(if check == Room::Required { "1" } else { "0" })
             .arg(self.load_prefix())
             .arg(expected.map(|e| e.to_string()).unwrap_or_default())
             .invoke_async(&mut conn)
@@ -585,7 +451,7 @@ impl LiveQueues {
     }
 
     /// Offers whose time ran out by `now_ms`, with the agent each was made to.
-    pub async fn offers(&self, until_ms: Option<i64>, limit: isize) -> redis::RedisResult<Vec<(Uuid, Uuid)>> {
+    pub async fn offers(&self, until_ms: Option<i64>, limit: isize) -> redis::RedisResult<Vec<(TicketId, AgentId)>> {
         let mut conn = self.redis.conn.clone();
         let max = until_ms.map_or_else(|| "+inf".to_owned(), |m| m.to_string());
         let ids: Vec<String> = conn
@@ -596,7 +462,7 @@ impl LiveQueues {
         }
         let mut pipe = redis::pipe();
         for id in &ids {
-            if let Ok(t) = id.parse::<Uuid>() {
+            if let Ok(t) = id.parse::<TicketId>() {
                 pipe.get(self.offer_key(t));
             }
         }
@@ -610,13 +476,13 @@ impl LiveQueues {
     }
 
     /// Sets an agent's capacity per channel.
-    pub async fn set_capacity(&self, agent: Uuid, capacity: &BTreeMap<String, u16>) -> redis::RedisResult<()> {
+    pub async fn set_capacity(&self, agent: AgentId, capacity: &BTreeMap<String, u16>) -> redis::RedisResult<()> {
         self.set_capacities(&[(agent, capacity)]).await
     }
 
     /// Sets agents' capacities per channel, [`BULK`] agents per pipeline; each agent's hash is
     /// replaced in one step, so a take never sees it empty.
-    pub async fn set_capacities(&self, agents: &[(Uuid, &BTreeMap<String, u16>)]) -> redis::RedisResult<()> {
+    pub async fn set_capacities(&self, agents: &[(AgentId, &BTreeMap<String, u16>)]) -> redis::RedisResult<()> {
         let mut conn = self.redis.conn.clone();
         for chunk in agents.chunks(BULK) {
             let mut pipe = redis::pipe();
@@ -638,10 +504,10 @@ impl LiveQueues {
     /// clocks that differ between replicas); entries long expired are dropped on the way. `None`
     /// while nobody is listed, e.g. just after an upgrade from a version without the list:
     /// callers then look at every agent.
-    pub async fn online_ids(&self) -> redis::RedisResult<Option<Vec<Uuid>>> {
+    pub async fn online_ids(&self) -> redis::RedisResult<Option<Vec<AgentId>>> {
         const GRACE_MS: i64 = 5_000;
         let mut conn = self.redis.conn.clone();
-        let key = agents::online_key(&self.redis.keys);
+        let key = presence::online_key(&self.redis.keys);
         let since = chrono::Utc::now().timestamp_millis() - GRACE_MS;
         let (ids,): (Vec<String>,) = redis::pipe()
             .zrembyscore(&key, "-inf", format!("({since}"))
@@ -656,7 +522,7 @@ impl LiveQueues {
     }
 
     /// Presence, load and idle time of each agent, in order.
-    pub async fn agents(&self, ids: &[Uuid]) -> redis::RedisResult<Vec<AgentLive>> {
+    pub async fn agents(&self, ids: &[AgentId]) -> redis::RedisResult<Vec<AgentLive>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -720,99 +586,6 @@ impl LiveQueues {
             s.oldest_enqueued_ms = e.or(s.head_score.map(|v| v as i64));
         }
         Ok(out)
-    }
-
-    /// Whether the live state was built from Postgres (false after Redis lost it).
-    pub async fn is_built(&self) -> redis::RedisResult<bool> {
-        let mut conn = self.redis.conn.clone();
-        conn.exists(self.key(&["built"])).await
-    }
-
-    /// Takes the rebuild lock for `ttl_ms`; false when another replica holds it.
-    pub async fn lock_rebuild(&self, owner: &str, ttl_ms: u64) -> redis::RedisResult<bool> {
-        let mut conn = self.redis.conn.clone();
-        let ok: Option<String> = redis::cmd("SET")
-            .arg(self.key(&["rebuilding"]))
-            .arg(owner)
-            .arg("NX")
-            .arg("PX")
-            .arg(ttl_ms)
-            .query_async(&mut conn)
-            .await?;
-        Ok(ok.is_some())
-    }
-
-    /// Deletes every live key except presence, ready for a rebuild.
-    pub async fn wipe(&self) -> redis::RedisResult<()> {
-        let mut conn = self.redis.conn.clone();
-        let presence = self.key(&["presence", ""]);
-        let rebuilding = self.key(&["rebuilding"]);
-        let mut keys: Vec<String> = Vec::new();
-        {
-            let opts = redis::ScanOptions::default()
-                .with_pattern(self.redis.keys.pattern())
-                .with_count(BULK);
-            let mut iter: redis::AsyncIter<String> = conn.scan_options(opts).await?;
-            while let Some(k) = futures_util::StreamExt::next(&mut iter).await {
-                let k = k?;
-                if !k.starts_with(&presence) && k != rebuilding {
-                    keys.push(k);
-                }
-            }
-        }
-        for chunk in keys.chunks(BULK) {
-            conn.del::<_, ()>(chunk).await?;
-        }
-        Ok(())
-    }
-
-    /// Sets agents' loads per channel during a rebuild, [`BULK`] per pipeline.
-    pub async fn set_loads(&self, loads: &[(Uuid, String, u32)]) -> redis::RedisResult<()> {
-        let mut conn = self.redis.conn.clone();
-        for chunk in loads.chunks(BULK) {
-            let mut pipe = redis::pipe();
-            for (agent, channel, n) in chunk {
-                pipe.hset(self.load_key(*agent), channel, *n).ignore();
-            }
-            pipe.query_async::<()>(&mut conn).await?;
-        }
-        Ok(())
-    }
-
-    /// Restores offers (ticket, agent, expiry in ms) and holdings (no expiry) during a rebuild,
-    /// [`BULK`] per pipeline (loads are set with [`Self::set_loads`]).
-    pub async fn restore_holdings(&self, held: &[(Uuid, Uuid, Option<i64>)]) -> redis::RedisResult<()> {
-        let mut conn = self.redis.conn.clone();
-        for chunk in held.chunks(BULK) {
-            let mut pipe = redis::pipe();
-            for (ticket, agent, offer_expires_ms) in chunk {
-                match offer_expires_ms {
-                    Some(ms) => pipe
-                        .set(self.offer_key(*ticket), agent.to_string())
-                        .ignore()
-                        .zadd(self.key(&["offers"]), ticket.to_string(), *ms)
-                        .ignore(),
-                    None => pipe.set(self.holder_key(*ticket), agent.to_string()).ignore(),
-                };
-            }
-            pipe.query_async::<()>(&mut conn).await?;
-        }
-        Ok(())
-    }
-
-    pub async fn finish_rebuild(&self, queues: &[String]) -> redis::RedisResult<()> {
-        let mut conn = self.redis.conn.clone();
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        if !queues.is_empty() {
-            pipe.sadd(self.key(&["queues"]), queues).ignore();
-        }
-        pipe.set(self.key(&["built"]), "1")
-            .ignore()
-            .del(self.key(&["rebuilding"]))
-            .ignore()
-            .query_async::<()>(&mut conn)
-            .await
     }
 
     /// Tickets waiting in `queue`, head first.

@@ -1,0 +1,22 @@
+-- KEYS: presence, load, cap, rebuilding
+-- ARGV: agent, key prefix, then (queue, ticket, channel) for each candidate, best first
+if redis.call('EXISTS', KEYS[4]) == 1 then return {-3, 0} end
+if redis.call('GET', KEYS[1]) ~= 'online' then return {-1, 0} end
+local full = false
+for i = 3, #ARGV, 3 do
+  local qk = ARGV[2] .. 'queue:' .. ARGV[i]
+  if redis.call('ZSCORE', qk, ARGV[i + 1]) ~= false then
+    local load = tonumber(redis.call('HGET', KEYS[2], ARGV[i + 2]) or '0')
+    local cap = tonumber(redis.call('HGET', KEYS[3], ARGV[i + 2]) or '0')
+    if load >= cap then
+      full = true
+    else
+      redis.call('ZREM', qk, ARGV[i + 1])
+      redis.call('HINCRBY', KEYS[2], ARGV[i + 2], 1)
+      redis.call('SET', ARGV[2] .. 'holder:' .. ARGV[i + 1], ARGV[1])
+      return {1, (i - 3) / 3}
+    end
+  end
+end
+if full then return {-2, 0} end
+return {0, 0}

@@ -1,0 +1,3 @@
+//! Outbound systems other than routing's own Postgres and the bus: the live state in Redis.
+
+pub mod live;
