@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use platform::Task;
+use platform::{Clock, Task};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -66,9 +66,10 @@ async fn run_loop(dispatcher: Dispatcher, idle: Duration, cancel: CancellationTo
     }
 }
 
-/// Purges finished deliveries older than `days`, once an hour.
+/// Purges finished deliveries older than `days` by `clock`, once an hour (real time).
 pub struct Retention {
     pub pool: PgPool,
+    pub clock: Clock,
     pub days: i64,
 }
 
@@ -76,7 +77,7 @@ impl Task for Retention {
     fn run(self: Box<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
         Box::pin(async move {
             loop {
-                match retention::purge(&self.pool, self.days, retention::BATCH).await {
+                match retention::purge(&self.pool, self.clock.now(), self.days, retention::BATCH).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(deleted = n, days = self.days, "old deliveries purged"),
                     Err(e) => tracing::warn!(error = %e, "purging old deliveries failed; trying again later"),

@@ -52,7 +52,7 @@ pub async fn build(settings: Settings<NotificationSettings>) -> anyhow::Result<A
     let consumer = platform.consumer(
         consumers::Notifier::spec(&patterns).batched(own.consumer_batch),
         consumers::Notifier {
-            fanout: Fanout::new(catalog.clone(), own.render_defaults()),
+            fanout: Fanout::new(catalog.clone(), own.render_defaults(), platform.clock.clone()),
             wake: dispatcher.waker(),
         },
     );
@@ -65,6 +65,7 @@ pub async fn build(settings: Settings<NotificationSettings>) -> anyhow::Result<A
         }),
         Box::new(jobs::Retention {
             pool: platform.pool.clone(),
+            clock: platform.clock.clone(),
             days: own.retention_days,
         }),
     ];

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Receipt, SendError, classify, resolve, transport_error};
@@ -59,13 +59,18 @@ impl WebhookSender {
     }
 
     /// Posts `body` to the endpoint, signed with its secret (and the previous one while a
-    /// rotation overlaps).
-    pub async fn send(&self, e: &Endpoint, delivery_id: Uuid, body: &[u8]) -> Result<Receipt, SendError> {
+    /// rotation overlaps at `now`, the clock's time).
+    pub async fn send(
+        &self,
+        e: &Endpoint,
+        delivery_id: Uuid,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Receipt, SendError> {
         let secret = webhook::Secret::parse(&e.secret).map_err(|x| SendError::Permanent {
             code: None,
             message: format!("endpoint secret: {x}"),
         })?;
-        let now = Utc::now();
         let previous = e
             .previous_secret
             .as_deref()
@@ -81,7 +86,10 @@ impl WebhookSender {
             .post(&e.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.to_vec());
-        for (name, value) in webhook::headers(&msg_id, now.timestamp(), body, &secrets) {
+        // The signature's timestamp is checked by the receiver against its own (real) clock to
+        // refuse replays, so it is the system time, not the service's clock.
+        let signed_at = Utc::now().timestamp();
+        for (name, value) in webhook::headers(&msg_id, signed_at, body, &secrets) {
             req = req.header(name, value);
         }
         let resp = req.send().await.map_err(|x| transport_error(&x))?;

@@ -65,7 +65,8 @@ pub struct SecretResponse {
     pub previous_secret_until: DateTime<Utc>,
 }
 
-fn response(e: Endpoint, secret: Option<String>) -> EndpointResponse {
+/// The endpoint as shown at `now` (the clock's time: whether a rotation still overlaps).
+fn response(e: Endpoint, secret: Option<String>, now: DateTime<Utc>) -> EndpointResponse {
     EndpointResponse {
         id: e.id,
         owner_id: e.owner_id,
@@ -76,7 +77,7 @@ fn response(e: Endpoint, secret: Option<String>) -> EndpointResponse {
         enabled: e.enabled,
         disabled_reason: e.disabled_reason,
         failing_since: e.failing_since,
-        previous_secret_until: e.previous_until.filter(|u| *u > Utc::now()),
+        previous_secret_until: e.previous_until.filter(|u| *u > now),
         created_at: e.created_at,
         secret,
     }
@@ -127,11 +128,12 @@ pub async fn list_endpoints(
     platform: web::Data<Platform>,
 ) -> Result<web::Json<EndpointListResponse>, ApiError> {
     caller.require_any(&ADMIN_OR_SERVICE)?;
+    let now = platform.clock.now();
     Ok(web::Json(EndpointListResponse {
         items: store::endpoints(&platform.pool)
             .await?
             .into_iter()
-            .map(|e| response(e, None))
+            .map(|e| response(e, None, now))
             .collect(),
     }))
 }
@@ -168,12 +170,12 @@ pub async fn create_endpoint(
             enabled: true,
             disabled_reason: None,
             failing_since: None,
-            created_at: Utc::now(),
+            created_at: platform.clock.now(),
         },
     )
     .await?;
     state.catalog.reload().await.map_err(ApiError::internal)?;
-    Ok(HttpResponse::Created().json(response(e, Some(secret))))
+    Ok(HttpResponse::Created().json(response(e, Some(secret), platform.clock.now())))
 }
 
 /// One endpoint.
@@ -187,7 +189,7 @@ pub async fn get_endpoint(
     caller.require_any(&ADMIN_OR_SERVICE)?;
     store::endpoint(&platform.pool, path.into_inner())
         .await?
-        .map(|e| web::Json(response(e, None)))
+        .map(|e| web::Json(response(e, None, platform.clock.now())))
         .ok_or_else(|| ApiError::not_found("endpoint"))
 }
 
@@ -221,7 +223,7 @@ pub async fn update_endpoint(
     .await?
     .ok_or_else(|| ApiError::not_found("endpoint"))?;
     state.catalog.reload().await.map_err(ApiError::internal)?;
-    Ok(web::Json(response(e, None)))
+    Ok(web::Json(response(e, None, platform.clock.now())))
 }
 
 /// Remove an endpoint (admins); its pending deliveries fail as "endpoint deleted".
@@ -271,7 +273,7 @@ pub async fn rotate_secret(
         )
         .finish()?;
     let secret = webhook::Secret::generate().to_string_whsec();
-    let until = Utc::now() + chrono::Duration::seconds(overlap);
+    let until = platform.clock.now() + chrono::Duration::seconds(overlap);
     store::rotate_secret(&platform.pool, path.into_inner(), &secret, until)
         .await?
         .ok_or_else(|| ApiError::not_found("endpoint"))?;

@@ -76,7 +76,7 @@ pub async fn mark_read(
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    if mailbox::mark_read(&platform.pool, caller.subject, path.into_inner()).await? {
+    if mailbox::mark_read(&platform.pool, caller.subject, path.into_inner(), platform.clock.now()).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::not_found("message"))
@@ -96,7 +96,7 @@ pub async fn mark_all_read(
     platform: web::Data<Platform>,
 ) -> Result<web::Json<MarkedResponse>, ApiError> {
     Ok(web::Json(MarkedResponse {
-        marked: mailbox::mark_all_read(&platform.pool, caller.subject).await?,
+        marked: mailbox::mark_all_read(&platform.pool, caller.subject, platform.clock.now()).await?,
     }))
 }
 
@@ -233,7 +233,7 @@ pub async fn resend(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&[Role::Admin])?;
-    match deliveries::resend(&platform.pool, path.into_inner()).await? {
+    match deliveries::resend(&platform.pool, path.into_inner(), platform.clock.now()).await? {
         None => Err(ApiError::not_found("delivery")),
         Some(false) => Err(ApiError::conflict(
             "not_failed",

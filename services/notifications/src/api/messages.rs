@@ -101,9 +101,11 @@ pub async fn send(
     v.check(b.data.is_object(), "data", "must be a JSON object");
     v.text(&category, "category", 64);
     v.one_of(&urgency, &URGENCIES, "urgency");
+    // Due times, and "a year ahead", are on the service's clock.
+    let now = platform.clock.now();
     if let Some(at) = b.send_at {
         v.check(
-            at < Utc::now() + chrono::Duration::days(366),
+            at < now + chrono::Duration::days(366),
             "send_at",
             "at most a year ahead",
         );
@@ -161,9 +163,10 @@ pub async fn send(
         b.recipient_id,
         prefs.first(),
         platform::telemetry::current_trace_id(),
+        now,
     );
     batch
-        .write(&mut work.tx)
+        .write(&mut work.tx, now)
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
     let rows: Vec<DeliveryResponse> = deliveries::send_deliveries(&mut *work.tx, id)
@@ -213,7 +216,7 @@ pub async fn cancel(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&ADMIN_OR_SERVICE)?;
-    let (cancelled, others) = deliveries::cancel_send(&platform.pool, path.into_inner()).await?;
+    let (cancelled, others) = deliveries::cancel_send(&platform.pool, path.into_inner(), platform.clock.now()).await?;
     match (cancelled, others) {
         (0, 0) => Err(ApiError::not_found("message")),
         (0, _) => Err(ApiError::conflict(

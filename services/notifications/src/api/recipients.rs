@@ -157,7 +157,7 @@ pub async fn put_recipient(
             quiet_start: start,
             quiet_end: end,
             opt_outs: b.opt_outs,
-            updated_at: Utc::now(),
+            updated_at: platform.clock.now(),
         },
     )
     .await?;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use platform::Platform;
 use serde_json::json;
@@ -105,9 +106,20 @@ impl Dispatcher {
         self.waker.clone()
     }
 
+    /// The clock's time: every due time, lease, retry and failure record follows it.
+    pub(super) fn now(&self) -> DateTime<Utc> {
+        self.platform.clock.now()
+    }
+
     /// Claims and sends one batch; returns how many deliveries it settled.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
-        let batch = dispatch::claim_due(&self.platform.pool, self.config.batch, self.config.lease_secs).await?;
+        let batch = dispatch::claim_due(
+            &self.platform.pool,
+            self.now(),
+            self.config.batch,
+            self.config.lease_secs,
+        )
+        .await?;
         if batch.is_empty() {
             return Ok(0);
         }
@@ -130,7 +142,7 @@ impl Dispatcher {
             .collect()
             .await;
         let n = settled.len();
-        dispatch::settle(&self.platform.pool, &settled).await?;
+        dispatch::settle(&self.platform.pool, &settled, self.now()).await?;
         Ok(n)
     }
 

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use contracts::RawEnvelope;
-use platform::Tx;
 use platform::bus::consumer::HandlerError;
+use platform::{Clock, Tx};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -44,17 +44,20 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Writes everything: the plain deliveries in one statement; returns how many were new.
-    pub async fn write(self, tx: &mut Tx) -> Result<usize, HandlerError> {
-        let mut written = deliveries::insert_deliveries(tx, &self.rows).await?.len();
+    /// Writes everything at `now` (the time [`add`](Self::add) planned with): the plain
+    /// deliveries in one statement; returns how many were new.
+    pub async fn write(self, tx: &mut Tx, now: DateTime<Utc>) -> Result<usize, HandlerError> {
+        let mut written = deliveries::insert_deliveries(tx, &self.rows, now).await?.len();
         for (item, window) in &self.digest_items {
-            written += usize::from(deliveries::insert_digest_item(tx, item, *window).await?);
+            written += usize::from(deliveries::insert_digest_item(tx, item, *window, now).await?);
         }
         Ok(written)
     }
 
-    /// Adds the deliveries of `req` for `recipient_id`: per channel, rendered in the
-    /// recipient's locale, suppressed when opted out, held through quiet hours.
+    /// Adds the deliveries of `req` for `recipient_id` as of `now` (the clock's time): per
+    /// channel, rendered in the recipient's locale, suppressed when opted out, held through
+    /// quiet hours.
+    #[allow(clippy::too_many_arguments)]
     pub fn add(
         &mut self,
         renderer: &Renderer,
@@ -63,8 +66,8 @@ impl Batch {
         recipient_id: Uuid,
         prefs: Option<&RecipientRow>,
         trace_id: Option<String>,
+        now: DateTime<Utc>,
     ) {
-        let now = Utc::now();
         let locale = prefs
             .and_then(|p| p.locale.clone())
             .or_else(|| req.data.get("language").and_then(Value::as_str).map(str::to_owned))
@@ -147,11 +150,17 @@ impl Batch {
 pub struct Fanout {
     catalog: Catalog,
     defaults: RenderDefaults,
+    clock: Clock,
 }
 
 impl Fanout {
-    pub fn new(catalog: Catalog, defaults: RenderDefaults) -> Self {
-        Self { catalog, defaults }
+    /// Deliveries are planned and written at `clock`'s time.
+    pub fn new(catalog: Catalog, defaults: RenderDefaults, clock: Clock) -> Self {
+        Self {
+            catalog,
+            defaults,
+            clock,
+        }
     }
 
     /// The rules that match `event` and their recipients.
@@ -178,6 +187,7 @@ impl Fanout {
         event: &RawEnvelope,
         prefs: &HashMap<Uuid, RecipientRow>,
         trace_id: Option<String>,
+        now: DateTime<Utc>,
     ) -> Result<(), HandlerError> {
         for (rule, recipient) in Self::targets(snapshot, event) {
             let req = Request {
@@ -199,6 +209,7 @@ impl Fanout {
                 recipient,
                 prefs.get(&recipient),
                 trace_id.clone(),
+                now,
             );
         }
         let endpoints: Vec<_> = snapshot.endpoints_for(&event.event_type).collect();
@@ -223,7 +234,7 @@ impl Fanout {
                     payload: Some(payload.clone()),
                     source: Source::Event,
                     status: DeliveryStatus::Pending,
-                    next_attempt_at: Some(Utc::now()),
+                    next_attempt_at: Some(now),
                     last_error: None,
                     trace_id: trace_id.clone(),
                 });
@@ -250,15 +261,16 @@ impl Fanout {
                 .map(|r| (r.id, r))
                 .collect()
         };
+        let now = self.clock.now();
         let mut batch = Batch::default();
         for (event, span) in events {
             let trace_id = span.in_scope(platform::telemetry::current_trace_id);
-            self.build_event(&mut batch, &snapshot, event, &prefs, trace_id)?;
+            self.build_event(&mut batch, &snapshot, event, &prefs, trace_id, now)?;
         }
         if batch.rows.is_empty() && batch.digest_items.is_empty() {
             return Ok(());
         }
-        let written = batch.write(tx).await?;
+        let written = batch.write(tx, now).await?;
         tracing::debug!(events = events.len(), written, "deliveries written");
         Ok(())
     }

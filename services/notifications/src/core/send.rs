@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -23,7 +22,7 @@ impl Dispatcher {
         Settled {
             id: row.delivery.id,
             status: DeliveryStatus::Pending,
-            next_attempt_at: Some(Utc::now() + after),
+            next_attempt_at: Some(self.now() + after),
             provider: None,
             error: Some(why.to_owned()),
             text: None,
@@ -58,7 +57,7 @@ impl Dispatcher {
                     SendError::Retry { .. } => match self.config.retry.delay(attempt) {
                         Some(d) => (
                             DeliveryStatus::Pending,
-                            Some(Utc::now() + d),
+                            Some(self.now() + d),
                             message.clone(),
                             AttemptOutcome::Retry,
                         ),
@@ -199,7 +198,7 @@ impl Dispatcher {
                     return self.later(&row, Duration::from_secs(1), "endpoint at its rate limit");
                 }
                 let started = Instant::now();
-                let result = self.providers.webhook.send(e, row.delivery.id, &body).await;
+                let result = self.providers.webhook.send(e, row.delivery.id, &body, self.now()).await;
                 match &result {
                     Ok(_) => {
                         breaker.success();
@@ -224,8 +223,9 @@ impl Dispatcher {
 
     async fn endpoint_failing(&self, e: &Endpoint) {
         let hours = self.config.endpoint_disable_after_hours;
-        match endpoints::endpoint_failed(&self.platform.pool, e.id).await {
-            Ok(Some(since)) if Utc::now() - since > chrono::Duration::hours(hours) => {
+        let now = self.now();
+        match endpoints::endpoint_failed(&self.platform.pool, e.id, now).await {
+            Ok(Some(since)) if now - since > chrono::Duration::hours(hours) => {
                 let reason = format!("failing since {} ({hours} hours without a success)", since.to_rfc3339(),);
                 self.disable_endpoint(e, &reason).await;
             }
@@ -270,6 +270,7 @@ impl Dispatcher {
                     last_error: None,
                     trace_id: platform::telemetry::current_trace_id(),
                 }],
+                self.now(),
             )
             .await?;
             tx.commit().await?;

@@ -53,9 +53,9 @@ pub(super) const COLUMNS: &str = "id, event_id, event_type, recipient_id, channe
      html, address, endpoint_id, payload, source, status, attempts, next_attempt_at, provider, last_error, digest_id, \
      trace_id, read_at, sent_at, created_at";
 
-/// Writes deliveries, skipping any (event, recipient, channel) already written; returns the
-/// ids written.
-pub async fn insert_deliveries(tx: &mut Tx, rows: &[Delivery]) -> Result<Vec<Uuid>, sqlx::Error> {
+/// Writes deliveries at `now` (their `created_at`, and `sent_at` of those already delivered),
+/// skipping any (event, recipient, channel) already written; returns the ids written.
+pub async fn insert_deliveries(tx: &mut Tx, rows: &[Delivery], now: DateTime<Utc>) -> Result<Vec<Uuid>, sqlx::Error> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -71,8 +71,8 @@ pub async fn insert_deliveries(tx: &mut Tx, rows: &[Delivery]) -> Result<Vec<Uui
     sqlx::query_scalar(
         "INSERT INTO delivery (id, event_id, event_type, recipient_id, channel, kind, category, urgency, locale, \
            title, body, html, address, endpoint_id, payload, source, status, next_attempt_at, last_error, trace_id, \
-           sent_at) \
-         SELECT u.*, CASE WHEN u.status = 'delivered' THEN clock_timestamp() END FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], \
+           sent_at, created_at, updated_at) \
+         SELECT u.*, CASE WHEN u.status = 'delivered' THEN $21 END, $21, $21 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], \
            $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], \
            $12::text[], $13::text[], $14::uuid[], $15::jsonb[], $16::text[], $17::text[], $18::timestamptz[], \
            $19::text[], $20::text[]) AS u(id, event_id, event_type, recipient_id, channel, kind, category, urgency, \
@@ -100,26 +100,33 @@ pub async fn insert_deliveries(tx: &mut Tx, rows: &[Delivery]) -> Result<Vec<Uui
     .bind(col!(next_attempt_at))
     .bind(col!(last_error))
     .bind(col!(trace_id))
+    .bind(now)
     .fetch_all(&mut **tx)
     .await
 }
 
 /// Folds `item` into the recipient's open digest for its notification and channel, opening
-/// one due in `window_secs` when there is none (or when the item is due, if later: quiet
-/// hours); the item is kept as `digested`.
-pub async fn insert_digest_item(tx: &mut Tx, item: &Delivery, window_secs: i32) -> Result<bool, sqlx::Error> {
+/// one due `window_secs` after `now` when there is none (or when the item is due, if later:
+/// quiet hours); the item is kept as `digested`.
+pub async fn insert_digest_item(
+    tx: &mut Tx,
+    item: &Delivery,
+    window_secs: i32,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
     let insert = sqlx::query(
         "WITH digest AS ( \
            INSERT INTO delivery (id, event_id, event_type, recipient_id, channel, kind, category, urgency, locale, \
-             title, body, address, source, status, next_attempt_at, digest_key, trace_id) \
+             title, body, address, source, status, next_attempt_at, digest_key, trace_id, created_at, updated_at) \
            VALUES ($1, $1, 'digest', $2, $3, 'digest', $4, 'low', $5, '', '', $6, $7, 'pending', \
-             GREATEST(now() + make_interval(secs => $8), $18), $9, $10) \
+             GREATEST($19 + make_interval(secs => $8), $18), $9, $10, $19, $19) \
            ON CONFLICT (recipient_id, channel, digest_key) WHERE status = 'pending' AND kind = 'digest' \
-           DO UPDATE SET updated_at = now(), \
+           DO UPDATE SET updated_at = EXCLUDED.updated_at, \
              next_attempt_at = GREATEST(delivery.next_attempt_at, EXCLUDED.next_attempt_at) RETURNING id) \
          INSERT INTO delivery (id, event_id, event_type, recipient_id, channel, kind, category, urgency, locale, \
-           title, body, html, address, source, status, digest_id, trace_id) \
-         SELECT $11, $12, $13, $2, $3, $9, $4, $14, $5, $15, $16, $17, $6, $7, 'digested', digest.id, $10 FROM digest \
+           title, body, html, address, source, status, digest_id, trace_id, created_at, updated_at) \
+         SELECT $11, $12, $13, $2, $3, $9, $4, $14, $5, $15, $16, $17, $6, $7, 'digested', digest.id, $10, $19, $19 \
+         FROM digest \
          ON CONFLICT ON CONSTRAINT delivery_event_recipient_channel_key DO NOTHING",
     )
     .bind(Uuid::now_v7())
@@ -140,7 +147,8 @@ pub async fn insert_digest_item(tx: &mut Tx, item: &Delivery, window_secs: i32) 
     .bind(&item.body)
     .bind(&item.html)
     // An item held through quiet hours holds its digest too.
-    .bind(item.next_attempt_at);
+    .bind(item.next_attempt_at)
+    .bind(now);
     super::changed_one(&mut **tx, insert).await
 }
 
@@ -207,9 +215,9 @@ pub async fn attempts(pool: &PgPool, id: Uuid) -> Result<Vec<AttemptRow>, sqlx::
     .await
 }
 
-/// Puts a failed delivery back in the pipeline now; `None` when there is no such delivery,
-/// `Some(false)` when it is not failed.
-pub async fn resend(pool: &PgPool, id: Uuid) -> Result<Option<bool>, sqlx::Error> {
+/// Puts a failed delivery back in the pipeline, due at `now`; `None` when there is no such
+/// delivery, `Some(false)` when it is not failed.
+pub async fn resend(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> Result<Option<bool>, sqlx::Error> {
     let status: Option<String> = sqlx::query_scalar("SELECT status FROM delivery WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
@@ -219,19 +227,21 @@ pub async fn resend(pool: &PgPool, id: Uuid) -> Result<Option<bool>, sqlx::Error
         return Ok(Some(false));
     }
     let again = sqlx::query(
-        "UPDATE delivery SET status = 'pending', next_attempt_at = now(), last_error = NULL, updated_at = now() \
+        "UPDATE delivery SET status = 'pending', next_attempt_at = $2, last_error = NULL, updated_at = $2 \
          WHERE id = $1 AND status = 'failed'",
     );
-    Ok(Some(super::changed_one(pool, again.bind(id)).await?))
+    Ok(Some(super::changed_one(pool, again.bind(id).bind(now)).await?))
 }
 
-/// Cancels the not-yet-sent deliveries of a direct send; returns (cancelled, already settled).
-pub async fn cancel_send(pool: &PgPool, send_id: Uuid) -> Result<(u64, i64), sqlx::Error> {
+/// Cancels (at `now`) the not-yet-sent deliveries of a direct send; returns (cancelled,
+/// already settled).
+pub async fn cancel_send(pool: &PgPool, send_id: Uuid, now: DateTime<Utc>) -> Result<(u64, i64), sqlx::Error> {
     let cancelled = sqlx::query(
-        "UPDATE delivery SET status = 'cancelled', next_attempt_at = NULL, updated_at = now() \
+        "UPDATE delivery SET status = 'cancelled', next_attempt_at = NULL, updated_at = $2 \
          WHERE event_id = $1 AND source = 'api' AND status = 'pending'",
     )
     .bind(send_id)
+    .bind(now)
     .execute(pool)
     .await?
     .rows_affected();
@@ -257,13 +267,13 @@ pub async fn send_deliveries<'e>(
     .await
 }
 
-/// Deletes up to `limit` finished deliveries older than `days`, with their attempts; returns
-/// how many.
-pub async fn purge_finished(pool: &PgPool, days: i64, limit: i64) -> Result<i64, sqlx::Error> {
+/// Deletes up to `limit` finished deliveries created more than `days` before `now`, with their
+/// attempts; returns how many.
+pub async fn purge_finished(pool: &PgPool, now: DateTime<Utc>, days: i64, limit: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "WITH gone AS ( \
            DELETE FROM delivery WHERE id IN ( \
-             SELECT id FROM delivery WHERE created_at < now() - make_interval(days => $1) \
+             SELECT id FROM delivery WHERE created_at < $3 - make_interval(days => $1) \
                AND status IN ('delivered', 'failed', 'suppressed', 'digested', 'cancelled') \
              ORDER BY created_at LIMIT $2) \
            RETURNING id), \
@@ -272,6 +282,7 @@ pub async fn purge_finished(pool: &PgPool, days: i64, limit: i64) -> Result<i64,
     )
     .bind(i32::try_from(days).unwrap_or(i32::MAX))
     .bind(limit)
+    .bind(now)
     .fetch_one(pool)
     .await
 }

@@ -7,18 +7,24 @@ use uuid::Uuid;
 use super::deliveries::{COLUMNS, DeliveryRow};
 use crate::domain::delivery::{AttemptOutcome, DeliveryStatus};
 
-/// Claims up to `limit` due deliveries for `lease_secs` (expired claims of a crashed replica
-/// are due again).
-pub async fn claim_due(pool: &PgPool, limit: i64, lease_secs: i64) -> Result<Vec<DeliveryRow>, sqlx::Error> {
+/// Claims up to `limit` deliveries due at `now` for `lease_secs` (expired claims of a crashed
+/// replica are due again).
+pub async fn claim_due(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    limit: i64,
+    lease_secs: i64,
+) -> Result<Vec<DeliveryRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "UPDATE delivery SET status = 'sending', next_attempt_at = now() + make_interval(secs => $2), \
-           updated_at = now() \
-         WHERE id IN (SELECT id FROM delivery WHERE status IN ('pending', 'sending') AND next_attempt_at <= now() \
+        "UPDATE delivery SET status = 'sending', next_attempt_at = $3 + make_interval(secs => $2), \
+           updated_at = $3 \
+         WHERE id IN (SELECT id FROM delivery WHERE status IN ('pending', 'sending') AND next_attempt_at <= $3 \
            ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
          RETURNING {COLUMNS}"
     ))
     .bind(limit)
     .bind(lease_secs as f64)
+    .bind(now)
     .fetch_all(pool)
     .await
 }
@@ -56,8 +62,9 @@ pub struct Attempt {
     pub duration_ms: i32,
 }
 
-/// Writes the outcome of a batch of sends: the deliveries and their attempts, two statements.
-pub async fn settle(pool: &PgPool, rows: &[Settled]) -> Result<(), sqlx::Error> {
+/// Writes the outcome of a batch of sends settled at `now`: the deliveries and their attempts,
+/// two statements.
+pub async fn settle(pool: &PgPool, rows: &[Settled], now: DateTime<Utc>) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -74,9 +81,9 @@ pub async fn settle(pool: &PgPool, rows: &[Settled]) -> Result<(), sqlx::Error> 
         "UPDATE delivery d SET status = u.status, next_attempt_at = u.next, provider = COALESCE(u.provider, d.provider), \
            last_error = u.error, attempts = d.attempts + u.tried, title = COALESCE(u.title, d.title), \
            body = COALESCE(u.body, d.body), \
-           sent_at = CASE WHEN u.status = 'delivered' THEN now() ELSE d.sent_at END, \
-           created_at = CASE WHEN u.status = 'delivered' AND d.channel = 'in_app' THEN now() ELSE d.created_at END, \
-           updated_at = now() \
+           sent_at = CASE WHEN u.status = 'delivered' THEN $9 ELSE d.sent_at END, \
+           created_at = CASE WHEN u.status = 'delivered' AND d.channel = 'in_app' THEN $9 ELSE d.created_at END, \
+           updated_at = $9 \
          FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::int[], $7::text[], \
            $8::text[]) AS u(id, status, next, provider, error, tried, title, body) \
          WHERE d.id = u.id AND d.status = 'sending'",
@@ -89,6 +96,7 @@ pub async fn settle(pool: &PgPool, rows: &[Settled]) -> Result<(), sqlx::Error> 
     .bind(&tried)
     .bind(&titles)
     .bind(&bodies)
+    .bind(now)
     .execute(&mut *tx)
     .await?;
     let tried: Vec<&Settled> = rows.iter().filter(|r| r.attempt.is_some()).collect();
@@ -97,8 +105,8 @@ pub async fn settle(pool: &PgPool, rows: &[Settled]) -> Result<(), sqlx::Error> 
             tried.iter().map(|r| r.attempt.as_ref().and_then(f)).collect()
         };
         sqlx::query(
-            "INSERT INTO delivery_attempt (delivery_id, attempt, provider, outcome, status_code, response, duration_ms) \
-             SELECT u.id, d.attempts, u.provider, u.outcome, u.code, u.response, u.ms \
+            "INSERT INTO delivery_attempt (delivery_id, attempt, provider, outcome, status_code, response, duration_ms, at) \
+             SELECT u.id, d.attempts, u.provider, u.outcome, u.code, u.response, u.ms, $7 \
              FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[]) \
                AS u(id, provider, outcome, code, response, ms) JOIN delivery d ON d.id = u.id \
              ON CONFLICT DO NOTHING",
@@ -109,6 +117,7 @@ pub async fn settle(pool: &PgPool, rows: &[Settled]) -> Result<(), sqlx::Error> 
         .bind(tried.iter().map(|r| r.attempt.as_ref().and_then(|x| x.status_code)).collect::<Vec<_>>())
         .bind(a(|x| x.response.clone()))
         .bind(tried.iter().map(|r| r.attempt.as_ref().map_or(0, |x| x.duration_ms)).collect::<Vec<_>>())
+        .bind(now)
         .execute(&mut *tx)
         .await?;
     }

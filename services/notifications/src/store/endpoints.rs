@@ -43,8 +43,9 @@ pub async fn endpoint(pool: &PgPool, id: Uuid) -> Result<Option<Endpoint>, sqlx:
 
 pub async fn insert_endpoint(pool: &PgPool, e: &Endpoint) -> Result<Endpoint, sqlx::Error> {
     sqlx::query_as(&format!(
-        "INSERT INTO webhook_endpoint (id, owner_id, url, description, event_types, secret, allow_private) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {ENDPOINT_COLUMNS}"
+        "INSERT INTO webhook_endpoint (id, owner_id, url, description, event_types, secret, allow_private, \
+           created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {ENDPOINT_COLUMNS}"
     ))
     .bind(e.id)
     .bind(e.owner_id)
@@ -53,6 +54,7 @@ pub async fn insert_endpoint(pool: &PgPool, e: &Endpoint) -> Result<Endpoint, sq
     .bind(&e.event_types)
     .bind(&e.secret)
     .bind(e.allow_private)
+    .bind(e.created_at)
     .fetch_one(pool)
     .await
 }
@@ -114,13 +116,18 @@ pub async fn disable_endpoint(pool: &PgPool, id: Uuid, reason: &str) -> Result<b
     super::changed_one(pool, disable.bind(id).bind(reason)).await
 }
 
-/// Records a failure; returns since when the endpoint has been failing.
-pub async fn endpoint_failed(pool: &PgPool, id: Uuid) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+/// Records a failure at `now`; returns since when the endpoint has been failing.
+pub async fn endpoint_failed(
+    pool: &PgPool,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     sqlx::query_scalar(
-        "UPDATE webhook_endpoint SET failing_since = COALESCE(failing_since, now()) WHERE id = $1 \
+        "UPDATE webhook_endpoint SET failing_since = COALESCE(failing_since, $2) WHERE id = $1 \
          RETURNING failing_since",
     )
     .bind(id)
+    .bind(now)
     .fetch_optional(pool)
     .await
     .map(Option::flatten)

@@ -37,26 +37,28 @@ pub async fn unread_count(pool: &PgPool, recipient: Uuid) -> Result<i64, sqlx::E
     .await
 }
 
-/// Marks one of the recipient's inbox items read; false if it is not theirs.
-pub async fn mark_read(pool: &PgPool, recipient: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+/// Marks one of the recipient's inbox items read at `now`; false if it is not theirs.
+pub async fn mark_read(pool: &PgPool, recipient: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
     let found: Option<Uuid> = sqlx::query_scalar(
-        "UPDATE delivery SET read_at = COALESCE(read_at, now()), updated_at = now() \
+        "UPDATE delivery SET read_at = COALESCE(read_at, $3), updated_at = $3 \
          WHERE id = $1 AND recipient_id = $2 AND channel = 'in_app' AND status = 'delivered' RETURNING id",
     )
     .bind(id)
     .bind(recipient)
+    .bind(now)
     .fetch_optional(pool)
     .await?;
     Ok(found.is_some())
 }
 
-/// Marks all of the recipient's inbox read; returns how many were unread.
-pub async fn mark_all_read(pool: &PgPool, recipient: Uuid) -> Result<u64, sqlx::Error> {
+/// Marks all of the recipient's inbox read at `now`; returns how many were unread.
+pub async fn mark_all_read(pool: &PgPool, recipient: Uuid, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
-        "UPDATE delivery SET read_at = now(), updated_at = now() \
+        "UPDATE delivery SET read_at = $2, updated_at = $2 \
          WHERE recipient_id = $1 AND channel = 'in_app' AND status = 'delivered' AND read_at IS NULL",
     )
     .bind(recipient)
+    .bind(now)
     .execute(pool)
     .await?
     .rows_affected())

@@ -26,12 +26,13 @@ pub async fn recipients<'e>(exec: impl sqlx::PgExecutor<'e>, ids: &[Uuid]) -> Re
         .await
 }
 
+/// Writes a recipient's preferences; `updated_at` is the caller's (the clock's) time.
 pub async fn upsert_recipient(pool: &PgPool, r: &RecipientRow) -> Result<RecipientRow, sqlx::Error> {
     sqlx::query_as(&format!(
-        "INSERT INTO recipient ({RECIPIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now()) \
+        "INSERT INTO recipient ({RECIPIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.email, phone = EXCLUDED.phone, locale = EXCLUDED.locale, \
            time_zone = EXCLUDED.time_zone, quiet_start = EXCLUDED.quiet_start, quiet_end = EXCLUDED.quiet_end, \
-           opt_outs = EXCLUDED.opt_outs, updated_at = now() \
+           opt_outs = EXCLUDED.opt_outs, updated_at = EXCLUDED.updated_at \
          RETURNING {RECIPIENT_COLUMNS}"
     ))
     .bind(r.id)
@@ -42,6 +43,7 @@ pub async fn upsert_recipient(pool: &PgPool, r: &RecipientRow) -> Result<Recipie
     .bind(r.quiet_start)
     .bind(r.quiet_end)
     .bind(&r.opt_outs)
+    .bind(r.updated_at)
     .fetch_one(pool)
     .await
 }

@@ -239,7 +239,7 @@ async fn finished_deliveries_are_purged_after_the_retention_and_pending_ones_kep
         .await
         .expect("age");
     assert_eq!(
-        notifications::core::retention::purge(pool, 180, 1)
+        notifications::core::retention::purge(pool, app.platform.clock.now(), 180, 1)
             .await
             .expect("purge"),
         1,

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 mod admin;
 mod channels;
+mod clock;
 mod sends;
 
 /// What every test runs with: a dispatcher that polls often and a catalog that is soon stale.
