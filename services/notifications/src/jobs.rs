@@ -20,7 +20,7 @@ pub struct Dispatch {
 }
 
 impl Task for Dispatch {
-    fn run(self: Box<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
+    fn run(self: std::sync::Arc<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
         Box::pin(async move {
             let mut set = tokio::task::JoinSet::new();
             for _ in 0..self.loops {
@@ -74,7 +74,7 @@ pub struct Retention {
 }
 
 impl Task for Retention {
-    fn run(self: Box<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
+    fn run(self: std::sync::Arc<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
         Box::pin(async move {
             loop {
                 match retention::purge(&self.pool, self.clock.now(), self.days, retention::BATCH).await {

@@ -77,6 +77,8 @@ pub async fn build(settings: Settings<RoutingSettings>) -> anyhow::Result<Applic
         Box::new(Dispatcher { router: router.clone() }),
     ];
     let presence = Presence::new(platform.redis.clone(), service.presence_ttl_secs);
-    let api = Api::new(api::openapi(), move |cfg| api::configure(cfg, &router, &presence));
+    // Offers, pulls, presence and the live view all stand on the live state in Redis.
+    let api = Api::new(api::openapi(), move |cfg| api::configure(cfg, &router, &presence))
+        .requiring(&[platform::health::Dependency::Redis]);
     Application::build(platform, &settings, api, tasks).await
 }

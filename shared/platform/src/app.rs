@@ -1,6 +1,7 @@
 //! A running service: its connections ([`Platform`](crate::platform::Platform)), its HTTP server and its background tasks
 //! (outbox relay, consumers, job runner, housekeeping), started together and stopped in order.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -36,7 +37,15 @@ pub trait Task: Send + Sync + 'static {
     fn prepare(&self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async { Ok(()) })
     }
-    fn run(self: Box<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()>;
+    /// Runs until `cancel`. Called again if the task panicked (see [`supervise`]), so each
+    /// call starts afresh from what `self` holds.
+    fn run(self: Arc<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()>;
+
+    /// The task's name in logs and in `task_restarts_total{task}`.
+    fn name(&self) -> String {
+        let full = std::any::type_name::<Self>();
+        full.rsplit("::").next().unwrap_or(full).to_owned()
+    }
 
     /// The queues it consumes, if it is a consumer (for the parking-queue admin API).
     fn consumer_queues(&self) -> Option<(String, ConsumerQueues)> {
@@ -49,8 +58,12 @@ impl<H: EventHandler> Task for Consumer<H> {
         Box::pin(self.declare())
     }
 
-    fn run(self: Box<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
-        Box::pin((*self).run(cancel))
+    fn run(self: Arc<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
+        Box::pin(Consumer::clone(&self).run(cancel))
+    }
+
+    fn name(&self) -> String {
+        format!("consumer:{}", Consumer::name(self))
     }
 
     fn consumer_queues(&self) -> Option<(String, ConsumerQueues)> {
@@ -137,7 +150,10 @@ impl Application {
             Box::new(move || Box::pin(crate::housekeeping::run(pool.clone(), cancel.clone()))),
         ));
         for task in self.tasks {
-            tracker.spawn(task.run(self.cancel.clone()));
+            let task: Arc<dyn Task> = Arc::from(task);
+            let name = task.name();
+            let cancel = self.cancel.clone();
+            tracker.spawn(supervised(&name, Box::new(move || task.clone().run(cancel.clone()))));
         }
         tracker.close();
         let handle = self.server.handle();

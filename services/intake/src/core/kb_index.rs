@@ -155,7 +155,7 @@ impl Task for KbRefresher {
         })
     }
 
-    fn run(self: Box<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
+    fn run(self: std::sync::Arc<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
         Box::pin(async move {
             loop {
                 tokio::select! {

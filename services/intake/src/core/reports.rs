@@ -163,7 +163,7 @@ impl Rollups {
 }
 
 impl Task for Rollups {
-    fn run(self: Box<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
+    fn run(self: std::sync::Arc<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
         Box::pin(async move {
             let mut backfill = true;
             loop {

@@ -439,3 +439,37 @@ async fn an_admin_moves_a_manual_clock_and_a_system_clock_cannot_be_moved() {
         .expect("post");
     assert_eq!(refused.status(), 409);
 }
+
+#[tokio::test]
+async fn made_up_methods_do_not_grow_the_metrics() {
+    let (url, _) = start().await;
+    let c = reqwest::Client::new();
+    let lines = |c: reqwest::Client| {
+        let url = url.clone();
+        async move {
+            c.get(format!("{url}/metrics"))
+                .send()
+                .await
+                .expect("metrics")
+                .text()
+                .await
+                .expect("text")
+                .lines()
+                .count()
+        }
+    };
+    c.get(format!("{url}/healthz")).send().await.expect("warm up");
+    let before = lines(c.clone()).await;
+    for i in 0..300 {
+        let method = reqwest::Method::from_bytes(format!("FOO{i}").as_bytes()).expect("method");
+        c.request(method, format!("{url}/healthz"))
+            .send()
+            .await
+            .expect("request");
+    }
+    let after = lines(c.clone()).await;
+    assert!(
+        after < before + 60,
+        "300 made-up methods grew /metrics from {before} to {after} lines"
+    );
+}

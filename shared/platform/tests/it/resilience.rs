@@ -196,3 +196,35 @@ async fn a_panicking_handler_parks_its_message_and_the_consumer_carries_on() {
     cancel.cancel();
     assert_eq!(count(&p.pool, "SELECT count(*) FROM processed_event").await, 2);
 }
+
+/// A background task that panics every time it runs.
+struct Doomed;
+
+impl platform::Task for Doomed {
+    fn run(self: Arc<Self>, _cancel: CancellationToken) -> BoxFuture<'static, ()> {
+        Box::pin(async { panic!("doomed") })
+    }
+}
+
+#[tokio::test]
+async fn a_task_that_keeps_panicking_is_restarted_counted_and_fails_readiness() {
+    let p = proxied("doomed", &[]).await;
+    let api = Api::new(utoipa::openapi::OpenApiBuilder::new().build(), |_| {});
+    let app = Application::build(p.platform.clone(), &p.settings, api, vec![Box::new(Doomed)])
+        .await
+        .expect("build");
+    let url = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let body = settles(&url, 503, "not_ready").await;
+    assert_eq!(body["failing_tasks"], serde_json::json!(["Doomed"]), "{body}");
+    assert!(p.platform.metrics.task_restarts.with_label_values(&["Doomed"]).get() >= 3);
+    // The outbox relay, the job runner and housekeeping keep running beside it.
+    assert_eq!(
+        p.platform
+            .metrics
+            .task_restarts
+            .with_label_values(&["outbox-relay"])
+            .get(),
+        0
+    );
+}

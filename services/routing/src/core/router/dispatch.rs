@@ -251,9 +251,9 @@ pub struct Dispatcher {
 }
 
 impl Task for Dispatcher {
-    fn run(self: Box<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
+    fn run(self: Arc<Self>, cancel: CancellationToken) -> BoxFuture<'static, ()> {
         Box::pin(async move {
-            let r = self.router;
+            let r = self.router.clone();
             let interval = Duration::from_millis(r.inner.settings.dispatch_interval_ms.max(10));
             let mut last_sweep = std::time::Instant::now();
             loop {
