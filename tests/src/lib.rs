@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+pub use testkit::token;
 use tokio::process::{Child, Command};
 
 /// Name, environment prefix and database label of each service.
@@ -203,6 +205,65 @@ impl Stack {
         Ok(url)
     }
 
+    /// GETs `path` from `service` as the holder of `token`; the status and the JSON body (`null`
+    /// when there is none). Panics when the request cannot be sent.
+    pub async fn get_status(&self, service: &str, path: &str, token: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, service, path, token, None).await
+    }
+
+    /// POSTs `body` as JSON to `service`'s `path`; the status and the JSON body (`null` when
+    /// there is none). Panics when the request cannot be sent.
+    pub async fn post_json(&self, service: &str, path: &str, token: &str, body: &Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, service, path, token, Some(body)).await
+    }
+
+    /// POSTs to `service`'s `path` without a body; the status and the JSON body (`null` when
+    /// there is none). Panics when the request cannot be sent.
+    pub async fn post_empty(&self, service: &str, path: &str, token: &str) -> (u16, Value) {
+        self.call(reqwest::Method::POST, service, path, token, None).await
+    }
+
+    /// PUTs `body` as JSON to `service`'s `path`; the status and the JSON body (`null` when there
+    /// is none). Panics when the request cannot be sent.
+    pub async fn put_json(&self, service: &str, path: &str, token: &str, body: &Value) -> (u16, Value) {
+        self.call(reqwest::Method::PUT, service, path, token, Some(body)).await
+    }
+
+    /// Opens a web ticket at intake as `customer`; the ticket intake answers with. Panics unless
+    /// intake answers 201.
+    pub async fn open_ticket(&self, customer: uuid::Uuid, subject: &str, body: &str) -> Value {
+        let (status, ticket) = self
+            .post_json(
+                "intake",
+                "/v1/tickets",
+                &token(customer, platform::auth::Role::Customer),
+                &serde_json::json!({"channel": "web", "subject": subject, "body": body}),
+            )
+            .await;
+        assert_eq!(status, 201, "{ticket}");
+        ticket
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        service: &str,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.url(service)))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let res = req.send().await.expect("the request is sent");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     /// The database URL a service was started with.
     pub fn database_url(&self, name: &str) -> String {
         self.services
@@ -240,9 +301,4 @@ async fn wait_ready(url: &str, name: &str) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// A token for `subject` with `role`, signed with the development key the stack accepts.
-pub fn token(subject: uuid::Uuid, role: platform::auth::Role) -> String {
-    testkit::token(subject, role)
 }

@@ -7,50 +7,14 @@ use serde_json::{Value, json};
 use system_tests::{Stack, token};
 use uuid::Uuid;
 
-async fn post(stack: &Stack, service: &str, path: &str, who: &str, body: Value) -> (u16, Value) {
-    let res = stack
-        .client
-        .post(format!("{}{path}", stack.url(service)))
-        .bearer_auth(who)
-        .json(&body)
-        .send()
-        .await
-        .expect("post");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-async fn get(stack: &Stack, service: &str, path: &str, who: &str) -> (u16, Value) {
-    let res = stack
-        .client
-        .get(format!("{}{path}", stack.url(service)))
-        .bearer_auth(who)
-        .send()
-        .await
-        .expect("get");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-async fn open(stack: &Stack, customer: Uuid, subject: &str, body: &str) -> Value {
-    let (status, t) = post(
-        stack,
-        "intake",
-        "/v1/tickets",
-        &token(customer, Role::Customer),
-        json!({"channel": "web", "subject": subject, "body": body}),
-    )
-    .await;
-    assert_eq!(status, 201, "{t}");
-    t
-}
-
 /// Routing's entry for a ticket once it has one.
 async fn routed(stack: &Stack, ticket: &Value) -> Value {
     let id = ticket["id"].as_str().expect("id").to_owned();
     let agent = token(Uuid::new_v4(), Role::Agent);
     testkit::eventually(15, "routing's entry", || async {
-        let (status, entry) = get(stack, "routing", &format!("/v1/queue-entries/{id}"), &agent).await;
+        let (status, entry) = stack
+            .get_status("routing", &format!("/v1/queue-entries/{id}"), &agent)
+            .await;
         Ok((status == 200).then_some(entry))
     })
     .await
@@ -63,47 +27,45 @@ async fn answered_handed_over_flagged_and_grouped() {
     let agent = token(Uuid::new_v4(), Role::Agent);
 
     // The knowledge base knows the standard question.
-    let (status, _) = post(
-        &stack,
-        "intake",
-        "/v1/kb/articles",
-        &agent,
-        json!({"title": "忘记密码怎么重置", "body": "在登录页点击“忘记密码”，用注册手机号收验证码后设置新密码。",
-               "language": "zh-CN", "category": "other"}),
-    )
-    .await;
+    let article = json!({"title": "忘记密码怎么重置", "body": "在登录页点击“忘记密码”，用注册手机号收验证码后设置新密码。",
+                         "language": "zh-CN", "category": "other"});
+    let (status, _) = stack.post_json("intake", "/v1/kb/articles", &agent, &article).await;
     assert_eq!(status, 201);
 
     // 1. Answered at once from the knowledge base; "solved" closes it without a person.
     let answered_by = Uuid::new_v4();
-    let answered = open(&stack, answered_by, "忘记密码了", "忘记密码怎么重置？").await;
+    let answered = stack.open_ticket(answered_by, "忘记密码了", "忘记密码怎么重置？").await;
     assert_eq!(answered["status"], "auto_answered");
     assert_eq!(
         routed(&stack, &answered).await["status"],
         "held",
         "no person needed yet"
     );
-    let (status, solved) = post(
-        &stack,
-        "intake",
-        &format!("/v1/tickets/{}/answer-feedback", answered["id"].as_str().expect("id")),
-        &token(answered_by, Role::Customer),
-        json!({"solved": true}),
-    )
-    .await;
+    let (status, solved) = stack
+        .post_json(
+            "intake",
+            &format!("/v1/tickets/{}/answer-feedback", answered["id"].as_str().expect("id")),
+            &token(answered_by, Role::Customer),
+            &json!({"solved": true}),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(solved["deflected"], true);
 
     // 2. A question the knowledge base cannot answer waits for a person in its queue, and the
     //    customer hears it was received.
     let asker = Uuid::new_v4();
-    let handed = open(&stack, asker, "作业批改", "老师什么时候批改上周的作业？").await;
+    let handed = stack
+        .open_ticket(asker, "作业批改", "老师什么时候批改上周的作业？")
+        .await;
     assert_eq!(handed["status"], "queued");
     let entry = routed(&stack, &handed).await;
     assert_eq!(entry["status"], "waiting");
     assert_eq!(entry["queue"], "learning_progress");
     let inbox = testkit::eventually(15, "ticket received", || async {
-        let (_, inbox) = get(&stack, "notifications", "/v1/inbox", &token(asker, Role::Customer)).await;
+        let (_, inbox) = stack
+            .get_status("notifications", "/v1/inbox", &token(asker, Role::Customer))
+            .await;
         Ok(inbox["items"].as_array().filter(|i| !i.is_empty()).cloned())
     })
     .await
@@ -111,13 +73,13 @@ async fn answered_handed_over_flagged_and_grouped() {
     assert_eq!(inbox[0]["kind"], "ticket_received");
 
     // 3. An angry complaint is flagged and waits for senior agents.
-    let angry = open(
-        &stack,
-        Uuid::new_v4(),
-        "投诉老师",
-        "老师上课态度非常差，还辱骂孩子，我要投诉！！！",
-    )
-    .await;
+    let angry = stack
+        .open_ticket(
+            Uuid::new_v4(),
+            "投诉老师",
+            "老师上课态度非常差，还辱骂孩子，我要投诉！！！",
+        )
+        .await;
     assert_eq!(angry["classification"]["category"], "complaint");
     assert_eq!(angry["classification"]["high_emotion"], true);
     assert_eq!(angry["priority"], "high");
@@ -131,28 +93,32 @@ async fn answered_handed_over_flagged_and_grouped() {
         ("教室一直加载", "进入直播教室后一直转圈，网络是好的"),
         ("直播间打不开", "直播课一直加载失败，转圈圈"),
     ] {
-        reports.push(open(&stack, Uuid::new_v4(), subject, body).await);
+        reports.push(stack.open_ticket(Uuid::new_v4(), subject, body).await);
     }
     let incident = reports[2]["incident_id"].as_str().expect("grouped").to_owned();
-    let (_, got) = get(&stack, "intake", &format!("/v1/incidents/{incident}"), &agent).await;
+    let (_, got) = stack
+        .get_status("intake", &format!("/v1/incidents/{incident}"), &agent)
+        .await;
     assert_eq!(got["ticket_count"], 3);
-    let (status, done) = post(
-        &stack,
-        "intake",
-        &format!("/v1/incidents/{incident}/resolve"),
-        &agent,
-        json!({"resolution": "直播服务已恢复，请刷新页面重新进入。"}),
-    )
-    .await;
+    let (status, done) = stack
+        .post_json(
+            "intake",
+            &format!("/v1/incidents/{incident}/resolve"),
+            &agent,
+            &json!({"resolution": "直播服务已恢复，请刷新页面重新进入。"}),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(done["resolved_tickets"].as_array().map(Vec::len), Some(3));
     for t in &reports {
         let id = t["id"].as_str().expect("id").to_owned();
-        let (_, now) = get(&stack, "intake", &format!("/v1/tickets/{id}"), &agent).await;
+        let (_, now) = stack.get_status("intake", &format!("/v1/tickets/{id}"), &agent).await;
         assert_eq!(now["status"], "resolved");
         // Routing takes resolved tickets out of the queue.
         testkit::eventually(15, "out of the queue", || async {
-            let (_, entry) = get(&stack, "routing", &format!("/v1/queue-entries/{id}"), &agent).await;
+            let (_, entry) = stack
+                .get_status("routing", &format!("/v1/queue-entries/{id}"), &agent)
+                .await;
             Ok((entry["status"] == "closed").then_some(()))
         })
         .await

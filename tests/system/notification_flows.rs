@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use lapin::options::BasicPublishOptions;
 use platform::auth::Role;
-use serde_json::{Value, json};
+use serde_json::json;
 use system_tests::{Stack, token};
 use testkit::sinks::HttpSink;
 use uuid::Uuid;
@@ -27,20 +27,13 @@ async fn a_killed_notifications_service_delivers_every_message_exactly_once_afte
     )
     .await
     .expect("stack");
-    let url = stack.url("notifications");
     let admin = token(Uuid::new_v4(), Role::Admin);
-    let created = stack
-        .client
-        .post(format!("{url}/v1/webhook-endpoints"))
-        .bearer_auth(&admin)
-        .json(
-            &json!({"url": format!("{}/crm", hook.url()), "event_types": ["routing.ticket.queued"],
-                      "allow_private": true}),
-        )
-        .send()
-        .await
-        .expect("endpoint");
-    assert_eq!(created.status(), 201);
+    let endpoint = json!({"url": format!("{}/crm", hook.url()), "event_types": ["routing.ticket.queued"],
+                          "allow_private": true});
+    let (status, created) = stack
+        .post_json("notifications", "/v1/webhook-endpoints", &admin, &endpoint)
+        .await;
+    assert_eq!(status, 201, "{created}");
     // Slow the receiver a little so the kill lands while sends are in flight.
     hook.set_delay(Duration::from_millis(2));
 
@@ -119,16 +112,8 @@ async fn a_killed_notifications_service_delivers_every_message_exactly_once_afte
     assert!(repeats <= 4 * 200, "{repeats} repeats");
     eprintln!("killed after {at_kill} webhooks; {repeats} sends in flight were repeated after the restart");
     let someone = token(customers[0], Role::Customer);
-    let inbox: Value = stack
-        .client
-        .get(format!("{url}/v1/inbox"))
-        .bearer_auth(&someone)
-        .send()
-        .await
-        .expect("inbox")
-        .json()
-        .await
-        .expect("json");
+    let (status, inbox) = stack.get_status("notifications", "/v1/inbox", &someone).await;
+    assert_eq!(status, 200, "{inbox}");
     assert_eq!(inbox["items"].as_array().map(Vec::len), Some(1));
     stack.stop().await.expect("stop");
 }

@@ -6,37 +6,8 @@ use serde_json::{Value, json};
 use system_tests::{Stack, token};
 use uuid::Uuid;
 
-async fn call(
-    stack: &Stack,
-    method: reqwest::Method,
-    service: &str,
-    path: &str,
-    who: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = stack
-        .client
-        .request(method, format!("{}{path}", stack.url(service)))
-        .bearer_auth(who);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.expect("request");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 async fn open(stack: &Stack, customer: Uuid, subject: &str, body: &str) -> Uuid {
-    let (status, t) = call(
-        stack,
-        reqwest::Method::POST,
-        "intake",
-        "/v1/tickets",
-        &token(customer, Role::Customer),
-        Some(json!({"channel": "web", "subject": subject, "body": body})),
-    )
-    .await;
-    assert_eq!(status, 201, "{t}");
+    let t = stack.open_ticket(customer, subject, body).await;
     assert_eq!(t["status"], "queued", "{t}");
     t["id"].as_str().and_then(|s| s.parse().ok()).expect("id")
 }
@@ -45,15 +16,9 @@ async fn open(stack: &Stack, customer: Uuid, subject: &str, body: &str) -> Uuid 
 async fn entry(stack: &Stack, ticket: Uuid, check: impl Fn(&Value) -> bool) -> Value {
     let who = token(Uuid::new_v4(), Role::Supervisor);
     testkit::eventually(20, "routing's entry", || async {
-        let (status, e) = call(
-            stack,
-            reqwest::Method::GET,
-            "routing",
-            &format!("/v1/queue-entries/{ticket}"),
-            &who,
-            None,
-        )
-        .await;
+        let (status, e) = stack
+            .get_status("routing", &format!("/v1/queue-entries/{ticket}"), &who)
+            .await;
         Ok((status == 200 && check(&e)).then_some(e))
     })
     .await
@@ -63,25 +28,20 @@ async fn entry(stack: &Stack, ticket: Uuid, check: impl Fn(&Value) -> bool) -> V
 async fn agent(stack: &Stack, tier: &str, skills: &[&str]) -> Uuid {
     let id = Uuid::new_v4();
     let supervisor = token(Uuid::new_v4(), Role::Supervisor);
-    let (status, a) = call(
-        stack,
-        reqwest::Method::PUT,
-        "routing",
-        &format!("/v1/agents/{id}"),
-        &supervisor,
-        Some(json!({"display_name": format!("{tier} agent"), "tier": tier, "skills": skills, "capacity": {"web": 1}})),
-    )
-    .await;
+    let definition =
+        json!({"display_name": format!("{tier} agent"), "tier": tier, "skills": skills, "capacity": {"web": 1}});
+    let (status, a) = stack
+        .put_json("routing", &format!("/v1/agents/{id}"), &supervisor, &definition)
+        .await;
     assert_eq!(status, 201, "{a}");
-    let (status, _) = call(
-        stack,
-        reqwest::Method::PUT,
-        "routing",
-        &format!("/v1/agents/{id}/presence"),
-        &token(id, Role::Agent),
-        Some(json!({"status": "online"})),
-    )
-    .await;
+    let (status, _) = stack
+        .put_json(
+            "routing",
+            &format!("/v1/agents/{id}/presence"),
+            &token(id, Role::Agent),
+            &json!({"status": "online"}),
+        )
+        .await;
     assert_eq!(status, 200);
     id
 }
@@ -90,28 +50,16 @@ async fn agent(stack: &Stack, tier: &str, skills: &[&str]) -> Uuid {
 async fn accept_offer(stack: &Stack, agent: Uuid) -> Uuid {
     let me = token(agent, Role::Agent);
     let ticket: Uuid = testkit::eventually(20, "an offer", || async {
-        let (_, offers) = call(
-            stack,
-            reqwest::Method::GET,
-            "routing",
-            &format!("/v1/agents/{agent}/offers"),
-            &me,
-            None,
-        )
-        .await;
+        let (_, offers) = stack
+            .get_status("routing", &format!("/v1/agents/{agent}/offers"), &me)
+            .await;
         Ok(offers["items"][0]["ticket_id"].as_str().and_then(|s| s.parse().ok()))
     })
     .await
     .expect("offer");
-    let (status, accepted) = call(
-        stack,
-        reqwest::Method::POST,
-        "routing",
-        &format!("/v1/offers/{ticket}/accept"),
-        &me,
-        None,
-    )
-    .await;
+    let (status, accepted) = stack
+        .post_empty("routing", &format!("/v1/offers/{ticket}/accept"), &me)
+        .await;
     assert_eq!(status, 200, "{accepted}");
     ticket
 }
@@ -120,15 +68,7 @@ async fn accept_offer(stack: &Stack, agent: Uuid) -> Uuid {
 async fn assigned_in_intake(stack: &Stack, ticket: Uuid, agent: Uuid) {
     let me = token(agent, Role::Agent);
     testkit::eventually(20, "intake shows the assignment", || async {
-        let (_, t) = call(
-            stack,
-            reqwest::Method::GET,
-            "intake",
-            &format!("/v1/tickets/{ticket}"),
-            &me,
-            None,
-        )
-        .await;
+        let (_, t) = stack.get_status("intake", &format!("/v1/tickets/{ticket}"), &me).await;
         Ok((t["status"] == "assigned" && t["assignee_id"] == agent.to_string()).then_some(()))
     })
     .await
@@ -149,15 +89,14 @@ async fn vip_first_complaints_to_seniors_and_breaches_escalated() {
 
     // A VIP customer, known to intake from the company's systems.
     let vip = Uuid::new_v4();
-    let (status, c) = call(
-        &stack,
-        reqwest::Method::PUT,
-        "intake",
-        &format!("/v1/customers/{vip}"),
-        &token(Uuid::new_v4(), Role::Service),
-        Some(json!({"role": "parent", "segments": ["vip"]})),
-    )
-    .await;
+    let (status, c) = stack
+        .put_json(
+            "intake",
+            &format!("/v1/customers/{vip}"),
+            &token(Uuid::new_v4(), Role::Service),
+            &json!({"role": "parent", "segments": ["vip"]}),
+        )
+        .await;
     assert!(status == 201, "{c}");
 
     // 1. Two ordinary questions wait; the VIP's, asked later, is served first.
@@ -212,18 +151,15 @@ async fn vip_first_complaints_to_seniors_and_breaches_escalated() {
 
     // 3. A resource request under a 3-second first-response target nobody meets: escalated a
     //    tier up and the supervisor told in their inbox.
-    let (status, p) = call(
-        &stack,
-        reqwest::Method::PUT,
-        "routing",
-        "/v1/sla-policies/resources-fast",
-        &supervisor,
-        Some(
-            json!({"name": "resources-fast", "categories": ["resource_request"], "first_response_secs": 3,
+    let (status, p) = stack
+        .put_json(
+            "routing",
+            "/v1/sla-policies/resources-fast",
+            &supervisor,
+            &json!({"name": "resources-fast", "categories": ["resource_request"], "first_response_secs": 3,
                     "precedence": 100}),
-        ),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 201, "{p}");
     // Policies are cached for up to catalog_refresh_ms (2 s).
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
@@ -237,15 +173,9 @@ async fn vip_first_complaints_to_seniors_and_breaches_escalated() {
     let escalated = entry(&stack, late, |e| e["escalations"] == 1).await;
     assert_eq!(escalated["tier"], "mid");
     assert_eq!(escalated["priority"], "high");
-    let (_, sla) = call(
-        &stack,
-        reqwest::Method::GET,
-        "routing",
-        &format!("/v1/tickets/{late}/sla"),
-        &supervisor,
-        None,
-    )
-    .await;
+    let (_, sla) = stack
+        .get_status("routing", &format!("/v1/tickets/{late}/sla"), &supervisor)
+        .await;
     assert!(
         sla["log"]
             .as_array()
@@ -253,15 +183,7 @@ async fn vip_first_complaints_to_seniors_and_breaches_escalated() {
         "{sla}"
     );
     let inbox = testkit::eventually(20, "the supervisor's inbox", || async {
-        let (_, v) = call(
-            &stack,
-            reqwest::Method::GET,
-            "notifications",
-            "/v1/inbox",
-            &supervisor,
-            None,
-        )
-        .await;
+        let (_, v) = stack.get_status("notifications", "/v1/inbox", &supervisor).await;
         Ok(v["items"]
             .as_array()
             .filter(|a| a.iter().any(|m| m["kind"] == "sla_breached"))

@@ -22,16 +22,9 @@ async fn open_ticket(stack: &Stack, customer: Uuid, key: &str, traceparent: Opti
 }
 
 async fn inbox(stack: &Stack, customer: Uuid) -> Vec<Value> {
-    let body: Value = stack
-        .client
-        .get(format!("{}/v1/inbox?limit=100", stack.url("notifications")))
-        .bearer_auth(token(customer, Role::Customer))
-        .send()
-        .await
-        .expect("inbox")
-        .json()
-        .await
-        .expect("json");
+    let (_, body) = stack
+        .get_status("notifications", "/v1/inbox?limit=100", &token(customer, Role::Customer))
+        .await;
     body["items"].as_array().cloned().unwrap_or_default()
 }
 
@@ -51,17 +44,10 @@ async fn a_ticket_reaches_the_inbox_with_one_trace_and_survives_a_notifications_
     // 2. Routing put it in a live queue.
     let agent = token(Uuid::new_v4(), Role::Agent);
     let entry = testkit::eventually(15, "the queue entry", || async {
-        let res = stack
-            .client
-            .get(format!("{}/v1/queue-entries/{ticket_id}", stack.url("routing")))
-            .bearer_auth(&agent)
-            .send()
-            .await?;
-        Ok(if res.status() == 200 {
-            Some(res.json::<Value>().await?)
-        } else {
-            None
-        })
+        let (status, entry) = stack
+            .get_status("routing", &format!("/v1/queue-entries/{ticket_id}"), &agent)
+            .await;
+        Ok((status == 200).then_some(entry))
     })
     .await
     .expect("queued");
@@ -77,19 +63,9 @@ async fn a_ticket_reaches_the_inbox_with_one_trace_and_survives_a_notifications_
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["kind"], "ticket_received");
     let admin = token(Uuid::new_v4(), Role::Admin);
-    let log: Value = stack
-        .client
-        .get(format!(
-            "{}/v1/deliveries?recipient_id={customer}",
-            stack.url("notifications")
-        ))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .expect("log")
-        .json()
-        .await
-        .expect("json");
+    let deliveries = format!("/v1/deliveries?recipient_id={customer}");
+    let (status, log) = stack.get_status("notifications", &deliveries, &admin).await;
+    assert_eq!(status, 200, "{log}");
     assert_eq!(
         log["items"][0]["trace_id"], trace_id,
         "one trace from the intake request to the notification"
