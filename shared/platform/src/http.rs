@@ -93,7 +93,7 @@ pub fn serve(
             .wrap(cors(&origins))
             .wrap_fn(move |req, srv| {
                 let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
-                let method = req.method().to_string();
+                let method = method_label(req.method());
                 let span = tracing::info_span!(
                     "http.request",
                     otel.kind = "server",
@@ -118,10 +118,13 @@ pub fn serve(
                     };
                     tracing::Span::current().record("http.response.status_code", status.as_u16());
                     let code = status.as_str();
-                    metrics.http_requests.with_label_values(&[&method, &route, code]).inc();
+                    metrics
+                        .http_requests
+                        .with_label_values(&[method, route.as_str(), code])
+                        .inc();
                     metrics
                         .http_duration
-                        .with_label_values(&[&method, &route])
+                        .with_label_values(&[method, route.as_str()])
                         .observe(started.elapsed().as_secs_f64());
                     if status.is_client_error() || status.is_server_error() {
                         metrics.http_errors.with_label_values(&[&route, code]).inc();
@@ -175,6 +178,22 @@ fn cors(origins: &[String]) -> Cors {
         };
     }
     cors
+}
+
+/// The method as a metric and span label: one of the standard methods, or `other`, so made-up
+/// methods cannot grow the metrics without bound.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 fn with_platform_components(mut openapi: OpenApi) -> OpenApi {
