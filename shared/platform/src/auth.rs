@@ -263,6 +263,30 @@ mod tests {
         assert!(JwtVerifier::new(&s).verify(&foreign).is_err());
     }
 
+    fn signed(claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"a-test-signing-key-that-is-long-enough!!"),
+        )
+        .expect("sign")
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_or_older_than_the_maximum_age_is_refused() {
+        let s = settings(None);
+        let now = chrono::Utc::now().timestamp();
+        let sub = Uuid::new_v4().to_string();
+        let fine = signed(serde_json::json!({"sub": sub, "roles": ["agent"], "iat": now, "exp": now + 600}));
+        assert!(JwtVerifier::new(&s).verify(&fine).is_ok());
+        let early = signed(serde_json::json!({"sub": sub, "roles": ["agent"], "iat": now, "nbf": now + 600, "exp": now + 1200}));
+        assert!(JwtVerifier::new(&s).verify(&early).is_err(), "nbf in the future");
+        let old = signed(serde_json::json!({"sub": sub, "roles": ["agent"], "iat": now - 3 * 86_400, "exp": now + 600}));
+        assert!(JwtVerifier::new(&s).verify(&old).is_err(), "issued three days ago");
+        let undated = signed(serde_json::json!({"sub": sub, "roles": ["agent"], "exp": now + 600}));
+        assert!(JwtVerifier::new(&s).verify(&undated).is_err(), "no iat");
+    }
+
     #[test]
     fn role_names_parse() {
         assert_eq!(Role::parse("supervisor"), Some(Role::Supervisor));

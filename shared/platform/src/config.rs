@@ -342,6 +342,22 @@ greeting = "hello"
     }
 
     #[test]
+    fn production_refuses_the_development_key_and_requires_issuer_and_audience() {
+        let load = |pairs: &[(&str, &str)]| load_from::<Settings<Own>>("INTAKE", DEFAULTS, &[], &vars(pairs));
+        assert!(load(&[("INTAKE__RUNTIME__ENVIRONMENT", "development")]).is_ok());
+        let err = load(&[("INTAKE__RUNTIME__ENVIRONMENT", "production")]).expect_err("the development key");
+        assert!(err.to_string().contains("auth.jwt_secret"), "{err}");
+        let key = ("INTAKE__AUTH__JWT_SECRET", "a-production-signing-key-of-32-bytes-or-more");
+        let err = load(&[("INTAKE__RUNTIME__ENVIRONMENT", "production"), key]).expect_err("no issuer");
+        assert!(err.to_string().contains("auth.issuer"), "{err}");
+        let issuer = ("INTAKE__AUTH__ISSUER", "https://auth.example.com");
+        let err = load(&[("INTAKE__RUNTIME__ENVIRONMENT", "production"), key, issuer]).expect_err("no audience");
+        assert!(err.to_string().contains("auth.audience"), "{err}");
+        let audience = ("INTAKE__AUTH__AUDIENCE", "edu-support");
+        assert!(load(&[("INTAKE__RUNTIME__ENVIRONMENT", "production"), key, issuer, audience]).is_ok());
+    }
+
+    #[test]
     fn a_service_list_setting_named_in_its_spec_splits_from_the_environment() {
         let env = vars(&[("INTAKE__SERVICE__TAGS", "vip,new_user")]);
         let s: Settings<Own> = load_from("INTAKE", DEFAULTS, &["service.tags"], &env).expect("load");
