@@ -28,7 +28,9 @@ for svc in "${ORDER[@]}"; do
     echo "port ${PORTS[$svc]} is taken: is another $svc running? (stop it, or set ${prefix}__HTTP__PORT)" >&2
     exit 1
   fi
-  env "${prefix}__TELEMETRY__LOG_FORMAT=${LOG_FORMAT:-pretty}" "$BIN_DIR/$svc" >".run/$svc.log" 2>&1 &
+  # A workstation: the documented development keys are accepted (production refuses them).
+  env "${prefix}__RUNTIME__ENVIRONMENT=development" "${prefix}__TELEMETRY__LOG_FORMAT=${LOG_FORMAT:-pretty}" \
+    "$BIN_DIR/$svc" >".run/$svc.log" 2>&1 &
   pids+=($!)
 done
 

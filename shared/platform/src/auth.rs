@@ -66,12 +66,15 @@ pub struct Claims {
 pub struct JwtVerifier {
     key: DecodingKey,
     validation: Validation,
+    max_age_secs: u64,
+    leeway_secs: u64,
 }
 
 impl JwtVerifier {
     pub fn new(settings: &AuthSettings) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = settings.leeway_secs;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         if let Some(iss) = &settings.issuer {
             validation.set_issuer(&[iss]);
@@ -83,6 +86,8 @@ impl JwtVerifier {
         Self {
             key: DecodingKey::from_secret(settings.jwt_secret.expose_secret().as_bytes()),
             validation,
+            max_age_secs: settings.max_token_age_secs,
+            leeway_secs: settings.leeway_secs,
         }
     }
 
@@ -93,6 +98,17 @@ impl JwtVerifier {
             Uuid::parse_str(&data.claims.sub).map_err(|_| ApiError::unauthorized("token subject is not a UUID"))?;
         if data.claims.roles.is_empty() {
             return Err(ApiError::unauthorized("token has no roles"));
+        }
+        if self.max_age_secs > 0 {
+            let issued = data
+                .claims
+                .iat
+                .ok_or_else(|| ApiError::unauthorized("token has no `iat` (issued-at)"))?;
+            let age = chrono::Utc::now().timestamp().saturating_sub(issued);
+            let max = i64::try_from(self.max_age_secs.saturating_add(self.leeway_secs)).unwrap_or(i64::MAX);
+            if age > max {
+                return Err(ApiError::unauthorized("token is older than the maximum token age"));
+            }
         }
         Ok(Principal {
             subject,
@@ -233,6 +249,7 @@ mod tests {
             issuer: issuer.map(str::to_owned),
             audience: None,
             leeway_secs: 0,
+            max_token_age_secs: 86_400,
         }
     }
 
@@ -279,9 +296,12 @@ mod tests {
         let sub = Uuid::new_v4().to_string();
         let fine = signed(serde_json::json!({"sub": sub, "roles": ["agent"], "iat": now, "exp": now + 600}));
         assert!(JwtVerifier::new(&s).verify(&fine).is_ok());
-        let early = signed(serde_json::json!({"sub": sub, "roles": ["agent"], "iat": now, "nbf": now + 600, "exp": now + 1200}));
+        let early = signed(
+            serde_json::json!({"sub": sub, "roles": ["agent"], "iat": now, "nbf": now + 600, "exp": now + 1200}),
+        );
         assert!(JwtVerifier::new(&s).verify(&early).is_err(), "nbf in the future");
-        let old = signed(serde_json::json!({"sub": sub, "roles": ["agent"], "iat": now - 3 * 86_400, "exp": now + 600}));
+        let old =
+            signed(serde_json::json!({"sub": sub, "roles": ["agent"], "iat": now - 3 * 86_400, "exp": now + 600}));
         assert!(JwtVerifier::new(&s).verify(&old).is_err(), "issued three days ago");
         let undated = signed(serde_json::json!({"sub": sub, "roles": ["agent"], "exp": now + 600}));
         assert!(JwtVerifier::new(&s).verify(&undated).is_err(), "no iat");

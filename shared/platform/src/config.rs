@@ -36,6 +36,12 @@ pub trait Validate {
     fn validate(&self) -> Result<(), ConfigError> {
         Ok(())
     }
+
+    /// Further checks in production: refuse development secrets and other settings only fit
+    /// for a workstation.
+    fn validate_for_production(&self) -> Result<(), ConfigError> {
+        Ok(())
+    }
 }
 
 impl Validate for () {}
@@ -95,10 +101,29 @@ pub fn load_from<T: DeserializeOwned + Validate>(
     Ok(settings)
 }
 
+/// Where a service runs: production refuses development secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Environment {
+    /// A workstation or a test run: the documented development keys are accepted.
+    Development,
+    /// Anything else (the default): start-up refuses the development keys and requires token
+    /// issuer and audience.
+    Production,
+}
+
+/// `[runtime]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeSettings {
+    pub environment: Environment,
+}
+
 /// The settings every service has, plus its own section `[service]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings<S> {
+    pub runtime: RuntimeSettings,
     pub http: HttpSettings,
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
@@ -154,6 +179,24 @@ impl<S: Validate> Validate for Settings<S> {
         }
         if self.auth.jwt_secret.expose_secret().len() < 32 {
             return Err(ConfigError::key("auth.jwt_secret", "must be at least 32 bytes"));
+        }
+        if self.runtime.environment == Environment::Production {
+            if self.auth.jwt_secret.expose_secret() == DEVELOPMENT_JWT_SECRET {
+                return Err(ConfigError::key(
+                    "auth.jwt_secret",
+                    "is the public development key, refused in production: set <PREFIX>__AUTH__JWT_SECRET \
+                     (or runtime.environment = \"development\" on a workstation)",
+                ));
+            }
+            for (key, value) in [
+                ("auth.issuer", &self.auth.issuer),
+                ("auth.audience", &self.auth.audience),
+            ] {
+                if value.as_deref().is_none_or(|v| v.trim().is_empty()) {
+                    return Err(ConfigError::key(key, "is required in production: tokens must name it"));
+                }
+            }
+            self.service.validate_for_production()?;
         }
         if !matches!(self.telemetry.log_format.as_str(), "json" | "pretty") {
             return Err(ConfigError::key(
@@ -264,6 +307,8 @@ pub struct AuthSettings {
     #[serde(default)]
     pub audience: Option<String>,
     pub leeway_secs: u64,
+    /// A token issued (`iat`) longer ago than this is refused; 0 = no limit.
+    pub max_token_age_secs: u64,
 }
 
 /// The signing key committed in `default.toml` for local development only.
@@ -287,6 +332,8 @@ mod tests {
     use super::*;
 
     const DEFAULTS: &str = r#"
+[runtime]
+environment = "development"
 [http]
 port = 8081
 [database]
@@ -347,7 +394,10 @@ greeting = "hello"
         assert!(load(&[("INTAKE__RUNTIME__ENVIRONMENT", "development")]).is_ok());
         let err = load(&[("INTAKE__RUNTIME__ENVIRONMENT", "production")]).expect_err("the development key");
         assert!(err.to_string().contains("auth.jwt_secret"), "{err}");
-        let key = ("INTAKE__AUTH__JWT_SECRET", "a-production-signing-key-of-32-bytes-or-more");
+        let key = (
+            "INTAKE__AUTH__JWT_SECRET",
+            "a-production-signing-key-of-32-bytes-or-more",
+        );
         let err = load(&[("INTAKE__RUNTIME__ENVIRONMENT", "production"), key]).expect_err("no issuer");
         assert!(err.to_string().contains("auth.issuer"), "{err}");
         let issuer = ("INTAKE__AUTH__ISSUER", "https://auth.example.com");

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
-use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
@@ -14,7 +13,7 @@ use crate::bus::Bus;
 use crate::bus::consumer::{Consumer, ConsumerSpec, EventHandler};
 use crate::bus::outbox::Outbox;
 use crate::clock::Clock;
-use crate::config::{DEVELOPMENT_JWT_SECRET, Settings};
+use crate::config::Settings;
 use crate::health::Health;
 use crate::jobs::Jobs;
 use crate::kv::Redis;
@@ -44,12 +43,6 @@ impl Platform {
         settings: &Settings<S>,
         migrations: &Migrator,
     ) -> anyhow::Result<Self> {
-        if settings.auth.jwt_secret.expose_secret() == DEVELOPMENT_JWT_SECRET {
-            tracing::warn!(
-                "auth.jwt_secret is the development key: set {}__AUTH__JWT_SECRET in production",
-                service.to_uppercase().replace('-', "_")
-            );
-        }
         let pool = crate::db::connect(&settings.database).await?;
         if settings.database.run_migrations {
             crate::db::migrate(&pool, migrations).await?;

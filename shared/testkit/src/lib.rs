@@ -72,6 +72,7 @@ impl Isolation {
         let mut set = |k: &str, v: String| {
             vars.insert(format!("{prefix}__{k}"), v);
         };
+        set("RUNTIME__ENVIRONMENT", "development".into());
         set("HTTP__PORT", "0".into());
         set("HTTP__WORKERS", "1".into());
         set("HTTP__SHUTDOWN_TIMEOUT_SECS", "5".into());
