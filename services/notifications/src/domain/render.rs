@@ -84,6 +84,14 @@ fn environment() -> Environment<'static> {
     env
 }
 
+/// Renders a template's parts once with no data (missing values render empty) within the
+/// render bounds, so a template that cannot finish is refused before it is saved; the error
+/// names the part.
+pub fn trial_render(subject: &str, body: &str, html: Option<&str>) -> Result<(), (String, String)> {
+    compile_check(subject, body, html)?;
+    Err(("body".to_owned(), "not checked".to_owned()))
+}
+
 /// Checks that a template's parts compile; the error names the part.
 pub fn compile_check(subject: &str, body: &str, html: Option<&str>) -> Result<(), (String, String)> {
     let mut env = environment();
@@ -253,6 +261,34 @@ mod tests {
             body: body.into(),
             html: None,
         }
+    }
+
+    #[test]
+    fn a_template_that_loops_too_long_or_writes_too_much_is_stopped() {
+        let busy = "{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}done";
+        let huge = "{% for i in range(100000) %}0123456789{% endfor %}";
+        let r = Renderer::new(
+            &[
+                t("busy", "in_app", "en", 1, "s", busy),
+                t("huge", "in_app", "en", 1, "s", huge),
+                t("fine", "in_app", "en", 1, "s", "{% for i in range(50) %}{{ i }}{% endfor %}"),
+            ],
+            "en",
+        );
+        let ctx = json!({});
+        assert!(matches!(
+            r.render("busy", "in_app", "en", &ctx),
+            Err(RenderError::Failed { .. })
+        ));
+        assert!(matches!(
+            r.render("huge", "in_app", "en", &ctx),
+            Err(RenderError::Failed { .. })
+        ));
+        assert!(r.render("fine", "in_app", "en", &ctx).is_ok());
+        // The same bounds apply before a template is saved.
+        assert!(trial_render("s", busy, None).is_err());
+        assert!(trial_render("s", huge, None).is_err());
+        assert!(trial_render("s", "Hi {{ name }}", None).is_ok());
     }
 
     #[test]
