@@ -183,8 +183,10 @@ fn check_template(v: &mut Validator, subject: &str, body: &str, html: Option<&st
         "html",
         "at most 100000 characters",
     );
-    if let Err((part, e)) = render::compile_check(subject, body, html) {
-        v.check(false, &part, format!("does not compile: {e}"));
+    // Compiled and rendered once with no data within the render bounds (fuel, output size),
+    // so a template that cannot finish is never saved.
+    if let Err((part, e)) = render::trial_render(subject, body, html) {
+        v.check(false, &part, format!("does not render: {e}"));
     }
 }
 
@@ -246,8 +248,8 @@ pub struct PreviewRequest {
     pub draft: Option<TemplateRequest>,
 }
 
-/// Render a saved template or a draft with some data (staff and services); a template that
-/// does not render with it is a 422 naming the part and the reason.
+/// Render a saved template (supervisors, admins, services) or a draft (admins) with some data;
+/// a template that does not render with it is a 422 naming the part and the reason.
 #[utoipa::path(post, path = "/v1/templates/preview", tag = "templates", request_body = PreviewRequest,
     responses((status = 200, body = crate::domain::render::Rendered), Unprocessable))]
 pub async fn preview(
@@ -256,6 +258,10 @@ pub async fn preview(
     body: web::Json<PreviewRequest>,
 ) -> Result<web::Json<render::Rendered>, ApiError> {
     caller.require_any(&Role::MANAGERS_OR_SERVICE)?;
+    if body.draft.is_some() {
+        // A draft is template code of the caller's own: only those who may save templates.
+        caller.require_any(&[Role::Admin])?;
+    }
     let b = body.into_inner();
     let mut v = Validator::new();
     v.one_of(&b.channel, &CHANNELS, "channel");

@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use platform::auth::Principal;
+use platform::auth::{Principal, Role};
 use platform::error::Validator;
 use platform::idempotency::{self, Begun};
 use platform::problems::{Conflict, NotFound, Unprocessable};
@@ -18,7 +18,7 @@ use super::config::TemplateRequest;
 use super::{ADMIN_OR_SERVICE, DeliveryResponse, State, delivery_response};
 use crate::core::fanout::{Batch, Request};
 use crate::domain::delivery::Source;
-use crate::domain::render::{self, Renderer, Template, compile_check};
+use crate::domain::render::{self, Renderer, Template, trial_render};
 use crate::domain::rules::{CHANNELS, URGENCIES};
 use crate::store::{deliveries, recipients};
 
@@ -85,6 +85,10 @@ pub async fn send(
     body: web::Json<SendRequest>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any(&ADMIN_OR_SERVICE)?;
+    if body.draft.is_some() {
+        // A draft is template code of the caller's own: admins only, not every service.
+        caller.require_any(&[Role::Admin])?;
+    }
     let b = body.into_inner();
     let category = b.category.clone().unwrap_or_else(|| "direct".to_owned());
     let urgency = b.urgency.clone().unwrap_or_else(|| "transactional".to_owned());
@@ -111,9 +115,9 @@ pub async fn send(
         );
     }
     if let Some(d) = &b.draft
-        && let Err((part, e)) = compile_check(&d.subject, &d.body, d.html.as_deref())
+        && let Err((part, e)) = trial_render(&d.subject, &d.body, d.html.as_deref())
     {
-        v.check(false, &format!("draft.{part}"), format!("does not compile: {e}"));
+        v.check(false, &format!("draft.{part}"), format!("does not render: {e}"));
     }
     v.finish()?;
     let snapshot = state.catalog.get().await.map_err(ApiError::internal)?;

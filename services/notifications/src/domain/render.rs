@@ -76,20 +76,63 @@ fn metric_zh(v: String) -> String {
     .to_owned()
 }
 
+/// Instructions one render may execute: far more than any message needs (a loop over a few
+/// hundred items), far fewer than a runaway loop; rendering time is bounded with it.
+pub const RENDER_FUEL: u64 = 200_000;
+/// Bytes one rendered part may have.
+pub const MAX_RENDERED_BYTES: usize = 256 * 1024;
+
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+    env.set_fuel(Some(RENDER_FUEL));
     env.add_filter("ref", short_ref);
     env.add_filter("metric_zh", metric_zh);
     env
 }
 
-/// Renders a template's parts once with no data (missing values render empty) within the
-/// render bounds, so a template that cannot finish is refused before it is saved; the error
-/// names the part.
+/// Renders a template's parts once with no data (missing values, and their attributes,
+/// render empty) within the render bounds, so a template that cannot finish is refused before
+/// it is saved; the error names the part.
 pub fn trial_render(subject: &str, body: &str, html: Option<&str>) -> Result<(), (String, String)> {
     compile_check(subject, body, html)?;
-    Err(("body".to_owned(), "not checked".to_owned()))
+    let mut env = environment();
+    env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    for (part, src) in [("subject", Some(subject)), ("body", Some(body)), ("html", html)] {
+        if let Some(src) = src {
+            let t = env
+                .template_from_str(src)
+                .map_err(|e| (part.to_owned(), e.to_string()))?;
+            bounded(&t, &minijinja::Value::UNDEFINED).map_err(|e| (part.to_owned(), describe(&e)))?;
+        }
+    }
+    Ok(())
+}
+
+/// Renders `t` with `ctx` into at most [`MAX_RENDERED_BYTES`].
+fn bounded(t: &minijinja::Template<'_, '_>, ctx: &minijinja::Value) -> Result<String, minijinja::Error> {
+    let mut out = Bounded(Vec::new());
+    t.render_captured_to(ctx, &mut out)?;
+    Ok(String::from_utf8_lossy(&out.0).into_owned())
+}
+
+/// A buffer that refuses to grow past [`MAX_RENDERED_BYTES`].
+struct Bounded(Vec<u8>);
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_RENDERED_BYTES {
+            return Err(std::io::Error::other(format!(
+                "the rendered text is over {MAX_RENDERED_BYTES} bytes"
+            )));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Checks that a template's parts compile; the error names the part.
@@ -182,7 +225,7 @@ impl Renderer {
         let part = |p: &str| -> Result<Option<String>, RenderError> {
             let name = format!("{k}|{p}");
             match self.env.get_template(&name) {
-                Ok(t) => t.render(&ctx).map(Some).map_err(|e| RenderError::Failed {
+                Ok(t) => bounded(&t, &ctx).map(Some).map_err(|e| RenderError::Failed {
                     name: format!("{notification}/{channel}/{used_locale} {p}"),
                     reason: describe(&e),
                 }),
@@ -271,7 +314,14 @@ mod tests {
             &[
                 t("busy", "in_app", "en", 1, "s", busy),
                 t("huge", "in_app", "en", 1, "s", huge),
-                t("fine", "in_app", "en", 1, "s", "{% for i in range(50) %}{{ i }}{% endfor %}"),
+                t(
+                    "fine",
+                    "in_app",
+                    "en",
+                    1,
+                    "s",
+                    "{% for i in range(50) %}{{ i }}{% endfor %}",
+                ),
             ],
             "en",
         );

@@ -123,6 +123,16 @@ async fn templates_are_versioned_previewed_and_refused_when_they_cannot_render()
         .await;
     assert_eq!(status, 422);
     assert_eq!(p["code"], "template_does_not_render");
+    let runaway = json!({"subject": "s", "body": "{% for i in range(100000) %}0123456789{% endfor %}"});
+    let (status, p) = app.put_json("/v1/templates/x/in_app/en", &admin, &runaway).await;
+    assert_eq!(
+        (status, testkit::problem_fields(&p)),
+        (422, vec!["body".to_owned()]),
+        "{p}"
+    );
+    let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
+    let draft = json!({"notification": "x", "channel": "in_app", "locale": "en", "data": {}, "draft": {"body": "b"}});
+    assert_eq!(app.post_json("/v1/templates/preview", &supervisor, &draft).await.0, 403);
     let broken = json!({"subject": "{{ oops", "body": "b"});
     assert_eq!(app.put_json("/v1/templates/x/in_app/en", &admin, &broken).await.0, 422);
     let unrenderable = json!({"subject": "s", "body": "{{ a.b }}", "sample": {"c": 1}});
@@ -226,8 +236,8 @@ async fn finished_deliveries_are_purged_after_the_retention_and_pending_ones_kep
     let (old, recent) = (ids[0], ids[1]);
     crate::wait_status(&app, &format!("event_id={recent}"), "in_app", "delivered", 10).await;
     crate::wait_status(&app, &format!("event_id={old}"), "in_app", "delivered", 10).await;
-    let service = app.token(Uuid::new_v4(), Role::Service);
-    let (_, later) = app.post_json("/v1/messages", &service, &json!({"recipient_id": Uuid::new_v4(), "notification": "n",
+    let sender = app.token(Uuid::new_v4(), Role::Admin);
+    let (_, later) = app.post_json("/v1/messages", &sender, &json!({"recipient_id": Uuid::new_v4(), "notification": "n",
         "channels": ["in_app"], "send_at": chrono::Utc::now() + chrono::Duration::days(30), "draft": {"body": "later"}})).await;
     let pool = &app.platform.pool;
     sqlx::query("UPDATE delivery SET created_at = now() - interval '200 days' WHERE event_id = ANY($1)")

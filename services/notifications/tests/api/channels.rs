@@ -432,7 +432,7 @@ async fn scheduled_sends_go_out_once_across_two_replicas() {
     let (vars, sinks) = sink_vars(&[]).await;
     let a = testkit::spawn(&notifications::SPEC, &vars).await.expect("replica a");
     let b = testkit::spawn(&notifications::SPEC, &vars).await.expect("replica b");
-    let service = a.token(Uuid::new_v4(), Role::Service);
+    let sender = a.token(Uuid::new_v4(), Role::Admin);
     let at = Utc::now() + chrono::Duration::seconds(2);
     let mut expected = Vec::new();
     for i in 0..60 {
@@ -442,7 +442,7 @@ async fn scheduled_sends_go_out_once_across_two_replicas() {
         let send = json!({"recipient_id": who, "notification": "notice",
             "channels": ["email"], "send_at": at, "draft": {"subject": "Notice {{ n }}", "body": "Number {{ n }}"},
             "data": {"n": i}});
-        let (status, body) = app.post_json("/v1/messages", &service, &send).await;
+        let (status, body) = app.post_json("/v1/messages", &sender, &send).await;
         assert_eq!(status, 202);
         expected.push(body["deliveries"][0]["id"].as_str().expect("id").to_owned());
     }

@@ -47,13 +47,13 @@ async fn a_scheduled_send_goes_out_when_the_clock_reaches_its_time_not_before() 
     let app = manual(&[]).await;
     let clock = &app.platform.clock;
     assert_eq!(clock.now(), start());
-    let service = app.token(Uuid::new_v4(), Role::Service);
+    let sender = app.token(Uuid::new_v4(), Role::Admin);
     let who = Uuid::new_v4();
     let token = app.token(who, Role::Customer);
     let due = start() + chrono::Duration::hours(2);
     let send = json!({"recipient_id": who, "notification": "class_reminder", "channels": ["in_app"],
         "send_at": due, "draft": {"subject": "上课提醒", "body": "两小时后上课。"}});
-    let (status, sent) = app.post_json("/v1/messages", &service, &send).await;
+    let (status, sent) = app.post_json("/v1/messages", &sender, &send).await;
     assert_eq!(status, 202, "{sent}");
     assert_eq!(sent["deliveries"][0]["status"], "pending");
     assert_eq!(at(&sent["deliveries"][0]["next_attempt_at"]), due);
@@ -81,10 +81,10 @@ async fn a_scheduled_send_goes_out_when_the_clock_reaches_its_time_not_before() 
     // Too far ahead is measured from the clock too: a year from START, not from today.
     let too_far = json!({"recipient_id": who, "notification": "n", "channels": ["in_app"],
         "send_at": start() + chrono::Duration::days(400), "draft": {"body": "x"}});
-    assert_eq!(app.post_json("/v1/messages", &service, &too_far).await.0, 422);
+    assert_eq!(app.post_json("/v1/messages", &sender, &too_far).await.0, 422);
     let next_year = json!({"recipient_id": who, "notification": "n", "channels": ["in_app"],
         "send_at": start() + chrono::Duration::days(300), "draft": {"body": "x"}});
-    assert_eq!(app.post_json("/v1/messages", &service, &next_year).await.0, 202);
+    assert_eq!(app.post_json("/v1/messages", &sender, &next_year).await.0, 202);
 }
 
 #[tokio::test]
@@ -102,10 +102,10 @@ async fn a_failed_sms_is_retried_when_the_clock_has_moved_by_the_retry_delay() {
     let who = Uuid::new_v4();
     set_prefs(&app, who, json!({"phone": "+8613800138002"})).await;
     sms.set_status(503);
-    let service = app.token(Uuid::new_v4(), Role::Service);
+    let sender = app.token(Uuid::new_v4(), Role::Admin);
     let send = json!({"recipient_id": who, "notification": "notice", "channels": ["sms"],
         "draft": {"body": "Your class starts soon."}});
-    let (status, sent) = app.post_json("/v1/messages", &service, &send).await;
+    let (status, sent) = app.post_json("/v1/messages", &sender, &send).await;
     assert_eq!(status, 202, "{sent}");
     let q = format!("event_id={}", sent["id"].as_str().expect("id"));
     sms.wait_for(1, 10).await.expect("the first attempt");
@@ -224,11 +224,11 @@ async fn an_endpoint_is_disabled_after_failing_for_the_configured_hours_on_the_c
 async fn retention_ages_deliveries_by_the_clock() {
     let app = manual(&[]).await;
     let clock = &app.platform.clock;
-    let service = app.token(Uuid::new_v4(), Role::Service);
+    let sender = app.token(Uuid::new_v4(), Role::Admin);
     let (status, sent) = app
         .post_json(
             "/v1/messages",
-            &service,
+            &sender,
             &json!({"recipient_id": Uuid::new_v4(), "notification": "n", "channels": ["in_app"],
                 "draft": {"body": "now"}}),
         )
