@@ -473,3 +473,29 @@ async fn made_up_methods_do_not_grow_the_metrics() {
         "300 made-up methods grew /metrics from {before} to {after} lines"
     );
 }
+
+#[tokio::test]
+async fn the_docs_page_and_its_viewer_are_served_by_the_service_itself() {
+    let (url, _) = start().await;
+    let c = reqwest::Client::new();
+    let page = c
+        .get(format!("{url}/docs"))
+        .send()
+        .await
+        .expect("docs")
+        .text()
+        .await
+        .expect("text");
+    assert!(!page.contains("https://"), "nothing is loaded from elsewhere: {page}");
+    let assets: Vec<&str> = ["src=\"", "href=\""]
+        .iter()
+        .flat_map(|attr| page.split(attr).skip(1).filter_map(|rest| rest.split('"').next()))
+        .filter(|a| !a.is_empty() && !a.starts_with('#'))
+        .collect();
+    assert!(assets.iter().any(|a| a.ends_with(".js")), "the viewer's script: {page}");
+    for asset in assets {
+        let path = asset.trim_start_matches("./");
+        let res = c.get(format!("{url}/docs/{path}")).send().await.expect("asset");
+        assert_eq!(res.status(), 200, "{asset}");
+    }
+}
