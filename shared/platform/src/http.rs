@@ -17,6 +17,7 @@ use serde_json::json;
 use tracing::Instrument;
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::{Principal, Role};
 use crate::bus::parking;
@@ -71,19 +72,17 @@ pub fn serve(
     let listener = TcpListener::bind((settings.host.as_str(), settings.port))
         .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", settings.host, settings.port))?;
     let port = listener.local_addr()?.port();
-    let openapi = web::Data::new(with_platform_components(api.openapi.clone()).to_pretty_json()?);
+    let openapi = with_platform_components(api.openapi.clone());
     let platform_data = web::Data::new(platform.clone());
     let verifier = platform.jwt.clone();
     let body_limit = settings.body_limit_bytes;
     let origins = settings.cors_allowed_origins.clone();
     let configure = api.configure.clone();
-    let service = platform.service;
     let mut server = HttpServer::new(move || {
         let metrics = platform_data.metrics.clone();
         App::new()
             .app_data(platform_data.clone())
             .app_data(verifier.clone())
-            .app_data(openapi.clone())
             .app_data(consumers.clone())
             .app_data(required.clone())
             .app_data(web::JsonConfig::default().limit(body_limit).error_handler(json_error))
@@ -144,8 +143,17 @@ pub fn serve(
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics_text))
-            .route("/openapi.json", web::get().to(openapi_json))
-            .route("/docs", web::get().to(move || docs_page(service)))
+            // `/openapi.json`, and the API reference at `/docs/` (Swagger UI, its assets served
+            // from the binary).
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
+            .route(
+                "/docs",
+                web::get().to(|| async {
+                    HttpResponse::Found()
+                        .insert_header((header::LOCATION, "/docs/"))
+                        .finish()
+                }),
+            )
             .route("/v1/admin/clock", web::get().to(read_clock))
             .route("/v1/admin/clock", web::post().to(move_clock))
             .route("/v1/admin/parking", web::get().to(list_parked))
@@ -444,26 +452,4 @@ async fn metrics_text(platform: web::Data<Platform>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(platform.metrics.render())
-}
-
-async fn openapi_json(doc: web::Data<String>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(doc.get_ref().clone())
-}
-
-async fn docs_page(service: &'static str) -> HttpResponse {
-    let html = format!(
-        r#"<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>{service} API</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body>
-<script id="api-reference" data-url="/openapi.json"></script>
-<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
-<noscript>The API description is at <a href="/openapi.json">/openapi.json</a>.</noscript>
-</body>
-</html>"#
-    );
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html)
 }
