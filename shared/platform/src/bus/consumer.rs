@@ -138,6 +138,15 @@ struct Paused {
     cause: String,
 }
 
+impl Paused {
+    fn on(dependency: Dependency, cause: &anyhow::Error) -> Self {
+        Self {
+            dependency,
+            cause: format!("{cause:#}"),
+        }
+    }
+}
+
 impl std::fmt::Display for Paused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} unavailable: {}", self.dependency.as_str(), self.cause)
@@ -519,13 +528,7 @@ impl<H: EventHandler> Consumer<H> {
             let refs: Vec<(&RawEnvelope, tracing::Span)> = events.iter().map(|(e, s)| (e, s.clone())).collect();
             match caught(self.handle_batch(&refs)).await {
                 Ok(outcomes) => Some(outcomes),
-                Err(HandlerError::Unavailable(dependency, e)) => {
-                    return Err(Paused {
-                        dependency,
-                        cause: format!("{e:#}"),
-                    }
-                    .into());
-                }
+                Err(HandlerError::Unavailable(dependency, e)) => return Err(Paused::on(dependency, &e).into()),
                 Err(e) => {
                     tracing::warn!(queue = %self.queues.main, size = deliveries.len(), error = %e, "batch failed; handling its messages one by one");
                     None
@@ -545,16 +548,22 @@ impl<H: EventHandler> Consumer<H> {
         }
         let per_message = started.elapsed().as_secs_f64() / outcomes.len() as f64;
         for outcome in outcomes {
-            self.metrics
-                .bus_consumed
-                .with_label_values(&[self.queues.main.as_str(), outcome.label()])
-                .inc();
-            self.metrics
-                .bus_handle_duration
-                .with_label_values(&[self.queues.main.as_str()])
-                .observe(per_message);
+            self.count(outcome, per_message);
         }
         Ok(())
+    }
+
+    /// Counts one message's outcome and the time it took.
+    fn count(&self, outcome: Outcome, seconds: f64) {
+        let queue = self.queues.main.as_str();
+        self.metrics
+            .bus_consumed
+            .with_label_values(&[queue, outcome.label()])
+            .inc();
+        self.metrics
+            .bus_handle_duration
+            .with_label_values(&[queue])
+            .observe(seconds);
     }
 
     /// Records the events' ids and hands the new ones to the handler, in one transaction.
@@ -612,13 +621,7 @@ impl<H: EventHandler> Consumer<H> {
         };
         let outcome = match result {
             Ok(outcome) => outcome,
-            Err(HandlerError::Unavailable(dependency, e)) => {
-                return Err(Paused {
-                    dependency,
-                    cause: format!("{e:#}"),
-                }
-                .into());
-            }
+            Err(HandlerError::Unavailable(dependency, e)) => return Err(Paused::on(dependency, &e).into()),
             Err(err) => {
                 let retry = match &err {
                     HandlerError::Retry(_) => usize::try_from(attempt - 1)
@@ -662,14 +665,7 @@ impl<H: EventHandler> Consumer<H> {
             }
         };
         delivery.ack(BasicAckOptions::default()).await?;
-        self.metrics
-            .bus_consumed
-            .with_label_values(&[self.queues.main.as_str(), outcome.label()])
-            .inc();
-        self.metrics
-            .bus_handle_duration
-            .with_label_values(&[self.queues.main.as_str()])
-            .observe(started.elapsed().as_secs_f64());
+        self.count(outcome, started.elapsed().as_secs_f64());
         Ok(outcome)
     }
 

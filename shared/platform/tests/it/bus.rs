@@ -164,6 +164,27 @@ async fn with_consumer(
     (cancel, queues)
 }
 
+/// A consumer counting its handler's calls (and failing with `fail`, if given), running.
+async fn recording(
+    p: &platform::Platform,
+    fail: Option<fn() -> HandlerError>,
+) -> (
+    Arc<AtomicUsize>,
+    CancellationToken,
+    platform::bus::topology::ConsumerQueues,
+) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (cancel, queues) = with_consumer(
+        p,
+        Recorder {
+            calls: calls.clone(),
+            fail,
+        },
+    )
+    .await;
+    (calls, cancel, queues)
+}
+
 fn consumed(p: &platform::Platform, queue: &str, outcome: &str) -> u64 {
     p.metrics.bus_consumed.with_label_values(&[queue, outcome]).get()
 }
@@ -172,15 +193,7 @@ fn consumed(p: &platform::Platform, queue: &str, outcome: &str) -> u64 {
 async fn the_same_event_delivered_twice_has_one_effect() {
     let t = platform("dedupe", &[]).await;
     let p = &t.platform;
-    let calls = Arc::new(AtomicUsize::new(0));
-    let (cancel, queues) = with_consumer(
-        p,
-        Recorder {
-            calls: calls.clone(),
-            fail: None,
-        },
-    )
-    .await;
+    let (_calls, cancel, queues) = recording(p, None).await;
     let env = EventEnvelope::new("test", Ping { n: 7 }).into_raw().expect("raw");
     let body = serde_json::to_vec(&env).expect("json");
     publish_raw(p, &body).await;
@@ -202,13 +215,9 @@ async fn a_handler_that_keeps_failing_ends_in_the_parking_queue_after_the_config
     // Two retry delays configured: three attempts in all.
     let t = platform("parking", &[("BUS__RETRY_DELAYS_MS", "100,300")]).await;
     let p = &t.platform;
-    let calls = Arc::new(AtomicUsize::new(0));
-    let (cancel, queues) = with_consumer(
+    let (calls, cancel, queues) = recording(
         p,
-        Recorder {
-            calls: calls.clone(),
-            fail: Some(|| HandlerError::Retry(anyhow::anyhow!("downstream unavailable"))),
-        },
+        Some(|| HandlerError::Retry(anyhow::anyhow!("downstream unavailable"))),
     )
     .await;
     let env = EventEnvelope::new("test", Ping { n: 9 }).into_raw().expect("raw");
@@ -241,15 +250,7 @@ async fn a_handler_that_keeps_failing_ends_in_the_parking_queue_after_the_config
 async fn an_undecodable_message_is_parked_at_once() {
     let t = platform("poison", &[]).await;
     let p = &t.platform;
-    let calls = Arc::new(AtomicUsize::new(0));
-    let (cancel, queues) = with_consumer(
-        p,
-        Recorder {
-            calls: calls.clone(),
-            fail: None,
-        },
-    )
-    .await;
+    let (calls, cancel, queues) = recording(p, None).await;
     publish_raw(p, b"{not json").await;
     let ch = p.bus.channel().await.expect("channel");
     assert!(take(&ch, &queues.parking, 10).await.is_some());
@@ -261,15 +262,7 @@ async fn an_undecodable_message_is_parked_at_once() {
 async fn consumers_and_the_relay_carry_on_after_the_broker_connection_drops() {
     let t = platform("reconnect", &[]).await;
     let p = &t.platform;
-    let calls = Arc::new(AtomicUsize::new(0));
-    let (cancel, queues) = with_consumer(
-        p,
-        Recorder {
-            calls: calls.clone(),
-            fail: None,
-        },
-    )
-    .await;
+    let (_calls, cancel, queues) = recording(p, None).await;
     let first = EventEnvelope::new("test", Ping { n: 1 }).into_raw().expect("raw");
     publish_raw(p, &serde_json::to_vec(&first).expect("json")).await;
     testkit::eventually(10, "the first event handled", || async {

@@ -26,9 +26,17 @@ pub struct TestPlatform {
 }
 
 pub async fn platform(label: &str, extra: &[(&str, &str)]) -> TestPlatform {
+    let vars = test_env(label).await;
+    connect(vars, extra).await
+}
+
+async fn test_env(label: &str) -> HashMap<String, String> {
     platform::telemetry::init_for_tests();
-    let iso = Isolation::new();
-    let mut vars: HashMap<String, String> = iso.service_env("PT", label).await.expect("env");
+    Isolation::new().service_env("PT", label).await.expect("env")
+}
+
+/// Connects with `vars` and `extra` (keys without the `PT__` prefix) laid over them.
+async fn connect(mut vars: HashMap<String, String>, extra: &[(&str, &str)]) -> TestPlatform {
     for (k, v) in extra {
         vars.insert(format!("PT__{k}"), (*v).to_owned());
     }
@@ -51,8 +59,7 @@ pub struct Proxied {
 }
 
 pub async fn proxied(label: &str, extra: &[(&str, &str)]) -> Proxied {
-    platform::telemetry::init_for_tests();
-    let mut vars: HashMap<String, String> = Isolation::new().service_env("PT", label).await.expect("env");
+    let mut vars = test_env(label).await;
     let postgres = TcpProxy::start("127.0.0.1:5432").await.expect("postgres proxy");
     let redis = TcpProxy::start("127.0.0.1:6379").await.expect("redis proxy");
     let broker = TcpProxy::start("127.0.0.1:5672").await.expect("broker proxy");
@@ -64,14 +71,7 @@ pub async fn proxied(label: &str, extra: &[(&str, &str)]) -> Proxied {
         let url = proxy.url_through(&vars[key], target);
         vars.insert(key.to_owned(), url);
     }
-    for (k, v) in extra {
-        vars.insert(format!("PT__{k}"), (*v).to_owned());
-    }
-    let settings: Settings<Own> =
-        load_from("PT", "[service]\nname = \"platform-test\"\n", &[], &vars).expect("settings");
-    let platform = Platform::connect("platform-test", &settings, &NO_MIGRATIONS)
-        .await
-        .expect("connect");
+    let TestPlatform { platform, settings } = connect(vars, extra).await;
     Proxied {
         platform,
         settings,
