@@ -10,7 +10,9 @@ use crate::core::lifecycle::Lifecycle;
 
 /// `routing.ticket.assigned` → the ticket is assigned to the agent (a queued ticket moves to
 /// `assigned`; one already being worked on changes hands). A ticket that moved on meanwhile
-/// (resolved, cancelled) is left as it is.
+/// (resolved, cancelled) is left as it is. Routing's events arrive in any order: the last
+/// `subjectseq` applied is kept per ticket (`ticket.routing_seq`) and an older assignment is
+/// skipped.
 pub struct TicketAssigned {
     pub lifecycle: Lifecycle,
 }
@@ -24,8 +26,9 @@ impl TicketAssigned {
 impl EventHandler for TicketAssigned {
     fn handle<'a>(&'a self, tx: &'a mut Tx, event: &'a RawEnvelope) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
+            let seq = event.subjectseq;
             let a = event.decode::<TicketAssignedV1>()?.data;
-            self.lifecycle.take_assignment(tx, a.ticket_id, a.agent_id).await?;
+            self.lifecycle.take_assignment(tx, a.ticket_id, a.agent_id, seq).await?;
             Ok(())
         })
     }

@@ -1,4 +1,6 @@
-//! What intake publishes.
+//! What intake publishes. Times are the service's clock's (passed in, or stamped on the rows
+//! from it). Every event whose subject is a ticket is staged with the ticket's number for it
+//! (`subjectseq`; see `TicketRow::version` for which carry one and how it is kept).
 
 use chrono::{DateTime, Utc};
 use contracts::intake::{
@@ -112,35 +114,48 @@ pub fn survey_requested(
     }
 }
 
-/// `intake.survey.answered` for an answered survey.
-pub fn survey_answered(s: &SurveyRow, score: i16, comment: Option<&str>) -> SurveyAnsweredV1 {
+/// `intake.survey.answered` for an answered survey (answered `at`, unless the row says when).
+pub fn survey_answered(s: &SurveyRow, score: i16, comment: Option<&str>, at: DateTime<Utc>) -> SurveyAnsweredV1 {
     SurveyAnsweredV1 {
         ticket_id: s.ticket_id,
         customer_id: s.customer_id,
         score,
         comment: comment.map(str::to_owned),
-        answered_at: s.answered_at.unwrap_or_else(Utc::now),
+        answered_at: s.answered_at.unwrap_or(at),
     }
 }
 
-/// `intake.incident.opened` for a new incident grouping `tickets`.
-pub fn incident_opened(id: IncidentId, fault_type: &str, title: &str, tickets: Vec<TicketId>) -> IncidentOpenedV1 {
+/// `intake.incident.opened` for a new incident grouping `tickets`, opened `at`.
+pub fn incident_opened(
+    id: IncidentId,
+    fault_type: &str,
+    title: &str,
+    tickets: Vec<TicketId>,
+    at: DateTime<Utc>,
+) -> IncidentOpenedV1 {
     IncidentOpenedV1 {
         incident_id: id,
         fault_type: fault_type.to_owned(),
         title: title.to_owned(),
         ticket_ids: tickets,
-        opened_at: Utc::now(),
+        opened_at: at,
     }
 }
 
-/// `intake.incident.resolved` for a resolved incident and the tickets resolved with it.
-pub fn incident_resolved(i: &IncidentRow, resolution: &str, tickets: Vec<TicketId>, by: Uuid) -> IncidentResolvedV1 {
+/// `intake.incident.resolved` for a resolved incident and the tickets resolved with it (resolved
+/// `at`, unless the row says when).
+pub fn incident_resolved(
+    i: &IncidentRow,
+    resolution: &str,
+    tickets: Vec<TicketId>,
+    by: Uuid,
+    at: DateTime<Utc>,
+) -> IncidentResolvedV1 {
     IncidentResolvedV1 {
         incident_id: i.id,
         resolution: resolution.to_owned(),
         ticket_ids: tickets,
         resolved_by: by,
-        resolved_at: i.resolved_at.unwrap_or_else(Utc::now),
+        resolved_at: i.resolved_at.unwrap_or(at),
     }
 }

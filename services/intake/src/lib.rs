@@ -50,8 +50,13 @@ pub async fn build(settings: Settings<IntakeSettings>) -> anyhow::Result<Applica
     let lifecycle = Lifecycle {
         outbox: platform.outbox.clone(),
         jobs: platform.jobs.clone(),
+        clock: platform.clock.clone(),
         timing: service.timing(),
-        surveys: SurveyLinks::new(&service.survey_signing_key, service.survey_valid_days),
+        surveys: SurveyLinks::new(
+            &service.survey_signing_key,
+            service.survey_valid_days,
+            platform.clock.clone(),
+        ),
         follow_up_categories: Arc::new(service.follow_up_categories.clone()),
     };
     platform.jobs = platform
@@ -88,6 +93,7 @@ pub async fn build(settings: Settings<IntakeSettings>) -> anyhow::Result<Applica
     let api = Api::new(api::openapi(), move |cfg| api::configure(cfg, &opener));
     let rollups = Rollups {
         pool: platform.pool.clone(),
+        clock: platform.clock.clone(),
         interval: Duration::from_secs(service.report_rollup_interval_secs.max(1)),
     };
     let assigned = platform.consumer(

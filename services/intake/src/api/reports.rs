@@ -95,7 +95,7 @@ pub async fn quality(
     query: web::Query<QualityQuery>,
 ) -> Result<web::Json<QualityReport>, ApiError> {
     caller.require_any(&Role::MANAGERS)?;
-    let to = query.to.unwrap_or_else(Utc::now);
+    let to = query.to.unwrap_or_else(|| platform.clock.now());
     let from = query.from.unwrap_or(to - chrono::Duration::days(30));
     let dim = query.group_by.clone().unwrap_or_else(|| "all".to_owned());
     let mut v = Validator::new();

@@ -162,7 +162,7 @@ pub async fn follow_ups(
     v.check((1..=200).contains(&limit), "limit", "must be 1 to 200");
     v.finish()?;
     let status = status.unwrap_or(FollowUpStatus::Pending);
-    let items = store::surveys::follow_ups(&platform.pool, status, query.due.then(Utc::now), limit)
+    let items = store::surveys::follow_ups(&platform.pool, status, query.due.then(|| platform.clock.now()), limit)
         .await?
         .into_iter()
         .map(FollowUpResponse::from)

@@ -73,7 +73,7 @@ pub async fn take_mail(opener: &Opener, mail: &Mail<'_>, received_by: Uuid) -> R
     if let Some(t) = thread.filter(|t| t.customer_id == customer_id)
         && let Some(t) = threadable(&mut tx, opener, t).await?
     {
-        let message = store::insert_message(
+        let added = store::insert_message(
             &mut tx,
             &NewMessage {
                 ticket_id: t.id,
@@ -85,8 +85,17 @@ pub async fn take_mail(opener: &Opener, mail: &Mail<'_>, received_by: Uuid) -> R
                 channel: Some("email"),
                 external_id: Some(mail.message_id),
             },
+            opener.platform.clock.now(),
         )
         .await?;
+        // The message's event first: its number is the one the message took.
+        outbox
+            .stage_sequenced(
+                &mut tx,
+                events::message_added(customer_id, &added.message, false),
+                added.seq,
+            )
+            .await?;
         let t = if t.status == Status::WaitingOnCustomer {
             opener
                 .lifecycle
@@ -95,9 +104,6 @@ pub async fn take_mail(opener: &Opener, mail: &Mail<'_>, received_by: Uuid) -> R
         } else {
             t
         };
-        outbox
-            .stage(&mut tx, events::message_added(customer_id, &message, false))
-            .await?;
         outbox.commit(tx).await?;
         return Ok(Taken::Threaded(t));
     }

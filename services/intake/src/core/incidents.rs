@@ -23,6 +23,7 @@ pub async fn open_by_hand(
     by: Uuid,
 ) -> Result<IncidentRow, ApiError> {
     let mut tx = platform.pool.begin().await?;
+    let now = platform.clock.now();
     let mut terms: Vec<String> = Vec::new();
     for id in &tickets {
         let t = store::ticket_for_update(&mut tx, *id)
@@ -32,11 +33,11 @@ pub async fn open_by_hand(
     }
     terms.sort();
     terms.dedup();
-    let id = store::incidents::insert(&mut tx, fault_type, title, &terms, by).await?;
-    store::incidents::link(&mut tx, id, &tickets).await?;
+    let id = store::incidents::insert(&mut tx, fault_type, title, &terms, by, now).await?;
+    store::incidents::link(&mut tx, id, &tickets, now).await?;
     platform
         .outbox
-        .stage(&mut tx, events::incident_opened(id, fault_type, title, tickets))
+        .stage(&mut tx, events::incident_opened(id, fault_type, title, tickets, now))
         .await?;
     let row = store::incidents::get(&mut *tx, id)
         .await?
@@ -60,7 +61,7 @@ pub async fn link(platform: &Platform, id: IncidentId, ticket: TicketId) -> Resu
     store::ticket_for_update(&mut tx, ticket)
         .await?
         .ok_or_else(|| ApiError::not_found("ticket"))?;
-    store::incidents::link(&mut tx, id, &[ticket]).await?;
+    store::incidents::link(&mut tx, id, &[ticket], platform.clock.now()).await?;
     let row = store::incidents::get(&mut *tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("incident"))?;
@@ -71,7 +72,7 @@ pub async fn link(platform: &Platform, id: IncidentId, ticket: TicketId) -> Resu
 /// Takes a ticket out of an incident; 404 when it is not in it.
 pub async fn unlink(platform: &Platform, id: IncidentId, ticket: TicketId) -> Result<(), ApiError> {
     let mut tx = platform.pool.begin().await?;
-    if !store::incidents::unlink(&mut tx, id, ticket).await? {
+    if !store::incidents::unlink(&mut tx, id, ticket, platform.clock.now()).await? {
         return Err(ApiError::not_found("ticket in this incident"));
     }
     tx.commit().await?;
@@ -88,7 +89,8 @@ pub async fn resolve(
     by: Uuid,
 ) -> Result<(IncidentRow, Vec<TicketId>), ApiError> {
     let mut tx = platform.pool.begin().await?;
-    let incident = match store::incidents::resolve(&mut tx, id, resolution, by).await? {
+    let now = platform.clock.now();
+    let incident = match store::incidents::resolve(&mut tx, id, resolution, by, now).await? {
         Some(i) => i,
         None => {
             return Err(match store::incidents::get(&mut *tx, id).await? {
@@ -102,7 +104,7 @@ pub async fn resolve(
         let Some(ticket) = store::ticket_for_update(&mut tx, ticket_id).await? else {
             continue;
         };
-        let message = store::insert_message(
+        let added = store::insert_message(
             &mut tx,
             &NewMessage {
                 ticket_id,
@@ -114,14 +116,16 @@ pub async fn resolve(
                 channel: None,
                 external_id: None,
             },
+            now,
         )
         .await?;
-        let first_response = store::stamp_first_response(&mut tx, ticket_id).await?;
+        let first_response = store::stamp_first_response(&mut tx, ticket_id, now).await?;
         platform
             .outbox
-            .stage(
+            .stage_sequenced(
                 &mut tx,
-                events::message_added(ticket.customer_id, &message, first_response),
+                events::message_added(ticket.customer_id, &added.message, first_response),
+                added.seq,
             )
             .await?;
         // The resolution events carry the row as updated (first response included).
@@ -132,7 +136,7 @@ pub async fn resolve(
         .outbox
         .stage(
             &mut tx,
-            events::incident_resolved(&incident, resolution, resolved.clone(), by),
+            events::incident_resolved(&incident, resolution, resolved.clone(), by, now),
         )
         .await?;
     platform.outbox.commit(tx).await?;

@@ -1,17 +1,21 @@
 //! Applying lifecycle transitions: the status change, its events and its timers, in the
 //! caller's transaction. The HTTP handlers, customer replies, routing's assignments and the
 //! timers (`jobs.rs`) all come through here.
+//!
+//! Time comes from the service's clock (`Platform.clock`): the reopen window, the auto-close
+//! timer, survey expiry, follow-up due times and every timestamp written. Each event about the
+//! ticket carries its number (`subjectseq`, the ticket's version after the change; see
+//! [`TicketRow::version`]).
 
-use chrono::Utc;
 use contracts::{AgentId, TicketId};
 use platform::jobs::{Jobs, NewJob};
-use platform::{ApiError, Tx};
+use platform::{ApiError, Clock, Tx};
 use uuid::Uuid;
 
 use crate::core::surveys::SurveyLinks;
 use crate::domain::lifecycle::{Action, Status, Timing, refusal};
 use crate::events;
-use crate::store::{self, TicketRow};
+use crate::store::{self, StatusChange, TicketRow};
 
 /// Job kind closing a resolved ticket after the quiet period.
 pub const AUTO_CLOSE_JOB: &str = "ticket.auto_close";
@@ -23,6 +27,8 @@ pub const ANSWER_TIMEOUT_JOB: &str = "ticket.answer_timeout";
 pub struct Lifecycle {
     pub outbox: platform::bus::outbox::Outbox,
     pub jobs: Jobs,
+    /// The service's clock: the one source of "now" for every rule here.
+    pub clock: Clock,
     pub timing: Timing,
     pub surveys: SurveyLinks,
     /// Categories whose resolved tickets get a follow-up visit.
@@ -53,9 +59,10 @@ impl Lifecycle {
     ) -> Result<TicketRow, ApiError> {
         let from = ticket.status;
         let (allowed, to) = action.rule();
+        let now = self.clock.now();
         if action == Action::Reopen
             && let Some(resolved_at) = ticket.resolved_at
-            && Utc::now() - resolved_at > chrono::Duration::hours(i64::from(self.timing.reopen_window_hours))
+            && now - resolved_at > chrono::Duration::hours(i64::from(self.timing.reopen_window_hours))
         {
             return Err(ApiError::conflict(
                 "reopen_window_passed",
@@ -65,16 +72,35 @@ impl Lifecycle {
                 ),
             ));
         }
-        let updated = store::set_status(tx, ticket.id, allowed, to, actor, assignee)
+        // `status_changed`, and `resolved` or `reopened` with it.
+        let published = if matches!(action, Action::Resolve | Action::Reopen) {
+            2
+        } else {
+            1
+        };
+        let change = StatusChange {
+            from: allowed,
+            to,
+            actor,
+            assignee,
+            events: published,
+            now,
+        };
+        let mut updated = store::set_status(tx, ticket.id, &change)
             .await?
             .ok_or_else(|| ApiError::conflict("illegal_transition", refusal(action, from)))?;
-        let now = Utc::now();
         self.outbox
-            .stage(tx, events::status_changed(&updated, from, action, actor, now))
+            .stage_sequenced(
+                tx,
+                events::status_changed(&updated, from, action, actor, now),
+                updated.version - published + 1,
+            )
             .await?;
         match action {
             Action::Resolve => {
-                self.outbox.stage(tx, events::resolved(&updated, actor, now)).await?;
+                self.outbox
+                    .stage_sequenced(tx, events::resolved(&updated, actor, now), updated.version)
+                    .await?;
                 let key = auto_close_key(&updated);
                 self.jobs
                     .schedule(
@@ -89,10 +115,12 @@ impl Lifecycle {
                     )
                     .await?;
                 // A survey after every inquiry, once per ticket.
-                let (token, expires_at) = self.surveys.issue(updated.id)?;
-                if store::surveys::request(tx, updated.id, updated.customer_id, expires_at).await? {
+                let (token, expires_at) = self.surveys.issue(updated.id, now)?;
+                if let Some(seq) = store::surveys::request(tx, updated.id, updated.customer_id, expires_at, now).await?
+                {
+                    updated.version = seq;
                     self.outbox
-                        .stage(tx, events::survey_requested(&updated, token, expires_at, now))
+                        .stage_sequenced(tx, events::survey_requested(&updated, token, expires_at, now), seq)
                         .await?;
                 }
                 if self.follow_up_categories.contains(&updated.category) {
@@ -106,7 +134,9 @@ impl Lifecycle {
                 self.jobs
                     .cancel(&mut **tx, AUTO_CLOSE_JOB, &auto_close_key(ticket))
                     .await?;
-                self.outbox.stage(tx, events::reopened(&updated, actor, now)).await?;
+                self.outbox
+                    .stage_sequenced(tx, events::reopened(&updated, actor, now), updated.version)
+                    .await?;
             }
             Action::Close => {
                 self.jobs
@@ -140,14 +170,29 @@ impl Lifecycle {
         Ok(())
     }
 
-    /// Routing assigned the ticket to `agent`: a queued ticket moves to `assigned`; one already
-    /// being worked on changes hands. A ticket that moved on meanwhile (resolved, cancelled), or
-    /// one intake does not know, is left as it is.
-    pub async fn take_assignment(&self, tx: &mut Tx, id: TicketId, agent: AgentId) -> anyhow::Result<()> {
+    /// Routing assigned the ticket to `agent` in its event number `seq` about the ticket: a
+    /// queued ticket moves to `assigned`; one already being worked on changes hands. An event
+    /// not newer than the last routing event applied to the ticket is stale and changes
+    /// nothing (the check and the change are one transaction on the locked row), so a late
+    /// assignment cannot undo a newer one. A ticket that moved on meanwhile (resolved,
+    /// cancelled), or one intake does not know, is left as it is.
+    pub async fn take_assignment(
+        &self,
+        tx: &mut Tx,
+        id: TicketId,
+        agent: AgentId,
+        seq: Option<i64>,
+    ) -> anyhow::Result<()> {
         let Some(ticket) = store::ticket_for_update(tx, id).await? else {
             tracing::warn!(ticket_id = %id, "assignment for a ticket intake does not know; ignored");
             return Ok(());
         };
+        if let Some(seq) = seq
+            && !store::claim_routing_seq(tx, id, seq).await?
+        {
+            tracing::info!(ticket_id = %id, seq, applied = ?ticket.routing_seq, "stale assignment; skipped");
+            return Ok(());
+        }
         if ticket.assignee_id == Some(agent) {
             return Ok(());
         }
@@ -157,7 +202,9 @@ impl Lifecycle {
                     .await
                     .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.detail))?;
             }
-            Status::InProgress | Status::WaitingOnCustomer => store::set_assignee(tx, id, agent).await?,
+            Status::InProgress | Status::WaitingOnCustomer => {
+                store::set_assignee(tx, id, agent, self.clock.now()).await?
+            }
             other => {
                 tracing::info!(ticket_id = %id, status = other.as_str(), "assignment after the ticket moved on; ignored")
             }

@@ -1,10 +1,12 @@
 //! Opening a ticket, whatever the channel: classification, duplicate merging across channels,
 //! an answer from the knowledge base when one fits, and grouping of outages into incidents —
-//! all in the caller's transaction, with the events staged in the outbox.
+//! all in the caller's transaction, with the events staged in the outbox. The windows it looks
+//! back over and the times it stamps come from the service's clock; `intake.ticket.created` is
+//! the ticket's event 1 (`subjectseq`), anything else published about it on opening follows.
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use contracts::{IncidentId, TicketId};
 use platform::batch::{Batcher, one_by_one_on_failure};
 use platform::bus::outbox::{Prepared, PreparedColumns};
@@ -57,12 +59,16 @@ impl BuiltTicket {
 /// Writes plain new tickets (row and `intake.ticket.created`) of concurrent requests together.
 pub type TicketWriter = Batcher<(TicketRow, Prepared), TicketRow, ApiError>;
 
-async fn write_tickets(pool: &sqlx::PgPool, items: &[(TicketRow, Prepared)]) -> Result<Vec<()>, ApiError> {
+async fn write_tickets(
+    pool: &sqlx::PgPool,
+    items: &[(TicketRow, Prepared)],
+    now: DateTime<Utc>,
+) -> Result<Vec<()>, ApiError> {
     let rows: Vec<NewTicketRow> = items
         .iter()
         .map(|(row, _)| NewTicketRow { row, source_ref: None })
         .collect();
-    store::insert_tickets(pool, &rows, items.iter().map(|(_, e)| e.clone()).collect()).await?;
+    store::insert_tickets(pool, &rows, items.iter().map(|(_, e)| e.clone()).collect(), now).await?;
     Ok(vec![(); items.len()])
 }
 
@@ -85,11 +91,11 @@ pub type ContextReader = Batcher<ContextQuery, OpenContext, ApiError>;
 /// Starts the reader [`Opener::plan`] uses outside a transaction: up to `max` contexts per
 /// query, one query at a time (requests arriving meanwhile wait for the next).
 pub fn context_reader(platform: &Platform, windows: ContextWindows, max: usize) -> ContextReader {
-    let pool = platform.pool.clone();
+    let (pool, clock) = (platform.pool.clone(), platform.clock.clone());
     Batcher::spawn(max, 1, move |queries: Vec<ContextQuery>| {
-        let pool = pool.clone();
+        let (pool, now) = (pool.clone(), clock.now());
         async move {
-            let failure = match store::open_contexts(&pool, &queries, &windows).await {
+            let failure = match store::open_contexts(&pool, &queries, &windows, now).await {
                 Ok(contexts) if contexts.len() == queries.len() => return contexts.into_iter().map(Ok).collect(),
                 Ok(contexts) => format!("{} contexts read for {} tickets", contexts.len(), queries.len()),
                 Err(e) => e.to_string(),
@@ -104,11 +110,11 @@ pub fn context_reader(platform: &Platform, windows: ContextWindows, max: usize) 
 /// their events per statement, one statement at a time; when a statement fails, its tickets
 /// are written one by one so each gets its own answer.
 pub fn ticket_writer(platform: &Platform, max: usize) -> TicketWriter {
-    let (pool, outbox) = (platform.pool.clone(), platform.outbox.clone());
+    let (pool, outbox, clock) = (platform.pool.clone(), platform.outbox.clone(), platform.clock.clone());
     Batcher::spawn(max, 1, move |items: Vec<(TicketRow, Prepared)>| {
-        let (pool, outbox) = (pool.clone(), outbox.clone());
+        let (pool, outbox, now) = (pool.clone(), outbox.clone(), clock.now());
         async move {
-            let written = one_by_one_on_failure(&items, |batch| write_tickets(&pool, batch)).await;
+            let written = one_by_one_on_failure(&items, |batch| write_tickets(&pool, batch, now)).await;
             let results = written
                 .into_iter()
                 .zip(items)
@@ -169,7 +175,10 @@ impl Opener {
         allowed?;
         match plan? {
             OpenPlan::New(new) if !new.needs_transaction() => {
-                let event = self.platform.outbox.prepare(crate::events::ticket_created(&new.row))?;
+                let event = self
+                    .platform
+                    .outbox
+                    .prepare_sequenced(crate::events::ticket_created(&new.row), new.row.version)?;
                 self.writer.submit((new.row, event)).await.map(Opened::Created)
             }
             plan => {
@@ -186,6 +195,7 @@ impl Opener {
     /// its answer if one fits.
     pub async fn plan(&self, tx: Option<&mut Tx>, t: &ValidTicket, created_by: Uuid) -> Result<OpenPlan, ApiError> {
         let s = &self.settings;
+        let now = self.platform.clock.now();
         let text = format!("{}\n{}", t.subject, t.body);
         let terms = self.classifier.terms(&text);
         let language = self.classifier.language(&text).to_owned();
@@ -194,7 +204,7 @@ impl Opener {
             terms: distinct(&terms),
         };
         let ctx = match tx {
-            Some(tx) => store::open_contexts(&mut **tx, std::slice::from_ref(&query), &s.context_windows())
+            Some(tx) => store::open_contexts(&mut **tx, std::slice::from_ref(&query), &s.context_windows(), now)
                 .await?
                 .pop()
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no context read for the new ticket")))?,
@@ -242,7 +252,7 @@ impl Opener {
         let resolve_by = s
             .resolution_target_hours
             .get(&c.category)
-            .map(|h| Utc::now() + chrono::Duration::hours(i64::from(*h)));
+            .map(|h| now + chrono::Duration::hours(i64::from(*h)));
         // An open incident about the same fault takes the ticket at once; a ticket matching
         // none may still start one with other recent tickets (see `group_into_incident`).
         let incidents: Vec<OpenIncident> = serde_json::from_value(ctx.incidents).unwrap_or_default();
@@ -270,13 +280,14 @@ impl Opener {
                 resolve_by,
             },
             ctx.number,
+            now,
         );
         row.incident_id = incident;
         Ok(OpenPlan::New(Box::new(BuiltTicket { row, answer })))
     }
 
-    /// Carries out `plan` in `tx`: the merge, or the new ticket with its answer, its incident
-    /// and its event.
+    /// Carries out `plan` in `tx`: the merge, or the new ticket with its incident, its event
+    /// (number 1) and then its answer (number 2).
     pub async fn apply(
         &self,
         tx: &mut Tx,
@@ -288,15 +299,14 @@ impl Opener {
             OpenPlan::Merge { into } => return self.merge(tx, into, t, source_ref).await.map(Opened::Merged),
             OpenPlan::New(new) => *new,
         };
+        let now = self.platform.clock.now();
         store::insert_tickets(
             &mut **tx,
             &[NewTicketRow { row: &row, source_ref }],
             PreparedColumns::default(),
+            now,
         )
         .await?;
-        if let Some((article, m)) = &answer {
-            self.send_answer(tx, &row, article, m).await?;
-        }
         if row.incident_id.is_none()
             && let Some(fault_type) = row.fault_type.clone()
             && let Some(incident) = self.group_into_incident(tx, &row, &fault_type, &row.keywords).await?
@@ -305,8 +315,11 @@ impl Opener {
         }
         self.platform
             .outbox
-            .stage(tx, crate::events::ticket_created(&row))
+            .stage_sequenced(tx, crate::events::ticket_created(&row), row.version)
             .await?;
+        if let Some((article, m)) = &answer {
+            row.version = self.send_answer(tx, &row, article, m).await?;
+        }
         Ok(Opened::Created(row))
     }
 
@@ -322,7 +335,7 @@ impl Opener {
             .await?
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("open ticket {into} vanished")))?;
         let body = format!("{}\n\n{}", t.subject, t.body);
-        let message = store::insert_message(
+        let added = store::insert_message(
             tx,
             &NewMessage {
                 ticket_id: ticket.id,
@@ -334,28 +347,35 @@ impl Opener {
                 channel: Some(t.channel.as_str()),
                 external_id: source_ref,
             },
+            self.platform.clock.now(),
         )
         .await?;
         self.platform
             .outbox
-            .stage(tx, crate::events::message_added(ticket.customer_id, &message, false))
+            .stage_sequenced(
+                tx,
+                crate::events::message_added(ticket.customer_id, &added.message, false),
+                added.seq,
+            )
             .await?;
         tracing::info!(ticket_id = %ticket.id, channel = t.channel.as_str(), "duplicate merged into the open ticket");
         Ok(ticket)
     }
 
-    /// Posts the article as the system's answer and starts the wait for the customer's verdict.
+    /// Posts the article as the system's answer and starts the wait for the customer's verdict;
+    /// the ticket's version after it.
     async fn send_answer(
         &self,
         tx: &mut Tx,
         row: &TicketRow,
         article: &Article,
         m: &kb::Match,
-    ) -> Result<(), ApiError> {
+    ) -> Result<i64, ApiError> {
+        let now = self.platform.clock.now();
         // The index holds articles' words, not their text.
         let text = store::kb::body(tx, article.id).await?;
         let body = format!("{}\n\n{}", article.title, text);
-        let message = store::insert_message(
+        let added = store::insert_message(
             tx,
             &NewMessage {
                 ticket_id: row.id,
@@ -367,11 +387,16 @@ impl Opener {
                 channel: None,
                 external_id: None,
             },
+            now,
         )
         .await?;
         self.platform
             .outbox
-            .stage(tx, crate::events::message_added(row.customer_id, &message, false))
+            .stage_sequenced(
+                tx,
+                crate::events::message_added(row.customer_id, &added.message, false),
+                added.seq,
+            )
             .await?;
         self.lifecycle
             .jobs
@@ -381,13 +406,13 @@ impl Opener {
                     kind: ANSWER_TIMEOUT_JOB,
                     dedupe_key: Some(&row.id.to_string()),
                     payload: &serde_json::json!({ "ticket_id": row.id }),
-                    due_at: Utc::now() + chrono::Duration::minutes(i64::from(self.settings.auto_answer_wait_minutes)),
+                    due_at: now + chrono::Duration::minutes(i64::from(self.settings.auto_answer_wait_minutes)),
                     max_attempts: None,
                 },
             )
             .await?;
         tracing::info!(ticket_id = %row.id, article_id = %article.id, confidence = m.confidence, "answered from the knowledge base");
-        Ok(())
+        Ok(added.seq)
     }
 
     /// Opens an incident when enough recent tickets report the same fault as this one, which
@@ -400,8 +425,9 @@ impl Opener {
         terms: &[String],
     ) -> Result<Option<IncidentId>, ApiError> {
         let s = &self.settings;
+        let now = self.platform.clock.now();
         let similar: Vec<(TicketId, Vec<String>)> =
-            store::incidents::unlinked_recent(tx, fault_type, s.incident_window_minutes, row.id)
+            store::incidents::unlinked_recent(tx, fault_type, s.incident_window_minutes, row.id, now)
                 .await?
                 .into_iter()
                 .filter(|(_, theirs)| kb::overlap(terms, theirs) >= s.incident_min_overlap)
@@ -423,13 +449,16 @@ impl Opener {
         shared.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         let incident_terms: Vec<String> = shared.iter().take(20).map(|(w, _)| (*w).to_owned()).collect();
         let title = format!("{fault_type} fault: {}", row.subject);
-        let id = store::incidents::insert(tx, fault_type, &title, &incident_terms, Uuid::nil()).await?;
+        let id = store::incidents::insert(tx, fault_type, &title, &incident_terms, Uuid::nil(), now).await?;
         let mut ids: Vec<TicketId> = similar.iter().map(|(id, _)| *id).collect();
         ids.push(row.id);
-        store::incidents::link(tx, id, &ids).await?;
+        store::incidents::link(tx, id, &ids, now).await?;
         self.platform
             .outbox
-            .stage(tx, crate::events::incident_opened(id, fault_type, &title, ids.clone()))
+            .stage(
+                tx,
+                crate::events::incident_opened(id, fault_type, &title, ids.clone(), now),
+            )
             .await?;
         tracing::info!(incident_id = %id, tickets = ids.len(), fault_type, "incident opened");
         Ok(Some(id))

@@ -105,6 +105,9 @@ pub async fn figures(
 /// time (an advisory lock); the others skip the pass.
 pub struct Rollups {
     pub pool: PgPool,
+    /// The service's clock: tickets are stamped with it, so "today" and the freshness mark are
+    /// read from it too (the pass is paced by real time, `interval`).
+    pub clock: platform::Clock,
     pub interval: Duration,
 }
 
@@ -128,8 +131,9 @@ impl Rollups {
     async fn refresh(&self, backfill: bool) -> anyhow::Result<usize> {
         // Tickets still in flight when the pass begins may commit with an earlier creation
         // time: the rollups vouch only for what is a little older.
-        let fresh_until = Utc::now() - chrono::Duration::seconds(FRESHNESS_MARGIN_SECS);
-        let today = Utc::now().date_naive();
+        let now = self.clock.now();
+        let fresh_until = now - chrono::Duration::seconds(FRESHNESS_MARGIN_SECS);
+        let today = now.date_naive();
         let mut days = vec![today, today - chrono::Duration::days(1)];
         if backfill {
             let missing = store::days_without_rollup(&self.pool).await?;

@@ -1,11 +1,11 @@
 //! Satisfaction surveys and follow-up visits. Survey links are signed: the token in a link
-//! names the ticket and expires; it needs no login, so the customer can answer straight from an
-//! email or SMS.
+//! names the ticket and expires (by the service's clock); it needs no login, so the customer can
+//! answer straight from an email or SMS.
 
 use chrono::{DateTime, Utc};
 use contracts::TicketId;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use platform::{ApiError, Platform};
+use platform::{ApiError, Clock, Platform};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -23,27 +23,31 @@ struct Claims {
     exp: i64,
 }
 
-/// Issues and checks survey tokens (HS256 with the service's own key).
+/// Issues and checks survey tokens (HS256 with the service's own key); expiry is judged by the
+/// service's clock.
 #[derive(Clone)]
 pub struct SurveyLinks {
     encoding: EncodingKey,
     decoding: DecodingKey,
     valid_days: u32,
+    clock: Clock,
 }
 
 impl SurveyLinks {
-    pub fn new(key: &SecretString, valid_days: u32) -> Self {
+    pub fn new(key: &SecretString, valid_days: u32, clock: Clock) -> Self {
         let bytes = key.expose_secret().as_bytes();
         Self {
             encoding: EncodingKey::from_secret(bytes),
             decoding: DecodingKey::from_secret(bytes),
             valid_days,
+            clock,
         }
     }
 
-    /// A token for the ticket's survey and when it expires.
-    pub fn issue(&self, ticket: TicketId) -> Result<(String, DateTime<Utc>), ApiError> {
-        let expires_at = Utc::now() + chrono::Duration::days(i64::from(self.valid_days));
+    /// A token for the ticket's survey issued at `now` (the service's clock), and when it
+    /// expires.
+    pub fn issue(&self, ticket: TicketId, now: DateTime<Utc>) -> Result<(String, DateTime<Utc>), ApiError> {
+        let expires_at = now + chrono::Duration::days(i64::from(self.valid_days));
         let claims = Claims {
             sub: ticket,
             aud: PURPOSE.to_owned(),
@@ -54,22 +58,26 @@ impl SurveyLinks {
         Ok((token, expires_at))
     }
 
-    /// The ticket a token is for; a forged, altered or expired token is a 404 (it names no survey).
+    /// The ticket a token is for; a forged or altered token is a 404 (it names no survey), one
+    /// expired by the service's clock a 410.
     pub fn verify(&self, token: &str) -> Result<TicketId, ApiError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_audience(&[PURPOSE]);
         validation.leeway = 0;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
-            .map(|d| d.claims.sub)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::new(
-                    actix_web::http::StatusCode::GONE,
-                    "survey_expired",
-                    "Gone",
-                    "this survey link has expired",
-                ),
-                _ => ApiError::not_found("survey"),
-            })
+        // Expiry by the service's clock, not the system's.
+        validation.validate_exp = false;
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .map_err(|_| ApiError::not_found("survey"))?
+            .claims;
+        if claims.exp < self.clock.now().timestamp() {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::GONE,
+                "survey_expired",
+                "Gone",
+                "this survey link has expired",
+            ));
+        }
+        Ok(claims.sub)
     }
 }
 
@@ -82,15 +90,21 @@ pub async fn answer(
     comment: Option<&str>,
 ) -> Result<SurveyRow, ApiError> {
     let mut tx = platform.pool.begin().await?;
-    let Some(survey) = store::surveys::answer(&mut tx, ticket, score, comment).await? else {
+    let now = platform.clock.now();
+    let Some(answered) = store::surveys::answer(&mut tx, ticket, score, comment, now).await? else {
         return Err(match store::surveys::get(&platform.pool, ticket).await? {
             Some(_) => ApiError::conflict("survey_answered", "this survey has been answered"),
             None => ApiError::not_found("survey"),
         });
     };
+    let survey = answered.survey;
     platform
         .outbox
-        .stage(&mut tx, events::survey_answered(&survey, score, comment))
+        .stage_sequenced(
+            &mut tx,
+            events::survey_answered(&survey, score, comment, now),
+            answered.seq,
+        )
         .await?;
     platform.outbox.commit(tx).await?;
     Ok(survey)
@@ -107,7 +121,8 @@ pub async fn record_follow_up(
     by: uuid::Uuid,
 ) -> Result<FollowUpRow, ApiError> {
     let mut tx = platform.pool.begin().await?;
-    let Some(done) = store::surveys::record_follow_up(&mut tx, id, outcome, note, by).await? else {
+    let Some(done) = store::surveys::record_follow_up(&mut tx, id, outcome, note, by, lifecycle.clock.now()).await?
+    else {
         return Err(if store::surveys::follow_up_exists(&mut tx, id).await? {
             ApiError::conflict("follow_up_done", "this follow-up is not pending")
         } else {
@@ -130,18 +145,21 @@ mod tests {
 
     #[test]
     fn a_token_names_its_ticket_and_a_tampered_one_names_nothing() {
-        let links = SurveyLinks::new(&SecretString::from("k".repeat(32)), 14);
+        let clock = Clock::manual(Utc::now());
+        let links = SurveyLinks::new(&SecretString::from("k".repeat(32)), 14, clock.clone());
         let ticket = TicketId::new();
-        let (token, expires) = links.issue(ticket).expect("issue");
-        assert!(expires > Utc::now());
+        let (token, expires) = links.issue(ticket, clock.now()).expect("issue");
+        assert_eq!(expires, clock.now() + chrono::Duration::days(14));
         assert_eq!(links.verify(&token).expect("verify"), ticket);
-        let other = SurveyLinks::new(&SecretString::from("x".repeat(32)), 14);
+        let other = SurveyLinks::new(&SecretString::from("x".repeat(32)), 14, clock.clone());
         assert_eq!(other.verify(&token).expect_err("forged").status, 404);
-        let expired = SurveyLinks::new(&SecretString::from("k".repeat(32)), 0);
-        let mut old = expired.issue(ticket).expect("issue").0;
-        std::thread::sleep(std::time::Duration::from_millis(1100));
-        assert_eq!(links.verify(&old).expect_err("expired").status, 410);
-        old.push('x');
-        assert_eq!(links.verify(&old).expect_err("altered").status, 404);
+        // Expiry follows the clock: no waiting.
+        clock.advance(chrono::Duration::days(14)).expect("advance");
+        assert_eq!(links.verify(&token).expect("the last second of its life"), ticket);
+        clock.advance(chrono::Duration::seconds(1)).expect("advance");
+        assert_eq!(links.verify(&token).expect_err("expired").status, 410);
+        let mut altered = token.clone();
+        altered.push('x');
+        assert_eq!(links.verify(&altered).expect_err("altered").status, 404);
     }
 }

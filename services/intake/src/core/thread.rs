@@ -55,7 +55,7 @@ pub async fn add_message(
 ) -> Result<MessageRow, ApiError> {
     let staff = caller.is_staff_or_service();
     let mut tx = platform.pool.begin().await?;
-    let mut ticket = visible_ticket(&mut tx, caller, id).await?;
+    let ticket = visible_ticket(&mut tx, caller, id).await?;
     let status = ticket.status;
     if status.is_terminal() || status == Status::Resolved {
         return Err(ApiError::conflict(
@@ -71,7 +71,8 @@ pub async fn add_message(
         (true, _) => (if caller.is_staff() { "agent" } else { "system" }, "public"),
         (false, _) => ("customer", "public"),
     };
-    let message = store::insert_message(
+    let now = platform.clock.now();
+    let added = store::insert_message(
         &mut tx,
         &NewMessage {
             ticket_id: ticket.id,
@@ -83,24 +84,28 @@ pub async fn add_message(
             channel: None,
             external_id: None,
         },
+        now,
     )
     .await?;
-    let first_response =
-        author_role == "agent" && visibility == "public" && store::stamp_first_response(&mut tx, ticket.id).await?;
+    let first_response = author_role == "agent"
+        && visibility == "public"
+        && store::stamp_first_response(&mut tx, ticket.id, now).await?;
+    // The message's event first: its number is the one the message took.
+    platform
+        .outbox
+        .stage_sequenced(
+            &mut tx,
+            events::message_added(ticket.customer_id, &added.message, first_response),
+            added.seq,
+        )
+        .await?;
     if author_role == "customer" && status == Status::WaitingOnCustomer {
-        ticket = lifecycle
+        lifecycle
             .apply(&mut tx, &ticket, Action::CustomerReplied, caller.subject)
             .await?;
     }
-    platform
-        .outbox
-        .stage(
-            &mut tx,
-            events::message_added(ticket.customer_id, &message, first_response),
-        )
-        .await?;
     platform.outbox.commit(tx).await?;
-    Ok(message)
+    Ok(added.message)
 }
 
 /// The customer's verdict on the automatic answer of their ticket (a service may give it

@@ -82,13 +82,25 @@ pub struct TicketRow {
     pub resolve_by: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The ticket's place in the sequence of events published about it: the `subjectseq` of
+    /// the last one. Every event whose subject is the ticket carries its own number —
+    /// `intake.ticket.created` (1), `status_changed`, `message_added`, `resolved`, `reopened`,
+    /// `intake.survey.requested` and `intake.survey.answered` — bumped on this row in the
+    /// statement that makes the change the event reports (a transition bumps it by the number
+    /// of events it publishes). Incident events are about the incident and carry none. Changes
+    /// that publish nothing (linking to an incident, a hand-over between agents while the
+    /// ticket is worked on, the first-response stamp, which `message_added` reports) leave it.
+    pub version: i64,
+    /// The `subjectseq` of the last routing event about the ticket that was applied: an older
+    /// one arriving late is skipped.
+    pub routing_seq: Option<i64>,
 }
 
 const COLUMNS: &str = "id, customer_id, channel, subject, body, status, priority, category, language, education_level, \
                        keywords, high_emotion, classification, created_by, first_response_at, resolved_at, \
                        closed_at, reopen_count, number, customer_role, customer_segments, fault, fault_type, \
                        assignee_id, resolved_by, incident_id, answer_article_id, answer_score, deflected, resolve_by, \
-                       created_at, updated_at";
+                       created_at, updated_at, version, routing_seq";
 
 /// Everything a new ticket row holds besides what the request and classification gave.
 pub struct TicketExtras<'a> {
@@ -104,9 +116,10 @@ pub struct TicketExtras<'a> {
 
 impl TicketRow {
     /// A new ticket, whole before it is written: `number` comes from the ticket number sequence
-    /// (see [`OpenContext::number`]), the times are now (to the microsecond, as stored).
-    pub fn new(t: &ValidTicket, c: &Classification, x: &TicketExtras<'_>, number: i64) -> Self {
-        let now = Utc::now().trunc_subsecs(6);
+    /// (see [`OpenContext::number`]), the times are `now` (the service's clock; to the
+    /// microsecond, as stored); its `intake.ticket.created` is event 1.
+    pub fn new(t: &ValidTicket, c: &Classification, x: &TicketExtras<'_>, number: i64, now: DateTime<Utc>) -> Self {
+        let now = now.trunc_subsecs(6);
         let (role, segments) = x
             .customer
             .map_or((None, Vec::new()), |(r, s)| (Some(r.clone()), s.clone()));
@@ -143,6 +156,8 @@ impl TicketRow {
             resolve_by: x.resolve_by,
             created_at: now,
             updated_at: now,
+            version: 1,
+            routing_seq: None,
         }
     }
 }
@@ -154,13 +169,15 @@ pub struct NewTicketRow<'a> {
     pub source_ref: Option<&'a str>,
 }
 
-/// Writes new tickets (linked to their incident, if they have one) and outbox rows in one
-/// statement (atomic on its own, or part of the caller's transaction).
+/// Writes new tickets (version 1: their `intake.ticket.created`; linked to their incident, if
+/// they have one) and outbox rows in one statement (atomic on its own, or part of the caller's
+/// transaction); `now` is the service's clock.
 #[tracing::instrument(skip_all, fields(tickets = rows.len()))]
 pub async fn insert_tickets<'c>(
     conn: impl sqlx::PgExecutor<'c>,
     rows: &[NewTicketRow<'_>],
     events: PreparedColumns,
+    now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     // Column arrays (a row set from JSON costs more per statement than the rows themselves);
     // word lists travel as JSON arrays, as arrays of arrays cannot.
@@ -176,13 +193,14 @@ pub async fn insert_tickets<'c>(
         "WITH t AS (INSERT INTO ticket (id, customer_id, channel, subject, body, status, priority, category, \
                         language, education_level, keywords, high_emotion, classification, created_by, \
                         customer_role, customer_segments, fault, fault_type, answer_article_id, answer_score, \
-                        resolve_by, source_ref, incident_id, number, created_at, updated_at) OVERRIDING SYSTEM VALUE \
+                        resolve_by, source_ref, incident_id, number, created_at, updated_at, version) \
+                    OVERRIDING SYSTEM VALUE \
                     SELECT id, customer_id, channel, subject, body, status, priority, category, language, \
                         education_level, ARRAY(SELECT jsonb_array_elements_text(keywords)), high_emotion, \
                         classification, created_by, customer_role, \
                         ARRAY(SELECT jsonb_array_elements_text(customer_segments)), fault, fault_type, \
                         answer_article_id, answer_score, resolve_by, source_ref, incident_id, number, created_at, \
-                        updated_at \
+                        updated_at, 1 \
                     FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
                                 $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::bool[], $13::jsonb[], \
                                 $14::uuid[], $15::text[], $16::jsonb[], $17::jsonb[], $18::text[], $19::uuid[], \
@@ -193,8 +211,8 @@ pub async fn insert_tickets<'c>(
                               customer_segments, fault, fault_type, answer_article_id, answer_score, resolve_by, \
                               source_ref, incident_id, number, created_at, updated_at) \
                     RETURNING incident_id), \
-              i AS (UPDATE incident SET last_linked_at = now() \
-                    WHERE id IN (SELECT incident_id FROM t) AND last_linked_at < now() - interval '1 minute'), \
+              i AS (UPDATE incident SET last_linked_at = $31 \
+                    WHERE id IN (SELECT incident_id FROM t) AND last_linked_at < $31 - interval '1 minute'), \
               o AS ({outbox}) \
          SELECT 1",
         outbox = outbox::insert_many(27)
@@ -229,6 +247,7 @@ pub async fn insert_tickets<'c>(
     .bind(events.event_types)
     .bind(events.envelopes)
     .bind(events.traceparents)
+    .bind(now)
     .execute(conn)
     .await?;
     Ok(())
@@ -260,26 +279,27 @@ pub struct ContextQuery {
 
 /// One round trip for everything opening tickets reads, for any number of them at once: each
 /// customer's profile, recent and open tickets, and the open incidents sharing words with the
-/// ticket; one context per query, in order.
+/// ticket; one context per query, in order. The windows end at `now` (the service's clock).
 pub async fn open_contexts<'c>(
     conn: impl sqlx::PgExecutor<'c>,
     queries: &[ContextQuery],
     windows: &ContextWindows,
+    now: DateTime<Utc>,
 ) -> Result<Vec<OpenContext>, sqlx::Error> {
     sqlx::query_as(
         "SELECT c.role, c.segments, \
             (SELECT count(*) FROM ticket WHERE customer_id = x.customer_id \
-                AND created_at > now() - make_interval(hours => $2)) AS recent, \
+                AND created_at > $6 - make_interval(hours => $2)) AS recent, \
             (SELECT coalesce(json_agg(json_build_object('id', o.id, 'channel', o.channel, 'keywords', o.keywords)), \
                              '[]'::json) \
                FROM (SELECT id, channel, keywords FROM ticket WHERE customer_id = x.customer_id \
                        AND status NOT IN ('resolved', 'closed', 'cancelled') \
-                       AND created_at > now() - make_interval(mins => $3) \
+                       AND created_at > $6 - make_interval(mins => $3) \
                      ORDER BY created_at DESC LIMIT 5) o)::jsonb AS open, \
             (SELECT coalesce(json_agg(json_build_object('id', i.id, 'fault_type', i.fault_type, 'terms', i.terms) \
                                       ORDER BY i.last_linked_at DESC), '[]'::json) \
                FROM (SELECT id, fault_type, terms, last_linked_at FROM incident WHERE status = 'open' \
-                       AND last_linked_at > now() - make_interval(mins => $4) AND terms && ARRAY(SELECT jsonb_array_elements_text(x.terms)) \
+                       AND last_linked_at > $6 - make_interval(mins => $4) AND terms && ARRAY(SELECT jsonb_array_elements_text(x.terms)) \
                      ORDER BY last_linked_at DESC LIMIT 20) i)::jsonb AS incidents, \
             nextval('ticket_number_seq') AS number \
          FROM unnest($1::uuid[], $5::jsonb[]) WITH ORDINALITY AS x(customer_id, terms, ord) \
@@ -291,6 +311,7 @@ pub async fn open_contexts<'c>(
     .bind(i32::try_from(windows.duplicate_minutes).unwrap_or(i32::MAX))
     .bind(i32::try_from(windows.incident_minutes).unwrap_or(i32::MAX))
     .bind(queries.iter().map(|q| serde_json::json!(q.terms)).collect::<Vec<_>>())
+    .bind(now)
     .fetch_all(conn)
     .await
 }
@@ -311,35 +332,43 @@ pub async fn ticket_for_update(tx: &mut Tx, id: TicketId) -> Result<Option<Ticke
         .await
 }
 
-/// Moves the ticket to `to` if it is in one of `from`; `None` when it is not (nothing changed).
-/// Stamps resolution (by `actor`; deflected when it was answered from the knowledge base),
-/// closing and reopen counts, and sets the assignee when one is given.
-#[tracing::instrument(skip_all, fields(ticket_id = %id, to = to.as_str()))]
-pub async fn set_status(
-    tx: &mut Tx,
-    id: TicketId,
-    from: &[Status],
-    to: Status,
-    actor: Uuid,
-    assignee: Option<AgentId>,
-) -> Result<Option<TicketRow>, sqlx::Error> {
-    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+/// A status change to make: the ticket moves to `to` if it is in one of `from`.
+pub struct StatusChange<'a> {
+    pub from: &'a [Status],
+    pub to: Status,
+    pub actor: Uuid,
+    pub assignee: Option<AgentId>,
+    /// How many events about the ticket the change publishes: its version moves on by as many.
+    pub events: i64,
+    /// The service's clock.
+    pub now: DateTime<Utc>,
+}
+
+/// Makes the status change `c`; `None` when the ticket is not in one of `c.from` (nothing
+/// changed). Stamps resolution (by the actor; deflected when it was answered from the knowledge
+/// base), closing and reopen counts at `c.now`, sets the assignee when one is given and moves
+/// the version on by `c.events`.
+#[tracing::instrument(skip_all, fields(ticket_id = %id, to = c.to.as_str()))]
+pub async fn set_status(tx: &mut Tx, id: TicketId, c: &StatusChange<'_>) -> Result<Option<TicketRow>, sqlx::Error> {
+    let from: Vec<&str> = c.from.iter().map(|s| s.as_str()).collect();
     sqlx::query_as(&format!(
-        "UPDATE ticket SET status = $3, updated_at = now(), \
-            resolved_at = CASE WHEN $3 = 'resolved' THEN now() ELSE resolved_at END, \
+        "UPDATE ticket SET status = $3, updated_at = $6, version = version + $7, \
+            resolved_at = CASE WHEN $3 = 'resolved' THEN $6 ELSE resolved_at END, \
             resolved_by = CASE WHEN $3 = 'resolved' THEN $4 ELSE resolved_by END, \
             deflected = CASE WHEN $3 = 'resolved' THEN status = 'auto_answered' \
                              WHEN $3 = 'queued' THEN false ELSE deflected END, \
-            closed_at = CASE WHEN $3 IN ('closed', 'cancelled') THEN now() ELSE closed_at END, \
+            closed_at = CASE WHEN $3 IN ('closed', 'cancelled') THEN $6 ELSE closed_at END, \
             reopen_count = reopen_count + CASE WHEN status = 'resolved' AND $3 = 'queued' THEN 1 ELSE 0 END, \
             assignee_id = COALESCE($5, assignee_id) \
          WHERE id = $1 AND status = ANY($2) RETURNING {COLUMNS}"
     ))
     .bind(id)
     .bind(&from)
-    .bind(to.as_str())
-    .bind(actor)
-    .bind(assignee)
+    .bind(c.to.as_str())
+    .bind(c.actor)
+    .bind(c.assignee)
+    .bind(c.now)
+    .bind(c.events)
     .fetch_optional(&mut **tx)
     .await
 }
@@ -371,11 +400,24 @@ pub struct NewMessage<'a> {
     pub external_id: Option<&'a str>,
 }
 
-pub async fn insert_message(tx: &mut Tx, m: &NewMessage<'_>) -> Result<MessageRow, sqlx::Error> {
+/// A message just added, and the number of its `intake.ticket.message_added` (the ticket's
+/// version after it).
+#[derive(Debug, sqlx::FromRow)]
+pub struct AddedMessage {
+    #[sqlx(flatten)]
+    pub message: MessageRow,
+    pub seq: i64,
+}
+
+/// Adds a message at `now` (the service's clock), moving the ticket's version on for its event
+/// in the same statement.
+pub async fn insert_message(tx: &mut Tx, m: &NewMessage<'_>, now: DateTime<Utc>) -> Result<AddedMessage, sqlx::Error> {
     sqlx::query_as(&format!(
-        "INSERT INTO ticket_message (id, ticket_id, author_id, author_role, visibility, kind, body, channel, \
-                                     external_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {MESSAGE_COLUMNS}"
+        "WITH m AS (INSERT INTO ticket_message (id, ticket_id, author_id, author_role, visibility, kind, body, \
+                                                channel, external_id, created_at) \
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {MESSAGE_COLUMNS}), \
+              v AS (UPDATE ticket SET version = version + 1, updated_at = $10 WHERE id = $2 RETURNING version) \
+         SELECT m.*, v.version AS seq FROM m, v"
     ))
     .bind(MessageId::new())
     .bind(m.ticket_id)
@@ -386,16 +428,19 @@ pub async fn insert_message(tx: &mut Tx, m: &NewMessage<'_>) -> Result<MessageRo
     .bind(m.body)
     .bind(m.channel)
     .bind(m.external_id)
+    .bind(now)
     .fetch_one(&mut **tx)
     .await
 }
 
-/// Stamps the first response time unless one is stamped; true when this was the first.
-pub async fn stamp_first_response(tx: &mut Tx, id: TicketId) -> Result<bool, sqlx::Error> {
+/// Stamps the first response time (`now`, the service's clock) unless one is stamped; true when
+/// this was the first.
+pub async fn stamp_first_response(tx: &mut Tx, id: TicketId, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
     let n = sqlx::query(
-        "UPDATE ticket SET first_response_at = now(), updated_at = now() WHERE id = $1 AND first_response_at IS NULL",
+        "UPDATE ticket SET first_response_at = $2, updated_at = $2 WHERE id = $1 AND first_response_at IS NULL",
     )
     .bind(id)
+    .bind(now)
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -475,12 +520,28 @@ pub async fn ticket_by_number(tx: &mut Tx, number: i64) -> Result<Option<TicketR
         .await
 }
 
-/// Hands a ticket already being worked on to another agent (its status stays).
-pub async fn set_assignee(tx: &mut Tx, id: TicketId, agent: AgentId) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE ticket SET assignee_id = $2, updated_at = now() WHERE id = $1")
+/// Hands a ticket already being worked on to another agent (its status stays; nothing is
+/// published, so the version stays too).
+pub async fn set_assignee(tx: &mut Tx, id: TicketId, agent: AgentId, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE ticket SET assignee_id = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(agent)
+        .bind(now)
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// Records that routing's event number `seq` about the ticket is being applied, unless one as
+/// new or newer was applied already: false then (the event is stale and must change nothing).
+/// Atomic with the caller's change (same transaction, the row locked by this update).
+pub async fn claim_routing_seq(tx: &mut Tx, id: TicketId, seq: i64) -> Result<bool, sqlx::Error> {
+    let n =
+        sqlx::query("UPDATE ticket SET routing_seq = $2 WHERE id = $1 AND (routing_seq IS NULL OR routing_seq < $2)")
+            .bind(id)
+            .bind(seq)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    Ok(n == 1)
 }

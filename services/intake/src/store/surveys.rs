@@ -9,23 +9,27 @@ use crate::store::StatusText;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// Records that a survey was requested; false when the ticket already has one (once per ticket).
+/// Records that a survey was requested at `now` (the service's clock), moving the ticket's
+/// version on for `intake.survey.requested` in the same statement: that event's number; `None`
+/// when the ticket already has one (once per ticket; nothing changed).
 pub async fn request(
     tx: &mut Tx,
     ticket: TicketId,
     customer: CustomerId,
     expires_at: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    let n = sqlx::query(
-        "INSERT INTO survey (ticket_id, customer_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (ticket_id) DO NOTHING",
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH s AS (INSERT INTO survey (ticket_id, customer_id, expires_at, requested_at) VALUES ($1, $2, $3, $4) \
+                    ON CONFLICT (ticket_id) DO NOTHING RETURNING ticket_id) \
+         UPDATE ticket SET version = version + 1 WHERE id IN (SELECT ticket_id FROM s) RETURNING version",
     )
     .bind(ticket)
     .bind(customer)
     .bind(expires_at)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    Ok(n == 1)
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -39,20 +43,36 @@ pub struct SurveyRow {
     pub answered_at: Option<DateTime<Utc>>,
 }
 
-/// Records the answer unless the survey was answered already; `None` when it was (or is missing).
+/// An answered survey and the number of its `intake.survey.answered` (the ticket's version
+/// after it).
+#[derive(Debug, sqlx::FromRow)]
+pub struct AnsweredSurvey {
+    #[sqlx(flatten)]
+    pub survey: SurveyRow,
+    pub seq: i64,
+}
+
+/// Records the answer at `now` (the service's clock) unless the survey was answered already,
+/// moving the ticket's version on for its event in the same statement; `None` when it was
+/// answered (or is missing).
 pub async fn answer(
     tx: &mut Tx,
     ticket: TicketId,
     score: i16,
     comment: Option<&str>,
-) -> Result<Option<SurveyRow>, sqlx::Error> {
+    now: DateTime<Utc>,
+) -> Result<Option<AnsweredSurvey>, sqlx::Error> {
     sqlx::query_as(
-        "UPDATE survey SET score = $2, comment = $3, answered_at = now() WHERE ticket_id = $1 AND answered_at IS NULL \
-         RETURNING ticket_id, customer_id, requested_at, expires_at, score, comment, answered_at",
+        "WITH s AS (UPDATE survey SET score = $2, comment = $3, answered_at = $4 \
+                    WHERE ticket_id = $1 AND answered_at IS NULL \
+                    RETURNING ticket_id, customer_id, requested_at, expires_at, score, comment, answered_at), \
+              v AS (UPDATE ticket SET version = version + 1 WHERE id IN (SELECT ticket_id FROM s) RETURNING version) \
+         SELECT s.*, v.version AS seq FROM s, v",
     )
     .bind(ticket)
     .bind(score)
     .bind(comment)
+    .bind(now)
     .fetch_optional(&mut **tx)
     .await
 }
@@ -124,22 +144,25 @@ pub async fn follow_ups(
     .await
 }
 
-/// Records a pending follow-up's outcome; `None` if it is not pending.
+/// Records a pending follow-up's outcome at `now` (the service's clock); `None` if it is not
+/// pending.
 pub async fn record_follow_up(
     tx: &mut Tx,
     id: Uuid,
     outcome: &str,
     note: Option<&str>,
     by: Uuid,
+    now: DateTime<Utc>,
 ) -> Result<Option<FollowUpRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "UPDATE follow_up SET status = 'done', outcome = $2, note = $3, done_by = $4, done_at = now() \
+        "UPDATE follow_up SET status = 'done', outcome = $2, note = $3, done_by = $4, done_at = $5 \
          WHERE id = $1 AND status = 'pending' RETURNING {FOLLOW_UP_COLUMNS}"
     ))
     .bind(id)
     .bind(outcome)
     .bind(note)
     .bind(by)
+    .bind(now)
     .fetch_optional(&mut **tx)
     .await
 }

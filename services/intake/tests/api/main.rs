@@ -7,10 +7,12 @@ use testkit::{TestApp, problem_fields, spawn};
 use uuid::Uuid;
 
 mod channels;
+mod clock;
 mod customers;
 mod incidents;
 mod kb;
 mod lifecycle;
+mod order;
 mod reports;
 mod surveys;
 

@@ -116,6 +116,7 @@ async fn whole_days_come_from_rollups_that_follow_late_changes() {
         .expect("age");
     let rollups = intake::core::reports::Rollups {
         pool: app.platform.pool.clone(),
+        clock: app.platform.clock.clone(),
         interval: std::time::Duration::from_secs(60),
     };
     // The service's own refresher may hold the lock (or take the stale day) for a moment.
