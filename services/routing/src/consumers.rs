@@ -1,6 +1,5 @@
 //! What routing consumes: intake's ticket events, each decoded and handed to the router.
 
-use chrono::Utc;
 use contracts::RawEnvelope;
 use contracts::intake::{TicketCreatedV1, TicketMessageAddedV1, TicketStatusChangedV1};
 use futures_util::future::BoxFuture;
@@ -8,6 +7,17 @@ use platform::Tx;
 use platform::bus::consumer::{ConsumerSpec, EventHandler, HandlerError};
 
 use crate::core::router::Router;
+use crate::store::entries::IntakeOrder;
+
+/// An event about a ticket whose `created` has not landed yet: retried after the configured
+/// delays (so the `created` still in flight lands first), parked only if it never comes.
+fn not_known_yet(event: &RawEnvelope) -> HandlerError {
+    HandlerError::Retry(anyhow::anyhow!(
+        "{} about a ticket routing does not know yet (subject {:?})",
+        event.event_type,
+        event.subject
+    ))
+}
 
 /// `intake.ticket.created` → recorded, clocks started, queued (or held when auto-answered).
 pub struct TicketCreated {
@@ -24,7 +34,7 @@ impl EventHandler for TicketCreated {
     fn handle<'a>(&'a self, tx: &'a mut Tx, event: &'a RawEnvelope) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             let created = event.decode::<TicketCreatedV1>()?.data;
-            self.router.admit(tx, &created).await?;
+            self.router.admit(tx, &created, event.subjectseq).await?;
             Ok(())
         })
     }
@@ -35,7 +45,8 @@ impl EventHandler for TicketCreated {
 }
 
 /// `intake.ticket.status_changed` → re-queued, recorded as assigned, clocks paused or resumed,
-/// released when resolved, closed or cancelled.
+/// released when resolved, closed or cancelled. An event older than the last applied about the
+/// ticket (by intake's `subjectseq`) is skipped; one about a ticket not known yet is retried.
 pub struct TicketStatusChanged {
     pub router: Router,
 }
@@ -53,7 +64,14 @@ impl EventHandler for TicketStatusChanged {
     fn handle<'a>(&'a self, tx: &'a mut Tx, event: &'a RawEnvelope) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             let changed = event.decode::<TicketStatusChangedV1>()?.data;
-            self.router.status_changed(tx, &changed).await?;
+            match self.router.status_changed(tx, &changed, event.subjectseq).await? {
+                IntakeOrder::Apply => {}
+                IntakeOrder::Stale => {
+                    tracing::info!(ticket_id = %changed.ticket_id, seq = ?event.subjectseq, to = %changed.to.as_str(),
+                        "status change older than one applied; skipped");
+                }
+                IntakeOrder::Unknown => return Err(not_known_yet(event)),
+            }
             Ok(())
         })
     }
@@ -64,7 +82,9 @@ impl EventHandler for TicketStatusChanged {
 }
 
 /// `intake.ticket.message_added` → an agent's public reply stops the first-response clock and
-/// (re)starts the next-update clock.
+/// (re)starts the next-update clock (retried while the ticket is not known yet). Not skipped by
+/// its number: a reply is not undone by a later status change, and nothing it sets is set by
+/// another event.
 pub struct MessageAdded {
     pub router: Router,
 }
@@ -82,8 +102,10 @@ impl EventHandler for MessageAdded {
             if m.author_role != "agent" || m.visibility != "public" {
                 return Ok(());
             }
-            let now = m.added_at.min(Utc::now());
-            self.router.agent_replied(tx, m.ticket_id, now).await?;
+            let now = m.added_at.min(self.router.now());
+            if !self.router.agent_replied(tx, m.ticket_id, now).await? {
+                return Err(not_known_yet(event));
+            }
             Ok(())
         })
     }

@@ -136,15 +136,21 @@ pub fn escalated(entry: &QueueEntryRow, e: Escalation<'_>, now: DateTime<Utc>) -
     }
 }
 
-/// The clock a service-level event is about, with the ticket's holder and their supervisor.
-pub fn timer_ref(t: &TimerRow, entry: &QueueEntryRow, supervisor_id: Option<AgentId>) -> SlaTimerRef {
+/// The clock a service-level event is about, with the ticket's holder and their supervisor
+/// (`now` stands for a due time the clock does not have).
+pub fn timer_ref(
+    t: &TimerRow,
+    entry: &QueueEntryRow,
+    supervisor_id: Option<AgentId>,
+    now: DateTime<Utc>,
+) -> SlaTimerRef {
     SlaTimerRef {
         ticket_id: t.ticket_id,
         customer_id: entry.customer_id,
         metric: t.metric.clone(),
         policy: t.policy.clone(),
         target_secs: t.target_secs,
-        due_at: t.due_at.unwrap_or_else(Utc::now),
+        due_at: t.due_at.unwrap_or(now),
         agent_id: entry.agent_id,
         supervisor_id,
     }

@@ -76,7 +76,11 @@ pub async fn build(settings: Settings<RoutingSettings>) -> anyhow::Result<Applic
         )),
         Box::new(Dispatcher { router: router.clone() }),
     ];
-    let presence = Presence::new(platform.redis.clone(), service.presence_ttl_secs);
+    let presence = Presence::new(
+        platform.redis.clone(),
+        service.presence_ttl_secs,
+        platform.clock.clone(),
+    );
     // Offers, pulls, presence and the live view all stand on the live state in Redis.
     let api = Api::new(api::openapi(), move |cfg| api::configure(cfg, &router, &presence))
         .requiring(&[platform::health::Dependency::Redis]);

@@ -38,8 +38,8 @@ pub struct AgentResponse {
     pub updated_at: DateTime<Utc>,
 }
 
-fn response(a: AgentRow, presence: String) -> AgentResponse {
-    let working_now = is_working(&a.working_hours, &a.time_zone, Utc::now());
+fn response(a: AgentRow, presence: String, now: DateTime<Utc>) -> AgentResponse {
+    let working_now = is_working(&a.working_hours, &a.time_zone, now);
     AgentResponse {
         id: a.id.into(),
         display_name: a.display_name,
@@ -74,7 +74,7 @@ pub async fn upsert(
     let profile = body.into_inner().validate(id)?;
     let (row, created) = router.upsert_agent(id.into(), &profile).await?;
     let status = presence.get(id.into()).await.map_err(ApiError::internal)?;
-    let body = response(row, status);
+    let body = response(row, status, presence.now());
     Ok(if created {
         HttpResponse::Created().json(body)
     } else {
@@ -97,7 +97,7 @@ pub async fn get(
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;
     let status = presence.get(id).await.map_err(ApiError::internal)?;
-    Ok(web::Json(response(row, status)))
+    Ok(web::Json(response(row, status, presence.now())))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -144,7 +144,7 @@ pub async fn list(
     for row in agents::list(&platform.pool, query.tier.as_deref(), limit).await? {
         let status = presence.get(row.id).await.map_err(ApiError::internal)?;
         if query.presence.as_ref().is_none_or(|p| *p == status) {
-            items.push(response(row, status));
+            items.push(response(row, status, presence.now()));
         }
     }
     Ok(web::Json(AgentListResponse { items }))

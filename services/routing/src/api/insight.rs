@@ -87,8 +87,8 @@ pub struct LiveQuery {
 }
 
 /// Average handle time over the last day's finished assignments (else the configured default).
-async fn handle_secs(platform: &Platform, default_secs: u64) -> Result<f64, sqlx::Error> {
-    let avg = assignments::average_handle_secs(&platform.pool).await?;
+async fn handle_secs(platform: &Platform, default_secs: u64, now: DateTime<Utc>) -> Result<f64, sqlx::Error> {
+    let avg = assignments::average_handle_secs(&platform.pool, now).await?;
     Ok(avg.filter(|a| *a > 1.0).unwrap_or(default_secs as f64))
 }
 
@@ -115,7 +115,8 @@ pub async fn live(
     router.catalog().fresh().await?;
     let agents = router.catalog().agents();
     let ids: Vec<_> = agents.iter().map(|a| a.id).collect();
-    let states = router.live().agents(&ids).await?;
+    let now = router.now();
+    let states = router.live().agents(&ids, now.timestamp_millis()).await?;
     let mut tiers: BTreeMap<String, TierFigures> = ["junior", "mid", "senior"]
         .iter()
         .map(|t| ((*t).to_owned(), TierFigures::default()))
@@ -134,10 +135,9 @@ pub async fn live(
         }
         f.load += st.load.values().map(|c| u32::from(*c)).sum::<u32>();
     }
-    let aht = handle_secs(&platform, router.settings().default_handle_secs).await?;
-    let arrivals = log::arrivals_last_hour(&platform.pool).await?;
+    let aht = handle_secs(&platform, router.settings().default_handle_secs, now).await?;
+    let arrivals = log::arrivals_last_hour(&platform.pool, now).await?;
     let stats = router.live().stats().await?;
-    let now = Utc::now();
     let queues = router
         .catalog()
         .queues()
@@ -178,7 +178,7 @@ pub async fn live(
             }
         })
         .collect();
-    let (met, missed) = sla::first_response_today(&platform.pool).await?;
+    let (met, missed) = sla::first_response_today(&platform.pool, now).await?;
     let contacts: i64 = arrivals.iter().map(|a| a.1).sum();
     let agents_online = u32::try_from(online.len()).unwrap_or(0);
     let now_level = erlang::staffing(agents_online, contacts as f64, aht, within);

@@ -89,7 +89,7 @@ pub async fn list_queues(
     caller.require_any(&Role::STAFF_OR_SERVICE)?;
     let defs = queues::list_queues(&platform.pool).await?;
     let stats = router.live().stats().await?;
-    let now = Utc::now().timestamp_millis();
+    let now = router.now().timestamp_millis();
     let items = defs
         .into_iter()
         .map(|d| {

@@ -21,11 +21,13 @@ pub async fn log(pool: &PgPool, ticket: TicketId) -> Result<Vec<LogRow>, sqlx::E
         .await
 }
 
-/// Tickets queued in the last hour, per queue.
-pub async fn arrivals_last_hour(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+/// Tickets queued in the hour before `now`, per queue.
+pub async fn arrivals_last_hour(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT queue, count(*) FROM routing_log WHERE kind = 'queued' AND at > now() - interval '1 hour' GROUP BY queue",
+        "SELECT queue, count(*) FROM routing_log \
+         WHERE kind = 'queued' AND at > $1::timestamptz - interval '1 hour' AND at <= $1 GROUP BY queue",
     )
+    .bind(now)
     .fetch_all(pool)
     .await
 }

@@ -372,14 +372,15 @@ pub async fn clocks_and_log(pool: &PgPool, ticket: TicketId) -> Result<(Vec<Time
     Ok((timers, log))
 }
 
-/// First responses since midnight UTC: (within target, missed).
-pub async fn first_response_today(pool: &PgPool) -> Result<(i64, i64), sqlx::Error> {
+/// First responses since midnight UTC of `now`'s day: (within target, missed).
+pub async fn first_response_today(pool: &PgPool, now: DateTime<Utc>) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(
         "SELECT count(*) FILTER (WHERE status = 'fulfilled'), count(*) FILTER (WHERE status = 'breached') \
          FROM sla_timer WHERE metric = 'first_response' \
-           AND (finished_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' \
-                OR breached_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')",
+           AND (finished_at >= date_trunc('day', $1::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' \
+                OR breached_at >= date_trunc('day', $1::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')",
     )
+    .bind(now)
     .fetch_one(pool)
     .await
 }

@@ -80,7 +80,10 @@ async fn an_agent_whose_heartbeat_stops_goes_away() {
     assert_eq!(set["heartbeat_within_secs"], 2);
     // The dispatcher reads the states of listed online agents only.
     let live = routing::adapters::live::LiveQueues::new(app.platform.redis.clone());
-    let listed = async || live.online_ids().await.expect("online").unwrap_or_default();
+    let listed = async || {
+        let now_ms = app.platform.clock.now().timestamp_millis();
+        live.online_ids(now_ms).await.expect("online").unwrap_or_default()
+    };
     assert_eq!(listed().await, vec![AgentId::from(id)]);
     // An entry whose heartbeats stopped long ago (a replica died mid-way) is dropped on reading.
     let key = routing::adapters::live::presence::online_key(&app.platform.redis.keys);

@@ -131,7 +131,10 @@ async fn a_state_larger_than_one_pipeline_is_rebuilt_whole() {
     let waiting = live.waiting("general", 5000).await.expect("waiting");
     assert_eq!(waiting.len(), 1234, "every waiting ticket is queued again");
     let ids: Vec<contracts::AgentId> = agents.iter().map(|a| (*a).into()).collect();
-    let states = live.agents(&ids).await.expect("agents");
+    let states = live
+        .agents(&ids, app.platform.clock.now().timestamp_millis())
+        .await
+        .expect("agents");
     for (agent, state) in agents.iter().zip(&states) {
         assert_eq!(state.load.get("web"), Some(&47), "load of {agent}");
     }

@@ -13,7 +13,9 @@ use uuid::Uuid;
 
 mod agents;
 mod assignment;
+mod clock;
 mod live;
+mod order;
 mod replicas;
 mod sla;
 

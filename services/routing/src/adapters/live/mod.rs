@@ -291,9 +291,11 @@ impl LiveQueues {
     /// outcome per claim, in order. A claim is granted when its ticket still waits in its queue
     /// and its agent is online and under capacity on the ticket's channel; the ticket then
     /// leaves the queue and counts in the agent's load. All `Rebuilding` while a rebuild runs.
+    /// `now_ms` is the clock's time, by which presence is judged.
     pub async fn take_many(
         &self,
         claims: &[(&LiveTicket, AgentId, Option<i64>)],
+        now_ms: i64,
     ) -> redis::RedisResult<Vec<TakeOutcome>> {
         if claims.is_empty() {
             return Ok(Vec::new());
@@ -302,7 +304,8 @@ impl LiveQueues {
         let mut inv = TAKE_MANY.prepare_invoke();
         inv.key(self.key(&["rebuilding"]))
             .key(self.key(&["offers"]))
-            .arg(self.key(&[""]));
+            .arg(self.key(&[""]))
+            .arg(now_ms);
         for (t, agent, expires) in claims {
             inv.arg(&t.queue)
                 .arg(t.ticket_id.to_string())
@@ -320,11 +323,13 @@ impl LiveQueues {
 
     /// Gives `agent` the first of `candidates` (best first) still waiting, in one atomic step:
     /// the outcome and the index taken. Concurrent callers with the same list each get a
-    /// different ticket without a round trip per ticket someone else took.
+    /// different ticket without a round trip per ticket someone else took. `now_ms` is the
+    /// clock's time, by which presence is judged.
     pub async fn take_first(
         &self,
         candidates: &[LiveTicket],
         agent: AgentId,
+        now_ms: i64,
     ) -> redis::RedisResult<(TakeOutcome, usize)> {
         if candidates.is_empty() {
             return Ok((TakeOutcome::Gone, 0));
@@ -336,7 +341,8 @@ impl LiveQueues {
             .key(self.cap_key(agent))
             .key(self.key(&["rebuilding"]))
             .arg(agent.to_string())
-            .arg(self.key(&[""]));
+            .arg(self.key(&[""]))
+            .arg(now_ms);
         for t in candidates {
             inv.arg(&t.queue).arg(t.ticket_id.to_string()).arg(&t.channel);
         }
@@ -417,8 +423,9 @@ impl LiveQueues {
     }
 
     /// Gives a ticket to `to`, from whoever has it (or its queue), checked as `check` says;
-    /// `expected` names the holder it must be taken from. Returns the outcome and the previous
-    /// holder.
+    /// `expected` names the holder it must be taken from; `now_ms` is the clock's time, by which
+    /// presence is judged. Returns the outcome and the previous holder.
+    #[allow(clippy::too_many_arguments)]
     pub async fn assign_to(
         &self,
         ticket: TicketId,
@@ -427,6 +434,7 @@ impl LiveQueues {
         to: AgentId,
         check: Room,
         expected: Option<AgentId>,
+        now_ms: i64,
     ) -> redis::RedisResult<(TakeOutcome, Option<AgentId>)> {
         let mut conn = self.redis.conn.clone();
         let (code, prev): (i64, String) = ASSIGN_TO
@@ -445,6 +453,7 @@ impl LiveQueues {
             .arg(if check == Room::Required { "1" } else { "0" })
             .arg(self.load_prefix())
             .arg(expected.map(|e| e.to_string()).unwrap_or_default())
+            .arg(now_ms)
             .invoke_async(&mut conn)
             .await?;
         Ok((outcome(code), prev.parse().ok()))
@@ -500,15 +509,15 @@ impl LiveQueues {
         Ok(())
     }
 
-    /// Agents listed online whose live status has not expired (with a few seconds' grace for
-    /// clocks that differ between replicas); entries long expired are dropped on the way. `None`
-    /// while nobody is listed, e.g. just after an upgrade from a version without the list:
-    /// callers then look at every agent.
-    pub async fn online_ids(&self) -> redis::RedisResult<Option<Vec<AgentId>>> {
+    /// Agents listed online whose live status has not expired by `now_ms` (the clock's time,
+    /// with a few seconds' grace for clocks that differ between replicas); entries long expired
+    /// are dropped on the way. `None` while nobody is listed, e.g. just after an upgrade from a
+    /// version without the list: callers then look at every agent.
+    pub async fn online_ids(&self, now_ms: i64) -> redis::RedisResult<Option<Vec<AgentId>>> {
         const GRACE_MS: i64 = 5_000;
         let mut conn = self.redis.conn.clone();
         let key = presence::online_key(&self.redis.keys);
-        let since = chrono::Utc::now().timestamp_millis() - GRACE_MS;
+        let since = now_ms - GRACE_MS;
         let (ids,): (Vec<String>,) = redis::pipe()
             .zrembyscore(&key, "-inf", format!("({since}"))
             .ignore()
@@ -521,8 +530,9 @@ impl LiveQueues {
         Ok(Some(ids.iter().filter_map(|id| id.parse().ok()).collect()))
     }
 
-    /// Presence, load and idle time of each agent, in order.
-    pub async fn agents(&self, ids: &[AgentId]) -> redis::RedisResult<Vec<AgentLive>> {
+    /// Presence (as of `now_ms`, the clock's time: `None` once expired), load and idle time of
+    /// each agent, in order.
+    pub async fn agents(&self, ids: &[AgentId], now_ms: i64) -> redis::RedisResult<Vec<AgentLive>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -536,7 +546,11 @@ impl LiveQueues {
         let raw: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
         let mut out = Vec::with_capacity(ids.len());
         for chunk in raw.chunks(3) {
-            let presence: Option<String> = redis::from_redis_value(chunk[0].clone()).unwrap_or(None);
+            let live: Option<String> = redis::from_redis_value(chunk[0].clone()).unwrap_or(None);
+            let presence = live
+                .as_deref()
+                .and_then(|v| presence::live_status(v, now_ms))
+                .map(str::to_owned);
             let load: HashMap<String, i64> = redis::from_redis_value(chunk[1].clone()).unwrap_or_default();
             let idle: Option<f64> = redis::from_redis_value(chunk[2].clone()).unwrap_or(None);
             out.push(AgentLive {

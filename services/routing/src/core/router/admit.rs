@@ -14,15 +14,28 @@ use crate::domain::entry::EntryStatus;
 use crate::domain::queue;
 use crate::events;
 use crate::store::assignments::{self, Open};
-use crate::store::entries::{self, Move, QueueEntryRow};
+use crate::store::entries::{self, IntakeOrder, Move, QueueEntryRow};
 
 impl Router {
     /// Intake changed a ticket's status: re-queued, recorded as assigned, clocks paused or
-    /// resumed, released when resolved, closed or cancelled.
-    pub async fn status_changed(&self, tx: &mut Tx, changed: &TicketStatusChangedV1) -> anyhow::Result<()> {
+    /// resumed, released when resolved, closed or cancelled. `seq` is the event's place among
+    /// intake's events about the ticket: an event not newer than the last applied is skipped
+    /// (its number and its effect commit together), one about a ticket routing does not know
+    /// yet is not applied (`Unknown`: the caller retries it, its `created` may still be on its
+    /// way).
+    pub async fn status_changed(
+        &self,
+        tx: &mut Tx,
+        changed: &TicketStatusChangedV1,
+        seq: Option<i64>,
+    ) -> anyhow::Result<IntakeOrder> {
         let id = changed.ticket_id;
+        match entries::intake_order(tx, id, seq).await? {
+            IntakeOrder::Apply => {}
+            skipped => return Ok(skipped),
+        }
         let sla = &self.inner.sla;
-        let now = changed.changed_at.min(Utc::now());
+        let now = changed.changed_at.min(self.now());
         if changed.from == TicketStatus::WaitingOnCustomer && changed.to != TicketStatus::WaitingOnCustomer {
             sla.resume(tx, id, now).await?;
         }
@@ -39,28 +52,30 @@ impl Router {
             to @ (TicketStatus::Closed | TicketStatus::Cancelled) => self.release(tx, id, to.as_str()).await?,
             TicketStatus::New | TicketStatus::AutoAnswered => {}
         }
-        Ok(())
+        Ok(IntakeOrder::Apply)
     }
 
     /// An agent's public reply: the first-response clock stops and the next-update clock starts
-    /// again.
-    pub async fn agent_replied(&self, tx: &mut Tx, ticket: TicketId, now: DateTime<Utc>) -> anyhow::Result<()> {
+    /// again. False when routing does not know the ticket yet (nothing done; the caller retries).
+    pub async fn agent_replied(&self, tx: &mut Tx, ticket: TicketId, now: DateTime<Utc>) -> anyhow::Result<bool> {
+        let Some(entry) = entries::entry(&mut **tx, ticket).await? else {
+            return Ok(false);
+        };
         let sla = &self.inner.sla;
         sla.fulfil(tx, ticket, "first_response", now).await?;
         sla.fulfil(tx, ticket, "next_update", now).await?;
-        if let Some(entry) = entries::entry(&mut **tx, ticket).await?
-            && entry.status != EntryStatus::Closed
-        {
+        if entry.status != EntryStatus::Closed {
             self.inner.catalog.fresh().await?;
             sla.start(tx, &entry, &self.inner.catalog.policies(), now, Clocks::NextUpdate)
                 .await?;
         }
-        Ok(())
+        Ok(true)
     }
 
-    /// A new ticket from intake: recorded, its clocks started, put in its live queue (or held
-    /// when the knowledge base answered it).
-    pub async fn admit(&self, tx: &mut Tx, created: &TicketCreatedV1) -> anyhow::Result<()> {
+    /// A new ticket from intake: recorded (with `seq`, the created event's place among intake's
+    /// events about it), its clocks started, put in its live queue (or held when the knowledge
+    /// base answered it).
+    pub async fn admit(&self, tx: &mut Tx, created: &TicketCreatedV1, seq: Option<i64>) -> anyhow::Result<()> {
         let s = &self.inner.settings;
         self.inner.catalog.fresh().await?;
         let (queue, req) = self.inner.catalog.place(
@@ -75,7 +90,7 @@ impl Router {
             &s.senior_queue,
         );
         let held = created.details.status == Some(TicketStatus::AutoAnswered);
-        let now = Utc::now();
+        let now = self.now();
         let mut entry = QueueEntryRow {
             ticket_id: created.ticket_id,
             customer_id: created.customer_id,
@@ -94,8 +109,11 @@ impl Router {
             agent_id: None,
             offer_expires_at: None,
             escalations: 0,
+            version: 0,
+            intake_seq: seq,
         };
         entry.score = queue::score(now, created.priority, standing(&entry, false), &self.inner.boosts);
+        // Numbered in the insert with the entry's first version.
         let event = (!held)
             .then(|| self.inner.outbox.prepare(events::queued(&entry)))
             .transpose()?;
@@ -109,9 +127,12 @@ impl Router {
         self.waits(tx, &entry, now).await
     }
 
-    /// An entry that now waits: event, clocks, live queue.
+    /// An entry that now waits: event (numbered with the entry's version), clocks, live queue.
     async fn queued(&self, tx: &mut Tx, entry: &QueueEntryRow, now: DateTime<Utc>) -> anyhow::Result<()> {
-        self.inner.outbox.stage(tx, events::queued(entry)).await?;
+        self.inner
+            .outbox
+            .stage_sequenced(tx, events::queued(entry), entry.version)
+            .await?;
         self.waits(tx, entry, now).await
     }
 
@@ -129,7 +150,7 @@ impl Router {
 
     /// A held or finished ticket waits again (not solved by its automatic answer, reopened).
     pub async fn requeue(&self, tx: &mut Tx, ticket: TicketId) -> anyhow::Result<()> {
-        let now = Utc::now();
+        let now = self.now();
         let Some(before) = entries::entry_for_update(tx, ticket).await? else {
             tracing::warn!(ticket_id = %ticket, "re-queued ticket routing never saw; ignored");
             return Ok(());
@@ -142,7 +163,7 @@ impl Router {
                 .live
                 .release(ticket, &before.queue, &before.channel, now.timestamp_millis())
                 .await?;
-            assignments::release(tx, ticket).await?;
+            assignments::release(tx, ticket, now).await?;
             tracing::info!(ticket_id = %ticket, agent_id = %agent, "ticket back to the queue; agent freed");
         }
         let score = queue::score(
@@ -156,6 +177,7 @@ impl Router {
             &[EntryStatus::Held, EntryStatus::Assigned, EntryStatus::Closed],
             EntryStatus::Waiting,
             "queued",
+            now,
         );
         m.score = Some(score);
         m.enqueued_at = Some(now);
@@ -174,7 +196,7 @@ impl Router {
         if before.status == EntryStatus::Closed {
             return Ok(());
         }
-        let now = Utc::now();
+        let now = self.now();
         let m = Move {
             detail: serde_json::json!({"agent_id": before.agent_id}),
             ..Move::new(
@@ -187,10 +209,11 @@ impl Router {
                 ],
                 EntryStatus::Closed,
                 kind,
+                now,
             )
         };
         entries::apply(tx, &m).await?;
-        assignments::release(tx, ticket).await?;
+        assignments::release(tx, ticket, now).await?;
         self.inner.sla.stop_all(tx, ticket, kind, now).await?;
         self.inner
             .live
@@ -217,12 +240,20 @@ impl Router {
         {
             return Ok(());
         }
-        let now = Utc::now();
+        let now = self.now();
         match agent {
             Some(agent) => {
                 self.inner
                     .live
-                    .assign_to(ticket, &before.queue, &before.channel, agent, Room::Unchecked, None)
+                    .assign_to(
+                        ticket,
+                        &before.queue,
+                        &before.channel,
+                        agent,
+                        Room::Unchecked,
+                        None,
+                        now.timestamp_millis(),
+                    )
                     .await?;
                 let mut m = Move::new(
                     ticket,
@@ -234,11 +265,12 @@ impl Router {
                     ],
                     EntryStatus::Assigned,
                     "assigned",
+                    now,
                 );
                 m.agent = Some(agent);
                 m.detail = serde_json::json!({"how": "manual", "from_agent_id": before.agent_id});
                 entries::apply(tx, &m).await?;
-                assignments::open(tx, ticket, agent, &before.channel, "manual", Open::Replacing).await?;
+                assignments::open(tx, ticket, agent, &before.channel, "manual", Open::Replacing, now).await?;
             }
             None => {
                 self.inner
@@ -252,6 +284,7 @@ impl Router {
                         &[EntryStatus::Held, EntryStatus::Waiting, EntryStatus::Offered],
                         EntryStatus::Assigned,
                         "assigned",
+                        now,
                     ),
                 )
                 .await?;

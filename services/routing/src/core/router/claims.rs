@@ -87,6 +87,7 @@ impl Router {
                     .map(|e| e.customer_id)
                     .unwrap_or_default(),
             };
+            // Numbered in the claims statement with the entry's new version.
             let event = if offer {
                 self.inner
                     .outbox
@@ -108,6 +109,7 @@ impl Router {
                     how,
                     detail,
                     event,
+                    at: now,
                 })
                 .await
         }
@@ -139,7 +141,7 @@ impl Router {
             Some(e) if e.status != EntryStatus::Waiting => {
                 self.inner
                     .live
-                    .release(t.ticket_id, &t.queue, &t.channel, Utc::now().timestamp_millis())
+                    .release(t.ticket_id, &t.queue, &t.channel, self.now().timestamp_millis())
                     .await?;
             }
             _ => {

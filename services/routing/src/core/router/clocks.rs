@@ -1,7 +1,6 @@
 //! What a service-level clock's jobs do: the 80% warning moves the ticket ahead; the breach
 //! escalates it (up a tier when the policy says so) and tells the supervisor.
 
-use chrono::Utc;
 use contracts::routing::SlaTimerRef;
 use platform::Tx;
 
@@ -18,7 +17,12 @@ impl Router {
             .await?
             .ok_or_else(|| anyhow::anyhow!("clock without a queue entry"))?;
         self.inner.catalog.fresh().await?;
-        Ok(events::timer_ref(t, &entry, self.supervisor_of(entry.agent_id)))
+        Ok(events::timer_ref(
+            t,
+            &entry,
+            self.supervisor_of(entry.agent_id),
+            self.now(),
+        ))
     }
 
     /// 80% of a clock's time has passed: warned (once), the ticket moves ahead in its queue.
@@ -29,11 +33,16 @@ impl Router {
         if t.warned_at.is_some() {
             return Ok(());
         }
-        let now = Utc::now();
+        let now = self.now();
         sla::mark(tx, &t, Mark::Warned, now, serde_json::json!({"due_at": t.due_at})).await?;
-        self.raise(tx, t.ticket_id).await?;
+        // The raise bumps the entry's version: the warning's number.
+        let version = self.raise(tx, t.ticket_id).await?;
         let timer = self.timer_ref(tx, &t).await?;
-        self.inner.outbox.stage(tx, events::sla_warning(timer, now)).await?;
+        let event = events::sla_warning(timer, now);
+        match version {
+            Some(v) => self.inner.outbox.stage_sequenced(tx, event, v).await?,
+            None => self.inner.outbox.stage(tx, event).await?,
+        };
         tracing::info!(ticket_id = %t.ticket_id, metric = %t.metric, "service-level warning");
         Ok(())
     }
@@ -44,7 +53,7 @@ impl Router {
         let Some(t) = sla::current(tx, job.ticket_id, &job.metric, job.generation).await? else {
             return Ok(());
         };
-        let now = Utc::now();
+        let now = self.now();
         let timer = self.timer_ref(tx, &t).await?;
         let escalated = self
             .escalate(tx, t.ticket_id, "sla_breach", t.escalate, timer.supervisor_id)
@@ -59,10 +68,12 @@ impl Router {
             serde_json::json!({"escalated_to_tier": escalated_to_tier}),
         )
         .await?;
-        self.inner
-            .outbox
-            .stage(tx, events::sla_breached(timer, escalated_to_tier, now))
-            .await?;
+        // Numbered after the escalation it caused.
+        let event = events::sla_breached(timer, escalated_to_tier, now);
+        match entries::bump_version(tx, t.ticket_id).await? {
+            Some(v) => self.inner.outbox.stage_sequenced(tx, event, v).await?,
+            None => self.inner.outbox.stage(tx, event).await?,
+        };
         tracing::warn!(ticket_id = %t.ticket_id, metric = %t.metric, "service level breached");
         Ok(())
     }

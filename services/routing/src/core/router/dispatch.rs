@@ -5,7 +5,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use contracts::AgentId;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
@@ -80,7 +79,7 @@ impl Router {
             *read.entry(t.queue.clone()).or_default() += 1;
         }
         heads.sort_by(|a, b| a.score.total_cmp(&b.score));
-        let now_ms = Utc::now().timestamp_millis();
+        let now_ms = self.now().timestamp_millis();
         let relax = &self.inner.relax;
         // Plan one claim per ticket, best ticket first, each choice counted in its agent's load;
         // an auto-accept queue's tickets are given, the others offered.
@@ -106,7 +105,7 @@ impl Router {
         drop(candidates);
         // The Lua step for the whole plan in one call, then the Postgres writes of those
         // granted, together.
-        let now = Utc::now();
+        let now = self.now();
         let expires = now + self.offer_timeout();
         let claims: Vec<(&LiveTicket, AgentId, Option<i64>)> = plan
             .iter()
@@ -118,7 +117,7 @@ impl Router {
                 )
             })
             .collect();
-        let outcomes = self.inner.live.take_many(&claims).await?;
+        let outcomes = self.inner.live.take_many(&claims, now.timestamp_millis()).await?;
         let mut pass = Pass::default();
         let mut granted = Vec::new();
         for ((t, agent, how), outcome) in plan.into_iter().zip(outcomes) {
@@ -169,13 +168,14 @@ impl Router {
         }
         // The states of listed online agents only: profiles of agents who are away or offline
         // cost nothing here, however many there are.
+        let now_ms = self.now().timestamp_millis();
         let mut agents = self.inner.catalog.agents();
-        if let Some(online) = self.inner.live.online_ids().await? {
+        if let Some(online) = self.inner.live.online_ids(now_ms).await? {
             let online: HashSet<AgentId> = online.into_iter().collect();
             agents.retain(|a| online.contains(&a.id));
         }
         let ids: Vec<AgentId> = agents.iter().map(|a| a.id).collect();
-        let states = self.inner.live.agents(&ids).await?;
+        let states = self.inner.live.agents(&ids, now_ms).await?;
         let online: Arc<Vec<matching::Candidate>> = Arc::new(
             agents
                 .iter()

@@ -27,8 +27,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use platform::Platform;
+use chrono::{DateTime, Utc};
 use platform::bus::outbox::Outbox;
+use platform::{Clock, Platform};
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
@@ -47,6 +48,9 @@ pub use rebuild::Rebuild;
 
 struct Inner {
     pool: PgPool,
+    /// Every rule that depends on time reads it: offers' expiry, waits and relaxation, clocks,
+    /// idle time, presence.
+    clock: Clock,
     outbox: Outbox,
     live: LiveQueues,
     catalog: Catalog,
@@ -131,6 +135,7 @@ impl Router {
                 sla: Sla::new(platform.jobs.clone(), settings.sla_warn_ratio),
                 pool,
                 outbox,
+                clock: platform.clock.clone(),
                 boosts: settings.boosts(),
                 relax: settings.relax_after(),
                 wake: Notify::new(),
@@ -155,6 +160,16 @@ impl Router {
 
     pub fn settings(&self) -> &RoutingSettings {
         &self.inner.settings
+    }
+
+    /// The service's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// Now, by the service's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
     }
 
     /// Routing's database, for the other use cases.

@@ -1,7 +1,6 @@
 //! Moving tickets on: transfers to an agent or a queue, escalations (by an agent or a breach)
 //! and the raise an SLA warning gives.
 
-use chrono::Utc;
 use contracts::vocabulary::Priority;
 use contracts::{AgentId, TicketId};
 use platform::{ApiError, Tx};
@@ -14,7 +13,7 @@ use crate::domain::matching::{tier_rank, tier_up};
 use crate::domain::queue;
 use crate::events::{self, Escalation, Transfer};
 use crate::store::assignments::{self, Open};
-use crate::store::entries::{self, Move, QueueEntryRow};
+use crate::store::entries::{self, Move, QueueEntryRow, Requirement};
 
 /// Who asks for a transfer or an escalation.
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +42,7 @@ impl Router {
         to_queue: Option<&str>,
         reason: Option<String>,
     ) -> Result<QueueEntryRow, ApiError> {
-        let now = Utc::now();
+        let now = self.now();
         let mut tx = self.inner.pool.begin().await?;
         let before = entries::entry_for_update(&mut tx, ticket)
             .await?
@@ -68,13 +67,15 @@ impl Router {
             if self.inner.catalog.agent(to).is_none() {
                 return Err(ApiError::field("agent_id", "no active agent with this id"));
             }
-            let mut m = Move::new(ticket, &TRANSFERABLE, EntryStatus::Assigned, "transferred");
+            let mut m = Move::new(ticket, &TRANSFERABLE, EntryStatus::Assigned, "transferred", now);
             m.agent = Some(to);
             m.detail = detail;
+            // Two events: `assigned`, then `transferred` (the new version).
+            m.events = 2;
             let entry = entries::apply(&mut tx, &m)
                 .await?
                 .ok_or_else(|| ApiError::conflict("not_transferable", "the ticket changed meanwhile"))?;
-            assignments::open(&mut tx, ticket, to, &entry.channel, "transfer", Open::Replacing).await?;
+            assignments::open(&mut tx, ticket, to, &entry.channel, "transfer", Open::Replacing, now).await?;
             let (outcome, _) = self
                 .inner
                 .live
@@ -85,6 +86,7 @@ impl Router {
                     to,
                     Room::Required,
                     before.agent_id,
+                    now.timestamp_millis(),
                 )
                 .await?;
             match outcome {
@@ -105,7 +107,11 @@ impl Router {
             }
             self.inner
                 .outbox
-                .stage(&mut tx, events::assigned(&entry, to, "transfer", now))
+                .stage_sequenced(
+                    &mut tx,
+                    events::assigned(&entry, to, "transfer", now),
+                    entry.version - 1,
+                )
                 .await?;
             entry
         } else {
@@ -123,25 +129,29 @@ impl Router {
             } else {
                 before.tier.clone()
             };
-            let mut m = Move::new(ticket, &TRANSFERABLE, EntryStatus::Waiting, "transferred");
+            let mut m = Move::new(ticket, &TRANSFERABLE, EntryStatus::Waiting, "transferred", now);
             m.queue = Some(name);
             m.detail = detail;
             entries::apply(&mut tx, &m)
                 .await?
                 .ok_or_else(|| ApiError::conflict("not_transferable", "the ticket changed meanwhile"))?;
+            let requirement = Requirement {
+                tier: &tier,
+                priority: &before.priority,
+                score: before.score,
+            };
             let entry = entries::set_requirement(
                 &mut tx,
                 ticket,
-                &tier,
-                &before.priority,
-                before.score,
+                requirement,
                 "requirement",
                 serde_json::json!({"tier": tier, "skill": def.skill}),
+                now,
             )
             .await?
             .ok_or_else(|| ApiError::not_found("queue entry"))?;
             entries::set_skill(&mut tx, ticket, def.skill.as_deref()).await?;
-            assignments::release(&mut tx, ticket).await?;
+            assignments::release(&mut tx, ticket, now).await?;
             self.inner
                 .live
                 .release(ticket, &before.queue, &before.channel, now.timestamp_millis())
@@ -159,7 +169,7 @@ impl Router {
         };
         self.inner
             .outbox
-            .stage(&mut tx, events::transferred(&entry, transfer, now))
+            .stage_sequenced(&mut tx, events::transferred(&entry, transfer, now), entry.version)
             .await?;
         self.inner.outbox.commit(tx).await?;
         self.wake();
@@ -184,7 +194,7 @@ impl Router {
         if matches!(before.status, EntryStatus::Closed | EntryStatus::Held) {
             return Ok(None);
         }
-        let now = Utc::now();
+        let now = self.now();
         let new_tier = if raise_tier {
             tier_up(&before.tier).to_owned()
         } else {
@@ -202,17 +212,23 @@ impl Router {
             &self.inner.boosts,
         )
         .min(before.score);
+        let requirement = Requirement {
+            tier: &new_tier,
+            priority: new_priority.as_str(),
+            score,
+        };
         let entry = entries::set_requirement(
             tx,
             ticket,
-            &new_tier,
-            new_priority.as_str(),
-            score,
+            requirement,
             "escalated",
             serde_json::json!({"reason": reason, "from_tier": before.tier, "to_tier": new_tier, "priority": new_priority.as_str()}),
+            now,
         )
         .await?
         .ok_or_else(|| anyhow::anyhow!("queue entry vanished"))?;
+        // The escalation's number: the entry's version after the last change it makes.
+        let mut version = entry.version;
         let holder_tier = before
             .agent_id
             .and_then(|a| self.inner.catalog.agent(a))
@@ -236,10 +252,13 @@ impl Router {
                     &[EntryStatus::Offered, EntryStatus::Assigned],
                     EntryStatus::Waiting,
                     "rerouted",
+                    now,
                 );
                 m.detail = serde_json::json!({"from_agent_id": agent, "tier": new_tier});
-                entries::apply(tx, &m).await?;
-                assignments::release(tx, ticket).await?;
+                if let Some(rerouted) = entries::apply(tx, &m).await? {
+                    version = rerouted.version;
+                }
+                assignments::release(tx, ticket, now).await?;
                 self.inner
                     .live
                     .release(ticket, &before.queue, &before.channel, now.timestamp_millis())
@@ -261,16 +280,17 @@ impl Router {
         };
         self.inner
             .outbox
-            .stage(tx, events::escalated(&entry, escalation, now))
+            .stage_sequenced(tx, events::escalated(&entry, escalation, now), version)
             .await?;
         tracing::info!(ticket_id = %ticket, from = %before.tier, to = %new_tier, reason, "ticket escalated");
         Ok(Some((entry, new_tier)))
     }
 
-    /// Moves a waiting ticket ahead (its clock gave the warning).
-    pub async fn raise(&self, tx: &mut Tx, ticket: TicketId) -> anyhow::Result<()> {
+    /// Moves a waiting ticket ahead (its clock gave the warning); the entry's new version (the
+    /// warning's number), `None` when routing has no entry.
+    pub async fn raise(&self, tx: &mut Tx, ticket: TicketId) -> anyhow::Result<Option<i64>> {
         let Some(e) = entries::entry_for_update(tx, ticket).await? else {
-            return Ok(());
+            return Ok(None);
         };
         let score = queue::score(
             e.enqueued_at,
@@ -279,20 +299,24 @@ impl Router {
             &self.inner.boosts,
         )
         .min(e.score);
-        entries::set_requirement(
+        let requirement = Requirement {
+            tier: &e.tier,
+            priority: &e.priority,
+            score,
+        };
+        let raised = entries::set_requirement(
             tx,
             ticket,
-            &e.tier,
-            &e.priority,
-            score,
+            requirement,
             "raised",
             serde_json::json!({"reason": "sla_warning"}),
+            self.now(),
         )
         .await?;
         if e.status == EntryStatus::Waiting {
             self.inner.live.update_waiting(&e.queue, ticket, score, &e.tier).await?;
         }
-        Ok(())
+        Ok(raised.map(|r| r.version))
     }
 
     /// The supervisor to tell about a ticket: its agent's, else the configured one.

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use chrono::Utc;
 use contracts::{AgentId, TicketId};
 use platform::ApiError;
 
@@ -27,14 +26,14 @@ const PULL_ROUNDS: usize = 16;
 impl Router {
     /// The agent accepts the ticket offered to them.
     pub async fn accept(&self, ticket: TicketId, agent: AgentId) -> Result<QueueEntryRow, ApiError> {
-        let now = Utc::now();
+        let now = self.now();
         let mut tx = self.inner.pool.begin().await?;
-        let mut m = Move::new(ticket, &[EntryStatus::Offered], EntryStatus::Assigned, "assigned");
+        let mut m = Move::new(ticket, &[EntryStatus::Offered], EntryStatus::Assigned, "assigned", now);
         m.agent_from = Some(agent);
         m.agent = Some(agent);
         m.detail = serde_json::json!({"how": "offer"});
         let entry = entries::apply(&mut tx, &m).await?.ok_or(Refusal::NotYours)?;
-        assignments::open(&mut tx, ticket, agent, &entry.channel, "offer", Open::New).await?;
+        assignments::open(&mut tx, ticket, agent, &entry.channel, "offer", Open::New, now).await?;
         match self.inner.live.accept(ticket, agent).await? {
             TakeOutcome::Done => {}
             TakeOutcome::Rebuilding => return Err(Refusal::Rebuilding.into()),
@@ -42,7 +41,7 @@ impl Router {
         }
         self.inner
             .outbox
-            .stage(&mut tx, events::assigned(&entry, agent, "offer", now))
+            .stage_sequenced(&mut tx, events::assigned(&entry, agent, "offer", now), entry.version)
             .await?;
         self.inner.outbox.commit(tx).await?;
         tracing::info!(ticket_id = %ticket, agent_id = %agent, "offer accepted");
@@ -58,7 +57,7 @@ impl Router {
         kind: &str,
     ) -> Result<QueueEntryRow, ApiError> {
         let mut tx = self.inner.pool.begin().await?;
-        let mut m = Move::new(ticket, &[EntryStatus::Offered], EntryStatus::Waiting, kind);
+        let mut m = Move::new(ticket, &[EntryStatus::Offered], EntryStatus::Waiting, kind, self.now());
         m.agent_from = Some(agent);
         m.detail = serde_json::json!({"agent_id": agent});
         let entry = entries::apply(&mut tx, &m).await?.ok_or(Refusal::NotYours)?;
@@ -85,9 +84,9 @@ impl Router {
         Ok(entry)
     }
 
-    /// Returns lapsed offers and those of agents who went away; how many.
+    /// Returns offers lapsed by the clock and those of agents who went away; how many.
     pub async fn sweep_offers(&self) -> anyhow::Result<usize> {
-        let now_ms = Utc::now().timestamp_millis();
+        let now_ms = self.now().timestamp_millis();
         let mut n = 0;
         for (ticket, agent) in self.inner.live.offers(Some(now_ms), 200).await? {
             if self.give_back_offer(ticket, agent, "offer_expired").await.is_ok() {
@@ -104,7 +103,7 @@ impl Router {
             suspects.sort_unstable();
             suspects.dedup();
             if !suspects.is_empty() {
-                let states = self.inner.live.agents(&suspects).await?;
+                let states = self.inner.live.agents(&suspects, now_ms).await?;
                 let away: HashSet<AgentId> = suspects
                     .into_iter()
                     .zip(states)
@@ -149,7 +148,7 @@ impl Router {
         let mut since = std::time::Instant::now();
         let mut fresh = false;
         for _ in 0..PULL_ROUNDS {
-            let now_ms = Utc::now().timestamp_millis();
+            let now_ms = self.now().timestamp_millis();
             let wanted = |t: &LiveTicket| {
                 let waited = u64::try_from((now_ms - t.enqueued_ms) / 1000).unwrap_or(0);
                 channels.contains(&t.channel)
@@ -168,13 +167,13 @@ impl Router {
                 fresh = true;
                 continue;
             }
-            let (outcome, i) = self.inner.live.take_first(&reserved.tickets, agent).await?;
+            let (outcome, i) = self.inner.live.take_first(&reserved.tickets, agent, now_ms).await?;
             match outcome {
                 TakeOutcome::Done => {
                     let taken = reserved.tickets[i].clone();
                     reserved.tickets.drain(..=i);
                     view.put_back(reserved);
-                    let now = Utc::now();
+                    let now = self.now();
                     if let (TakeOutcome::Done, entry) =
                         self.record_claim(&taken, agent, Claiming::Pull, now, now).await?
                     {
@@ -214,7 +213,14 @@ impl Router {
     /// The channels on which `me` has free capacity now (their live load read from Redis);
     /// `agent_not_online` when they are not online.
     async fn free_channels(&self, me: &matching::Candidate) -> Result<Vec<String>, ApiError> {
-        let state = self.inner.live.agents(&[me.id]).await?.pop().unwrap_or_default();
+        let now_ms = self.now().timestamp_millis();
+        let state = self
+            .inner
+            .live
+            .agents(&[me.id], now_ms)
+            .await?
+            .pop()
+            .unwrap_or_default();
         if state.presence.as_deref() != Some("online") {
             return Err(Refusal::NotOnline.into());
         }

@@ -40,6 +40,8 @@ impl Router {
             return Ok(Some(0));
         }
         tokio::time::sleep(REBUILD_GRACE).await;
+        // Real time, as `queue_entry.updated_at` is written: the window below covers transactions
+        // racing the rebuild, not a rule of the service's (possibly manual) clock.
         let started = Utc::now();
         live.wipe().await?;
         self.inner.catalog.refresh().await?;
