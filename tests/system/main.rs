@@ -1,5 +1,6 @@
 //! System tests: the five services as separate processes, driven over HTTP only.
 
+mod clock_flows;
 mod intake_flows;
 mod notification_flows;
 mod routing_flows;
