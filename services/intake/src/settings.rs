@@ -145,3 +145,39 @@ impl Validate for IntakeSettings {
         self.rules().map(|_| ())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use platform::config::{Settings, load_from};
+
+    use super::IntakeSettings;
+
+    fn load(extra: &[(&str, &str)]) -> Result<Settings<IntakeSettings>, platform::config::ConfigError> {
+        let mut vars: HashMap<String, String> = [
+            ("INTAKE__RUNTIME__ENVIRONMENT", "production"),
+            ("INTAKE__AUTH__JWT_SECRET", "a-production-signing-key-of-32-bytes-or-more"),
+            ("INTAKE__AUTH__ISSUER", "https://auth.example.com"),
+            ("INTAKE__AUTH__AUDIENCE", "edu-support"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (k, v) in extra {
+            vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        load_from("INTAKE", crate::SPEC.defaults, crate::SPEC.list_keys, &vars)
+    }
+
+    #[test]
+    fn production_refuses_the_development_survey_key_and_short_ones() {
+        let err = load(&[]).expect_err("the default survey key");
+        assert!(err.to_string().contains("service.survey_signing_key"), "{err}");
+        let short = load(&[("INTAKE__SERVICE__SURVEY_SIGNING_KEY", "only-twenty-chars!!")]);
+        assert!(short.is_err(), "at least 32 bytes in production");
+        let key = ("INTAKE__SERVICE__SURVEY_SIGNING_KEY", "a-survey-signing-key-of-32-bytes-or-more");
+        assert!(load(&[key]).is_ok());
+        assert!(load(&[("INTAKE__RUNTIME__ENVIRONMENT", "development")]).is_ok());
+    }
+}
