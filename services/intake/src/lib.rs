@@ -44,9 +44,6 @@ pub static SPEC: ServiceSpec<IntakeSettings> = ServiceSpec {
 pub async fn build(settings: Settings<IntakeSettings>) -> anyhow::Result<Application> {
     let mut platform = Platform::connect(NAME, &settings, &MIGRATIONS).await?;
     let service = Arc::new(settings.service.clone());
-    if secrecy::ExposeSecret::expose_secret(&service.survey_signing_key).starts_with("development-") {
-        tracing::warn!("service.survey_signing_key is the development key: set INTAKE__SERVICE__SURVEY_SIGNING_KEY");
-    }
     let lifecycle = Lifecycle {
         outbox: platform.outbox.clone(),
         jobs: platform.jobs.clone(),

@@ -144,6 +144,25 @@ impl Validate for IntakeSettings {
         }
         self.rules().map(|_| ())
     }
+
+    /// Survey links are signed with this key and open without a login: the public development
+    /// key would let anyone forge them.
+    fn validate_for_production(&self) -> Result<(), ConfigError> {
+        let key = secrecy::ExposeSecret::expose_secret(&self.survey_signing_key);
+        if key.starts_with("development-") {
+            return Err(ConfigError::key(
+                "service.survey_signing_key",
+                "is the public development key, refused in production: set INTAKE__SERVICE__SURVEY_SIGNING_KEY",
+            ));
+        }
+        if key.len() < 32 {
+            return Err(ConfigError::key(
+                "service.survey_signing_key",
+                "must be at least 32 bytes in production",
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -157,7 +176,10 @@ mod tests {
     fn load(extra: &[(&str, &str)]) -> Result<Settings<IntakeSettings>, platform::config::ConfigError> {
         let mut vars: HashMap<String, String> = [
             ("INTAKE__RUNTIME__ENVIRONMENT", "production"),
-            ("INTAKE__AUTH__JWT_SECRET", "a-production-signing-key-of-32-bytes-or-more"),
+            (
+                "INTAKE__AUTH__JWT_SECRET",
+                "a-production-signing-key-of-32-bytes-or-more",
+            ),
             ("INTAKE__AUTH__ISSUER", "https://auth.example.com"),
             ("INTAKE__AUTH__AUDIENCE", "edu-support"),
         ]
@@ -176,7 +198,10 @@ mod tests {
         assert!(err.to_string().contains("service.survey_signing_key"), "{err}");
         let short = load(&[("INTAKE__SERVICE__SURVEY_SIGNING_KEY", "only-twenty-chars!!")]);
         assert!(short.is_err(), "at least 32 bytes in production");
-        let key = ("INTAKE__SERVICE__SURVEY_SIGNING_KEY", "a-survey-signing-key-of-32-bytes-or-more");
+        let key = (
+            "INTAKE__SERVICE__SURVEY_SIGNING_KEY",
+            "a-survey-signing-key-of-32-bytes-or-more",
+        );
         assert!(load(&[key]).is_ok());
         assert!(load(&[("INTAKE__RUNTIME__ENVIRONMENT", "development")]).is_ok());
     }
