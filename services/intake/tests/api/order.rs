@@ -220,8 +220,10 @@ async fn a_late_assignment_does_not_undo_a_newer_one() {
     let app = app().await;
     let (ticket, customer) = queued(&app, 0).await;
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    // Newest first: seq 3 (agent B), then seq 2 (agent A).
+    // Newest first: seq 3 (agent B) is applied, then seq 2 (agent A) arrives late. (Published
+    // together, the two could be handled side by side by two consuming loops, in either order.)
     app.publish(&assigned(ticket, customer, b, 3)).await;
+    consumed(&app, 1).await;
     app.publish(&assigned(ticket, customer, a, 2)).await;
     consumed(&app, 2).await;
     assert_eq!(state(&app, ticket).await, (Some(b), "assigned".to_owned(), Some(3)));
