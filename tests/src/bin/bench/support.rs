@@ -52,6 +52,7 @@ async fn scratch_database(service: &str) -> anyhow::Result<String> {
     let status = Command::new(system_tests::bin_dir().join(service))
         .arg("migrate")
         .env(format!("{prefix}__DATABASE__URL"), &url)
+        .env(format!("{prefix}__RUNTIME__ENVIRONMENT"), "development")
         .status()?;
     anyhow::ensure!(status.success(), "migrating the scratch database failed");
     Ok(url)
