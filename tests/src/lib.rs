@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -115,6 +116,13 @@ impl Service {
 pub struct Stack {
     pub services: Vec<Service>,
     pub client: reqwest::Client,
+    /// At most two stacks run at once: five processes each, on a small machine.
+    _turn: tokio::sync::OwnedSemaphorePermit,
+}
+
+fn turns() -> Arc<tokio::sync::Semaphore> {
+    static TURNS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    TURNS.get_or_init(|| Arc::new(tokio::sync::Semaphore::new(2))).clone()
 }
 
 impl Stack {
@@ -126,6 +134,7 @@ impl Stack {
 
     /// [`Stack::start`], with `(service, key, value)` settings for one service each.
     pub async fn start_with(extra_env: &[(&str, &str)], per_service: &[(&str, &str, &str)]) -> anyhow::Result<Self> {
+        let turn = turns().acquire_owned().await?;
         let iso = testkit::Isolation::new();
         let mut services = Vec::new();
         for (name, prefix) in SERVICES {
@@ -158,6 +167,7 @@ impl Stack {
         Ok(Self {
             services,
             client: reqwest::Client::new(),
+            _turn: turn,
         })
     }
 

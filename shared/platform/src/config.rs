@@ -266,7 +266,7 @@ pub struct BusSettings {
     pub connect_timeout_ms: u64,
     /// How long publishing a batch, confirms included, may take before it fails.
     pub publish_timeout_ms: u64,
-    /// Declare an auto-deleting exchange and queues that expire after two idle minutes: for
+    /// Declare an auto-deleting exchange and queues that expire after an idle minute: for
     /// tests and throwaway environments, never production.
     pub ephemeral: bool,
 }

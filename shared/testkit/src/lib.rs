@@ -83,7 +83,9 @@ impl Isolation {
         set("BUS__URL", amqp_url());
         set("BUS__EXCHANGE", self.exchange.clone());
         set("BUS__QUEUE_PREFIX", format!("t.{}.{label}", self.id));
-        set("BUS__RETRY_DELAYS_MS", "100,200".into());
+        // One short retry delay: each delay is a queue, and a test run's queues all count
+        // against the broker's file handles.
+        set("BUS__RETRY_DELAYS_MS", "100".into());
         set("BUS__EPHEMERAL", "true".into());
         // Generous on a loaded test machine (a build and many services on two cores); tests of
         // the timeouts themselves set short ones.

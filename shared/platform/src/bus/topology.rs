@@ -32,10 +32,10 @@ impl ConsumerQueues {
     }
 }
 
-/// How long an idle queue of an ephemeral topology lives: long enough for a test to restart
+/// How long an unused queue of an ephemeral topology lives: long enough for a test to restart
 /// a service, short enough that a test run's finished tests do not pile up queues (each holds
-/// broker file handles, of which a default broker has a few hundred to spare).
-const EPHEMERAL_QUEUE_EXPIRES_MS: i64 = 120_000;
+/// broker file handles, of which a stock broker has under a thousand).
+const EPHEMERAL_QUEUE_EXPIRES_MS: i64 = 60_000;
 
 pub async fn declare_exchange(channel: &Channel, exchange: &str, ephemeral: bool) -> lapin::Result<()> {
     channel
