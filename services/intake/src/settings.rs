@@ -35,6 +35,7 @@ pub struct IntakeSettings {
     pub survey_valid_days: u32,
     pub survey_signing_key: secrecy::SecretString,
     pub follow_up_after_hours: u32,
+    #[serde(deserialize_with = "platform::config::one_or_many")]
     pub follow_up_categories: Vec<String>,
     pub report_rollup_interval_secs: u64,
     #[serde(default)]

@@ -15,6 +15,7 @@ pub struct NotificationSettings {
     pub default_locale: String,
     pub max_page_size: i64,
     pub public_base_url: String,
+    #[serde(deserialize_with = "platform::config::one_or_many")]
     pub event_patterns: Vec<String>,
     pub consumer_batch: usize,
     pub catalog_refresh_ms: u64,
@@ -23,6 +24,7 @@ pub struct NotificationSettings {
     pub dispatch_concurrency: usize,
     pub lease_secs: i64,
     pub idle_poll_ms: u64,
+    #[serde(deserialize_with = "platform::config::one_or_many")]
     pub retry_schedule_secs: Vec<u64>,
     pub retry_jitter: f64,
     pub breaker_failures: u32,

@@ -8,6 +8,7 @@ use crate::domain::refund::{self, RefundLimits};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefundSettings {
+    #[serde(deserialize_with = "platform::config::one_or_many")]
     pub currencies: Vec<String>,
     pub max_amount_minor: i64,
 }

@@ -61,6 +61,26 @@ pub fn load<T: DeserializeOwned + Validate>(
     load_from(prefix, service_defaults, list_keys, &vars)
 }
 
+/// Reads a list setting that an environment variable may give as one value
+/// (`BUS__RETRY_DELAYS_MS=1000` is the list `[1000]`, like `1000,5000` is two): use with
+/// `#[serde(deserialize_with = "platform::config::one_or_many")]` on every list key.
+pub fn one_or_many<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany<T> {
+        Many(Vec<T>),
+        One(T),
+    }
+    Ok(match OneOrMany::<T>::deserialize(deserializer)? {
+        OneOrMany::Many(v) => v,
+        OneOrMany::One(x) => vec![x],
+    })
+}
+
 /// The kernel's settings that an environment variable gives as a comma-separated list.
 const PLATFORM_LIST_KEYS: [&str; 2] = ["http.cors_allowed_origins", "bus.retry_delays_ms"];
 
@@ -215,6 +235,7 @@ pub struct HttpSettings {
     pub port: u16,
     pub body_limit_bytes: usize,
     #[serde(default)]
+    #[serde(deserialize_with = "one_or_many")]
     pub cors_allowed_origins: Vec<String>,
     /// 0 = one worker per core.
     pub workers: usize,
@@ -260,6 +281,7 @@ pub struct BusSettings {
     /// Consuming loops per queue in each replica (each on its own channel).
     pub consumers_per_queue: u16,
     /// Delay before each retry of a failed message; after the last, the message is parked.
+    #[serde(deserialize_with = "one_or_many")]
     pub retry_delays_ms: Vec<u64>,
     pub reconnect_max_delay_ms: u64,
     /// How long connecting (or opening a channel) may take before it fails.
@@ -412,6 +434,10 @@ greeting = "hello"
         let env = vars(&[("INTAKE__SERVICE__TAGS", "vip,new_user")]);
         let s: Settings<Own> = load_from("INTAKE", DEFAULTS, &["service.tags"], &env).expect("load");
         assert_eq!(s.service.tags, ["vip", "new_user"]);
+        // One value is a list of one.
+        let one = vars(&[("INTAKE__BUS__RETRY_DELAYS_MS", "250")]);
+        let s: Settings<Own> = load_from("INTAKE", DEFAULTS, &[], &one).expect("load");
+        assert_eq!(s.bus.retry_delays_ms, [250]);
         // Not named: the variable is one string, which does not read as a list.
         assert!(load_from::<Settings<Own>>("INTAKE", DEFAULTS, &[], &env).is_err());
     }

@@ -57,6 +57,20 @@ async fn an_invalid_refund_is_refused_field_by_field() {
 }
 
 #[tokio::test]
+async fn a_list_setting_of_one_value_reads_as_a_list_of_one() {
+    let app = testkit::start(&refund::SPEC, &[("SERVICE__CURRENCIES", "HKD")]).await;
+    let token = app.token(Uuid::new_v4(), Role::Customer);
+    let (status, body) = app
+        .post_json(
+            "/v1/refunds",
+            &token,
+            &json!({"enrolment_id": Uuid::new_v4(), "amount_minor": 100, "currency": "CNY", "reason": "other"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+}
+
+#[tokio::test]
 async fn a_list_setting_splits_from_the_environment() {
     let app = testkit::start(&refund::SPEC, &[("SERVICE__CURRENCIES", "CNY,HKD")]).await;
     let token = app.token(Uuid::new_v4(), Role::Customer);
