@@ -67,18 +67,46 @@ pub fn load<T: DeserializeOwned + Validate>(
 pub fn one_or_many<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
-    T: DeserializeOwned,
+    T: Deserialize<'de>,
 {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany<T> {
-        Many(Vec<T>),
-        One(T),
+    use serde::de::{self, IntoDeserializer};
+
+    struct OneOrMany<T>(std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> de::Visitor<'de> for OneOrMany<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list, or one value")
+        }
+
+        // Elements go through the source's own deserializer, which reads "100" as a number.
+        fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Vec<T>, A::Error> {
+            Vec::<T>::deserialize(de::value::SeqAccessDeserializer::new(seq))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Vec<T>, E> {
+            T::deserialize(v.into_deserializer()).map(|x| vec![x])
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Vec<T>, E> {
+            T::deserialize(v.into_deserializer()).map(|x| vec![x])
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Vec<T>, E> {
+            T::deserialize(v.into_deserializer()).map(|x| vec![x])
+        }
+
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Vec<T>, E> {
+            T::deserialize(v.into_deserializer()).map(|x| vec![x])
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<T>, E> {
+            T::deserialize(v.to_owned().into_deserializer()).map(|x| vec![x])
+        }
     }
-    Ok(match OneOrMany::<T>::deserialize(deserializer)? {
-        OneOrMany::Many(v) => v,
-        OneOrMany::One(x) => vec![x],
-    })
+
+    deserializer.deserialize_any(OneOrMany(std::marker::PhantomData))
 }
 
 /// The kernel's settings that an environment variable gives as a comma-separated list.
@@ -438,6 +466,9 @@ greeting = "hello"
         let one = vars(&[("INTAKE__BUS__RETRY_DELAYS_MS", "250")]);
         let s: Settings<Own> = load_from("INTAKE", DEFAULTS, &[], &one).expect("load");
         assert_eq!(s.bus.retry_delays_ms, [250]);
+        let many = vars(&[("INTAKE__BUS__RETRY_DELAYS_MS", "100,200,400")]);
+        let s: Settings<Own> = load_from("INTAKE", DEFAULTS, &[], &many).expect("load");
+        assert_eq!(s.bus.retry_delays_ms, [100, 200, 400]);
         // Not named: the variable is one string, which does not read as a list.
         assert!(load_from::<Settings<Own>>("INTAKE", DEFAULTS, &[], &env).is_err());
     }
