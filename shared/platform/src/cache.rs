@@ -1,7 +1,8 @@
 //! [`Reloading`]: an in-memory copy of what a service reads often and changes rarely (queues
 //! and agents, rules and templates, the knowledge-base index), reloaded when older than its
 //! time to live, at once after a change through this replica, by one caller at a time, and kept
-//! (stale) when a reload fails.
+//! (stale) when a reload fails. While one caller reloads a copy that has only aged, the others
+//! go on with it; a copy never loaded or invalidated is waited for.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -76,11 +77,24 @@ impl<T: Send + Sync + 'static, E: std::fmt::Display + 'static> Reloading<T, E> {
             .map(|_| loaded.value.clone())
     }
 
-    /// The copy, reloaded first when older than the time to live or invalidated. When the
-    /// reload fails and a copy exists, the stale copy is returned (and the failure logged).
+    /// A copy that has only aged past the time to live (loaded, not invalidated).
+    fn aged(&self) -> Option<Arc<T>> {
+        let current = self.inner.current.read().ok()?;
+        let loaded = current.as_ref()?;
+        loaded.at.map(|_| loaded.value.clone())
+    }
+
+    /// The copy, reloaded first when older than the time to live or invalidated. While another
+    /// caller reloads a copy that has only aged, that copy is returned at once. When the reload
+    /// fails and a copy exists, the stale copy is returned (and the failure logged).
     pub async fn get(&self) -> Result<Arc<T>, E> {
         if let Some(v) = self.fresh() {
             return Ok(v);
+        }
+        if let Some(aged) = self.aged()
+            && self.inner.reloading.try_lock().is_err()
+        {
+            return Ok(aged);
         }
         let _one = self.inner.reloading.lock().await;
         if let Some(v) = self.fresh() {
@@ -180,6 +194,35 @@ mod tests {
         let (short, _, _) = counting(Duration::ZERO);
         assert_eq!(*short.get().await.expect("load"), 1);
         assert_eq!(*short.get().await.expect("expired"), 2);
+    }
+
+    #[tokio::test]
+    async fn an_aged_copy_is_served_while_another_caller_reloads_it() {
+        let loads = Arc::new(AtomicU64::new(0));
+        let l = loads.clone();
+        let cache: Reloading<u64> = Reloading::new(Duration::ZERO, move |_| {
+            let l = l.clone();
+            Box::pin(async move {
+                let n = l.fetch_add(1, Ordering::SeqCst) + 1;
+                if n > 1 {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                Ok(Arc::new(n))
+            }) as BoxFuture<'static, anyhow::Result<Arc<u64>>>
+        });
+        assert_eq!(*cache.get().await.expect("first load"), 1);
+        let reloading = tokio::spawn({
+            let cache = cache.clone();
+            async move { *cache.get().await.expect("reload") }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = std::time::Instant::now();
+        assert_eq!(*cache.get().await.expect("aged"), 1, "the aged copy, not a wait");
+        assert!(started.elapsed() < Duration::from_millis(200));
+        assert_eq!(reloading.await.expect("join"), 2);
+        // An invalidated copy is waited for.
+        cache.invalidate();
+        assert_eq!(*cache.get().await.expect("reload"), 3);
     }
 
     #[tokio::test]

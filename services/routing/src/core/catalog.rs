@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use contracts::AgentId;
@@ -37,22 +36,6 @@ struct Snapshot {
 #[derive(Clone)]
 pub struct Catalog {
     cache: Reloading<Snapshot, sqlx::Error>,
-    /// Changes made through this replica ([`Catalog::invalidate`]), counted from 1, and the
-    /// count the last wait for a copy that has them began with (0: nothing loaded yet).
-    changes: Arc<AtomicU64>,
-    seen: Arc<AtomicU64>,
-    /// Set while one caller checks the copy's age (and reloads it when old): the others go on
-    /// with the copy they have instead of waiting for the reload.
-    checking: Arc<AtomicBool>,
-}
-
-/// Clears [`Catalog::checking`] when its holder is done, even if its future is dropped.
-struct Checking<'a>(&'a AtomicBool);
-
-impl Drop for Checking<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
-    }
 }
 
 impl Catalog {
@@ -70,12 +53,7 @@ impl Catalog {
                 }))
             }) as BoxFuture<'static, Result<Arc<Snapshot>, sqlx::Error>>
         });
-        Self {
-            cache,
-            changes: Arc::new(AtomicU64::new(1)),
-            seen: Arc::new(AtomicU64::new(0)),
-            checking: Arc::new(AtomicBool::new(false)),
-        }
+        Self { cache }
     }
 
     /// The copy as it is, without a freshness check (empty before the first load).
@@ -93,25 +71,13 @@ impl Catalog {
     /// here) is waited for, so this replica sees its own changes at once. A failed reload keeps
     /// the last copy.
     pub async fn fresh(&self) -> Result<(), sqlx::Error> {
-        let changes = self.changes.load(Ordering::Acquire);
-        if self.seen.load(Ordering::Acquire) != changes {
-            self.cache.get().await?;
-            self.seen.fetch_max(changes, Ordering::AcqRel);
-            return Ok(());
-        }
-        if self.checking.swap(true, Ordering::Acquire) {
-            return Ok(());
-        }
-        let _checking = Checking(&self.checking);
         self.cache.get().await.map(|_| ())
     }
 
     /// Forces the next [`Catalog::fresh`] to reload; until then readers keep the current copy
     /// (never an empty one).
     pub fn invalidate(&self) {
-        // The copy first: a wait that counts this change gets a copy loaded after it.
         self.cache.invalidate();
-        self.changes.fetch_add(1, Ordering::AcqRel);
     }
 
     pub fn queues(&self) -> Vec<QueueDef> {
