@@ -27,7 +27,15 @@ impl JobHandler for Counter {
 }
 
 async fn setup(fail: bool) -> (crate::helpers::TestPlatform, platform::jobs::Jobs, Arc<AtomicUsize>) {
-    let t = platform("jobs", &[("JOBS__MAX_ATTEMPTS", "3")]).await;
+    setup_with(fail, &[("JOBS__MAX_ATTEMPTS", "3")]).await
+}
+
+/// A platform with `settings`, a `job_effect` table and a `remind` job counting its runs.
+async fn setup_with(
+    fail: bool,
+    settings: &[(&str, &str)],
+) -> (crate::helpers::TestPlatform, platform::jobs::Jobs, Arc<AtomicUsize>) {
+    let t = platform("jobs", settings).await;
     sqlx::query("CREATE TABLE job_effect (job_id UUID NOT NULL)")
         .execute(&t.platform.pool)
         .await
@@ -117,19 +125,7 @@ async fn a_failing_job_is_retried_then_marked_failed_with_no_effect() {
 
 #[tokio::test]
 async fn on_a_manual_clock_a_job_a_week_away_runs_when_the_clock_gets_there_without_waiting() {
-    let t = platform("jobclock", &[("CLOCK__MODE", "manual")]).await;
-    sqlx::query("CREATE TABLE job_effect (job_id UUID NOT NULL)")
-        .execute(&t.platform.pool)
-        .await
-        .expect("table");
-    let runs = Arc::new(AtomicUsize::new(0));
-    let jobs = t.platform.jobs.clone().with_handler(
-        "remind",
-        Counter {
-            runs: runs.clone(),
-            fail: false,
-        },
-    );
+    let (t, jobs, runs) = setup_with(false, &[("CLOCK__MODE", "manual")]).await;
     let clock = t.platform.clock.clone();
     let week = chrono::Duration::days(7);
     jobs.schedule(
