@@ -6,10 +6,10 @@ SHELL := /bin/bash
 CARGO ?= cargo
 SERVICES := intake routing refund training-scheduling notifications
 
-.PHONY: run test lint chart-check bench token deps toolchain build clean-test-state ci help
+.PHONY: run test lint chart-check bench fuzz token deps toolchain build clean-test-state ci help
 
 help:
-	@echo "make run | test | lint | chart-check | bench | token ROLE=<role> [SUB=<uuid>] | deps"
+	@echo "make run | test | lint | chart-check | bench | fuzz | token ROLE=<role> [SUB=<uuid>] | deps"
 
 ## Rust toolchain (rustup) when cargo is missing.
 toolchain:
@@ -46,8 +46,13 @@ chart-check:
 bench: deps toolchain
 	@scripts/bench.sh
 
-## A development JWT the local stack accepts: make token ROLE=agent SUB=<uuid>
+## API fuzzing: schemathesis against every service as every role (a fresh database each);
+## any 5xx or undocumented status fails. Report: target/fuzz/report.md. Options: FUZZ_ARGS="--help".
+fuzz: deps build
+	@scripts/fuzz.sh $(FUZZ_ARGS)
+
+## A development JWT the local stack accepts: make token ROLE=agent [SUB=<uuid>] [FUNCTIONS=trainer] [SCOPES=notifications:send]
 token:
-	@$(CARGO) run -q -p platform --bin devtoken -- --role $(or $(ROLE),customer) $(if $(SUB),--sub $(SUB),)
+	@$(CARGO) run -q -p platform --bin devtoken -- --role $(or $(ROLE),customer) $(if $(SUB),--sub $(SUB),) $(if $(FUNCTIONS),--functions $(FUNCTIONS),) $(if $(SCOPES),--scopes $(SCOPES),)
 
 ci: lint chart-check test

@@ -93,7 +93,7 @@ async fn vip_first_complaints_to_seniors_and_breaches_escalated() {
         .put_json(
             "intake",
             &format!("/v1/customers/{vip}"),
-            &token(Uuid::new_v4(), Role::Service),
+            &testkit::service_token(Uuid::new_v4(), &["customers:write"]),
             &json!({"role": "parent", "segments": ["vip"]}),
         )
         .await;

@@ -1,11 +1,15 @@
-//! Bearer JWT authentication with roles.
+//! Bearer JWT authentication: who calls, with which roles, staff functions and scopes.
 //!
-//! Tokens are HS256-signed JWTs with `sub` (a UUID), `roles` and `exp`; `iss`/`aud` are checked
-//! when configured. The [`Principal`] extractor is the one place a handler learns who calls.
+//! Tokens are HS256-signed JWTs with `sub` (a UUID), `roles`, `iat` and `exp`; `nbf`, `iss` and
+//! `aud` are checked. Roles stay few (see [`Role`]); what a member of staff does is a
+//! [`StaffFunction`] of their profile (`functions`); a calling service holds only the scopes it
+//! needs (`scopes`, such as `notifications:send`). What each route needs is declared once, in its
+//! OpenAPI operation, and enforced by [`crate::access`]. The [`Principal`] extractor is the one
+//! place a handler learns who calls.
 
 use std::future::{Ready, ready};
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -22,37 +26,97 @@ pub enum Role {
     Agent,
     Supervisor,
     Admin,
-    /// Another system (a service or the company's back office) calling machine-to-machine.
+    /// A member of staff who does not work the support desk (class advisors, trainers,
+    /// consultants, front desk): what they may do comes from their [`StaffFunction`]s.
+    Staff,
+    /// Another system (a service or the company's back office) calling machine-to-machine; what
+    /// it may do comes from its scopes.
     Service,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Self::Customer,
         Self::Agent,
         Self::Supervisor,
         Self::Admin,
+        Self::Staff,
         Self::Service,
     ];
 
-    /// Staff: agents, supervisors and admins.
-    pub const STAFF: [Role; 3] = [Self::Agent, Self::Supervisor, Self::Admin];
-    /// Those who manage staff and configuration: supervisors and admins.
-    pub const MANAGERS: [Role; 2] = [Self::Supervisor, Self::Admin];
-    /// Staff, or one of the platform's services.
-    pub const STAFF_OR_SERVICE: [Role; 4] = [Self::Agent, Self::Supervisor, Self::Admin, Self::Service];
-    /// Managers, or one of the platform's services.
-    pub const MANAGERS_OR_SERVICE: [Role; 3] = [Self::Supervisor, Self::Admin, Self::Service];
+    /// The support desk: agents, supervisors and admins (who work tickets).
+    pub const DESK: [Role; 3] = [Self::Agent, Self::Supervisor, Self::Admin];
 
     pub fn parse(s: &str) -> Option<Self> {
         serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
     }
+
+    /// The name tokens and security requirements use (`"supervisor"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Agent => "agent",
+            Self::Supervisor => "supervisor",
+            Self::Admin => "admin",
+            Self::Staff => "staff",
+            Self::Service => "service",
+        }
+    }
+}
+
+/// What a member of staff does besides (or instead of) the support desk: an attribute of their
+/// staff profile, carried in the token's `functions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffFunction {
+    /// Looks after a class's students (班主任).
+    ClassAdvisor,
+    /// Teaches and trains: runs sessions and takes attendance.
+    Trainer,
+    /// Education consultant: enrolments and course advice.
+    Consultant,
+    /// Front desk: receives visitors and books on their behalf.
+    FrontDesk,
+}
+
+impl StaffFunction {
+    pub const ALL: [StaffFunction; 4] = [Self::ClassAdvisor, Self::Trainer, Self::Consultant, Self::FrontDesk];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ClassAdvisor => "class_advisor",
+            Self::Trainer => "trainer",
+            Self::Consultant => "consultant",
+            Self::FrontDesk => "front_desk",
+        }
+    }
+}
+
+/// Whether `s` is a scope name: `area:action`, lowercase letters, digits, `_` and `-`.
+pub fn is_scope(s: &str) -> bool {
+    let ok = |part: &str| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    };
+    s.len() <= 64 && s.split_once(':').is_some_and(|(a, b)| ok(a) && ok(b))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
     pub roles: Vec<Role>,
+    /// The staff profile's functions (staff tokens).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<StaffFunction>,
+    /// What a calling service may do (service tokens only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
     pub exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
@@ -110,9 +174,23 @@ impl JwtVerifier {
                 return Err(ApiError::unauthorized("token is older than the maximum token age"));
             }
         }
+        let Claims {
+            roles,
+            functions,
+            scopes,
+            ..
+        } = data.claims;
+        if !scopes.is_empty() && !roles.contains(&Role::Service) {
+            return Err(ApiError::unauthorized("only service tokens carry scopes"));
+        }
+        if let Some(bad) = scopes.iter().find(|s| !is_scope(s)) {
+            return Err(ApiError::unauthorized(format!("`{bad}` is not a scope (area:action)")));
+        }
         Ok(Principal {
             subject,
-            roles: data.claims.roles,
+            roles,
+            functions,
+            scopes,
         })
     }
 }
@@ -142,10 +220,17 @@ impl TokenIssuer {
     }
 
     pub fn issue(&self, subject: Uuid, roles: &[Role], ttl_secs: i64) -> anyhow::Result<String> {
+        self.issue_for(&Principal::new(subject, roles), ttl_secs)
+    }
+
+    /// A token carrying `principal`'s subject, roles, functions and scopes.
+    pub fn issue_for(&self, principal: &Principal, ttl_secs: i64) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
-            sub: subject.to_string(),
-            roles: roles.to_vec(),
+            sub: principal.subject.to_string(),
+            roles: principal.roles.clone(),
+            functions: principal.functions.clone(),
+            scopes: principal.scopes.clone(),
             exp: now + ttl_secs,
             iat: Some(now),
             iss: self.issuer.clone(),
@@ -159,14 +244,36 @@ impl TokenIssuer {
     }
 }
 
-/// Who is calling: the verified token's subject and roles.
-#[derive(Debug, Clone)]
+/// Who is calling: the verified token's subject, roles, staff functions and scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub subject: Uuid,
     pub roles: Vec<Role>,
+    pub functions: Vec<StaffFunction>,
+    pub scopes: Vec<String>,
 }
 
 impl Principal {
+    /// A caller with `roles` and no functions or scopes.
+    pub fn new(subject: Uuid, roles: &[Role]) -> Self {
+        Self {
+            subject,
+            roles: roles.to_vec(),
+            functions: Vec::new(),
+            scopes: Vec::new(),
+        }
+    }
+
+    pub fn with_functions(mut self, functions: &[StaffFunction]) -> Self {
+        self.functions = functions.to_vec();
+        self
+    }
+
+    pub fn with_scopes(mut self, scopes: &[&str]) -> Self {
+        self.scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
@@ -175,40 +282,38 @@ impl Principal {
         roles.iter().any(|r| self.has(*r))
     }
 
-    /// Staff: agents, supervisors and admins.
-    pub fn is_staff(&self) -> bool {
-        self.has_any(&Role::STAFF)
+    pub fn has_function(&self, function: StaffFunction) -> bool {
+        self.functions.contains(&function)
     }
 
-    /// Staff or one of the platform's services: callers that act on any customer's records.
-    pub fn is_staff_or_service(&self) -> bool {
-        self.is_staff() || self.has(Role::Service)
+    /// A service holding `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.has(Role::Service) && self.scopes.iter().any(|s| s == scope)
     }
 
-    /// Whether the caller may read a record of `customer_id`: that customer, staff or a service.
+    /// The support desk: agents, supervisors and admins.
+    pub fn is_desk(&self) -> bool {
+        self.has_any(&Role::DESK)
+    }
+
+    /// The desk or one of the platform's services: callers that act on any customer's records.
+    pub fn is_desk_or_service(&self) -> bool {
+        self.is_desk() || self.has(Role::Service)
+    }
+
+    /// Whether the caller may read a record of `customer_id`: that customer, the desk or a
+    /// service.
     pub fn may_read_customer(&self, customer_id: impl Into<Uuid>) -> bool {
-        self.is_staff_or_service() || self.subject == customer_id.into()
+        self.is_desk_or_service() || self.subject == customer_id.into()
     }
 
-    /// Fails with 403 unless the caller has one of `roles`.
-    pub fn require_any(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if self.has_any(roles) {
-            Ok(())
-        } else {
-            let names: Vec<String> = roles
-                .iter()
-                .map(|r| {
-                    serde_json::to_value(r)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default()
-                })
-                .collect();
-            Err(ApiError::forbidden(format!(
-                "requires one of the roles: {}",
-                names.join(", ")
-            )))
+    /// Whether the caller holds `name`: a role, a staff function or (a service) a scope.
+    pub fn holds(&self, name: &str) -> bool {
+        if is_scope(name) {
+            return self.has_scope(name);
         }
+        Role::parse(name).is_some_and(|r| self.has(r))
+            || StaffFunction::parse(name).is_some_and(|f| self.has_function(f))
     }
 }
 
@@ -217,11 +322,16 @@ impl FromRequest for Principal {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // The access check already verified the token of a route that needs one.
+        if let Some(p) = req.extensions().get::<Principal>() {
+            return ready(Ok(p.clone()));
+        }
         ready(authenticate(req))
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+/// The caller of `req`, from its bearer token: 401 without a valid one.
+pub fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let verifier = req
         .app_data::<web::Data<JwtVerifier>>()
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("JwtVerifier missing from app data")))?;
@@ -260,8 +370,8 @@ mod tests {
         let token = TokenIssuer::new(&s).issue(sub, &[Role::Agent], 60).expect("sign");
         let p = JwtVerifier::new(&s).verify(&token).expect("verify");
         assert_eq!(p.subject, sub);
-        assert!(p.has(Role::Agent) && p.is_staff() && !p.has(Role::Customer));
-        assert!(p.require_any(&[Role::Supervisor]).is_err());
+        assert!(p.has(Role::Agent) && p.is_desk() && !p.has(Role::Customer));
+        assert!(!p.holds("supervisor") && p.holds("agent"));
     }
 
     #[test]
@@ -305,6 +415,35 @@ mod tests {
         assert!(JwtVerifier::new(&s).verify(&old).is_err(), "issued three days ago");
         let undated = signed(serde_json::json!({"sub": sub, "roles": ["agent"], "exp": now + 600}));
         assert!(JwtVerifier::new(&s).verify(&undated).is_err(), "no iat");
+    }
+
+    #[test]
+    fn functions_and_scopes_travel_in_the_token_and_scopes_only_for_services() {
+        let s = settings(None);
+        let issuer = TokenIssuer::new(&s);
+        let trainer = Principal::new(Uuid::new_v4(), &[Role::Staff]).with_functions(&[StaffFunction::Trainer]);
+        let back = JwtVerifier::new(&s)
+            .verify(&issuer.issue_for(&trainer, 60).expect("sign"))
+            .expect("verify");
+        assert_eq!(back, trainer);
+        assert!(back.holds("trainer") && back.holds("staff") && !back.holds("class_advisor") && !back.is_desk());
+        let sender = Principal::new(Uuid::new_v4(), &[Role::Service]).with_scopes(&["notifications:send"]);
+        let back = JwtVerifier::new(&s)
+            .verify(&issuer.issue_for(&sender, 60).expect("sign"))
+            .expect("verify");
+        assert!(back.holds("notifications:send") && !back.holds("webhooks:manage"));
+        let agent_with_scope = Principal::new(Uuid::new_v4(), &[Role::Agent]).with_scopes(&["notifications:send"]);
+        let token = issuer.issue_for(&agent_with_scope, 60).expect("sign");
+        assert!(
+            JwtVerifier::new(&s).verify(&token).is_err(),
+            "scopes on a non-service token"
+        );
+        let bad = Principal::new(Uuid::new_v4(), &[Role::Service]).with_scopes(&["everything"]);
+        let token = issuer.issue_for(&bad, 60).expect("sign");
+        assert!(
+            JwtVerifier::new(&s).verify(&token).is_err(),
+            "a scope must be area:action"
+        );
     }
 
     #[test]

@@ -54,8 +54,7 @@ pub fn main<S: DeserializeOwned + Validate + Send + 'static>(spec: &'static Serv
                 app.run_until_stopped().await
             }
             Command::Migrate => {
-                let pool = crate::db::connect(&settings.database).await?;
-                crate::db::migrate(&pool, spec.migrations).await?;
+                crate::db::migrate_with(&settings.database, spec.migrations).await?;
                 eprintln!("{}: migrations applied", spec.name);
                 Ok(())
             }

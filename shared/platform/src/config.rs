@@ -213,6 +213,14 @@ impl<S: Validate> Validate for Settings<S> {
         if self.database.max_connections == 0 {
             return Err(ConfigError::key("database.max_connections", "must be at least 1"));
         }
+        if let Some(role) = &self.database.runtime_role
+            && !crate::db::is_role_name(role)
+        {
+            return Err(ConfigError::key(
+                "database.runtime_role",
+                "must be a role name: lowercase letters, digits and _, starting with a letter",
+            ));
+        }
         if self.redis.response_timeout_ms == 0 {
             return Err(ConfigError::key("redis.response_timeout_ms", "must be at least 1"));
         }
@@ -283,6 +291,11 @@ pub struct DatabaseSettings {
     /// (`idle_in_transaction_session_timeout`); 0 = never.
     pub idle_in_transaction_timeout_ms: u64,
     pub run_migrations: bool,
+    /// The role the service's own connections act as (`SET ROLE` on each), while migrations
+    /// run as the connecting (owner) role: what a service's migrations grant that role is all
+    /// the running service may do (refund's audit is insert-only). None: the connecting role.
+    #[serde(default)]
+    pub runtime_role: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -191,8 +191,23 @@ impl ResponseError for ApiError {
 }
 
 impl From<sqlx::Error> for ApiError {
+    /// The database being away (no connection to be had, a broken one, a statement cut off by
+    /// the statement timeout) is 503, worth retrying; anything else is a fault of ours.
     fn from(e: sqlx::Error) -> Self {
-        Self::internal(e)
+        let away = match &e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+            // 57014 query_canceled (statement timeout), 57P01-03 shutdown, 53300 too many connections.
+            sqlx::Error::Database(d) => d
+                .code()
+                .is_some_and(|c| matches!(c.as_ref(), "57014" | "57P01" | "57P02" | "57P03" | "53300")),
+            _ => false,
+        };
+        if away {
+            tracing::warn!(error = %e, "database unavailable");
+            Self::unavailable("the database is not available right now; try again")
+        } else {
+            Self::internal(e)
+        }
     }
 }
 

@@ -19,8 +19,8 @@ use utoipa::openapi::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::auth::{Principal, Role};
-use crate::bus::parking;
+use crate::access::{AccessTable, complete_responses};
+use crate::admin::{self, Consumers};
 use crate::bus::topology::ConsumerQueues;
 use crate::config::HttpSettings;
 use crate::error::ApiError;
@@ -72,7 +72,8 @@ pub fn serve(
     let listener = TcpListener::bind((settings.host.as_str(), settings.port))
         .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", settings.host, settings.port))?;
     let port = listener.local_addr()?.port();
-    let openapi = with_platform_components(api.openapi.clone());
+    let openapi = document(api.openapi.clone())?;
+    let access = web::Data::new(AccessTable::from_openapi(&serde_json::to_value(&openapi)?)?);
     let platform_data = web::Data::new(platform.clone());
     let verifier = platform.jwt.clone();
     let body_limit = settings.body_limit_bytes;
@@ -89,6 +90,16 @@ pub fn serve(
             .app_data(web::PayloadConfig::default().limit(body_limit))
             .app_data(web::PathConfig::default().error_handler(path_error))
             .app_data(web::QueryConfig::default().error_handler(query_error))
+            .wrap_fn({
+                let access = access.clone();
+                move |req, srv| match access.check(&req) {
+                    Ok(()) => srv.call(req),
+                    Err(e) => {
+                        let res = req.into_response(e.error_response());
+                        Box::pin(async move { Ok(res) })
+                    }
+                }
+            })
             .wrap(cors(&origins))
             .wrap_fn(move |req, srv| {
                 let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
@@ -154,10 +165,7 @@ pub fn serve(
                         .finish()
                 }),
             )
-            .route("/v1/admin/clock", web::get().to(read_clock))
-            .route("/v1/admin/clock", web::post().to(move_clock))
-            .route("/v1/admin/parking", web::get().to(list_parked))
-            .route("/v1/admin/parking/{consumer}/replay", web::post().to(replay_parked))
+            .configure(admin::configure)
             .configure(|cfg| configure(cfg))
             .default_service(web::to(not_found))
     })
@@ -202,6 +210,16 @@ fn method_label(method: &actix_web::http::Method) -> &'static str {
         Method::OPTIONS => "OPTIONS",
         _ => "other",
     }
+}
+
+/// The document a service serves: its own, with the kernel's admin routes, the problem schema,
+/// the bearer scheme and, on each operation, the statuses the kernel answers with.
+pub fn document(openapi: OpenApi) -> anyhow::Result<OpenApi> {
+    let mut value = serde_json::to_value(with_platform_components(
+        openapi.merge_from(<admin::AdminApi as utoipa::OpenApi>::openapi()),
+    ))?;
+    complete_responses(&mut value);
+    Ok(serde_json::from_value(value)?)
 }
 
 fn with_platform_components(mut openapi: OpenApi) -> OpenApi {
@@ -270,107 +288,6 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
         format!("no route for {} {}", req.method(), req.path()),
     )
     .error_response()
-}
-
-/// This service's consumers and their queues, by name.
-struct Consumers(Vec<(String, ConsumerQueues)>);
-
-impl Consumers {
-    fn find(&self, name: &str) -> Result<&ConsumerQueues, ApiError> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, q)| q)
-            .ok_or_else(|| ApiError::not_found("consumer"))
-    }
-}
-
-/// Messages waiting in each consumer's parking queue (admins).
-async fn list_parked(
-    caller: Principal,
-    platform: web::Data<Platform>,
-    consumers: web::Data<Consumers>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[Role::Admin])?;
-    let mut items = Vec::new();
-    for (name, queues) in &consumers.0 {
-        let parked = parking::parked(&platform.bus, queues).await?;
-        items.push(json!({"consumer": name, "queue": queues.main, "parking_queue": queues.parking, "parked": parked}));
-    }
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
-}
-
-#[derive(serde::Deserialize)]
-struct ReplayQuery {
-    limit: Option<u32>,
-}
-
-/// Moves up to `limit` (default 100, at most 10000) parked messages back to be handled again.
-async fn replay_parked(
-    caller: Principal,
-    platform: web::Data<Platform>,
-    consumers: web::Data<Consumers>,
-    path: web::Path<String>,
-    query: web::Query<ReplayQuery>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[Role::Admin])?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=10_000).contains(&limit) {
-        return Err(ApiError::field("limit", "must be 1 to 10000"));
-    }
-    let queues = consumers.find(&path)?;
-    let replayed = parking::replay(&platform.bus, queues, limit).await?;
-    Ok(HttpResponse::Ok().json(json!({ "consumer": path.as_str(), "replayed": replayed })))
-}
-
-/// How to move a manual clock: forward by `advance_secs`, or to `set`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MoveClock {
-    #[serde(default)]
-    advance_secs: Option<u64>,
-    #[serde(default)]
-    set: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-fn clock_body(clock: &crate::clock::Clock) -> serde_json::Value {
-    json!({"mode": clock.mode(), "now": clock.now()})
-}
-
-/// The service's clock (admins).
-async fn read_clock(caller: Principal, platform: web::Data<Platform>) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[Role::Admin])?;
-    Ok(HttpResponse::Ok().json(clock_body(&platform.clock)))
-}
-
-/// Moves a manual clock forward (admins; simulations and tests). 409 on the system clock.
-async fn move_clock(
-    caller: Principal,
-    platform: web::Data<Platform>,
-    body: web::Json<MoveClock>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[Role::Admin])?;
-    let moved = match (body.advance_secs, body.set) {
-        (Some(secs), None) => {
-            let secs = i64::try_from(secs)
-                .ok()
-                .filter(|s| *s <= 366 * 86_400)
-                .ok_or_else(|| ApiError::field("advance_secs", "must be at most a year"))?;
-            platform.clock.advance(chrono::Duration::seconds(secs))
-        }
-        (None, Some(to)) => platform.clock.set(to),
-        _ => return Err(ApiError::field("advance_secs", "give either advance_secs or set")),
-    };
-    match moved {
-        Ok(_) => Ok(HttpResponse::Ok().json(clock_body(&platform.clock))),
-        Err(crate::clock::ClockError::System) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "system_clock",
-            "The clock is the system clock",
-            "only a service started with clock.mode = \"manual\" has a clock to move",
-        )),
-        Err(crate::clock::ClockError::Backwards) => Err(ApiError::field("set", "time does not go backwards")),
-    }
 }
 
 async fn healthz() -> HttpResponse {

@@ -2,7 +2,8 @@
 //!
 //! - [`config`]: layered settings with key-naming errors.
 //! - [`telemetry`]: tracing, OpenTelemetry export, W3C trace-context propagation.
-//! - [`http`], [`error`], [`auth`]: the HTTP bootstrap, problem+json errors, JWT roles.
+//! - [`http`], [`error`], [`auth`]: the HTTP bootstrap, problem+json errors, JWT callers;
+//!   [`access`]: who may call what, declared per route in OpenAPI; [`admin`]: the kernel's routes.
 //! - [`db`]: the pool and migrations; [`kv`]: Redis.
 //! - [`bus`]: topology, transactional outbox, idempotent consumers with retry and parking.
 //! - [`jobs`]: durable scheduled jobs; [`idempotency`]: `Idempotency-Key`.
@@ -14,6 +15,8 @@
 //! - [`metrics`]: the Prometheus registry; [`health`]: readiness and task supervision;
 //!   [`housekeeping`]: purging old kernel rows.
 
+pub mod access;
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod batch;

@@ -43,10 +43,10 @@ impl Platform {
         settings: &Settings<S>,
         migrations: &Migrator,
     ) -> anyhow::Result<Self> {
-        let pool = crate::db::connect(&settings.database).await?;
         if settings.database.run_migrations {
-            crate::db::migrate(&pool, migrations).await?;
+            crate::db::migrate_with(&settings.database, migrations).await?;
         }
+        let pool = crate::db::connect(&settings.database).await?;
         let redis = Redis::connect(&settings.redis, service).await?;
         let bus = Bus::new(&settings.bus, service);
         bus.connect_with_retry(Duration::from_secs(30)).await?;

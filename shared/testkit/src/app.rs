@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use contracts::{Event, EventEnvelope};
-use platform::auth::{Role, TokenIssuer};
+use platform::auth::{Principal, Role, TokenIssuer};
 use platform::bus::Outgoing;
 use platform::config::{DEVELOPMENT_JWT_SECRET, Validate};
 use platform::{Platform, ServiceSpec};
@@ -80,9 +80,19 @@ pub async fn start<S: DeserializeOwned + Validate + Send + 'static>(
 
 /// A development-key token for `subject` with `role`.
 pub fn token(subject: Uuid, role: Role) -> String {
+    token_for(&Principal::new(subject, &[role]))
+}
+
+/// A development-key token for `principal` (roles, staff functions, scopes).
+pub fn token_for(principal: &Principal) -> String {
     TokenIssuer::from_secret(DEVELOPMENT_JWT_SECRET, None, None)
-        .issue(subject, &[role], 3600)
+        .issue_for(principal, 3600)
         .unwrap_or_default()
+}
+
+/// A development-key token for a service holding `scopes`.
+pub fn service_token(subject: Uuid, scopes: &[&str]) -> String {
+    token_for(&Principal::new(subject, &[Role::Service]).with_scopes(scopes))
 }
 
 /// The field names of a problem's `errors`, in order.

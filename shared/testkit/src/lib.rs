@@ -10,10 +10,11 @@ use std::collections::HashMap;
 use sqlx::Connection;
 
 pub mod app;
+pub mod matrix;
 pub mod proxy;
 pub mod sinks;
 
-pub use app::{TestApp, env_for, problem_fields, spawn, start, token};
+pub use app::{TestApp, env_for, problem_fields, service_token, spawn, start, token, token_for};
 
 pub fn pg_admin_url() -> String {
     std::env::var("TEST_PG_ADMIN_URL")

@@ -3,10 +3,10 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use contracts::CustomerId;
-use platform::auth::{Principal, Role};
+use platform::auth::Principal;
 use platform::error::{Problem, on_constraint};
 use platform::pagination::PageQuery;
-use platform::problems::{Forbidden, NotFound, Unprocessable};
+use platform::problems::{NotFound, Unprocessable};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -46,26 +46,24 @@ fn response(row: CustomerRow, contacts: Vec<Contact>) -> CustomerResponse {
     }
 }
 
-/// Create or replace a customer's support profile (the company's systems: `service` or `admin`).
+/// Create or replace a customer's support profile (an admin, or the company's systems: a
+/// service with `customers:write`).
 ///
 /// The profile is replaced whole, contacts included. An address another customer holds is a
 /// 409.
 #[utoipa::path(put, path = "/v1/customers/{customer_id}", tag = "customers", params(("customer_id" = Uuid, Path)),
     request_body = CustomerProfile,
+    security(("bearer" = ["admin"]), ("bearer" = ["service", "customers:write"])),
     responses(
         (status = 201, description = "Created", body = CustomerResponse),
         (status = 200, description = "Replaced", body = CustomerResponse),
-        Forbidden,
         (status = 409, description = "An address belongs to another customer", body = Problem, content_type = "application/problem+json"),
-        Unprocessable,
     ))]
 pub async fn upsert(
-    caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
     body: web::Json<CustomerProfile>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[Role::Service, Role::Admin])?;
     let id = CustomerId::from(path.into_inner());
     let profile = body.into_inner().validate()?;
     let mut tx = platform.pool.begin().await?;
@@ -88,8 +86,11 @@ pub async fn upsert(
     })
 }
 
-/// A customer's profile: staff, services and the customer themselves.
+/// A customer's profile: the desk, services with `customers:read` and the customer themselves
+/// (another customer's is a 404).
 #[utoipa::path(get, path = "/v1/customers/{customer_id}", tag = "customers", params(("customer_id" = Uuid, Path)),
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["service", "customers:read"])),
     responses((status = 200, body = CustomerResponse), NotFound))]
 pub async fn get_customer(
     caller: Principal,
@@ -127,10 +128,13 @@ pub struct HistoryResponse {
     pub tickets: TicketListResponse,
 }
 
-/// A customer's history: every ticket, newest first, with counts.
+/// A customer's history: every ticket, newest first, with counts. The desk, services with
+/// `tickets:read` (it lists tickets) and the customer themselves (another customer's is a 404).
 #[utoipa::path(get, path = "/v1/customers/{customer_id}/tickets", tag = "customers",
     params(("customer_id" = Uuid, Path), HistoryQuery),
-    responses((status = 200, body = HistoryResponse), NotFound))]
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["service", "tickets:read"])),
+    responses((status = 200, body = HistoryResponse), NotFound, Unprocessable))]
 pub async fn history(
     caller: Principal,
     platform: web::Data<Platform>,

@@ -3,9 +3,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use platform::ApiError;
-use platform::auth::{Principal, Role};
+use platform::auth::Principal;
 use platform::error::Validator;
-use platform::problems::{Forbidden, TooManyRequests, Unprocessable};
+use platform::problems::TooManyRequests;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -46,18 +46,17 @@ pub struct InboundEmailResponse {
     pub customer_id: Uuid,
 }
 
-/// Take an inbound email (the mail gateway, role `service`).
+/// Take an inbound email (the mail gateway: a service with `email:inbound`; or an admin).
 ///
 /// A reply is threaded into its ticket by `In-Reply-To` / `References` (Message-IDs the ticket
 /// has seen) or by the `[#number]` token in the subject; a reply to a resolved ticket reopens
 /// it within the reopen window. Anything else opens a ticket on the `email` channel for the
 /// customer holding the sender's address. Too many mails from one address: 429.
 #[utoipa::path(post, path = "/v1/inbound/email", tag = "channels", request_body = InboundEmail,
+    security(("bearer" = ["admin"]), ("bearer" = ["service", "email:inbound"])),
     responses(
         (status = 201, description = "A ticket was opened", body = InboundEmailResponse),
         (status = 200, description = "Threaded, merged or already taken", body = InboundEmailResponse),
-        Forbidden,
-        Unprocessable,
         TooManyRequests,
     ))]
 pub async fn inbound(
@@ -65,7 +64,6 @@ pub async fn inbound(
     opener: web::Data<Opener>,
     body: web::Json<InboundEmail>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[Role::Service, Role::Admin])?;
     let mail = body.into_inner();
     let from = mail.from.trim().to_lowercase();
     let mut v = Validator::new();

@@ -3,9 +3,9 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use contracts::{IncidentId, TicketId};
-use platform::auth::{Principal, Role};
+use platform::auth::Principal;
 use platform::error::{Problem, Validator};
-use platform::problems::{Forbidden, NotFound, Unprocessable};
+use platform::problems::{NotFound, Unprocessable};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -72,15 +72,15 @@ pub struct IncidentQuery {
     pub limit: Option<i64>,
 }
 
-/// Incidents, newest first (staff).
+/// Incidents, newest first (the desk, services with `incidents:read`).
 #[utoipa::path(get, path = "/v1/incidents", tag = "incidents", params(IncidentQuery),
-    responses((status = 200, body = IncidentListResponse), Forbidden))]
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["service", "incidents:read"])),
+    responses((status = 200, body = IncidentListResponse), Unprocessable))]
 pub async fn list(
-    caller: Principal,
     platform: web::Data<Platform>,
     query: web::Query<IncidentQuery>,
 ) -> Result<web::Json<IncidentListResponse>, ApiError> {
-    caller.require_any(&Role::STAFF_OR_SERVICE)?;
     let limit = query.limit.unwrap_or(50);
     let mut v = Validator::new();
     v.check((1..=100).contains(&limit), "limit", "must be 1 to 100");
@@ -95,15 +95,16 @@ pub async fn list(
     Ok(web::Json(IncidentListResponse { items }))
 }
 
-/// One incident (its tickets: `GET /v1/tickets?incident_id=`).
+/// One incident (its tickets: `GET /v1/tickets?incident_id=`): the desk, services with
+/// `incidents:read`.
 #[utoipa::path(get, path = "/v1/incidents/{incident_id}", tag = "incidents", params(("incident_id" = Uuid, Path)),
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["service", "incidents:read"])),
     responses((status = 200, body = IncidentResponse), NotFound))]
 pub async fn get_incident(
-    caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<IncidentResponse>, ApiError> {
-    caller.require_any(&Role::STAFF_OR_SERVICE)?;
     let row = store::incidents::get(&platform.pool, path.into_inner().into())
         .await?
         .ok_or_else(|| ApiError::not_found("incident"))?;
@@ -121,17 +122,17 @@ pub struct CreateIncidentRequest {
     pub ticket_ids: Vec<Uuid>,
 }
 
-/// Open an incident by hand (an agent recognises an outage before the grouping does).
+/// Open an incident by hand (the desk: an agent recognises an outage before the grouping
+/// does).
 #[utoipa::path(post, path = "/v1/incidents", tag = "incidents", request_body = CreateIncidentRequest,
-    responses((status = 201, body = IncidentResponse), Forbidden,
-              (status = 404, description = "A ticket does not exist", body = Problem, content_type = "application/problem+json"),
-              Unprocessable))]
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"])),
+    responses((status = 201, body = IncidentResponse),
+              (status = 404, description = "A ticket does not exist", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_incident(
     caller: Principal,
     platform: web::Data<Platform>,
     body: web::Json<CreateIncidentRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&Role::STAFF)?;
     let mut v = Validator::new();
     v.check(
         crate::domain::classify::FAULT_TYPES.contains(&body.fault_type.as_str()),
@@ -163,32 +164,29 @@ pub struct LinkRequest {
     pub ticket_id: Uuid,
 }
 
-/// Link a ticket to an open incident (an agent's judgement).
+/// Link a ticket to an open incident (an agent's judgement; services with `incidents:write`).
 #[utoipa::path(post, path = "/v1/incidents/{incident_id}/tickets", tag = "incidents", params(("incident_id" = Uuid, Path)),
     request_body = LinkRequest,
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["service", "incidents:write"])),
     responses((status = 200, body = IncidentResponse), NotFound,
               (status = 409, description = "The incident is resolved", body = Problem, content_type = "application/problem+json")))]
 pub async fn link(
-    caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
     body: web::Json<LinkRequest>,
 ) -> Result<web::Json<IncidentResponse>, ApiError> {
-    caller.require_any(&Role::STAFF_OR_SERVICE)?;
     let row = incidents::link(&platform, path.into_inner().into(), body.ticket_id.into()).await?;
     Ok(web::Json(row.into()))
 }
 
-/// Take a ticket out of an incident.
+/// Take a ticket out of an incident (the desk, services with `incidents:write`).
 #[utoipa::path(delete, path = "/v1/incidents/{incident_id}/tickets/{ticket_id}", tag = "incidents",
     params(("incident_id" = Uuid, Path), ("ticket_id" = Uuid, Path)),
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["service", "incidents:write"])),
     responses((status = 204), (status = 404, description = "Not in this incident", body = Problem, content_type = "application/problem+json")))]
-pub async fn unlink(
-    caller: Principal,
-    platform: web::Data<Platform>,
-    path: web::Path<(Uuid, Uuid)>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&Role::STAFF_OR_SERVICE)?;
+pub async fn unlink(platform: web::Data<Platform>, path: web::Path<(Uuid, Uuid)>) -> Result<HttpResponse, ApiError> {
     let (incident, ticket) = path.into_inner();
     incidents::unlink(&platform, incident.into(), ticket.into()).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -209,9 +207,10 @@ pub struct ResolveResponse {
 }
 
 /// Resolve an incident: every open linked ticket gets the resolution as a public message and
-/// is resolved (each customer is informed through the ticket's events).
+/// is resolved (each customer is informed through the ticket's events). The desk only.
 #[utoipa::path(post, path = "/v1/incidents/{incident_id}/resolve", tag = "incidents", params(("incident_id" = Uuid, Path)),
     request_body = ResolveRequest,
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"])),
     responses((status = 200, body = ResolveResponse), NotFound,
               (status = 409, description = "Already resolved", body = Problem, content_type = "application/problem+json")))]
 pub async fn resolve(
@@ -221,7 +220,6 @@ pub async fn resolve(
     path: web::Path<Uuid>,
     body: web::Json<ResolveRequest>,
 ) -> Result<web::Json<ResolveResponse>, ApiError> {
-    caller.require_any(&Role::STAFF)?;
     let mut v = Validator::new();
     v.text(&body.resolution, "resolution", 5000);
     v.finish()?;

@@ -3,9 +3,9 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use contracts::ArticleId;
-use platform::auth::{Principal, Role};
+use platform::auth::Principal;
 use platform::error::{Problem, Validator};
-use platform::problems::{Forbidden, NotFound, Unprocessable};
+use platform::problems::{NotFound, Unprocessable};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -124,15 +124,15 @@ fn check(r: &ArticleRequest) -> Result<ArticleStatus, ApiError> {
     Ok(status.unwrap_or(ArticleStatus::Published))
 }
 
-/// Write an article (staff).
+/// Write an article (the desk).
 #[utoipa::path(post, path = "/v1/kb/articles", tag = "knowledge base", request_body = ArticleRequest,
-    responses((status = 201, body = ArticleResponse), Forbidden, Unprocessable))]
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"])),
+    responses((status = 201, body = ArticleResponse)))]
 pub async fn create_article(
     caller: Principal,
     articles: web::Data<Articles>,
     body: web::Json<ArticleRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&Role::STAFF)?;
     check(&body)?;
     let row = articles.write(&text(&body), caller.subject, None).await?;
     Ok(HttpResponse::Created().json(ArticleResponse::from(row)))
@@ -149,17 +149,17 @@ fn text(r: &ArticleRequest) -> ArticleText<'_> {
     }
 }
 
-/// Revise an article (staff): the current text is kept as a numbered version.
+/// Revise an article (the desk): the current text is kept as a numbered version.
 #[utoipa::path(put, path = "/v1/kb/articles/{article_id}", tag = "knowledge base", params(("article_id" = Uuid, Path)),
     request_body = ArticleRequest,
-    responses((status = 200, body = ArticleResponse), NotFound, Unprocessable))]
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"])),
+    responses((status = 200, body = ArticleResponse), NotFound))]
 pub async fn update(
     caller: Principal,
     articles: web::Data<Articles>,
     path: web::Path<Uuid>,
     body: web::Json<ArticleRequest>,
 ) -> Result<web::Json<ArticleResponse>, ApiError> {
-    caller.require_any(&Role::STAFF)?;
     let status = check(&body)?;
     let row = articles
         .revise(path.into_inner().into(), &text(&body), status, caller.subject)
@@ -167,8 +167,11 @@ pub async fn update(
     Ok(web::Json(row.into()))
 }
 
-/// An article with its earlier versions. Customers see published articles only.
+/// An article; the desk sees its earlier versions and archived articles too. Customers and
+/// services (`kb:read`) see published articles only.
 #[utoipa::path(get, path = "/v1/kb/articles/{article_id}", tag = "knowledge base", params(("article_id" = Uuid, Path)),
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["service", "kb:read"])),
     responses((status = 200, body = ArticleWithHistory), NotFound))]
 pub async fn get_article(
     caller: Principal,
@@ -178,9 +181,9 @@ pub async fn get_article(
     let id = ArticleId::from(path.into_inner());
     let row = store::kb::get(&platform.pool, id)
         .await?
-        .filter(|a| a.status == ArticleStatus::Published || caller.is_staff())
+        .filter(|a| a.status == ArticleStatus::Published || caller.is_desk())
         .ok_or_else(|| ApiError::not_found("article"))?;
-    let history = if caller.is_staff() {
+    let history = if caller.is_desk() {
         store::kb::versions(&platform.pool, id)
             .await?
             .into_iter()
@@ -232,11 +235,13 @@ pub struct SearchResponse {
     pub items: Vec<SearchHit>,
 }
 
-/// Search published articles, most relevant first (customers and staff).
+/// Search published articles, most relevant first (customers, the desk, services with
+/// `kb:read`).
 #[utoipa::path(get, path = "/v1/kb/search", tag = "knowledge base", params(SearchQuery),
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["service", "kb:read"])),
     responses((status = 200, body = SearchResponse), Unprocessable))]
 pub async fn search(
-    _caller: Principal,
     platform: web::Data<Platform>,
     classifier: web::Data<Classifier>,
     query: web::Query<SearchQuery>,
@@ -281,9 +286,12 @@ pub struct AnswerFeedback {
 }
 
 /// The customer's verdict on an automatic answer: solved resolves the ticket without a person
-/// (a deflection); not solved hands it to a person.
+/// (a deflection); not solved hands it to a person. Only the ticket's customer, or a service
+/// with `tickets:write`, gives it: anyone else's call is a 404.
 #[utoipa::path(post, path = "/v1/tickets/{ticket_id}/answer-feedback", tag = "tickets", params(("ticket_id" = Uuid, Path)),
     request_body = AnswerFeedback,
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["service", "tickets:write"])),
     responses((status = 200, body = TicketResponse), NotFound,
               (status = 409, description = "The ticket is not waiting for a verdict", body = Problem, content_type = "application/problem+json")))]
 pub async fn answer_feedback(
@@ -310,9 +318,10 @@ pub struct ArticleFromTicket {
     pub tags: Vec<String>,
 }
 
-/// Turn a resolved ticket's answer into a new article (staff).
+/// Turn a resolved ticket's answer into a new article (the desk).
 #[utoipa::path(post, path = "/v1/tickets/{ticket_id}/article", tag = "knowledge base", params(("ticket_id" = Uuid, Path)),
     request_body = ArticleFromTicket,
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"])),
     responses((status = 201, body = ArticleResponse), NotFound,
               (status = 409, description = "Not resolved, or no staff answer to use", body = Problem, content_type = "application/problem+json")))]
 pub async fn article_from_ticket(
@@ -322,7 +331,6 @@ pub async fn article_from_ticket(
     path: web::Path<Uuid>,
     body: web::Json<ArticleFromTicket>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&Role::STAFF)?;
     let ticket = store::ticket(&platform.pool, path.into_inner().into())
         .await?
         .ok_or_else(|| ApiError::not_found("ticket"))?;

@@ -44,7 +44,6 @@ use crate::core::open::Opener;
         reports::QualityReport, reports::QualityGroup, reports::KeywordCount, reports::FrequentQuestion,
         Problem, FieldError,
     )),
-    security(("bearer" = [])),
     tags(
         (name = "tickets", description = "Open, read and work tickets: lifecycle and conversation"),
         (name = "customers", description = "Support profiles and history"),

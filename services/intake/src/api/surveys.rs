@@ -2,9 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use platform::auth::{Principal, Role};
+use platform::auth::Principal;
 use platform::error::{Problem, Validator};
-use platform::problems::{Forbidden, Gone, NotFound, Unprocessable};
+use platform::problems::{Gone, NotFound, Unprocessable};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -73,7 +73,7 @@ pub struct SurveyAnswer {
     request_body = SurveyAnswer,
     responses((status = 201, body = SurveyResponse), NotFound,
               (status = 409, description = "Answered already", body = Problem, content_type = "application/problem+json"),
-              Gone, Unprocessable))]
+              Gone))]
 pub async fn answer(
     platform: web::Data<Platform>,
     lifecycle: web::Data<Lifecycle>,
@@ -143,15 +143,14 @@ pub struct FollowUpQuery {
     pub limit: Option<i64>,
 }
 
-/// Follow-up visits (回访), soonest due first (staff).
+/// Follow-up visits (回访), soonest due first (the desk).
 #[utoipa::path(get, path = "/v1/follow-ups", tag = "surveys", params(FollowUpQuery),
-    responses((status = 200, body = FollowUpListResponse), Forbidden))]
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"])),
+    responses((status = 200, body = FollowUpListResponse), Unprocessable))]
 pub async fn follow_ups(
-    caller: Principal,
     platform: web::Data<Platform>,
     query: web::Query<FollowUpQuery>,
 ) -> Result<web::Json<FollowUpListResponse>, ApiError> {
-    caller.require_any(&Role::STAFF)?;
     let status = query
         .status
         .as_deref()
@@ -179,10 +178,11 @@ pub struct FollowUpOutcome {
     pub note: Option<String>,
 }
 
-/// Record a follow-up visit's outcome (staff). `still_has_issue` reopens the ticket when it is
-/// still resolved.
+/// Record a follow-up visit's outcome (the desk). `still_has_issue` reopens the ticket when it
+/// is still resolved.
 #[utoipa::path(post, path = "/v1/follow-ups/{follow_up_id}", tag = "surveys", params(("follow_up_id" = Uuid, Path)),
     request_body = FollowUpOutcome,
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"])),
     responses((status = 200, body = FollowUpResponse), NotFound,
               (status = 409, description = "Not pending", body = Problem, content_type = "application/problem+json")))]
 pub async fn record_follow_up(
@@ -192,7 +192,6 @@ pub async fn record_follow_up(
     path: web::Path<Uuid>,
     body: web::Json<FollowUpOutcome>,
 ) -> Result<web::Json<FollowUpResponse>, ApiError> {
-    caller.require_any(&Role::STAFF)?;
     let mut v = Validator::new();
     v.check(
         ["satisfied", "still_has_issue", "unreachable"].contains(&body.outcome.as_str()),

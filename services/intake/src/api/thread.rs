@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use contracts::{AgentId, TicketId};
 use platform::auth::Principal;
 use platform::error::Validator;
-use platform::problems::{Conflict, Forbidden, NotFound, Unprocessable};
+use platform::problems::{Conflict, NotFound};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -32,12 +32,14 @@ pub struct TransitionRequest {
 /// Change a ticket's status.
 ///
 /// An action the ticket's status does not allow is a 409 `illegal_transition` and changes
-/// nothing; reopening after the window is a 409 `reopen_window_passed`.
+/// nothing; reopening after the window is a 409 `reopen_window_passed`. An action the caller's
+/// role does not take is a 403. A service needs `tickets:write`.
 #[utoipa::path(post, path = "/v1/tickets/{ticket_id}/transitions", tag = "tickets", params(("ticket_id" = Uuid, Path)),
     request_body = TransitionRequest,
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["service", "tickets:write"])),
     responses(
         (status = 200, body = TicketResponse),
-        Forbidden,
         NotFound,
         Conflict,
     ))]
@@ -112,13 +114,15 @@ pub struct MessageListResponse {
 ///
 /// The first public message by staff stamps the ticket's first response. A customer's message
 /// on a ticket waiting on them puts it back in progress. Closed, cancelled and resolved tickets
-/// take no messages (reopen first): 409.
+/// take no messages (reopen first): 409. A service needs `tickets:write`.
 #[utoipa::path(post, path = "/v1/tickets/{ticket_id}/messages", tag = "tickets", params(("ticket_id" = Uuid, Path)),
     request_body = CreateMessageRequest,
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["service", "tickets:write"])),
     responses(
         (status = 201, body = MessageResponse),
+        NotFound,
         Conflict,
-        Unprocessable,
     ))]
 pub async fn add_message(
     caller: Principal,
@@ -127,7 +131,7 @@ pub async fn add_message(
     path: web::Path<Uuid>,
     body: web::Json<CreateMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let staff = caller.is_staff_or_service();
+    let staff = caller.is_desk_or_service();
     let kind = body.kind.as_deref().unwrap_or("message");
     let mut v = Validator::new();
     v.text(&body.body, "body", 20_000);
@@ -151,8 +155,11 @@ pub async fn add_message(
     Ok(HttpResponse::Created().json(MessageResponse::from(message)))
 }
 
-/// A ticket's thread, oldest first. Customers see public messages only.
+/// A ticket's thread, oldest first. Customers see public messages only. A service needs
+/// `tickets:read`.
 #[utoipa::path(get, path = "/v1/tickets/{ticket_id}/messages", tag = "tickets", params(("ticket_id" = Uuid, Path)),
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["service", "tickets:read"])),
     responses((status = 200, body = MessageListResponse), NotFound))]
 pub async fn list_messages(
     caller: Principal,
@@ -164,7 +171,7 @@ pub async fn list_messages(
         .await?
         .filter(|t| caller.may_read_customer(t.customer_id))
         .ok_or_else(|| ApiError::not_found("ticket"))?;
-    let staff = caller.is_staff_or_service();
+    let staff = caller.is_desk_or_service();
     let items = store::messages(&platform.pool, ticket.id, staff)
         .await?
         .into_iter()

@@ -8,7 +8,7 @@ use platform::auth::Principal;
 use platform::error::Problem;
 use platform::idempotency::{self, Begun};
 use platform::pagination::PageQuery;
-use platform::problems::{NotFound, Unauthorized, Unprocessable};
+use platform::problems::{NotFound, Unprocessable};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -47,18 +47,19 @@ pub struct CreateTicketRequest {
 /// queued for a person. The same question from the same customer on another channel within
 /// the duplicate window is merged into their open ticket: 200 with that ticket. With an
 /// `Idempotency-Key`, a retried request returns the first response and opens nothing new.
-/// Too many creates for one customer: 429 with `Retry-After`.
+/// Too many creates for one customer: 429 with `Retry-After`. A service needs `tickets:write`.
 #[utoipa::path(
     post,
     path = "/v1/tickets",
     tag = "tickets",
     request_body = CreateTicketRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first result")),
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["service", "tickets:write"])),
     responses(
         (status = 201, description = "Opened", body = TicketResponse),
         (status = 200, description = "Merged into the customer's open ticket about the same question", body = TicketResponse),
-        Unauthorized,
-        Unprocessable,
+        (status = 409, description = "A request with this Idempotency-Key is still being processed; retry", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many tickets from this customer; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -126,12 +127,15 @@ fn opened_response(status: StatusCode, response: TicketResponse) -> HttpResponse
         .json(response)
 }
 
-/// Read a ticket. Customers see only their own; another's is a 404.
+/// Read a ticket. Customers see only their own; another's is a 404. A service needs
+/// `tickets:read`.
 #[utoipa::path(
     get,
     path = "/v1/tickets/{ticket_id}",
     tag = "tickets",
     params(("ticket_id" = Uuid, Path)),
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["service", "tickets:read"])),
     responses(
         (status = 200, body = TicketResponse),
         NotFound,
@@ -165,8 +169,11 @@ pub struct TicketListQuery {
     pub cursor: Option<String>,
 }
 
-/// List tickets, newest first. Customers see their own; staff filter by anything.
+/// List tickets, newest first. Customers see their own; the desk and services (`tickets:read`)
+/// filter by anything.
 #[utoipa::path(get, path = "/v1/tickets", tag = "tickets", params(TicketListQuery),
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["service", "tickets:read"])),
     responses((status = 200, body = TicketListResponse), Unprocessable))]
 pub async fn list_tickets(
     caller: Principal,
@@ -179,7 +186,7 @@ pub async fn list_tickets(
         cursor: q.cursor,
     };
     let (limit, after) = page.resolve(100)?;
-    let customer_id = if caller.is_staff_or_service() {
+    let customer_id = if caller.is_desk_or_service() {
         q.customer_id
     } else {
         Some(caller.subject)

@@ -31,7 +31,7 @@ pub async fn transition(
     }
     let assignee = match action {
         Action::Assign => Some(agent_id.ok_or_else(|| ApiError::field("agent_id", "required to assign a ticket"))?),
-        Action::Start if caller.is_staff() && ticket.assignee_id.is_none() => Some(caller.subject.into()),
+        Action::Start if caller.is_desk() && ticket.assignee_id.is_none() => Some(caller.subject.into()),
         _ => None,
     };
     let updated = lifecycle
@@ -53,7 +53,7 @@ pub async fn add_message(
     kind: &str,
     body: &str,
 ) -> Result<MessageRow, ApiError> {
-    let staff = caller.is_staff_or_service();
+    let staff = caller.is_desk_or_service();
     let mut tx = platform.pool.begin().await?;
     let ticket = visible_ticket(&mut tx, caller, id).await?;
     let status = ticket.status;
@@ -68,7 +68,7 @@ pub async fn add_message(
     }
     let (author_role, visibility) = match (staff, kind) {
         (true, "note") => ("agent", "internal"),
-        (true, _) => (if caller.is_staff() { "agent" } else { "system" }, "public"),
+        (true, _) => (if caller.is_desk() { "agent" } else { "system" }, "public"),
         (false, _) => ("customer", "public"),
     };
     let now = platform.clock.now();

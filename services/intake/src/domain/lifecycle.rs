@@ -101,10 +101,10 @@ impl Action {
     /// Whether `caller` may take this action on a ticket of `customer_id`.
     pub fn allowed_for(self, caller: &Principal, customer_id: CustomerId) -> bool {
         let owner = CustomerId::from(caller.subject) == customer_id && caller.has(Role::Customer);
-        let staff = caller.is_staff();
+        let staff = caller.is_desk();
         let system = caller.has(Role::Service);
         match self {
-            Self::AutoAnswer | Self::Queue | Self::Assign => system || caller.has_any(&Role::MANAGERS),
+            Self::AutoAnswer | Self::Queue | Self::Assign => system || caller.has_any(&[Role::Supervisor, Role::Admin]),
             Self::Start | Self::WaitOnCustomer | Self::Resolve => staff || system,
             Self::CustomerReplied => owner || system,
             Self::Close | Self::Reopen | Self::Cancel => owner || staff || system,
@@ -130,10 +130,7 @@ mod tests {
     use uuid::Uuid;
 
     fn who(role: Role) -> Principal {
-        Principal {
-            subject: Uuid::new_v4(),
-            roles: vec![role],
-        }
+        Principal::new(Uuid::new_v4(), &[role])
     }
 
     #[test]

@@ -126,7 +126,7 @@ pub fn validate(caller: &Principal, t: &TicketRequest<'_>, limits: &TicketLimits
     if let Some(f) = t.fault {
         f.check(&mut v);
     }
-    let is_customer = caller.has(Role::Customer) && !caller.is_staff_or_service();
+    let is_customer = caller.has(Role::Customer) && !caller.is_desk_or_service();
     let customer_id = if is_customer {
         v.check(
             t.customer_id.is_none_or(|id| id == caller.subject),
@@ -182,10 +182,7 @@ mod tests {
     }
 
     fn caller(role: Role) -> Principal {
-        Principal {
-            subject: Uuid::new_v4(),
-            roles: vec![role],
-        }
+        Principal::new(Uuid::new_v4(), &[role])
     }
 
     fn req(channel: &str) -> TicketRequest<'_> {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{app, app_with};
 
 async fn mail(app: &TestApp, body: Value) -> (u16, Value) {
-    let token = app.token(Uuid::new_v4(), Role::Service);
+    let token = testkit::service_token(Uuid::new_v4(), &["email:inbound"]);
     app.post_json("/v1/inbound/email", &token, &body).await
 }
 
@@ -16,7 +16,7 @@ async fn mail(app: &TestApp, body: Value) -> (u16, Value) {
 async fn email_opens_a_ticket_and_replies_thread_into_it_by_message_id_or_subject_token() {
     let app = app().await;
     let customer = Uuid::new_v4();
-    let service = app.token(Uuid::new_v4(), Role::Service);
+    let service = testkit::service_token(Uuid::new_v4(), &["customers:write"]);
     let body = json!({"role": "student", "contacts": [{"channel": "email", "address": "li@example.com"}]});
     let (put, _) = app
         .put_json(&format!("/v1/customers/{customer}"), &service, &body)

@@ -10,7 +10,7 @@ use super::{act, app, open, open_new};
 async fn the_company_upserts_a_profile_and_new_tickets_carry_its_role_and_segments() {
     let app = app().await;
     let customer = Uuid::new_v4();
-    let service = app.token(Uuid::new_v4(), Role::Service);
+    let service = testkit::service_token(Uuid::new_v4(), &["customers:write"]);
     let profile = json!({
         "display_name": "王女士", "role": "parent", "segments": ["vip", "new_user"],
         "education_level": "k12", "time_zone": "Asia/Shanghai",

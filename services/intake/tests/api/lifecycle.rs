@@ -32,7 +32,7 @@ async fn a_ticket_walks_the_whole_path_and_each_change_is_an_event() {
     let app = app().await;
     let customer = Uuid::new_v4();
     let me = app.token(customer, Role::Customer);
-    let service = app.token(Uuid::new_v4(), Role::Service);
+    let service = testkit::service_token(Uuid::new_v4(), &["tickets:write"]);
     let agent = app.token(Uuid::new_v4(), Role::Agent);
     let t = open(&app, &me, "作业提交不了", "点提交按钮没有反应").await;
     assert_eq!(t["status"], "queued", "no article answers it: it waits for a person");
@@ -239,7 +239,7 @@ async fn a_customer_reopens_within_the_window_only() {
     let late = app_with(&[("INTAKE__SERVICE__REOPEN_WINDOW_HOURS", "0")]).await;
     let me = late.token(Uuid::new_v4(), Role::Customer);
     let t = id(&open(&late, &me, "Video", "The replay video has no sound").await);
-    let service = late.token(Uuid::new_v4(), Role::Service);
+    let service = testkit::service_token(Uuid::new_v4(), &["tickets:write"]);
     assert_eq!(act(&late, &service, &t, "start").await.0, 200);
     assert_eq!(act(&late, &service, &t, "resolve").await.0, 200);
     let (status, problem) = act(&late, &me, &t, "reopen").await;

@@ -12,6 +12,7 @@ mod customers;
 mod incidents;
 mod kb;
 mod lifecycle;
+mod matrix;
 mod order;
 mod reports;
 mod surveys;

@@ -46,7 +46,7 @@ async fn every_event_about_a_ticket_carries_the_next_number() {
     let customer = Uuid::new_v4();
     let me = app.token(customer, Role::Customer);
     let agent = app.token(Uuid::new_v4(), Role::Agent);
-    let service = app.token(Uuid::new_v4(), Role::Service);
+    let service = testkit::service_token(Uuid::new_v4(), &["tickets:write"]);
     let t = open(&app, &me, "作业提交不了", "点提交按钮没有反应").await;
     let t = t["id"].as_str().expect("id").to_owned();
     let say = |token: String, body: Value| {

@@ -1,11 +1,12 @@
-//! `/v1/rules` and `/v1/templates` (admins manage; staff read).
+//! `/v1/rules` and `/v1/templates`: admins change and preview them; supervisors and services
+//! with `notifications:config-read` read them.
 
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
-use platform::auth::{Principal, Role};
+use platform::auth::Principal;
 use platform::error::Validator;
-use platform::problems::{Forbidden, NotFound, Unprocessable};
+use platform::problems::NotFound;
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,14 +22,11 @@ pub struct RuleListResponse {
     pub items: Vec<Rule>,
 }
 
-/// Every rule (staff and services).
+/// Every rule (admins, supervisors, services with `notifications:config-read`).
 #[utoipa::path(get, path = "/v1/rules", tag = "rules",
-    responses((status = 200, body = RuleListResponse), Forbidden))]
-pub async fn list_rules(
-    caller: Principal,
-    platform: web::Data<Platform>,
-) -> Result<web::Json<RuleListResponse>, ApiError> {
-    caller.require_any(&Role::MANAGERS_OR_SERVICE)?;
+    security(("bearer" = ["supervisor"]), ("bearer" = ["admin"]), ("bearer" = ["service", "notifications:config-read"])),
+    responses((status = 200, body = RuleListResponse)))]
+pub async fn list_rules(platform: web::Data<Platform>) -> Result<web::Json<RuleListResponse>, ApiError> {
     Ok(web::Json(RuleListResponse {
         items: rules::rules(&platform.pool).await?,
     }))
@@ -60,15 +58,14 @@ fn yes() -> bool {
 
 /// Create or replace a rule (admins). 201 when new, 200 when replaced.
 #[utoipa::path(put, path = "/v1/rules/{name}", tag = "rules", params(("name" = String, Path)), request_body = RuleRequest,
-    responses((status = 200, body = Rule), (status = 201, body = Rule), Unprocessable))]
+    security(("bearer" = ["admin"])),
+    responses((status = 200, body = Rule), (status = 201, body = Rule)))]
 pub async fn put_rule(
-    caller: Principal,
     platform: web::Data<Platform>,
     state: web::Data<State>,
     path: web::Path<String>,
     body: web::Json<RuleRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[Role::Admin])?;
     let name = path.into_inner();
     let b = body.into_inner();
     let mut v = Validator::new();
@@ -120,14 +117,13 @@ pub async fn put_rule(
 
 /// Delete a rule (admins).
 #[utoipa::path(delete, path = "/v1/rules/{name}", tag = "rules", params(("name" = String, Path)),
+    security(("bearer" = ["admin"])),
     responses((status = 204), NotFound))]
 pub async fn delete_rule(
-    caller: Principal,
     platform: web::Data<Platform>,
     state: web::Data<State>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[Role::Admin])?;
     if !rules::delete_rule(&platform.pool, &path.into_inner()).await? {
         return Err(ApiError::not_found("rule"));
     }
@@ -141,15 +137,15 @@ pub struct TemplateListResponse {
     pub items: Vec<Template>,
 }
 
-/// Every version of a notification's templates (staff and services).
+/// Every version of a notification's templates (admins, supervisors, services with
+/// `notifications:config-read`).
 #[utoipa::path(get, path = "/v1/templates/{notification}", tag = "templates", params(("notification" = String, Path)),
+    security(("bearer" = ["supervisor"]), ("bearer" = ["admin"]), ("bearer" = ["service", "notifications:config-read"])),
     responses((status = 200, body = TemplateListResponse), NotFound))]
 pub async fn list_templates(
-    caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<String>,
 ) -> Result<web::Json<TemplateListResponse>, ApiError> {
-    caller.require_any(&Role::MANAGERS_OR_SERVICE)?;
     let items = templates::templates_of(&platform.pool, &path.into_inner()).await?;
     if items.is_empty() {
         return Err(ApiError::not_found("template"));
@@ -194,7 +190,8 @@ fn check_template(v: &mut Validator, subject: &str, body: &str, html: Option<&st
 #[utoipa::path(put, path = "/v1/templates/{notification}/{channel}/{locale}", tag = "templates",
     params(("notification" = String, Path), ("channel" = String, Path), ("locale" = String, Path)),
     request_body = TemplateRequest,
-    responses((status = 201, body = Template), Unprocessable))]
+    security(("bearer" = ["admin"])),
+    responses((status = 201, body = Template)))]
 pub async fn put_template(
     caller: Principal,
     platform: web::Data<Platform>,
@@ -202,7 +199,6 @@ pub async fn put_template(
     path: web::Path<(String, String, String)>,
     body: web::Json<TemplateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[Role::Admin])?;
     let (notification, channel, locale) = path.into_inner();
     let b = body.into_inner();
     let mut v = Validator::new();
@@ -248,20 +244,16 @@ pub struct PreviewRequest {
     pub draft: Option<TemplateRequest>,
 }
 
-/// Render a saved template (supervisors, admins, services) or a draft (admins) with some data;
-/// a template that does not render with it is a 422 naming the part and the reason.
+/// Render a saved template or a draft with some data (admins: a preview renders any data into
+/// any template, drafts included, and shows the result); a template that does not render with
+/// it is a 422 naming the part and the reason.
 #[utoipa::path(post, path = "/v1/templates/preview", tag = "templates", request_body = PreviewRequest,
-    responses((status = 200, body = crate::domain::render::Rendered), Unprocessable))]
+    security(("bearer" = ["admin"])),
+    responses((status = 200, body = crate::domain::render::Rendered)))]
 pub async fn preview(
-    caller: Principal,
     state: web::Data<State>,
     body: web::Json<PreviewRequest>,
 ) -> Result<web::Json<render::Rendered>, ApiError> {
-    caller.require_any(&Role::MANAGERS_OR_SERVICE)?;
-    if body.draft.is_some() {
-        // A draft is template code of the caller's own: only those who may save templates.
-        caller.require_any(&[Role::Admin])?;
-    }
     let b = body.into_inner();
     let mut v = Validator::new();
     v.one_of(&b.channel, &CHANNELS, "channel");

@@ -1,18 +1,22 @@
-//! `/v1/webhook-endpoints`: the company's systems subscribing to events (admins). Secrets are
-//! shown once, at creation and rotation.
+//! `/v1/webhook-endpoints`: the company's systems subscribing to events. Admins see and manage
+//! every endpoint; a service with `webhooks:manage` lists, reads and subscribes only its own
+//! (another's is a 404), never to private addresses nor to events that carry personal data.
+//! Changing, deleting and rotating stay with admins. Secrets are shown once, at creation and
+//! rotation.
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use platform::auth::{Principal, Role};
 use platform::error::Validator;
-use platform::problems::{Forbidden, NotFound, Unprocessable};
+use platform::problems::NotFound;
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{ADMIN_OR_SERVICE, State};
+use super::State;
 use crate::adapters::resolve;
+use crate::domain::rules::reaches_pii;
 use crate::domain::{address, webhook};
 use crate::store::endpoints::{self as store, Endpoint};
 
@@ -120,17 +124,22 @@ async fn validate(b: &EndpointRequest) -> Result<(), ApiError> {
     v.finish()
 }
 
-/// Every endpoint (admins, services).
+/// Whose endpoints `caller` sees: every one (admins) or those it subscribed (a service).
+fn creator_filter(caller: &Principal) -> Option<Uuid> {
+    (!caller.has(Role::Admin)).then_some(caller.subject)
+}
+
+/// Every endpoint (admins), or the caller's own (services with `webhooks:manage`).
 #[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks",
-    responses((status = 200, body = EndpointListResponse), Forbidden))]
+    security(("bearer" = ["admin"]), ("bearer" = ["service", "webhooks:manage"])),
+    responses((status = 200, body = EndpointListResponse)))]
 pub async fn list_endpoints(
     caller: Principal,
     platform: web::Data<Platform>,
 ) -> Result<web::Json<EndpointListResponse>, ApiError> {
-    caller.require_any(&ADMIN_OR_SERVICE)?;
     let now = platform.clock.now();
     Ok(web::Json(EndpointListResponse {
-        items: store::endpoints(&platform.pool)
+        items: store::endpoints_created_by(&platform.pool, creator_filter(&caller))
             .await?
             .into_iter()
             .map(|e| response(e, None, now))
@@ -138,20 +147,29 @@ pub async fn list_endpoints(
     }))
 }
 
-/// Subscribe an endpoint (admins; services for non-private URLs). The answer carries the
-/// signing secret, shown only here.
+/// Subscribe an endpoint (admins; services with `webhooks:manage` for public URLs and events
+/// without personal data: `*`, `intake.ticket.created` and `intake.survey.*` are an admin's,
+/// 403 otherwise). The answer carries the signing secret, shown only here.
 #[utoipa::path(post, path = "/v1/webhook-endpoints", tag = "webhooks", request_body = EndpointRequest,
-    responses((status = 201, body = EndpointResponse), Unprocessable))]
+    security(("bearer" = ["admin"]), ("bearer" = ["service", "webhooks:manage"])),
+    responses((status = 201, body = EndpointResponse)))]
 pub async fn create_endpoint(
     caller: Principal,
     platform: web::Data<Platform>,
     state: web::Data<State>,
     body: web::Json<EndpointRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&ADMIN_OR_SERVICE)?;
     let b = body.into_inner();
-    if b.allow_private && !caller.has(Role::Admin) {
-        return Err(ApiError::forbidden("only an admin may allow private addresses"));
+    if !caller.has(Role::Admin) {
+        if b.allow_private {
+            return Err(ApiError::forbidden("only an admin may allow private addresses"));
+        }
+        if let Some(t) = b.event_types.iter().find(|t| reaches_pii(t)) {
+            return Err(ApiError::forbidden(format!(
+                "`{t}` reaches events that carry personal data (intake.ticket.created, intake.survey.*): \
+                 only an admin may subscribe to them"
+            )));
+        }
     }
     validate(&b).await?;
     let secret = webhook::Secret::generate().to_string_whsec();
@@ -160,6 +178,7 @@ pub async fn create_endpoint(
         &Endpoint {
             id: Uuid::now_v7(),
             owner_id: b.owner_id.unwrap_or(caller.subject),
+            created_by: caller.subject,
             url: b.url,
             description: b.description,
             event_types: b.event_types,
@@ -178,17 +197,19 @@ pub async fn create_endpoint(
     Ok(HttpResponse::Created().json(response(e, Some(secret), platform.clock.now())))
 }
 
-/// One endpoint.
+/// One endpoint (admins; a service with `webhooks:manage` its own, another's is a 404).
 #[utoipa::path(get, path = "/v1/webhook-endpoints/{endpoint_id}", tag = "webhooks", params(("endpoint_id" = Uuid, Path)),
+    security(("bearer" = ["admin"]), ("bearer" = ["service", "webhooks:manage"])),
     responses((status = 200, body = EndpointResponse), NotFound))]
 pub async fn get_endpoint(
     caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<EndpointResponse>, ApiError> {
-    caller.require_any(&ADMIN_OR_SERVICE)?;
+    let creator = creator_filter(&caller);
     store::endpoint(&platform.pool, path.into_inner())
         .await?
+        .filter(|e| creator.is_none_or(|c| e.created_by == c))
         .map(|e| web::Json(response(e, None, platform.clock.now())))
         .ok_or_else(|| ApiError::not_found("endpoint"))
 }
@@ -196,15 +217,14 @@ pub async fn get_endpoint(
 /// Change an endpoint (admins); `enabled: true` re-enables a disabled one.
 #[utoipa::path(put, path = "/v1/webhook-endpoints/{endpoint_id}", tag = "webhooks", params(("endpoint_id" = Uuid, Path)),
     request_body = EndpointRequest,
-    responses((status = 200, body = EndpointResponse), NotFound, Unprocessable))]
+    security(("bearer" = ["admin"])),
+    responses((status = 200, body = EndpointResponse), NotFound))]
 pub async fn update_endpoint(
-    caller: Principal,
     platform: web::Data<Platform>,
     state: web::Data<State>,
     path: web::Path<Uuid>,
     body: web::Json<EndpointRequest>,
 ) -> Result<web::Json<EndpointResponse>, ApiError> {
-    caller.require_any(&[Role::Admin])?;
     let id = path.into_inner();
     let b = body.into_inner();
     let Some(current) = store::endpoint(&platform.pool, id).await? else {
@@ -228,14 +248,13 @@ pub async fn update_endpoint(
 
 /// Remove an endpoint (admins); its pending deliveries fail as "endpoint deleted".
 #[utoipa::path(delete, path = "/v1/webhook-endpoints/{endpoint_id}", tag = "webhooks", params(("endpoint_id" = Uuid, Path)),
+    security(("bearer" = ["admin"])),
     responses((status = 204), NotFound))]
 pub async fn delete_endpoint(
-    caller: Principal,
     platform: web::Data<Platform>,
     state: web::Data<State>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[Role::Admin])?;
     if !store::delete_endpoint(&platform.pool, path.into_inner()).await? {
         return Err(ApiError::not_found("endpoint"));
     }
@@ -255,15 +274,14 @@ pub struct RotateRequest {
 /// until the overlap ends, so receivers can switch without losing a message.
 #[utoipa::path(post, path = "/v1/webhook-endpoints/{endpoint_id}/rotate-secret", tag = "webhooks",
     params(("endpoint_id" = Uuid, Path)), request_body = inline(RotateRequest),
+    security(("bearer" = ["admin"])),
     responses((status = 200, body = SecretResponse), NotFound))]
 pub async fn rotate_secret(
-    caller: Principal,
     platform: web::Data<Platform>,
     state: web::Data<State>,
     path: web::Path<Uuid>,
     body: Option<web::Json<RotateRequest>>,
 ) -> Result<web::Json<SecretResponse>, ApiError> {
-    caller.require_any(&[Role::Admin])?;
     let overlap = body.and_then(|b| b.overlap_secs).unwrap_or(86_400);
     Validator::new()
         .check(

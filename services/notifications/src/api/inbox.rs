@@ -1,17 +1,19 @@
-//! `/v1/inbox` (a recipient's own) and `/v1/deliveries` (the log, for operators).
+//! `/v1/inbox` (a recipient's own: every signed-in caller, services included, since an
+//! endpoint's owner is told in their inbox) and `/v1/deliveries` (the log: admins and services
+//! with `deliveries:read`; a recipient reads their own delivery).
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use platform::auth::{Principal, Role};
+use platform::auth::Principal;
 use platform::error::Validator;
 use platform::pagination::{self, PageQuery};
-use platform::problems::{Conflict, Forbidden, NotFound, Unauthorized};
+use platform::problems::{Conflict, NotFound, Unprocessable};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{DeliveryResponse, State, delivery_response};
+use super::{DeliveryResponse, State, acts_on_all, delivery_response, scopes};
 use crate::domain::delivery::DeliveryStatus;
 use crate::store::deliveries::{self, LogFilter};
 use crate::store::inbox as mailbox;
@@ -35,9 +37,11 @@ pub struct InboxResponse {
     pub next_cursor: Option<String>,
 }
 
-/// The caller's own in-app messages, newest first.
+/// The caller's own in-app messages, newest first (an unreadable cursor is a 422).
 #[utoipa::path(get, path = "/v1/inbox", tag = "inbox", params(PageQuery),
-    responses((status = 200, body = InboxResponse), Unauthorized))]
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["staff"]), ("bearer" = ["service"])),
+    responses((status = 200, body = InboxResponse), Unprocessable))]
 pub async fn list_inbox(
     caller: Principal,
     platform: web::Data<Platform>,
@@ -70,6 +74,8 @@ pub async fn list_inbox(
 
 /// Mark one of the caller's messages read (idempotent).
 #[utoipa::path(post, path = "/v1/inbox/{delivery_id}/read", tag = "inbox", params(("delivery_id" = Uuid, Path)),
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["staff"]), ("bearer" = ["service"])),
     responses((status = 204), NotFound))]
 pub async fn mark_read(
     caller: Principal,
@@ -90,6 +96,8 @@ pub struct MarkedResponse {
 
 /// Mark all of the caller's messages read.
 #[utoipa::path(post, path = "/v1/inbox/read-all", tag = "inbox",
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["staff"]), ("bearer" = ["service"])),
     responses((status = 200, body = inline(MarkedResponse))))]
 pub async fn mark_all_read(
     caller: Principal,
@@ -122,16 +130,16 @@ pub struct DeliveryListResponse {
     pub next_cursor: Option<String>,
 }
 
-/// The delivery log, searchable by recipient, event, status and channel (operators).
+/// The delivery log, searchable by recipient, event, status and channel: every recipient's
+/// bodies and addresses, so admins and services with `deliveries:read` only.
 #[utoipa::path(get, path = "/v1/deliveries", tag = "deliveries", params(DeliveryQuery),
-    responses((status = 200, body = DeliveryListResponse), Forbidden))]
+    security(("bearer" = ["admin"]), ("bearer" = ["service", "deliveries:read"])),
+    responses((status = 200, body = DeliveryListResponse), Unprocessable))]
 pub async fn list_deliveries(
-    caller: Principal,
     platform: web::Data<Platform>,
     state: web::Data<State>,
     query: web::Query<DeliveryQuery>,
 ) -> Result<web::Json<DeliveryListResponse>, ApiError> {
-    caller.require_any(&Role::MANAGERS_OR_SERVICE)?;
     let q = query.into_inner();
     let mut v = Validator::new();
     if let Some(s) = &q.status {
@@ -184,9 +192,11 @@ pub struct DeliveryDetailResponse {
     pub attempts_log: Vec<AttemptResponse>,
 }
 
-/// One delivery with every attempt and the provider's answers (operators; recipients for their
-/// own).
+/// One delivery with every attempt and the provider's answers: admins and services with
+/// `deliveries:read` read any; anyone else only a delivery addressed to them (otherwise 404).
 #[utoipa::path(get, path = "/v1/deliveries/{delivery_id}", tag = "deliveries", params(("delivery_id" = Uuid, Path)),
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["staff"]), ("bearer" = ["service", "deliveries:read"])),
     responses((status = 200, body = DeliveryDetailResponse), NotFound))]
 pub async fn get_delivery(
     caller: Principal,
@@ -197,7 +207,7 @@ pub async fn get_delivery(
     let Some(row) = deliveries::delivery(&platform.pool, id).await? else {
         return Err(ApiError::not_found("delivery"));
     };
-    if !caller.has_any(&Role::MANAGERS_OR_SERVICE) && row.delivery.recipient_id != caller.subject {
+    if !acts_on_all(&caller, scopes::DELIVERIES_READ) && row.delivery.recipient_id != caller.subject {
         return Err(ApiError::not_found("delivery"));
     }
     let attempts = deliveries::attempts(&platform.pool, id).await?;
@@ -225,14 +235,13 @@ pub async fn get_delivery(
 
 /// Send a failed delivery again now (admins).
 #[utoipa::path(post, path = "/v1/deliveries/{delivery_id}/resend", tag = "deliveries", params(("delivery_id" = Uuid, Path)),
+    security(("bearer" = ["admin"])),
     responses((status = 202), NotFound, Conflict))]
 pub async fn resend(
-    caller: Principal,
     platform: web::Data<Platform>,
     state: web::Data<State>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&[Role::Admin])?;
     match deliveries::resend(&platform.pool, path.into_inner(), platform.clock.now()).await? {
         None => Err(ApiError::not_found("delivery")),
         Some(false) => Err(ApiError::conflict(

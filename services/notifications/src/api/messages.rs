@@ -1,13 +1,18 @@
 //! `/v1/messages`: other systems send a notification now or at a given time. Scheduled sends
 //! are deliveries due later: durable, claimed once across replicas, cancellable until sent.
+//!
+//! Admins, and services with `notifications:send`; a service reads and cancels only the sends
+//! it made (another's is a 404). `urgency: urgent` (past opt-outs and quiet hours) also needs
+//! `notifications:urgent`, and a one-off draft an admin.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use platform::auth::{Principal, Role};
+use platform::error::Problem;
 use platform::error::Validator;
 use platform::idempotency::{self, Begun};
-use platform::problems::{Conflict, NotFound, Unprocessable};
+use platform::problems::{Conflict, NotFound};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -15,7 +20,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::config::TemplateRequest;
-use super::{ADMIN_OR_SERVICE, DeliveryResponse, State, delivery_response};
+use super::{DeliveryResponse, State, delivery_response, scopes};
 use crate::core::fanout::{Batch, Request};
 use crate::domain::delivery::Source;
 use crate::domain::render::{self, Renderer, Template, trial_render};
@@ -73,10 +78,14 @@ pub struct SendResponse {
     pub deliveries: Vec<DeliveryResponse>,
 }
 
-/// Send a notification now or later (admins and services; `Idempotency-Key` makes retries safe).
+/// Send a notification now or later (admins, and services with `notifications:send`;
+/// `Idempotency-Key` makes retries safe). `urgency: urgent` needs an admin or
+/// `notifications:urgent`, and a `draft` an admin (403 otherwise).
 #[utoipa::path(post, path = "/v1/messages", tag = "messages", request_body = SendRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same key and body")),
-    responses((status = 202, body = SendResponse), Unprocessable))]
+    security(("bearer" = ["admin"]), ("bearer" = ["service", "notifications:send"])),
+    responses((status = 202, body = SendResponse),
+        (status = 409, description = "A request with this Idempotency-Key is still being processed; retry", body = Problem, content_type = "application/problem+json")))]
 pub async fn send(
     req: HttpRequest,
     caller: Principal,
@@ -84,10 +93,17 @@ pub async fn send(
     state: web::Data<State>,
     body: web::Json<SendRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&ADMIN_OR_SERVICE)?;
-    if body.draft.is_some() {
+    let admin = caller.has(Role::Admin);
+    if body.draft.is_some() && !admin {
         // A draft is template code of the caller's own: admins only, not every service.
-        caller.require_any(&[Role::Admin])?;
+        return Err(ApiError::forbidden("only an admin may send a draft"));
+    }
+    if body.urgency.as_deref() == Some("urgent") && !admin && !caller.has_scope(scopes::URGENT) {
+        // Urgent messages go out past opt-outs and quiet hours.
+        return Err(ApiError::forbidden(format!(
+            "urgency `urgent` bypasses opt-outs and quiet hours: it requires admin, or service with {}",
+            scopes::URGENT
+        )));
     }
     let b = body.into_inner();
     let category = b.category.clone().unwrap_or_else(|| "direct".to_owned());
@@ -173,7 +189,8 @@ pub async fn send(
         .write(&mut work.tx, now)
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
-    let rows: Vec<DeliveryResponse> = deliveries::send_deliveries(&mut *work.tx, id)
+    deliveries::set_send_creator(&mut work.tx, id, caller.subject).await?;
+    let rows: Vec<DeliveryResponse> = deliveries::send_deliveries(&mut *work.tx, id, None)
         .await?
         .into_iter()
         .map(delivery_response)
@@ -189,17 +206,23 @@ pub async fn send(
     Ok(HttpResponse::Accepted().json(out))
 }
 
-/// A send and its deliveries.
+/// Whose sends `caller` may see: every one (admins) or its own (a service).
+fn creator_filter(caller: &Principal) -> Option<Uuid> {
+    (!caller.has(Role::Admin)).then_some(caller.subject)
+}
+
+/// A send and its deliveries (admins; a service with `notifications:send` its own, another's
+/// is a 404).
 #[utoipa::path(get, path = "/v1/messages/{send_id}", tag = "messages", params(("send_id" = Uuid, Path)),
+    security(("bearer" = ["admin"]), ("bearer" = ["service", "notifications:send"])),
     responses((status = 200, body = SendResponse), NotFound))]
 pub async fn get_send(
     caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<SendResponse>, ApiError> {
-    caller.require_any(&ADMIN_OR_SERVICE)?;
     let id = path.into_inner();
-    let rows = deliveries::send_deliveries(&platform.pool, id).await?;
+    let rows = deliveries::send_deliveries(&platform.pool, id, creator_filter(&caller)).await?;
     if rows.is_empty() {
         return Err(ApiError::not_found("message"));
     }
@@ -210,17 +233,24 @@ pub async fn get_send(
     }))
 }
 
-/// Cancel a send's deliveries that have not gone out (admins and services); 409 when every
-/// one of them already has.
+/// Cancel a send's deliveries that have not gone out (admins; a service with
+/// `notifications:send` its own sends, another's is a 404); 409 when every one of them already
+/// has.
 #[utoipa::path(delete, path = "/v1/messages/{send_id}", tag = "messages", params(("send_id" = Uuid, Path)),
+    security(("bearer" = ["admin"]), ("bearer" = ["service", "notifications:send"])),
     responses((status = 204), NotFound, Conflict))]
 pub async fn cancel(
     caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&ADMIN_OR_SERVICE)?;
-    let (cancelled, others) = deliveries::cancel_send(&platform.pool, path.into_inner(), platform.clock.now()).await?;
+    let (cancelled, others) = deliveries::cancel_send(
+        &platform.pool,
+        path.into_inner(),
+        creator_filter(&caller),
+        platform.clock.now(),
+    )
+    .await?;
     match (cancelled, others) {
         (0, 0) => Err(ApiError::not_found("message")),
         (0, _) => Err(ApiError::conflict(

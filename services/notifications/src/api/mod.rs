@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 use chrono::{DateTime, Utc};
-use platform::auth::Role;
+use platform::auth::{Principal, Role};
 use platform::error::{FieldError, Problem, Validator};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
@@ -48,9 +48,33 @@ pub fn check_name(v: &mut Validator, value: &str, field: &str) {
     );
 }
 
-/// Admins and the company's systems: who sends messages and manages webhook endpoints and
-/// anyone's preferences.
-pub const ADMIN_OR_SERVICE: [Role; 2] = [Role::Admin, Role::Service];
+/// What a calling service may hold here (who may call each route is declared in its
+/// `#[utoipa::path]`, and the kernel enforces it):
+///
+/// | Scope | Allows |
+/// |---|---|
+/// | `notifications:send` | `POST /v1/messages`; reading and cancelling its own sends |
+/// | `notifications:urgent` | with `notifications:send`, `urgency: urgent` (bypasses opt-outs and quiet hours) |
+/// | `notifications:config-read` | reading rules and templates |
+/// | `webhooks:manage` | listing, reading and subscribing its own webhook endpoints (not to PII events) |
+/// | `recipients:read` | reading anyone's preferences |
+/// | `recipients:write` | setting anyone's preferences |
+/// | `deliveries:read` | the delivery log and any delivery |
+pub mod scopes {
+    pub const SEND: &str = "notifications:send";
+    pub const URGENT: &str = "notifications:urgent";
+    pub const CONFIG_READ: &str = "notifications:config-read";
+    pub const WEBHOOKS_MANAGE: &str = "webhooks:manage";
+    pub const RECIPIENTS_READ: &str = "recipients:read";
+    pub const RECIPIENTS_WRITE: &str = "recipients:write";
+    pub const DELIVERIES_READ: &str = "deliveries:read";
+}
+
+/// Whether `caller` acts on every record of a route (an admin, or a service holding `scope`)
+/// rather than only on its own.
+pub fn acts_on_all(caller: &Principal, scope: &str) -> bool {
+    caller.has(Role::Admin) || caller.has_scope(scope)
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryResponse {
@@ -130,15 +154,14 @@ pub fn delivery_response(r: DeliveryRow) -> DeliveryResponse {
         messages::SendRequest, messages::SendResponse,
         Problem, FieldError
     )),
-    security(("bearer" = [])),
     tags(
         (name = "inbox", description = "A recipient's own in-app messages"),
-        (name = "deliveries", description = "Every message, its attempts and resends, for operators"),
-        (name = "rules", description = "Which event produces which notification (admins)"),
-        (name = "templates", description = "Versioned message templates per channel and locale (admins)"),
-        (name = "recipients", description = "Addresses, language, time zone, quiet hours and opt-outs"),
-        (name = "webhooks", description = "Subscriber endpoints of the company's systems (admins)"),
-        (name = "messages", description = "Direct and scheduled sends by other systems"),
+        (name = "deliveries", description = "Every message, its attempts and resends: admins and services with `deliveries:read`; a recipient reads their own"),
+        (name = "rules", description = "Which event produces which notification (admins change; supervisors and services with `notifications:config-read` read)"),
+        (name = "templates", description = "Versioned message templates per channel and locale (admins change and preview; supervisors and services with `notifications:config-read` read)"),
+        (name = "recipients", description = "Addresses, language, time zone, quiet hours and opt-outs: a person's own, anyone's for admins and services with `recipients:read` / `recipients:write`"),
+        (name = "webhooks", description = "Subscriber endpoints of the company's systems: admins, and services with `webhooks:manage` for their own"),
+        (name = "messages", description = "Direct and scheduled sends: admins, and services with `notifications:send` (their own sends)"),
     )
 )]
 struct NotificationsApi;

@@ -1,28 +1,29 @@
 //! `/v1/recipients/{id}`: addresses, language, time zone, quiet hours and opt-outs. A person
-//! manages their own; admins and services (the CRM) anyone's.
+//! manages their own (anyone else's is a 404); admins manage anyone's, and services (the CRM)
+//! read anyone's with `recipients:read` and set them with `recipients:write`.
 
 use actix_web::web;
 use chrono::{DateTime, NaiveTime, Utc};
 use platform::auth::Principal;
 use platform::error::Validator;
-use platform::problems::{Forbidden, NotFound, Unprocessable};
+use platform::problems::NotFound;
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{ADMIN_OR_SERVICE, is_name};
+use super::{acts_on_all, is_name, scopes};
 use crate::domain::LOCALES;
 use crate::domain::rules::CHANNELS;
 use crate::store::recipients::{self as store, RecipientRow};
 
-fn may_manage(caller: &Principal, id: Uuid) -> Result<(), ApiError> {
-    if caller.subject == id || caller.has_any(&ADMIN_OR_SERVICE) {
+/// The caller's own preferences, or anyone's for an admin or a service holding `scope`; another
+/// person's are a 404 (whether they exist is not told).
+fn may_manage(caller: &Principal, id: Uuid, scope: &str) -> Result<(), ApiError> {
+    if caller.subject == id || acts_on_all(caller, scope) {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            "you may only manage your own notification preferences",
-        ))
+        Err(ApiError::not_found("recipient"))
     }
 }
 
@@ -72,8 +73,11 @@ fn response(r: RecipientRow) -> RecipientResponse {
     }
 }
 
-/// A recipient's preferences.
+/// A recipient's preferences: their own, or anyone's for admins and services with
+/// `recipients:read`.
 #[utoipa::path(get, path = "/v1/recipients/{recipient_id}", tag = "recipients", params(("recipient_id" = Uuid, Path)),
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["staff"]), ("bearer" = ["service", "recipients:read"])),
     responses((status = 200, body = RecipientResponse), NotFound))]
 pub async fn get_recipient(
     caller: Principal,
@@ -81,7 +85,7 @@ pub async fn get_recipient(
     path: web::Path<Uuid>,
 ) -> Result<web::Json<RecipientResponse>, ApiError> {
     let id = path.into_inner();
-    may_manage(&caller, id)?;
+    may_manage(&caller, id, scopes::RECIPIENTS_READ)?;
     store::recipients(&platform.pool, &[id])
         .await?
         .into_iter()
@@ -97,10 +101,13 @@ fn parse_time(v: &mut Validator, s: Option<&str>, field: &str) -> Option<NaiveTi
     t
 }
 
-/// Set a recipient's preferences (the whole record).
+/// Set a recipient's preferences (the whole record): their own, or anyone's for admins and
+/// services with `recipients:write`.
 #[utoipa::path(put, path = "/v1/recipients/{recipient_id}", tag = "recipients", params(("recipient_id" = Uuid, Path)),
     request_body = RecipientRequest,
-    responses((status = 200, body = RecipientResponse), Forbidden, Unprocessable))]
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]),
+        ("bearer" = ["staff"]), ("bearer" = ["service", "recipients:write"])),
+    responses((status = 200, body = RecipientResponse), NotFound))]
 pub async fn put_recipient(
     caller: Principal,
     platform: web::Data<Platform>,
@@ -108,7 +115,7 @@ pub async fn put_recipient(
     body: web::Json<RecipientRequest>,
 ) -> Result<web::Json<RecipientResponse>, ApiError> {
     let id = path.into_inner();
-    may_manage(&caller, id)?;
+    may_manage(&caller, id, scopes::RECIPIENTS_WRITE)?;
     let b = body.into_inner();
     let mut v = Validator::new();
     if let Some(e) = &b.email {

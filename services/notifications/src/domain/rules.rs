@@ -82,6 +82,28 @@ pub fn subscribed(patterns: &[String], event_type: &str) -> bool {
     })
 }
 
+/// Event types whose data carries personal data beyond ids: a new ticket's subject (the
+/// customer's own words) and profile (segments such as `special_needs`).
+pub const PII_EVENT_TYPES: [&str; 1] = ["intake.ticket.created"];
+/// Prefixes of event types that carry personal data: surveys (bearer survey links, comments).
+pub const PII_EVENT_PREFIXES: [&str; 1] = ["intake.survey."];
+
+/// Whether a subscription to `pattern` (an event type, or a prefix ending in `*`) would
+/// receive an event that carries personal data: `*`, `intake.*`, `intake.ticket.*` and
+/// `intake.survey.requested` do; `routing.*` and `intake.ticket.resolved` do not.
+pub fn reaches_pii(pattern: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(base) => {
+            PII_EVENT_TYPES
+                .iter()
+                .chain(&PII_EVENT_PREFIXES)
+                .any(|t| t.starts_with(base))
+                || PII_EVENT_PREFIXES.iter().any(|p| base.starts_with(p))
+        }
+        None => PII_EVENT_TYPES.contains(&pattern) || PII_EVENT_PREFIXES.iter().any(|p| pattern.starts_with(p)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +159,32 @@ mod tests {
         assert!(subscribed(&p, "intake.ticket.created"));
         assert!(subscribed(&p, "routing.sla.breached"));
         assert!(!subscribed(&p, "routing.sla.warning"));
+    }
+
+    #[test]
+    fn subscriptions_that_reach_personal_data_are_told_apart() {
+        for p in [
+            "*",
+            "intake.*",
+            "intake.survey*",
+            "intake.survey.*",
+            "intake.survey.requested",
+            "intake.survey.answered",
+            "intake.ticket.*",
+            "intake.ticket.created",
+            "in*",
+        ] {
+            assert!(reaches_pii(p), "{p}");
+        }
+        for p in [
+            "routing.*",
+            "refund.*",
+            "intake.ticket.resolved",
+            "intake.ticket.status_changed",
+            "intake.incident.*",
+            "routing.sla.breached",
+        ] {
+            assert!(!reaches_pii(p), "{p}");
+        }
     }
 }

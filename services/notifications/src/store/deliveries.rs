@@ -233,36 +233,58 @@ pub async fn resend(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> Result<Optio
     Ok(Some(super::changed_one(pool, again.bind(id).bind(now)).await?))
 }
 
-/// Cancels (at `now`) the not-yet-sent deliveries of a direct send; returns (cancelled,
-/// already settled).
-pub async fn cancel_send(pool: &PgPool, send_id: Uuid, now: DateTime<Utc>) -> Result<(u64, i64), sqlx::Error> {
+/// Records `creator` as who made the direct send `send_id` (in the send's transaction).
+pub async fn set_send_creator(tx: &mut Tx, send_id: Uuid, creator: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE delivery SET created_by = $2 WHERE event_id = $1 AND source = 'api'")
+        .bind(send_id)
+        .bind(creator)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Cancels (at `now`) the not-yet-sent deliveries of a direct send (of `creator`'s, when
+/// given); returns (cancelled, already settled).
+pub async fn cancel_send(
+    pool: &PgPool,
+    send_id: Uuid,
+    creator: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<(u64, i64), sqlx::Error> {
     let cancelled = sqlx::query(
         "UPDATE delivery SET status = 'cancelled', next_attempt_at = NULL, updated_at = $2 \
-         WHERE event_id = $1 AND source = 'api' AND status = 'pending'",
+         WHERE event_id = $1 AND source = 'api' AND status = 'pending' \
+         AND ($3::uuid IS NULL OR created_by = $3)",
     )
     .bind(send_id)
     .bind(now)
+    .bind(creator)
     .execute(pool)
     .await?
     .rows_affected();
     let others: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM delivery WHERE event_id = $1 AND source = 'api' AND status <> 'cancelled'",
+        "SELECT count(*) FROM delivery WHERE event_id = $1 AND source = 'api' AND status <> 'cancelled' \
+         AND ($2::uuid IS NULL OR created_by = $2)",
     )
     .bind(send_id)
+    .bind(creator)
     .fetch_one(pool)
     .await?;
     Ok((cancelled, others))
 }
 
-/// The deliveries of one direct send.
+/// The deliveries of one direct send (of `creator`'s, when given).
 pub async fn send_deliveries<'e>(
     exec: impl sqlx::PgExecutor<'e>,
     send_id: Uuid,
+    creator: Option<Uuid>,
 ) -> Result<Vec<DeliveryRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM delivery WHERE event_id = $1 AND source = 'api' ORDER BY channel"
+        "SELECT {COLUMNS} FROM delivery WHERE event_id = $1 AND source = 'api' \
+         AND ($2::uuid IS NULL OR created_by = $2) ORDER BY channel"
     ))
     .bind(send_id)
+    .bind(creator)
     .fetch_all(exec)
     .await
 }

@@ -8,6 +8,8 @@ use uuid::Uuid;
 pub struct Endpoint {
     pub id: Uuid,
     pub owner_id: Uuid,
+    /// Who subscribed it (an admin or a calling service): a service sees only its own.
+    pub created_by: Uuid,
     pub url: String,
     pub description: String,
     pub event_types: Vec<String>,
@@ -21,13 +23,20 @@ pub struct Endpoint {
     pub created_at: DateTime<Utc>,
 }
 
-const ENDPOINT_COLUMNS: &str = "id, owner_id, url, description, event_types, secret, previous_secret, previous_until, \
+const ENDPOINT_COLUMNS: &str = "id, owner_id, created_by, url, description, event_types, secret, previous_secret, previous_until, \
      allow_private, enabled, disabled_reason, failing_since, created_at";
 
 pub async fn endpoints(pool: &PgPool) -> Result<Vec<Endpoint>, sqlx::Error> {
+    endpoints_created_by(pool, None).await
+}
+
+/// Every endpoint, or (`Some`) those `creator` subscribed, oldest first.
+pub async fn endpoints_created_by(pool: &PgPool, creator: Option<Uuid>) -> Result<Vec<Endpoint>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoint ORDER BY created_at"
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoint WHERE ($1::uuid IS NULL OR created_by = $1) \
+         ORDER BY created_at"
     ))
+    .bind(creator)
     .fetch_all(pool)
     .await
 }
@@ -44,8 +53,8 @@ pub async fn endpoint(pool: &PgPool, id: Uuid) -> Result<Option<Endpoint>, sqlx:
 pub async fn insert_endpoint(pool: &PgPool, e: &Endpoint) -> Result<Endpoint, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO webhook_endpoint (id, owner_id, url, description, event_types, secret, allow_private, \
-           created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {ENDPOINT_COLUMNS}"
+           created_at, updated_at, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING {ENDPOINT_COLUMNS}"
     ))
     .bind(e.id)
     .bind(e.owner_id)
@@ -55,6 +64,7 @@ pub async fn insert_endpoint(pool: &PgPool, e: &Endpoint) -> Result<Endpoint, sq
     .bind(&e.secret)
     .bind(e.allow_private)
     .bind(e.created_at)
+    .bind(e.created_by)
     .fetch_one(pool)
     .await
 }

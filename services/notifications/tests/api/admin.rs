@@ -163,13 +163,14 @@ async fn recipients_manage_only_their_own_preferences() {
         (got["quiet_end"].as_str(), got["time_zone"].as_str()),
         (Some("07:30"), Some("Asia/Shanghai"))
     );
+    // Another person's preferences are a 404: whether they exist is not told.
     let other = Uuid::new_v4();
-    assert_eq!(app.get_status(&format!("/v1/recipients/{other}"), &token).await.0, 403);
+    assert_eq!(app.get_status(&format!("/v1/recipients/{other}"), &token).await.0, 404);
     assert_eq!(
         app.put_json(&format!("/v1/recipients/{other}"), &token, &json!({}))
             .await
             .0,
-        403
+        404
     );
     let (status, p) = app
         .put_json(

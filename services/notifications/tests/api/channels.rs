@@ -313,7 +313,7 @@ async fn webhooks_are_signed_rotated_and_a_gone_endpoint_is_disabled_and_its_own
     let hook = HttpSink::start().await.expect("hook");
     let admin_id = Uuid::new_v4();
     let admin = app.token(admin_id, Role::Admin);
-    let service = app.token(Uuid::new_v4(), Role::Service);
+    let service = testkit::service_token(Uuid::new_v4(), &["webhooks:manage"]);
     let url = format!("{}/hooks/support", hook.url());
     let endpoint = json!({"url": url, "event_types": ["intake.*"], "description": "CRM"});
     // Loopback is refused unless an admin allows private addresses.

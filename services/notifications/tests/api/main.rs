@@ -16,6 +16,7 @@ use uuid::Uuid;
 mod admin;
 mod channels;
 mod clock;
+mod matrix;
 mod sends;
 
 /// What every test runs with: a dispatcher that polls often and a catalog that is soon stale.
@@ -85,9 +86,9 @@ pub async fn post_empty(app: &TestApp, path: &str, token: &str) -> u16 {
     app.post(path, token).send().await.expect("post").status().as_u16()
 }
 
-/// Sets a recipient's preferences as a service would.
+/// Sets a recipient's preferences as a service would (the CRM, with `recipients:write`).
 pub async fn set_prefs(app: &TestApp, id: Uuid, prefs: Value) {
-    let service = app.token(Uuid::new_v4(), Role::Service);
+    let service = testkit::service_token(Uuid::new_v4(), &["recipients:write"]);
     let (status, body) = app.put_json(&format!("/v1/recipients/{id}"), &service, &prefs).await;
     assert_eq!(status, 200, "{body}");
 }

@@ -75,7 +75,7 @@ async fn bad_sends_are_refused_and_change_nothing() {
     let unrenderable = json!({"recipient_id": who, "notification": "sla_warning",
         "channels": ["in_app"], "data": {}, "draft": {"body": "{{ ticket.id.x }}"}});
     assert_eq!(app.post_json("/v1/messages", &sender, &unrenderable).await.0, 422);
-    let service = app.token(Uuid::new_v4(), Role::Service);
+    let service = testkit::service_token(Uuid::new_v4(), &["notifications:send"]);
     let drafted = json!({"recipient_id": who, "notification": "note", "channels": ["in_app"], "data": {},
         "draft": {"body": "any template code"}});
     assert_eq!(

@@ -13,7 +13,6 @@ use crate::core::refunds::Refunds;
     info(title = "Refund API", description = "Refund and after-sales requests."),
     paths(refunds::create_refund, refunds::get_refund),
     components(schemas(refunds::CreateRefundRequest, refunds::RefundResponse, Problem, FieldError)),
-    security(("bearer" = [])),
     tags((name = "refunds", description = "File and read refund requests"))
 )]
 struct RefundApi;

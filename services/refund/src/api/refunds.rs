@@ -8,7 +8,7 @@ use contracts::CustomerId;
 use platform::ApiError;
 use platform::auth::Principal;
 use platform::idempotency::{self, Begun};
-use platform::problems::{NotFound, Unauthorized, Unprocessable};
+use platform::problems::NotFound;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -74,7 +74,8 @@ impl From<RefundRow> for RefundResponse {
     tag = "refunds",
     request_body = CreateRefundRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first result")),
-    responses((status = 201, body = RefundResponse), Unauthorized, Unprocessable)
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]), ("bearer" = ["service", "refunds:write"])),
+    responses((status = 201, body = RefundResponse))
 )]
 pub async fn create_refund(
     req: HttpRequest,
@@ -104,7 +105,8 @@ pub async fn create_refund(
 
 /// Read a refund request. Customers see only their own.
 #[utoipa::path(get, path = "/v1/refunds/{refund_id}", tag = "refunds", params(("refund_id" = Uuid, Path)),
-    responses((status = 200, body = RefundResponse), Unauthorized, NotFound))]
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]), ("bearer" = ["service", "refunds:read"])),
+    responses((status = 200, body = RefundResponse), NotFound))]
 pub async fn get_refund(
     caller: Principal,
     refunds: web::Data<Refunds>,

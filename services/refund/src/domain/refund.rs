@@ -66,7 +66,7 @@ pub fn validate(caller: &Principal, r: &NewRefund<'_>, settings: &RefundLimits) 
         "detail",
         "must be at most 4000 characters",
     );
-    let customer_id = if caller.is_staff_or_service() {
+    let customer_id = if caller.is_desk_or_service() {
         v.check(
             r.customer_id.is_some(),
             "customer_id",
@@ -107,10 +107,7 @@ mod tests {
     }
 
     fn caller(role: Role) -> Principal {
-        Principal {
-            subject: Uuid::new_v4(),
-            roles: vec![role],
-        }
+        Principal::new(Uuid::new_v4(), &[role])
     }
 
     fn req<'a>() -> NewRefund<'a> {

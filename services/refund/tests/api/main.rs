@@ -83,3 +83,9 @@ async fn a_list_setting_splits_from_the_environment() {
         .await;
     assert_eq!(status, 201, "{body}");
 }
+
+#[tokio::test]
+async fn every_route_answers_each_kind_of_caller_as_it_declares() {
+    let app = app().await;
+    assert!(testkit::matrix::check_every_route(&app).await > 0);
+}

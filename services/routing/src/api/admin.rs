@@ -2,9 +2,8 @@
 
 use actix_web::{HttpResponse, web};
 use contracts::vocabulary::Priority;
-use platform::auth::{Principal, Role};
 use platform::error::Validator;
-use platform::problems::{Conflict, Forbidden, Unprocessable};
+use platform::problems::Conflict;
 use platform::{ApiError, Platform};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -20,14 +19,11 @@ pub struct PolicyListResponse {
     pub items: Vec<Policy>,
 }
 
-/// Service-level policies (staff).
+/// Service-level policies (the desk; services with `routing:read`).
 #[utoipa::path(get, path = "/v1/sla-policies", tag = "sla",
-    responses((status = 200, body = PolicyListResponse), Forbidden))]
-pub async fn list_policies(
-    caller: Principal,
-    platform: web::Data<Platform>,
-) -> Result<web::Json<PolicyListResponse>, ApiError> {
-    caller.require_any(&Role::STAFF_OR_SERVICE)?;
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]), ("bearer" = ["service", "routing:read"])),
+    responses((status = 200, body = PolicyListResponse)))]
+pub async fn list_policies(platform: web::Data<Platform>) -> Result<web::Json<PolicyListResponse>, ApiError> {
     Ok(web::Json(PolicyListResponse {
         items: sla::list_policies(&platform.pool).await?,
     }))
@@ -102,15 +98,14 @@ fn validate(p: &Policy) -> Result<(), ApiError> {
 
 /// Create or replace a policy (supervisors, admins). Applies to clocks started afterwards.
 #[utoipa::path(put, path = "/v1/sla-policies/{name}", tag = "sla", params(("name" = String, Path)), request_body = Policy,
-    responses((status = 201, body = Policy), (status = 200, body = Policy), Forbidden, Unprocessable))]
+    security(("bearer" = ["supervisor"]), ("bearer" = ["admin"])),
+    responses((status = 201, body = Policy), (status = 200, body = Policy)))]
 pub async fn put_policy(
-    caller: Principal,
     platform: web::Data<Platform>,
     router: web::Data<Router>,
     path: web::Path<String>,
     body: web::Json<Policy>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&Role::MANAGERS)?;
     let mut p = body.into_inner();
     let name = path.into_inner();
     if p.name != name {
@@ -135,9 +130,9 @@ pub struct RebuildResponse {
 
 /// Rebuild the live state in Redis from Postgres (admins). 409 while another rebuild runs.
 #[utoipa::path(post, path = "/v1/admin/rebuild", tag = "admin",
-    responses((status = 200, body = RebuildResponse), Forbidden, Conflict))]
-pub async fn rebuild(caller: Principal, router: web::Data<Router>) -> Result<web::Json<RebuildResponse>, ApiError> {
-    caller.require_any(&[Role::Admin])?;
+    security(("bearer" = ["admin"])),
+    responses((status = 200, body = RebuildResponse), Conflict))]
+pub async fn rebuild(router: web::Data<Router>) -> Result<web::Json<RebuildResponse>, ApiError> {
     match router.rebuild(Rebuild::Force).await? {
         Some(entries) => Ok(web::Json(RebuildResponse { entries })),
         None => Err(ApiError::conflict(

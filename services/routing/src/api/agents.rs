@@ -2,9 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use platform::auth::{Principal, Role};
+use platform::auth::Principal;
 use platform::error::{Problem, Validator};
-use platform::problems::{Forbidden, NotFound, Unprocessable};
+use platform::problems::{NotFound, Unprocessable};
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -61,15 +61,14 @@ fn response(a: AgentRow, presence: String, now: DateTime<Utc>) -> AgentResponse 
 /// Create or replace an agent (supervisors, admins).
 #[utoipa::path(put, path = "/v1/agents/{agent_id}", tag = "agents", params(("agent_id" = Uuid, Path)),
     request_body = AgentProfile,
-    responses((status = 201, body = AgentResponse), (status = 200, body = AgentResponse), Forbidden, Unprocessable))]
+    security(("bearer" = ["supervisor"]), ("bearer" = ["admin"])),
+    responses((status = 201, body = AgentResponse), (status = 200, body = AgentResponse)))]
 pub async fn upsert(
-    caller: Principal,
     presence: web::Data<Presence>,
     router: web::Data<Router>,
     path: web::Path<Uuid>,
     body: web::Json<AgentProfile>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&Role::MANAGERS)?;
     let id = path.into_inner();
     let profile = body.into_inner().validate(id)?;
     let (row, created) = router.upsert_agent(id.into(), &profile).await?;
@@ -82,16 +81,15 @@ pub async fn upsert(
     })
 }
 
-/// An agent, with presence (staff).
+/// An agent, with presence (the desk; services with `routing:read`).
 #[utoipa::path(get, path = "/v1/agents/{agent_id}", tag = "agents", params(("agent_id" = Uuid, Path)),
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]), ("bearer" = ["service", "routing:read"])),
     responses((status = 200, body = AgentResponse), NotFound))]
 pub async fn get(
-    caller: Principal,
     platform: web::Data<Platform>,
     presence: web::Data<Presence>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<AgentResponse>, ApiError> {
-    caller.require_any(&Role::STAFF_OR_SERVICE)?;
     let id = path.into_inner().into();
     let row = agents::get(&platform.pool, id)
         .await?
@@ -116,16 +114,15 @@ pub struct AgentListResponse {
     pub items: Vec<AgentResponse>,
 }
 
-/// Agents by name (supervisors, admins, services).
+/// Agents by name (supervisors, admins; services with `routing:read`).
 #[utoipa::path(get, path = "/v1/agents", tag = "agents", params(AgentQuery),
-    responses((status = 200, body = AgentListResponse), Forbidden))]
+    security(("bearer" = ["supervisor"]), ("bearer" = ["admin"]), ("bearer" = ["service", "routing:read"])),
+    responses((status = 200, body = AgentListResponse), Unprocessable))]
 pub async fn list(
-    caller: Principal,
     platform: web::Data<Platform>,
     presence: web::Data<Presence>,
     query: web::Query<AgentQuery>,
 ) -> Result<web::Json<AgentListResponse>, ApiError> {
-    caller.require_any(&Role::MANAGERS_OR_SERVICE)?;
     let limit = query.limit.unwrap_or(100);
     let mut v = Validator::new();
     v.check((1..=500).contains(&limit), "limit", "must be 1 to 500");
@@ -165,10 +162,11 @@ pub struct PresenceResponse {
     pub heartbeat_within_secs: u64,
 }
 
-/// Set presence (the agent, or a supervisor).
+/// Set presence (the agent, or a supervisor or admin; another agent's is a 404).
 #[utoipa::path(put, path = "/v1/agents/{agent_id}/presence", tag = "agents", params(("agent_id" = Uuid, Path)),
     request_body = PresenceRequest,
-    responses((status = 200, body = PresenceResponse), Forbidden, NotFound, Unprocessable))]
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"])),
+    responses((status = 200, body = PresenceResponse), NotFound))]
 pub async fn set_presence(
     caller: Principal,
     presence: web::Data<Presence>,
@@ -193,9 +191,11 @@ pub async fn set_presence(
     }))
 }
 
-/// Keep presence alive (the agent's client, every few seconds). 409 when offline.
+/// Keep presence alive (the agent's client, every few seconds; or a supervisor or admin). 409
+/// when offline; another agent's is a 404.
 #[utoipa::path(post, path = "/v1/agents/{agent_id}/heartbeat", tag = "agents", params(("agent_id" = Uuid, Path)),
-    responses((status = 204), Forbidden,
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"])),
+    responses((status = 204, description = "Kept alive"), NotFound,
               (status = 409, description = "Offline: set presence first", body = Problem, content_type = "application/problem+json")))]
 pub async fn heartbeat(
     caller: Principal,

@@ -4,9 +4,8 @@ use std::collections::BTreeMap;
 
 use actix_web::web;
 use chrono::{DateTime, Utc};
-use platform::auth::{Principal, Role};
 use platform::error::Validator;
-use platform::problems::{Forbidden, Unprocessable};
+use platform::problems::Unprocessable;
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -92,16 +91,16 @@ async fn handle_secs(platform: &Platform, default_secs: u64, now: DateTime<Utc>)
     Ok(avg.filter(|a| *a > 1.0).unwrap_or(default_secs as f64))
 }
 
-/// Queues, agents and today's service level, live (supervisors, admins, services).
+/// Queues, agents and today's service level, live (supervisors, admins; services with
+/// `routing:read`).
 #[utoipa::path(get, path = "/v1/live", tag = "live", params(LiveQuery),
-    responses((status = 200, body = LiveView), Forbidden, Unprocessable))]
+    security(("bearer" = ["supervisor"]), ("bearer" = ["admin"]), ("bearer" = ["service", "routing:read"])),
+    responses((status = 200, body = LiveView), Unprocessable))]
 pub async fn live(
-    caller: Principal,
     platform: web::Data<Platform>,
     router: web::Data<Router>,
     query: web::Query<LiveQuery>,
 ) -> Result<web::Json<LiveView>, ApiError> {
-    caller.require_any(&Role::MANAGERS_OR_SERVICE)?;
     let within = query.answer_within_secs.unwrap_or(300.0);
     let target = query.target_share.unwrap_or(0.9);
     let mut v = Validator::new();
@@ -261,12 +260,9 @@ pub struct ForecastResponse {
 
 /// Agents needed per interval for expected contacts (Erlang C; supervisors, admins).
 #[utoipa::path(post, path = "/v1/forecast", tag = "live", request_body = ForecastRequest,
-    responses((status = 200, body = ForecastResponse), Forbidden, Unprocessable))]
-pub async fn forecast(
-    caller: Principal,
-    body: web::Json<ForecastRequest>,
-) -> Result<web::Json<ForecastResponse>, ApiError> {
-    caller.require_any(&Role::MANAGERS)?;
+    security(("bearer" = ["supervisor"]), ("bearer" = ["admin"])),
+    responses((status = 200, body = ForecastResponse)))]
+pub async fn forecast(body: web::Json<ForecastRequest>) -> Result<web::Json<ForecastResponse>, ApiError> {
     let b = body.into_inner();
     let minutes = b.interval_minutes.unwrap_or(60);
     let within = b.answer_within_secs.unwrap_or(300.0);

@@ -36,7 +36,6 @@ use crate::store::entries::QueueEntryRow;
         admin::PolicyListResponse, admin::RebuildResponse,
         insight::LiveView, insight::LiveQueue, insight::TierFigures, insight::Compliance, insight::Outlook,
         insight::ForecastRequest, insight::ForecastInterval, insight::ForecastRow, insight::ForecastResponse)),
-    security(("bearer" = [])),
     tags((name = "queues", description = "Queues as data and where tickets wait"),
          (name = "agents", description = "Agents and their presence"),
          (name = "assignment", description = "Offers, next ticket, transfers and escalations"),
@@ -100,12 +99,17 @@ impl From<Refusal> for ApiError {
     }
 }
 
-/// The agent themselves, or a supervisor or admin.
+/// Those who manage agents and configuration: supervisors and admins.
+const MANAGERS: [Role; 2] = [Role::Supervisor, Role::Admin];
+
+/// The agent themselves, or a supervisor or admin. Another agent's presence, offers and
+/// tickets are a 404 to an agent, as another customer's records are to a customer (the route's
+/// declaration already keeps everyone but agents and managers out).
 fn self_or_manager(caller: &Principal, agent: Uuid) -> Result<(), ApiError> {
-    if caller.subject == agent && caller.has(Role::Agent) || caller.has_any(&Role::MANAGERS) {
+    if caller.subject == agent && caller.has(Role::Agent) || caller.has_any(&MANAGERS) {
         Ok(())
     } else {
-        Err(ApiError::forbidden("agents set their own presence"))
+        Err(ApiError::not_found("agent"))
     }
 }
 

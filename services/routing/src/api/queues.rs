@@ -2,9 +2,8 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use platform::auth::{Principal, Role};
 use platform::error::Validator;
-use platform::problems::{Forbidden, NotFound, Unprocessable};
+use platform::problems::NotFound;
 use platform::{ApiError, Platform};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -78,15 +77,14 @@ pub struct QueueListResponse {
     pub items: Vec<QueueResponse>,
 }
 
-/// Queues with their definitions and waiting counts (staff).
+/// Queues with their definitions and waiting counts (the desk; services with `routing:read`).
 #[utoipa::path(get, path = "/v1/queues", tag = "queues",
-    responses((status = 200, body = QueueListResponse), Forbidden))]
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]), ("bearer" = ["service", "routing:read"])),
+    responses((status = 200, body = QueueListResponse)))]
 pub async fn list_queues(
-    caller: Principal,
     platform: web::Data<Platform>,
     router: web::Data<Router>,
 ) -> Result<web::Json<QueueListResponse>, ApiError> {
-    caller.require_any(&Role::STAFF_OR_SERVICE)?;
     let defs = queues::list_queues(&platform.pool).await?;
     let stats = router.live().stats().await?;
     let now = router.now().timestamp_millis();
@@ -143,15 +141,14 @@ pub struct QueueRequest {
 /// Create or replace a queue (supervisors, admins). Takes effect on every replica within
 /// `catalog_refresh_ms`.
 #[utoipa::path(put, path = "/v1/queues/{name}", tag = "queues", params(("name" = String, Path)), request_body = QueueRequest,
-    responses((status = 201, body = QueueDefinition), (status = 200, body = QueueDefinition), Forbidden, Unprocessable))]
+    security(("bearer" = ["supervisor"]), ("bearer" = ["admin"])),
+    responses((status = 201, body = QueueDefinition), (status = 200, body = QueueDefinition)))]
 pub async fn put_queue(
-    caller: Principal,
     platform: web::Data<Platform>,
     router: web::Data<Router>,
     path: web::Path<String>,
     body: web::Json<QueueRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&Role::MANAGERS)?;
     let name = path.into_inner();
     let b = body.into_inner();
     let tier = b.tier.unwrap_or_else(|| "junior".to_owned());
@@ -245,15 +242,14 @@ pub struct QueueEntryDetail {
     pub log: Vec<LogResponse>,
 }
 
-/// Where a ticket is in routing, with its history (staff).
+/// Where a ticket is in routing, with its history (the desk; services with `routing:read`).
 #[utoipa::path(get, path = "/v1/queue-entries/{ticket_id}", tag = "queues", params(("ticket_id" = Uuid, Path)),
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]), ("bearer" = ["service", "routing:read"])),
     responses((status = 200, body = QueueEntryDetail), NotFound))]
 pub async fn get_queue_entry(
-    caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<QueueEntryDetail>, ApiError> {
-    caller.require_any(&Role::STAFF_OR_SERVICE)?;
     let id = path.into_inner().into();
     let e = entries::entry(&platform.pool, id)
         .await?

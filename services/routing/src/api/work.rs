@@ -6,22 +6,23 @@ use platform::ApiError;
 use platform::Platform;
 use platform::auth::{Principal, Role};
 use platform::error::{Problem, Validator};
-use platform::problems::{Conflict, Forbidden, NotFound, Unprocessable};
+use platform::problems::{Conflict, NotFound};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{QueueEntryResponse, self_or_manager};
+use super::{MANAGERS, QueueEntryResponse, self_or_manager};
 use crate::core::router::{Actor, Router};
 use crate::domain::entry::EntryStatus;
 use crate::store::entries;
 use crate::store::sla::{self, SlaLogRow, TimerRow};
 
+/// The agent themselves: another agent's is a 404 (the route admits agents only).
 fn the_agent(caller: &Principal, agent: Uuid) -> Result<(), ApiError> {
     if caller.has(Role::Agent) && caller.subject == agent {
         Ok(())
     } else {
-        Err(ApiError::forbidden("only the agent themselves may do this"))
+        Err(ApiError::not_found("agent"))
     }
 }
 
@@ -30,9 +31,11 @@ pub struct EntryListResponse {
     pub items: Vec<QueueEntryResponse>,
 }
 
-/// Tickets offered to an agent and waiting for their answer (the agent, supervisors).
+/// Tickets offered to an agent and waiting for their answer (the agent, supervisors, admins;
+/// another agent's are a 404).
 #[utoipa::path(get, path = "/v1/agents/{agent_id}/offers", tag = "assignment", params(("agent_id" = Uuid, Path)),
-    responses((status = 200, body = EntryListResponse), Forbidden))]
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"])),
+    responses((status = 200, body = EntryListResponse), NotFound))]
 pub async fn offers(
     caller: Principal,
     platform: web::Data<Platform>,
@@ -54,9 +57,10 @@ async fn entries_of(
     }))
 }
 
-/// Tickets an agent holds (the agent, supervisors).
+/// Tickets an agent holds (the agent, supervisors, admins; another agent's are a 404).
 #[utoipa::path(get, path = "/v1/agents/{agent_id}/tickets", tag = "assignment", params(("agent_id" = Uuid, Path)),
-    responses((status = 200, body = EntryListResponse), Forbidden))]
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"])),
+    responses((status = 200, body = EntryListResponse), NotFound))]
 pub async fn held(
     caller: Principal,
     platform: web::Data<Platform>,
@@ -68,27 +72,27 @@ pub async fn held(
 /// Accept a ticket offered to you (the agent). 409 `offer_not_open` when it lapsed or is not
 /// yours.
 #[utoipa::path(post, path = "/v1/offers/{ticket_id}/accept", tag = "assignment", params(("ticket_id" = Uuid, Path)),
-    responses((status = 200, body = QueueEntryResponse), Forbidden, Conflict,
+    security(("bearer" = ["agent"])),
+    responses((status = 200, body = QueueEntryResponse), Conflict,
               (status = 503, description = "The live state is being rebuilt: try again", body = Problem, content_type = "application/problem+json")))]
 pub async fn accept(
     caller: Principal,
     router: web::Data<Router>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<QueueEntryResponse>, ApiError> {
-    caller.require_any(&[Role::Agent])?;
     let entry = router.accept(path.into_inner().into(), caller.subject.into()).await?;
     Ok(web::Json(entry.into()))
 }
 
 /// Decline a ticket offered to you (the agent): it keeps its place and goes to someone else.
 #[utoipa::path(post, path = "/v1/offers/{ticket_id}/decline", tag = "assignment", params(("ticket_id" = Uuid, Path)),
-    responses((status = 200, body = QueueEntryResponse), Forbidden, Conflict))]
+    security(("bearer" = ["agent"])),
+    responses((status = 200, body = QueueEntryResponse), Conflict))]
 pub async fn decline(
     caller: Principal,
     router: web::Data<Router>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<QueueEntryResponse>, ApiError> {
-    caller.require_any(&[Role::Agent])?;
     let entry = router
         .give_back_offer(path.into_inner().into(), caller.subject.into(), "declined")
         .await?;
@@ -96,11 +100,12 @@ pub async fn decline(
 }
 
 /// Give me my next ticket (the agent, online): the best waiting ticket you may take, yours at
-/// once. 204 when nothing waits for you; 409 `at_capacity` or `agent_not_online`; 503 while
-/// the live state is being rebuilt.
+/// once. 204 when nothing waits for you; 404 for another agent's, or an agent not defined;
+/// 409 `at_capacity` or `agent_not_online`; 503 while the live state is being rebuilt.
 #[utoipa::path(post, path = "/v1/agents/{agent_id}/next", tag = "assignment", params(("agent_id" = Uuid, Path)),
+    security(("bearer" = ["agent"])),
     responses((status = 200, body = QueueEntryResponse), (status = 204, description = "Nothing waits for this agent"),
-              Forbidden, Conflict,
+              NotFound, Conflict,
               (status = 503, description = "The live state is being rebuilt: try again", body = Problem, content_type = "application/problem+json")))]
 pub async fn next(
     caller: Principal,
@@ -128,17 +133,18 @@ pub struct TransferRequest {
     pub reason: Option<String>,
 }
 
-/// Transfer a ticket to another agent or queue (the agent who has it, supervisors).
+/// Transfer a ticket to another agent or queue (the agent who has it, supervisors, admins; 403
+/// for another agent).
 #[utoipa::path(post, path = "/v1/tickets/{ticket_id}/transfer", tag = "assignment", params(("ticket_id" = Uuid, Path)),
     request_body = TransferRequest,
-    responses((status = 200, body = QueueEntryResponse), Forbidden, NotFound, Conflict, Unprocessable))]
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"])),
+    responses((status = 200, body = QueueEntryResponse), NotFound, Conflict))]
 pub async fn transfer(
     caller: Principal,
     router: web::Data<Router>,
     path: web::Path<Uuid>,
     body: web::Json<TransferRequest>,
 ) -> Result<web::Json<QueueEntryResponse>, ApiError> {
-    caller.require_any(&Role::STAFF)?;
     let b = body.into_inner();
     let mut v = Validator::new();
     v.check(
@@ -152,7 +158,7 @@ pub async fn transfer(
     v.finish()?;
     let actor = Actor {
         id: caller.subject,
-        manager: caller.has_any(&Role::MANAGERS),
+        manager: caller.has_any(&MANAGERS),
     };
     let entry = router
         .transfer(
@@ -172,24 +178,25 @@ pub struct EscalateRequest {
     pub reason: String,
 }
 
-/// Escalate a ticket a tier up (the agent who has it, supervisors): priority raised; an agent
-/// below the new tier gives it back to the queue for the tier above.
+/// Escalate a ticket a tier up (the agent who has it, supervisors, admins; 403 for another
+/// agent): priority raised; an agent below the new tier gives it back to the queue for the
+/// tier above.
 #[utoipa::path(post, path = "/v1/tickets/{ticket_id}/escalate", tag = "assignment", params(("ticket_id" = Uuid, Path)),
     request_body = EscalateRequest,
-    responses((status = 200, body = QueueEntryResponse), Forbidden, NotFound, Conflict))]
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"])),
+    responses((status = 200, body = QueueEntryResponse), NotFound, Conflict))]
 pub async fn escalate(
     caller: Principal,
     router: web::Data<Router>,
     path: web::Path<Uuid>,
     body: web::Json<EscalateRequest>,
 ) -> Result<web::Json<QueueEntryResponse>, ApiError> {
-    caller.require_any(&Role::STAFF)?;
     let mut v = Validator::new();
     v.text(&body.reason, "reason", 1000);
     v.finish()?;
     let actor = Actor {
         id: caller.subject,
-        manager: caller.has_any(&Role::MANAGERS),
+        manager: caller.has_any(&MANAGERS),
     };
     let entry = router
         .escalate_by(path.into_inner().into(), actor, body.reason.trim())
@@ -259,15 +266,14 @@ pub struct SlaResponse {
     pub log: Vec<SlaLogResponse>,
 }
 
-/// A ticket's service-level clocks and their log (staff).
+/// A ticket's service-level clocks and their log (the desk; services with `routing:read`).
 #[utoipa::path(get, path = "/v1/tickets/{ticket_id}/sla", tag = "sla", params(("ticket_id" = Uuid, Path)),
+    security(("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]), ("bearer" = ["service", "routing:read"])),
     responses((status = 200, body = SlaResponse), NotFound))]
 pub async fn ticket_sla(
-    caller: Principal,
     platform: web::Data<Platform>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<SlaResponse>, ApiError> {
-    caller.require_any(&Role::STAFF_OR_SERVICE)?;
     let ticket = path.into_inner();
     let (timers, log) = sla::clocks_and_log(&platform.pool, ticket.into()).await?;
     if timers.is_empty() && log.is_empty() {

@@ -106,7 +106,10 @@ async fn an_agent_whose_heartbeat_stops_goes_away() {
             &json!({"status": "offline"}),
         )
         .await;
-    assert_eq!(status, 403, "only the agent or a supervisor");
+    assert_eq!(
+        status, 404,
+        "only the agent or a supervisor: another agent's presence is not found"
+    );
     let (status, _) = app
         .put_json(
             &format!("/v1/agents/{id}/presence"),

@@ -363,7 +363,8 @@ async fn pull_gives_the_best_ticket_and_never_more_than_capacity() {
         app.post_json(&format!("/v1/agents/{agent}/next"), &other, &Value::Null)
             .await
             .0,
-        403
+        404,
+        "another agent's next ticket is not found"
     );
     let assigned = events_about(&app, "routing.ticket.assigned", tickets[1]).await;
     assert_eq!(assigned[0]["data"]["how"], "pull");

@@ -15,6 +15,7 @@ mod agents;
 mod assignment;
 mod clock;
 mod live;
+mod matrix;
 mod order;
 mod replicas;
 mod sla;

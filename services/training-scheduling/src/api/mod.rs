@@ -13,7 +13,6 @@ use crate::core::sessions::Sessions;
     info(title = "Training and scheduling API", description = "Training sessions for customers and staff, and classes."),
     paths(sessions::create_session, sessions::get_session, sessions::list_sessions),
     components(schemas(sessions::CreateSessionRequest, sessions::SessionResponse, sessions::SessionListResponse, Problem, FieldError)),
-    security(("bearer" = [])),
     tags((name = "sessions", description = "Schedule and find sessions"))
 )]
 struct SchedulingApi;

@@ -5,10 +5,10 @@ use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use platform::ApiError;
-use platform::auth::{Principal, Role};
+use platform::auth::Principal;
 use platform::idempotency::{self, Begun};
 use platform::pagination::{self, PageQuery};
-use platform::problems::{Forbidden, NotFound, Unauthorized, Unprocessable};
+use platform::problems::{NotFound, Unprocessable};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -69,14 +69,15 @@ pub struct SessionListResponse {
     pub next_cursor: Option<String>,
 }
 
-/// Schedule a session (supervisors, admins, services).
+/// Schedule a session (supervisors, admins, trainers, services with `sessions:write`).
 #[utoipa::path(
     post,
     path = "/v1/sessions",
     tag = "sessions",
     request_body = CreateSessionRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first result")),
-    responses((status = 201, body = SessionResponse), Unauthorized, Forbidden, Unprocessable)
+    security(("bearer" = ["supervisor"]), ("bearer" = ["admin"]), ("bearer" = ["trainer"]), ("bearer" = ["service", "sessions:write"])),
+    responses((status = 201, body = SessionResponse))
 )]
 pub async fn create_session(
     req: HttpRequest,
@@ -84,7 +85,6 @@ pub async fn create_session(
     sessions: web::Data<Sessions>,
     body: web::Json<CreateSessionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any(&Role::MANAGERS_OR_SERVICE)?;
     let new = NewSession {
         kind: &body.kind,
         title: &body.title,
@@ -109,9 +109,9 @@ pub async fn create_session(
 
 /// Read a session.
 #[utoipa::path(get, path = "/v1/sessions/{session_id}", tag = "sessions", params(("session_id" = Uuid, Path)),
-    responses((status = 200, body = SessionResponse), Unauthorized, NotFound))]
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]), ("bearer" = ["staff"]), ("bearer" = ["service", "sessions:read"])),
+    responses((status = 200, body = SessionResponse), NotFound))]
 pub async fn get_session(
-    _caller: Principal,
     sessions: web::Data<Sessions>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<SessionResponse>, ApiError> {
@@ -120,9 +120,9 @@ pub async fn get_session(
 
 /// Upcoming sessions, earliest first.
 #[utoipa::path(get, path = "/v1/sessions", tag = "sessions", params(PageQuery),
-    responses((status = 200, body = SessionListResponse), Unauthorized, Unprocessable))]
+    security(("bearer" = ["customer"]), ("bearer" = ["agent"]), ("bearer" = ["supervisor"]), ("bearer" = ["admin"]), ("bearer" = ["staff"]), ("bearer" = ["service", "sessions:read"])),
+    responses((status = 200, body = SessionListResponse), Unprocessable))]
 pub async fn list_sessions(
-    _caller: Principal,
     sessions: web::Data<Sessions>,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<SessionListResponse>, ApiError> {

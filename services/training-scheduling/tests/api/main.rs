@@ -80,3 +80,19 @@ async fn scheduling_rules_follow_the_service_clock() {
     let (status, _) = app.post_json("/v1/sessions", &supervisor, &session).await;
     assert_eq!(status, 422, "now in the past");
 }
+
+#[tokio::test]
+async fn every_route_answers_each_kind_of_caller_as_it_declares() {
+    let app = app().await;
+    let calls = testkit::matrix::check_every_route(&app).await;
+    assert!(calls > 0);
+    let trainer = testkit::token_for(
+        &platform::auth::Principal::new(Uuid::new_v4(), &[Role::Staff])
+            .with_functions(&[platform::auth::StaffFunction::Trainer]),
+    );
+    assert_eq!(app.post_json("/v1/sessions", &trainer, &session(1)).await.0, 201);
+    let unscoped = testkit::service_token(Uuid::new_v4(), &[]);
+    assert_eq!(app.post_json("/v1/sessions", &unscoped, &session(1)).await.0, 403);
+    let scheduler = testkit::service_token(Uuid::new_v4(), &["sessions:write"]);
+    assert_eq!(app.post_json("/v1/sessions", &scheduler, &session(1)).await.0, 201);
+}

@@ -8,18 +8,20 @@ use serde_json::{Value, json};
 
 use crate::helpers::{count, platform};
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 struct Note {
     text: String,
 }
 
+/// A route as services declare them: who may call it is in its OpenAPI operation.
+#[utoipa::path(post, path = "/v1/notes", security(("bearer" = ["agent"])),
+    responses((status = 201, description = "created")))]
 async fn create_note(
     req: HttpRequest,
     who: Principal,
     p: web::Data<Platform>,
     body: web::Json<Note>,
 ) -> Result<HttpResponse, ApiError> {
-    who.require_any(&[Role::Agent])?;
     platform::error::Validator::new()
         .text(&body.text, "text", 10)
         .finish()?;
@@ -47,8 +49,12 @@ async fn start() -> (String, Platform) {
         .execute(&t.platform.pool)
         .await
         .expect("table");
-    let api = Api::new(utoipa::openapi::OpenApiBuilder::new().build(), |cfg| {
-        cfg.route("/v1/notes", web::post().to(create_note));
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(create_note))]
+    struct NotesApi;
+    let api = Api::new(<NotesApi as utoipa::OpenApi>::openapi(), |cfg| {
+        cfg.route("/v1/notes", web::post().to(create_note))
+            .route("/v1/undeclared", web::get().to(HttpResponse::Ok));
     });
     let app = Application::build(t.platform.clone(), &t.settings, api, vec![])
         .await
@@ -498,4 +504,84 @@ async fn the_docs_page_and_its_viewer_are_served_by_the_service_itself() {
         let res = c.get(format!("{url}/docs/{path}")).send().await.expect("asset");
         assert_eq!(res.status(), 200, "{asset}");
     }
+}
+
+#[tokio::test]
+async fn each_route_is_guarded_by_its_declaration_and_the_document_lists_the_kernels_statuses() {
+    let (url, _) = start().await;
+    let c = reqwest::Client::new();
+    let doc: Value = c
+        .get(format!("{url}/openapi.json"))
+        .send()
+        .await
+        .expect("doc")
+        .json()
+        .await
+        .expect("json");
+    let notes = &doc["paths"]["/v1/notes"]["post"];
+    assert_eq!(notes["security"], json!([{"bearer": ["agent"]}]));
+    for status in ["400", "401", "403", "413", "415", "422", "503"] {
+        assert_eq!(
+            notes["responses"][status]["content"]["application/problem+json"]["schema"]["$ref"],
+            "#/components/schemas/Problem",
+            "{status}"
+        );
+    }
+    // The kernel's own admin routes are in the document too, admins only.
+    for (path, method) in [
+        ("/v1/admin/clock", "get"),
+        ("/v1/admin/clock", "post"),
+        ("/v1/admin/parking", "get"),
+        ("/v1/admin/parking/{consumer}/replay", "post"),
+    ] {
+        assert_eq!(
+            doc["paths"][path][method]["security"],
+            json!([{"bearer": ["admin"]}]),
+            "{path}"
+        );
+    }
+    // The matrix over the document, as services run it.
+    let staff = TokenIssuer::from_secret(platform::config::DEVELOPMENT_JWT_SECRET, None, None)
+        .issue_for(
+            &Principal::new(uuid::Uuid::new_v4(), &[Role::Staff])
+                .with_functions(&[platform::auth::StaffFunction::Trainer]),
+            600,
+        )
+        .expect("token");
+    let clock = |t: String| c.get(format!("{url}/v1/admin/clock")).bearer_auth(t).send();
+    assert_eq!(clock(token(Role::Admin)).await.expect("send").status(), 200);
+    let refused = clock(staff).await.expect("send");
+    assert_eq!(refused.status(), 403);
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(body["detail"], "requires admin", "{body}");
+    // A /v1 route the document does not declare is refused to everyone, admins included.
+    let undeclared = c
+        .get(format!("{url}/v1/undeclared"))
+        .bearer_auth(token(Role::Admin))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(undeclared.status(), 403);
+}
+
+#[tokio::test]
+async fn a_service_whose_document_leaves_a_route_undeclared_does_not_start() {
+    #[utoipa::path(get, path = "/v1/open-to-anyone", responses((status = 200, description = "ok")))]
+    #[allow(dead_code)]
+    async fn undeclared() -> HttpResponse {
+        HttpResponse::Ok().finish()
+    }
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(undeclared))]
+    struct Undeclared;
+    let t = platform("undeclared", &[]).await;
+    let api = Api::new(<Undeclared as utoipa::OpenApi>::openapi(), |cfg| {
+        cfg.route("/v1/open-to-anyone", web::get().to(undeclared));
+    });
+    let err = Application::build(t.platform.clone(), &t.settings, api, vec![])
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("GET /v1/open-to-anyone declares no security"), "{err}");
 }

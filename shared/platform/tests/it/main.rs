@@ -7,3 +7,4 @@ mod jobs;
 mod kv;
 mod outage;
 mod resilience;
+mod runtime_role;
