@@ -240,8 +240,10 @@ spec:
           imagePullPolicy: {{ .Values.image.pullPolicy }}
           args: ["migrate"]
           envFrom:
+            # The owner's credentials when given (migrations.existingSecret): the pods then log
+            # in as a role that holds only what the migrations grant it.
             - secretRef:
-                name: {{ include "platform-lib.secretName" . }}
+                name: {{ .Values.migrations.existingSecret | default (include "platform-lib.secretName" .) }}
           resources:
             {{- toYaml .Values.resources | nindent 12 }}
           securityContext:

@@ -1,8 +1,10 @@
-//! Refund and after-sales: requests recorded, reviewed, computed and paid out.
+//! Refund and after-sales: enrolments and payments, refund policies as data, requests quoted,
+//! reviewed and decided, every step audited.
 
 pub mod api;
 pub mod core;
 pub mod domain;
+pub mod events;
 pub mod settings;
 pub mod store;
 
@@ -29,7 +31,7 @@ pub static SPEC: ServiceSpec<RefundSettings> = ServiceSpec {
 /// Connects, migrates and builds the service, ready to run.
 pub async fn build(settings: Settings<RefundSettings>) -> anyhow::Result<Application> {
     let platform = Platform::connect(NAME, &settings, &MIGRATIONS).await?;
-    let refunds = core::refunds::Refunds::new(platform.clone(), settings.service.limits());
+    let refunds = core::Refunds::new(platform.clone(), &settings.service);
     let api = Api::new(api::openapi(), move |cfg| api::configure(cfg, &refunds));
     Application::build(platform, &settings, api, vec![]).await
 }

@@ -10,6 +10,7 @@
 pub mod envelope;
 pub mod ids;
 pub mod intake;
+pub mod refund;
 pub mod routing;
 pub mod vocabulary;
 

@@ -1,3 +1,6 @@
 //! Refund rules, free of I/O.
 
-pub mod refund;
+pub mod enrolment;
+pub mod policy;
+pub mod request;
+pub mod workflow;

@@ -1,6 +1,8 @@
-//! Every SQL statement of the refund service.
+//! Every SQL statement of the refund service, one file per table.
 #![allow(clippy::disallowed_methods)]
 
-pub mod refunds;
-
-pub use refunds::{RefundRow, insert_refund, refund};
+pub mod audit;
+pub mod enrolments;
+pub mod policies;
+pub mod reports;
+pub mod requests;
