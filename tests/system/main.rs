@@ -3,5 +3,6 @@
 mod clock_flows;
 mod intake_flows;
 mod notification_flows;
+mod refund_flows;
 mod routing_flows;
 mod walking_skeleton;

@@ -99,11 +99,22 @@ pub async fn build(settings: Settings<IntakeSettings>) -> anyhow::Result<Applica
             lifecycle: lifecycle.clone(),
         },
     );
+    let refunds = platform.consumer(
+        consumers::RefundRequests::spec(),
+        consumers::RefundRequests {
+            lifecycle: lifecycle.clone(),
+        },
+    );
     Application::build(
         platform,
         &settings,
         api,
-        vec![Box::new(rollups), Box::new(assigned), Box::new(KbRefresher(kb))],
+        vec![
+            Box::new(rollups),
+            Box::new(assigned),
+            Box::new(refunds),
+            Box::new(KbRefresher(kb)),
+        ],
     )
     .await
 }

@@ -5,6 +5,7 @@ pub mod customer;
 pub mod incident;
 pub mod kb;
 pub mod lifecycle;
+pub mod refund;
 pub mod report;
 pub mod survey;
 pub mod ticket;

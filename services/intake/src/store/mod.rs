@@ -20,6 +20,7 @@ use crate::domain::ticket::{ContextWindows, ValidTicket};
 pub mod customers;
 pub mod incidents;
 pub mod kb;
+pub mod refunds;
 pub mod reports;
 pub mod surveys;
 
@@ -430,6 +431,37 @@ pub async fn insert_message(tx: &mut Tx, m: &NewMessage<'_>, now: DateTime<Utc>)
     .bind(m.external_id)
     .bind(now)
     .fetch_one(&mut **tx)
+    .await
+}
+
+/// [`insert_message`], unless a message with its `external_id` exists already (the same note
+/// or mail taken twice): `None` then, and nothing changed.
+pub async fn insert_message_once(
+    tx: &mut Tx,
+    m: &NewMessage<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<AddedMessage>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "WITH m AS (INSERT INTO ticket_message (id, ticket_id, author_id, author_role, visibility, kind, body, \
+                                                channel, external_id, created_at) \
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                    ON CONFLICT (external_id) WHERE external_id IS NOT NULL DO NOTHING \
+                    RETURNING {MESSAGE_COLUMNS}), \
+              v AS (UPDATE ticket SET version = version + 1, updated_at = $10 \
+                    WHERE id = $2 AND EXISTS (SELECT 1 FROM m) RETURNING version) \
+         SELECT m.*, v.version AS seq FROM m, v"
+    ))
+    .bind(MessageId::new())
+    .bind(m.ticket_id)
+    .bind(m.author_id)
+    .bind(m.author_role)
+    .bind(m.visibility)
+    .bind(m.kind)
+    .bind(m.body)
+    .bind(m.channel)
+    .bind(m.external_id)
+    .bind(now)
+    .fetch_optional(&mut **tx)
     .await
 }
 

@@ -14,6 +14,7 @@ mod kb;
 mod lifecycle;
 mod matrix;
 mod order;
+mod refunds;
 mod reports;
 mod surveys;
 
