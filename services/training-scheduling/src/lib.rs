@@ -1,8 +1,11 @@
-//! Training and class scheduling: sessions, registrations, reminders, attendance, make-ups.
+//! Training and class scheduling: courses, classes and trainings with recurring schedules,
+//! sessions, seats and an orderly waitlist, class enrolments and transfers, calendar feeds.
 
 pub mod api;
+pub mod consumers;
 pub mod core;
 pub mod domain;
+pub mod events;
 pub mod settings;
 pub mod store;
 
@@ -29,7 +32,13 @@ pub static SPEC: ServiceSpec<SchedulingSettings> = ServiceSpec {
 /// Connects, migrates and builds the service, ready to run.
 pub async fn build(settings: Settings<SchedulingSettings>) -> anyhow::Result<Application> {
     let platform = Platform::connect(NAME, &settings, &MIGRATIONS).await?;
-    let sessions = core::sessions::Sessions::new(platform.clone(), settings.service.limits());
-    let api = Api::new(api::openapi(), move |cfg| api::configure(cfg, &sessions));
-    Application::build(platform, &settings, api, vec![]).await
+    let scheduling = core::Scheduling::new(platform.clone(), &settings.service);
+    let transfers = platform.consumer(
+        consumers::ClassTransferred::spec(),
+        consumers::ClassTransferred {
+            scheduling: scheduling.clone(),
+        },
+    );
+    let api = Api::new(api::openapi(), move |cfg| api::configure(cfg, &scheduling));
+    Application::build(platform, &settings, api, vec![Box::new(transfers)]).await
 }

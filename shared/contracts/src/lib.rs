@@ -12,6 +12,7 @@ pub mod ids;
 pub mod intake;
 pub mod refund;
 pub mod routing;
+pub mod training;
 pub mod vocabulary;
 
 pub use envelope::{DecodeError, Event, EventEnvelope, RawEnvelope};

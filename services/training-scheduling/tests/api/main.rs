@@ -1,98 +1,130 @@
-//! Training-scheduling's API against real PostgreSQL, Redis and RabbitMQ.
+//! Training-scheduling's API against real PostgreSQL, Redis and RabbitMQ. The service's clock
+//! is manual, standing at [`T0`] until a test moves it.
+#![allow(clippy::disallowed_methods)]
 
-use chrono::{Duration, Utc};
-use platform::auth::Role;
+use platform::auth::{Principal, Role, StaffFunction};
 use serde_json::{Value, json};
 use testkit::TestApp;
 use uuid::Uuid;
 
+mod calendar;
+mod catalog;
+mod enrolments;
+mod matrix;
+mod registrations;
+mod sessions;
+
+/// Where the service's clock stands when a test starts.
+const T0: &str = "2030-01-06T00:00:00Z";
+
 async fn app() -> TestApp {
-    testkit::start(&training_scheduling::SPEC, &[]).await
+    app_with(&[]).await
 }
 
-fn session(days_ahead: i64) -> Value {
-    let starts = Utc::now() + Duration::days(days_ahead);
+/// The service on a manual clock at [`T0`], with some settings overridden.
+async fn app_with(settings: &[(&str, &str)]) -> TestApp {
+    let mut all = vec![("CLOCK__MODE", "manual"), ("CLOCK__START", T0)];
+    all.extend_from_slice(settings);
+    testkit::start(&training_scheduling::SPEC, &all).await
+}
+
+fn staff(functions: &[StaffFunction]) -> String {
+    testkit::token_for(&Principal::new(Uuid::new_v4(), &[Role::Staff]).with_functions(functions))
+}
+
+/// A class advisor (班主任).
+fn advisor() -> String {
+    staff(&[StaffFunction::ClassAdvisor])
+}
+
+fn trainer_token(id: Uuid) -> String {
+    testkit::token_for(&Principal::new(id, &[Role::Staff]).with_functions(&[StaffFunction::Trainer]))
+}
+
+fn supervisor() -> String {
+    testkit::token(Uuid::new_v4(), Role::Supervisor)
+}
+
+fn customer(id: Uuid) -> String {
+    testkit::token(id, Role::Customer)
+}
+
+/// The company's systems, enrolling students.
+fn feeder() -> String {
+    testkit::service_token(Uuid::new_v4(), &["enrolments:write"])
+}
+
+fn id(v: &Value) -> Uuid {
+    v["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no id in {v}"))
+}
+
+/// A course, created by an advisor.
+async fn course(app: &TestApp) -> Uuid {
+    let code = format!("math-{}", &Uuid::new_v4().simple().to_string()[..8]);
+    let (status, body) = app
+        .post_json(
+            "/v1/courses",
+            &advisor(),
+            &json!({"code": code, "title": "初中数学提高班"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    id(&body)
+}
+
+/// A weekly class body: Mondays 18:00 Shanghai from 2030-03-04, `count` sessions, on site.
+fn class_body(code: &str, trainer: Uuid, room: &str, count: u32) -> Value {
     json!({
-        "kind": "customer_training", "title": "平台使用培训", "mode": "online",
-        "starts_at": starts, "ends_at": starts + Duration::minutes(90),
-        "time_zone": "Asia/Shanghai", "capacity": 60
+        "code": code, "title": "初中数学提高班 A 班", "mode": "on_site", "room": room,
+        "trainer_id": trainer, "capacity": 3, "time_zone": "Asia/Shanghai",
+        "starts_at": "2030-03-04T18:00:00+08:00", "ends_at": "2030-03-04T19:30:00+08:00",
+        "recurrence": format!("FREQ=WEEKLY;BYDAY=MO;COUNT={count}")
     })
 }
 
-#[tokio::test]
-async fn a_supervisor_schedules_sessions_that_everyone_can_list_in_order() {
-    let app = app().await;
-    let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
-    for days in [3, 1, 2] {
-        let (status, body) = app.post_json("/v1/sessions", &supervisor, &session(days)).await;
-        assert_eq!(status, 201, "{body}");
-    }
-    let customer = app.token(Uuid::new_v4(), Role::Customer);
-    let page = app.get_json("/v1/sessions?limit=2", &customer).await;
-    let items = page["items"].as_array().expect("items");
-    assert_eq!(items.len(), 2);
-    assert!(items[0]["starts_at"].as_str() < items[1]["starts_at"].as_str());
-    let cursor = page["next_cursor"].as_str().expect("cursor");
-    let rest = app
-        .get_json(&format!("/v1/sessions?limit=2&cursor={cursor}"), &customer)
+/// A class of a new course; its response.
+async fn class(app: &TestApp, code: &str, count: u32) -> Value {
+    let course = course(app).await;
+    let body = class_body(code, Uuid::new_v4(), &format!("Room {code}"), count);
+    let (status, created) = app
+        .post_json(&format!("/v1/courses/{course}/classes"), &advisor(), &body)
         .await;
-    assert_eq!(rest["items"].as_array().map(Vec::len), Some(1));
-    let id = items[0]["id"].as_str().expect("id");
-    assert_eq!(app.get_status(&format!("/v1/sessions/{id}"), &customer).await.0, 200);
+    assert_eq!(status, 201, "{created}");
+    created
 }
 
-#[tokio::test]
-async fn customers_cannot_schedule_and_bad_sessions_are_refused() {
-    let app = app().await;
-    let customer = app.token(Uuid::new_v4(), Role::Customer);
-    assert_eq!(app.post_json("/v1/sessions", &customer, &session(1)).await.0, 403);
-    let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
-    let mut bad = session(-1);
-    bad["time_zone"] = json!("Nowhere/Special");
-    let (status, problem) = app.post_json("/v1/sessions", &supervisor, &bad).await;
-    assert_eq!(status, 422);
-    assert_eq!(testkit::problem_fields(&problem), ["starts_at", "time_zone"]);
-    assert_eq!(app.count("SELECT count(*) FROM session").await, 0);
-}
-
-#[tokio::test]
-async fn scheduling_rules_follow_the_service_clock() {
-    let app = testkit::start(
-        &training_scheduling::SPEC,
-        &[("CLOCK__MODE", "manual"), ("CLOCK__START", "2026-09-01T00:00:00Z")],
-    )
-    .await;
-    let supervisor = app.token(Uuid::new_v4(), Role::Supervisor);
-    // In the future by the service's clock (though long past by the system's).
-    let session = json!({
-        "kind": "class", "title": "数学 第1课", "mode": "online",
-        "starts_at": "2026-09-02T10:00:00Z", "ends_at": "2026-09-02T11:00:00Z",
-        "time_zone": "Asia/Shanghai", "capacity": 30
-    });
-    let (status, body) = app.post_json("/v1/sessions", &supervisor, &session).await;
+/// A one-session online customer training with `capacity` seats, `days` days after T0; its
+/// response.
+async fn training(app: &TestApp, capacity: i32, days: i64) -> Value {
+    let starts = chrono::DateTime::parse_from_rfc3339(T0).expect("T0") + chrono::Duration::days(days);
+    let (status, body) = app
+        .post_json(
+            "/v1/trainings",
+            &supervisor(),
+            &json!({
+                "kind": "customer_training", "title": "平台使用培训", "audience": ["parents", "students"],
+                "mode": "online", "meeting_url": "https://meeting.example.com/j/1",
+                "capacity": capacity, "time_zone": "Asia/Shanghai",
+                "starts_at": starts.to_rfc3339(), "ends_at": (starts + chrono::Duration::minutes(90)).to_rfc3339()
+            }),
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
-    let upcoming = app.get_json("/v1/sessions", &supervisor).await;
-    assert_eq!(upcoming["items"].as_array().map(Vec::len), Some(1));
-
-    app.platform.clock.advance(chrono::Duration::days(3)).expect("advance");
-    let later = app.get_json("/v1/sessions", &supervisor).await;
-    assert_eq!(later["items"].as_array().map(Vec::len), Some(0), "no longer upcoming");
-    let (status, _) = app.post_json("/v1/sessions", &supervisor, &session).await;
-    assert_eq!(status, 422, "now in the past");
+    body
 }
 
-#[tokio::test]
-async fn every_route_answers_each_kind_of_caller_as_it_declares() {
-    let app = app().await;
-    let calls = testkit::matrix::check_every_route(&app).await;
-    assert!(calls > 0);
-    let trainer = testkit::token_for(
-        &platform::auth::Principal::new(Uuid::new_v4(), &[Role::Staff])
-            .with_functions(&[platform::auth::StaffFunction::Trainer]),
-    );
-    assert_eq!(app.post_json("/v1/sessions", &trainer, &session(1)).await.0, 201);
-    let unscoped = testkit::service_token(Uuid::new_v4(), &[]);
-    assert_eq!(app.post_json("/v1/sessions", &unscoped, &session(1)).await.0, 403);
-    let scheduler = testkit::service_token(Uuid::new_v4(), &["sessions:write"]);
-    assert_eq!(app.post_json("/v1/sessions", &scheduler, &session(1)).await.0, 201);
+/// The first session's id of an offering response.
+fn first_session(offering: &Value) -> Uuid {
+    id(&offering["sessions"][0])
+}
+
+/// How many outbox events of `event_type` were staged.
+async fn events(app: &TestApp, event_type: &str) -> i64 {
+    app.count(&format!(
+        "SELECT count(*) FROM outbox_event WHERE event_type = '{event_type}'"
+    ))
+    .await
 }
