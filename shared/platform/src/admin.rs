@@ -70,7 +70,7 @@ async fn list_parked(
             consumer: name.clone(),
             queue: queues.main.clone(),
             parking_queue: queues.parking.clone(),
-            parked: parking::parked(&platform.bus, queues).await?,
+            parked: parking::parked(&platform.bus, queues).await.map_err(broker_away)?,
         });
     }
     Ok(web::Json(ParkedList { items }))
@@ -107,11 +107,19 @@ async fn replay_parked(
         return Err(ApiError::field("limit", "must be 1 to 10000"));
     }
     let queues = consumers.find(&path)?;
-    let replayed = parking::replay(&platform.bus, queues, limit).await?;
+    let replayed = parking::replay(&platform.bus, queues, limit)
+        .await
+        .map_err(broker_away)?;
     Ok(web::Json(Replayed {
         consumer: path.into_inner(),
         replayed,
     }))
+}
+
+/// The broker not answering: worth retrying.
+fn broker_away(e: anyhow::Error) -> ApiError {
+    tracing::warn!(error = %e, "the broker is not available for a parking request");
+    ApiError::unavailable("the message broker is not available right now; try again")
 }
 
 /// How to move a manual clock: forward by `advance_secs`, or to `set`.

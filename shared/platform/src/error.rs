@@ -202,9 +202,15 @@ impl From<sqlx::Error> for ApiError {
                 .is_some_and(|c| matches!(c.as_ref(), "57014" | "57P01" | "57P02" | "57P03" | "53300")),
             _ => false,
         };
+        // 22021 character_not_in_repertoire, 22P05 untranslatable_character: text with a NUL
+        // character (`\u0000`), which Postgres does not store.
+        let nul =
+            matches!(&e, sqlx::Error::Database(d) if d.code().is_some_and(|c| matches!(c.as_ref(), "22021" | "22P05")));
         if away {
             tracing::warn!(error = %e, "database unavailable");
             Self::unavailable("the database is not available right now; try again")
+        } else if nul {
+            Self::unprocessable("invalid_text", "text must not contain NUL (\\u0000) characters")
         } else {
             Self::internal(e)
         }

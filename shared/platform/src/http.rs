@@ -219,6 +219,11 @@ pub fn document(openapi: OpenApi) -> anyhow::Result<OpenApi> {
         openapi.merge_from(<admin::AdminApi as utoipa::OpenApi>::openapi()),
     ))?;
     complete_responses(&mut value);
+    // A tag the service and the kernel both name (`admin`) is listed once.
+    if let Some(tags) = value.get_mut("tags").and_then(serde_json::Value::as_array_mut) {
+        let mut seen = std::collections::HashSet::new();
+        tags.retain(|t| seen.insert(t["name"].as_str().unwrap_or_default().to_owned()));
+    }
     Ok(serde_json::from_value(value)?)
 }
 

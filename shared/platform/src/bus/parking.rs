@@ -12,10 +12,16 @@ use super::{Bus, HeaderValue, Outgoing, publish_on, read_headers};
 /// Header counting how often a message was replayed from parking.
 pub const REPLAYED_HEADER: &str = "x-replayed";
 
-/// How many messages wait in a consumer's parking queue.
+/// Whether `e` is the broker saying the queue does not exist (it is declared with its
+/// consumer, and test queues expire unused): nothing is parked there.
+fn is_missing_queue(e: &lapin::Error) -> bool {
+    e.to_string().contains("NOT_FOUND")
+}
+
+/// How many messages wait in a consumer's parking queue (0 when it does not exist).
 pub async fn parked(bus: &Bus, queues: &ConsumerQueues) -> anyhow::Result<u32> {
     let channel = bus.channel().await?;
-    let queue = channel
+    let queue = match channel
         .queue_declare(
             ShortString::from(queues.parking.as_str()),
             QueueDeclareOptions {
@@ -24,7 +30,12 @@ pub async fn parked(bus: &Bus, queues: &ConsumerQueues) -> anyhow::Result<u32> {
             },
             FieldTable::default(),
         )
-        .await?;
+        .await
+    {
+        Ok(queue) => queue,
+        Err(e) if is_missing_queue(&e) => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
     let _ = channel.close(200, ShortString::from("done")).await;
     Ok(queue.message_count())
 }
@@ -36,13 +47,18 @@ pub async fn replay(bus: &Bus, queues: &ConsumerQueues, limit: u32) -> anyhow::R
     channel.confirm_select(ConfirmSelectOptions::default()).await?;
     let mut moved = 0;
     while moved < limit {
-        let Some(message) = channel
+        let got = match channel
             .basic_get(
                 ShortString::from(queues.parking.as_str()),
                 BasicGetOptions { no_ack: false },
             )
-            .await?
-        else {
+            .await
+        {
+            Ok(got) => got,
+            Err(e) if moved == 0 && is_missing_queue(&e) => return Ok(0),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(message) = got else {
             break;
         };
         let delivery = message.delivery;

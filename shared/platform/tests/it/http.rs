@@ -199,6 +199,15 @@ async fn errors_are_problem_json() {
         "route_not_found",
     )
     .await;
+    // Valid JSON, but text Postgres cannot store: a clear 422, not a server error.
+    check(
+        post(Some(agent.clone()), r#"{"text":"a\u0000b"}"#.into())
+            .await
+            .expect("send"),
+        422,
+        "invalid_text",
+    )
+    .await;
     assert_eq!(
         count(&p.pool, "SELECT count(*) FROM note").await,
         0,
@@ -562,6 +571,28 @@ async fn each_route_is_guarded_by_its_declaration_and_the_document_lists_the_ker
         .await
         .expect("send");
     assert_eq!(undeclared.status(), 403);
+}
+
+#[tokio::test]
+async fn a_parking_queue_that_does_not_exist_holds_nothing() {
+    let t = platform("parking-missing", &[]).await;
+    let queues = platform::bus::topology::ConsumerQueues {
+        main: "nowhere.main".into(),
+        retries: Vec::new(),
+        parking: format!("nowhere.{}.parking", uuid::Uuid::new_v4()),
+    };
+    assert_eq!(
+        platform::bus::parking::parked(&t.platform.bus, &queues)
+            .await
+            .expect("count"),
+        0
+    );
+    assert_eq!(
+        platform::bus::parking::replay(&t.platform.bus, &queues, 10)
+            .await
+            .expect("replay"),
+        0
+    );
 }
 
 #[tokio::test]
