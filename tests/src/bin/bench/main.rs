@@ -18,12 +18,17 @@
 //! 7. Notifications, one instance: deliveries per second into the in-app inbox and into an
 //!    HTTP webhook sink (signed), from a backlog, vs bare RabbitMQ publish + consume of as many
 //!    messages; event published → inbox delivery latency at 1,000 events/s.
+//! 8. Refund requests filed over HTTP (the policy evaluated; request, audit, outbox and
+//!    idempotency-key rows in one transaction), a mix of automatic approvals in the cooling-off
+//!    period and requests for an agent, vs pgbench running the same statements per request on
+//!    refund's own database; quotes (what-if dates and sessions) vs pgbench's select-by-key.
 
 mod intake_create;
 mod memory;
 mod notifications;
 mod quality_report;
 mod redis_zadd;
+mod refund;
 mod routing_replicas;
 mod support;
 mod ticket_to_inbox;
@@ -49,7 +54,7 @@ struct Args {
     #[arg(long, default_value_t = 1_000_000)]
     report_tickets: u64,
     /// Run only these benchmarks (comma-separated): memory, create, inbox, queue, report,
-    /// routing, notify.
+    /// routing, notify, refund.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Where the Markdown report is written as well as printed.
@@ -92,43 +97,50 @@ async fn main() -> anyhow::Result<()> {
     .await?;
 
     if args.wants("memory") {
-        eprintln!("[1/7] idle memory...");
+        eprintln!("[1/8] idle memory...");
         memory::run(&stack, &mut report).await?;
     }
 
     if args.wants("create") {
-        eprintln!("[2/7] ticket creation throughput: pgbench, then intake...");
+        eprintln!("[2/8] ticket creation throughput: pgbench, then intake...");
         intake_create::run(&mut stack, &args, &mut report).await?;
     }
 
     if args.wants("inbox") {
         eprintln!(
-            "[3/7] ticket → inbox latency at {} tickets/s, then a bare broker hop...",
+            "[3/8] ticket → inbox latency at {} tickets/s, then a bare broker hop...",
             args.rate
         );
         ticket_to_inbox::run(&stack, &args, &mut report).await?;
     }
 
     if args.wants("queue") {
-        eprintln!("[4/7] live-queue writes: Redis ZADD vs redis-benchmark...");
+        eprintln!("[4/8] live-queue writes: Redis ZADD vs redis-benchmark...");
         redis_zadd::run(&args, &mut report).await?;
     }
 
     if args.wants("report") {
-        eprintln!("[5/7] quality report over {} tickets...", args.report_tickets);
+        eprintln!("[5/8] quality report over {} tickets...", args.report_tickets);
         quality_report::run(&mut stack, &args, &mut report).await?;
     }
 
     if args.wants("routing") {
-        eprintln!("[6/7] routing with two replicas: pgbench single inserts, assignments, created → offer...");
+        eprintln!("[6/8] routing with two replicas: pgbench single inserts, assignments, created → offer...");
         routing_replicas::run(&mut stack, &args, &mut report).await?;
     }
 
     if args.wants("notify") {
         eprintln!(
-            "[7/7] notifications: inbox and webhook deliveries/s, bare RabbitMQ, published → inbox at 1,000/s..."
+            "[7/8] notifications: inbox and webhook deliveries/s, bare RabbitMQ, published → inbox at 1,000/s..."
         );
         notifications::run(&mut stack, &args, &mut report).await?;
+    }
+
+    if args.wants("refund") {
+        eprintln!(
+            "[8/8] refund: requests filed over HTTP vs pgbench running the same statements, quotes vs select-by-key..."
+        );
+        refund::run(&mut stack, &args, &mut report).await?;
     }
 
     stack.stop().await?;
