@@ -22,6 +22,8 @@
 //!    idempotency-key rows in one transaction), a mix of automatic approvals in the cooling-off
 //!    period and requests for an agent, vs pgbench running the same statements per request on
 //!    refund's own database; quotes (what-if dates and sessions) vs pgbench's select-by-key.
+//! 9. Training registrations over HTTP for one hot session and spread over 2,000 sessions, each
+//!    vs pgbench running the same statements per registration on training-scheduling's database.
 
 mod intake_create;
 mod memory;
@@ -32,6 +34,7 @@ mod refund;
 mod routing_replicas;
 mod support;
 mod ticket_to_inbox;
+mod training;
 
 use std::fmt::Write as _;
 
@@ -54,7 +57,7 @@ struct Args {
     #[arg(long, default_value_t = 1_000_000)]
     report_tickets: u64,
     /// Run only these benchmarks (comma-separated): memory, create, inbox, queue, report,
-    /// routing, notify, refund.
+    /// routing, notify, refund, training.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Where the Markdown report is written as well as printed.
@@ -141,6 +144,11 @@ async fn main() -> anyhow::Result<()> {
             "[8/8] refund: requests filed over HTTP vs pgbench running the same statements, quotes vs select-by-key..."
         );
         refund::run(&mut stack, &args, &mut report).await?;
+    }
+
+    if args.wants("training") {
+        eprintln!("[9/9] training: registrations for one hot session and spread over many, each vs pgbench...");
+        training::run(&mut stack, &args, &mut report).await?;
     }
 
     stack.stop().await?;
